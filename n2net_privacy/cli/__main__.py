@@ -1,0 +1,5 @@
+import sys
+
+from n2net_privacy.cli import main
+
+sys.exit(main())

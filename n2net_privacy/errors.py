@@ -1,0 +1,149 @@
+"""The one exception tree of n2net_privacy.
+
+Exceptions are for programmer and configuration errors, and for bad input the
+caller handed us. A permission denial, a network fault or a disabled Settings
+toggle is never an exception: it is a value the app renders.
+
+    N2NetPrivacyError
+    ├── ConfigurationError              the app or SDK is set up wrongly
+    │   ├── MissingUsageDescriptionError    iOS Info.plist lacks NSContactsUsageDescription
+    │   └── EgressPolicyError               a request the egress policy forbids
+    ├── PermissionModelError            misuse of the permission simulation
+    │   ├── UnknownPermissionError          a permission the platform has never heard of
+    │   └── InvalidTransitionError          a change the real platform would not allow
+    ├── AddressBookError                a malformed address book (names the record/line)
+    ├── PhoneNumberError                a number that cannot be normalized (.reason)
+    ├── GravatarError                   bad arguments to the Gravatar URL builder
+    ├── UploaderError                   uploader misuse or a broken wire contract
+    │   ├── WireFormatError                 a body or reply that breaks wire contract v1
+    │   └── KeyStoreError                   the at-rest key cannot be loaded or created
+    └── ScenarioError                   a malformed QA scenario file (names the line)
+
+Messages never contain a raw phone number, email address or contact name; the
+helpers in :mod:`n2net_privacy.redact` produce the forms that may appear.
+Third-party exceptions are mapped at the boundary and raised ``from`` the
+original, so no foreign exception type leaks into app code.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from n2net_privacy.phone import PhoneNumberErrorReason
+
+__all__ = [
+    "AddressBookError",
+    "ConfigurationError",
+    "EgressPolicyError",
+    "GravatarError",
+    "InvalidTransitionError",
+    "KeyStoreError",
+    "MissingUsageDescriptionError",
+    "N2NetPrivacyError",
+    "PermissionModelError",
+    "PhoneNumberError",
+    "ScenarioError",
+    "UnknownPermissionError",
+    "UploaderError",
+    "WireFormatError",
+]
+
+
+class N2NetPrivacyError(Exception):
+    """Base class of every exception the SDK raises on purpose."""
+
+
+class ConfigurationError(N2NetPrivacyError):
+    """The app or the SDK is configured in a way that cannot work."""
+
+
+class MissingUsageDescriptionError(ConfigurationError):
+    """iOS would terminate the app: the usage description string is missing.
+
+    A real iOS app that requests contacts access without
+    ``NSContactsUsageDescription`` in its Info.plist is killed by the system.
+    The simulation raises instead of pretending the user said no.
+    """
+
+
+class EgressPolicyError(ConfigurationError):
+    """A request was refused by the egress policy before it left the device.
+
+    Raised for a host outside the purpose's allowlist, plaintext HTTP, or a
+    request an auditor in block mode refused. ``purpose`` and ``host`` say
+    which rule fired; neither ever carries PII.
+    """
+
+    def __init__(self, message: str, *, purpose: str, host: str) -> None:
+        super().__init__(message)
+        self.purpose = purpose
+        self.host = host
+
+
+class PermissionModelError(N2NetPrivacyError):
+    """The permission simulation was asked to do something impossible."""
+
+
+class UnknownPermissionError(PermissionModelError):
+    """A permission the provider does not know."""
+
+
+class InvalidTransitionError(PermissionModelError):
+    """A state change the real platform would not allow.
+
+    For example: the user changing a RESTRICTED (MDM) permission in Settings,
+    or choosing limited access on iOS before 18.
+    """
+
+
+class AddressBookError(N2NetPrivacyError):
+    """A malformed address book. Nothing from it was loaded.
+
+    ``source`` names the file (or ``"<memory>"``), ``location`` the record
+    index or line number that is wrong. The message says what is wrong
+    without quoting names, numbers or emails.
+    """
+
+    def __init__(self, message: str, *, source: str, location: str | None = None) -> None:
+        where = f"{source}:{location}" if location else source
+        super().__init__(f"{where}: {message}")
+        self.source = source
+        self.location = location
+
+
+class PhoneNumberError(N2NetPrivacyError, ValueError):
+    """A phone number that cannot be normalized to E.164.
+
+    ``reason`` says why; ``redacted`` is a safe form of the input, such as
+    ``+1******2671``. The raw input is never stored on the exception.
+    """
+
+    def __init__(self, reason: PhoneNumberErrorReason, redacted: str) -> None:
+        super().__init__(f"cannot normalize {redacted}: {reason.value}")
+        self.reason = reason
+        self.redacted = redacted
+
+
+class GravatarError(N2NetPrivacyError, ValueError):
+    """Bad arguments to the Gravatar hash or URL builder."""
+
+
+class UploaderError(N2NetPrivacyError):
+    """The uploader was misused or its contract was broken."""
+
+
+class WireFormatError(UploaderError):
+    """A body or server reply that does not follow wire contract v1."""
+
+
+class KeyStoreError(UploaderError):
+    """The at-rest encryption key cannot be loaded or created."""
+
+
+class ScenarioError(N2NetPrivacyError):
+    """A QA scenario file that cannot be run. ``line`` says where."""
+
+    def __init__(self, message: str, *, line: int | None = None) -> None:
+        super().__init__(f"line {line}: {message}" if line is not None else message)
+        self.line = line

@@ -1,0 +1,135 @@
+"""The cross-platform permission vocabulary: what is asked, what came back.
+
+How each platform maps onto :class:`PermissionStatus`:
+
+================  ===========================================  ==========================================
+status            Android (``checkSelfPermission`` + results)  iOS (``CNAuthorizationStatus``)
+================  ===========================================  ==========================================
+NOT_DETERMINED    never requested (known only to the SDK)      ``.notDetermined``
+GRANTED           ``PERMISSION_GRANTED``; API < 23 always      ``.authorized``
+LIMITED           never                                        ``.limited`` (iOS 18+, a chosen subset)
+DENIED            denied once, may ask again (rationale true)  never: a denial on iOS is final
+BLOCKED           denied with "don't ask again" (API 23-29)    ``.denied``: only Settings can change it
+                  or twice (API 30+); a request shows no
+                  dialog
+RESTRICTED        never                                        ``.restricted`` (MDM, parental controls)
+================  ===========================================  ==========================================
+
+Android's own ``checkSelfPermission`` returns only granted or denied: it
+cannot tell "never asked" from "blocked". :class:`AndroidPermissionProvider`
+exposes only that; :class:`~n2net_privacy.permissions.service.PermissionService`
+remembers what request results taught it, as react-native-permissions and
+Flutter's permission_handler do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol, runtime_checkable
+
+from n2net_privacy.errors import UnknownPermissionError
+
+__all__ = [
+    "Permission",
+    "PermissionChange",
+    "PermissionProvider",
+    "PermissionStatus",
+    "Platform",
+]
+
+
+class Permission(StrEnum):
+    """A runtime permission the SDK may ask for.
+
+    Extensible by adding members; platform providers map each member onto
+    their own permission group and raise :class:`UnknownPermissionError` for
+    one they do not support. ``READ_CONTACTS`` and ``WRITE_CONTACTS`` are the
+    Android manifest names; both belong to the one contacts group.
+    """
+
+    CONTACTS = "contacts"
+    READ_CONTACTS = "android.permission.READ_CONTACTS"
+    WRITE_CONTACTS = "android.permission.WRITE_CONTACTS"
+
+    @classmethod
+    def _missing_(cls, value: object) -> Permission:
+        raise UnknownPermissionError(f"unknown permission {value!r}")
+
+    @property
+    def group(self) -> Permission:
+        """The permission group this member is granted and revoked with."""
+        return Permission.CONTACTS
+
+
+class PermissionStatus(StrEnum):
+    """Where a permission stands. See the module docstring for the platform mapping."""
+
+    NOT_DETERMINED = "not_determined"
+    GRANTED = "granted"
+    LIMITED = "limited"
+    DENIED = "denied"
+    BLOCKED = "blocked"
+    RESTRICTED = "restricted"
+
+    @property
+    def allows_access(self) -> bool:
+        """True when the app may read at least some contacts."""
+        return self in (PermissionStatus.GRANTED, PermissionStatus.LIMITED)
+
+
+class Platform(StrEnum):
+    ANDROID = "android"
+    IOS = "ios"
+
+
+@dataclass(frozen=True, slots=True)
+class PermissionChange:
+    """An event from a provider: a permission's status (or limited set) changed.
+
+    ``app_killed`` is true when the real OS would terminate the app for this
+    change (iOS on any privacy-setting change, Android on a revoke). The SDK
+    treats it as a process death: persisted state must stay consistent and
+    in-memory contact data is dropped.
+    """
+
+    permission: Permission
+    old: PermissionStatus
+    new: PermissionStatus
+    app_killed: bool = False
+    #: Set for iOS limited access: the contact ids the user has selected now.
+    selected_ids: frozenset[str] | None = None
+
+
+Listener = Callable[[PermissionChange], None]
+Unsubscribe = Callable[[], None]
+
+
+@runtime_checkable
+class PermissionProvider(Protocol):
+    """A platform's permission system, real or simulated.
+
+    Implementations guarantee that only one system prompt is open at a time:
+    a request made while a prompt is open waits for that prompt's answer and
+    returns it, without a second dialog.
+    """
+
+    @property
+    def platform(self) -> Platform: ...
+
+    def check(self, permission: Permission) -> PermissionStatus:
+        """What the platform's own check returns now. Never shows a dialog."""
+        ...
+
+    def request(self, permission: Permission) -> PermissionStatus:
+        """Ask for the permission, showing the system dialog when the platform would."""
+        ...
+
+    def selected_ids(self, permission: Permission) -> frozenset[str] | None:
+        """The contact ids of iOS limited access, or None when access is not limited."""
+        ...
+
+    def subscribe(self, listener: Listener) -> Unsubscribe:
+        """Call ``listener`` on every change; the returned callable unsubscribes."""
+        ...
