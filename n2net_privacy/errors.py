@@ -10,9 +10,13 @@ toggle is never an exception: it is a value the app renders.
     │   └── EgressPolicyError               a request the egress policy forbids
     ├── PermissionModelError            misuse of the permission simulation
     │   ├── UnknownPermissionError          a permission the platform has never heard of
-    │   └── InvalidTransitionError          a change the real platform would not allow
+    │   ├── InvalidTransitionError          a change the real platform would not allow
+    │   └── UserScriptExhaustedError        a scripted user ran out of answers
     ├── AddressBookError                a malformed address book (names the record/line)
     ├── PhoneNumberError                a number that cannot be normalized (.reason)
+    ├── NetworkError                    network trouble; SDK features turn it into a value
+    │   ├── NetworkTimeout                  the request timed out
+    │   └── PinMismatchError                the server's key is not the pinned one
     ├── GravatarError                   bad arguments to the Gravatar URL builder
     ├── UploaderError                   uploader misuse or a broken wire contract
     │   ├── WireFormatError                 a body or reply that breaks wire contract v1
@@ -41,11 +45,15 @@ __all__ = [
     "KeyStoreError",
     "MissingUsageDescriptionError",
     "N2NetPrivacyError",
+    "NetworkError",
+    "NetworkTimeout",
+    "PinMismatchError",
     "PermissionModelError",
     "PhoneNumberError",
     "ScenarioError",
     "UnknownPermissionError",
     "UploaderError",
+    "UserScriptExhaustedError",
     "WireFormatError",
 ]
 
@@ -97,6 +105,13 @@ class InvalidTransitionError(PermissionModelError):
     """
 
 
+class UserScriptExhaustedError(PermissionModelError):
+    """A scripted user was shown a prompt it had no answer left for.
+
+    The test or demo script did not expect this dialog; the message says which.
+    """
+
+
 class AddressBookError(N2NetPrivacyError):
     """A malformed address book. Nothing from it was loaded.
 
@@ -123,6 +138,22 @@ class PhoneNumberError(N2NetPrivacyError, ValueError):
         super().__init__(f"cannot normalize {redacted}: {reason.value}")
         self.reason = reason
         self.redacted = redacted
+
+
+class NetworkError(N2NetPrivacyError):
+    """A request could not complete: connection, TLS or protocol trouble.
+
+    Raised by the egress clients only; Gravatar and the uploader turn it into
+    "no avatar" and "retry later", so it never reaches app code from them.
+    """
+
+
+class NetworkTimeout(NetworkError):
+    """A request timed out."""
+
+
+class PinMismatchError(NetworkError):
+    """The server's SPKI SHA-256 is not among the pins. Nothing was sent."""
 
 
 class GravatarError(N2NetPrivacyError, ValueError):

@@ -24,20 +24,28 @@ Flutter's permission_handler do.
 
 from __future__ import annotations
 
+import threading
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
 from n2net_privacy.errors import UnknownPermissionError
+from n2net_privacy.redact import get_logger
 
 __all__ = [
+    "ChangeListeners",
+    "Listener",
     "Permission",
     "PermissionChange",
     "PermissionProvider",
     "PermissionStatus",
     "Platform",
+    "Unsubscribe",
 ]
+
+_log = get_logger(__name__)
 
 
 class Permission(StrEnum):
@@ -126,6 +134,10 @@ class PermissionProvider(Protocol):
         """Ask for the permission, showing the system dialog when the platform would."""
         ...
 
+    def should_show_rationale(self, permission: Permission) -> bool:
+        """Android's ``shouldShowRequestPermissionRationale``; always False on iOS."""
+        ...
+
     def selected_ids(self, permission: Permission) -> frozenset[str] | None:
         """The contact ids of iOS limited access, or None when access is not limited."""
         ...
@@ -133,3 +145,50 @@ class PermissionProvider(Protocol):
     def subscribe(self, listener: Listener) -> Unsubscribe:
         """Call ``listener`` on every change; the returned callable unsubscribes."""
         ...
+
+
+class ChangeListeners:
+    """The listeners of one provider, called in the order changes happened.
+
+    A provider *posts* a change while it still holds its own state lock, so
+    posting order is state order, then *flushes* after releasing that lock, so
+    a listener may call back into the provider. One thread delivers at a time;
+    a flush returns only once everything posted before it has been delivered.
+    A listener that raises is logged and skipped: the simulated OS does not
+    roll back a Settings change because an app callback failed.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._deliver = threading.RLock()
+        self._listeners: list[tuple[object, Listener]] = []
+        self._pending: deque[PermissionChange] = deque()
+
+    def subscribe(self, listener: Listener) -> Unsubscribe:
+        token = object()
+        with self._lock:
+            self._listeners.append((token, listener))
+
+        def unsubscribe() -> None:
+            with self._lock:
+                self._listeners = [entry for entry in self._listeners if entry[0] is not token]
+
+        return unsubscribe
+
+    def post(self, change: PermissionChange) -> None:
+        with self._lock:
+            self._pending.append(change)
+
+    def flush(self) -> None:
+        with self._deliver:
+            while True:
+                with self._lock:
+                    if not self._pending:
+                        return
+                    change = self._pending.popleft()
+                    listeners = [listener for _, listener in self._listeners]
+                for listener in listeners:
+                    try:
+                        listener(change)
+                    except Exception:
+                        _log.exception("permission change listener failed")

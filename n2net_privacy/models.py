@@ -1,0 +1,25 @@
+"""The two pydantic bases: strict for what we send, lenient for what we receive.
+
+:class:`StrictModel` is for everything that leaves the device or is written
+by us: frozen, and ``extra="forbid"`` so nothing extra can ride along.
+:class:`LenientModel` is for replies from servers: ``extra="ignore"`` so a
+server that adds a field tomorrow does not break today's app.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+__all__ = ["LenientModel", "StrictModel"]
+
+
+class StrictModel(BaseModel):
+    """Outgoing or persisted data: frozen, unknown fields rejected."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+
+class LenientModel(BaseModel):
+    """Server replies: unknown fields ignored, so the contract can grow."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")

@@ -1,0 +1,341 @@
+"""The egress chokepoint: allowlist, https-only, header scrubbing, audit, pinning."""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import http.server
+import ssl
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import respx
+import trustme
+
+from n2net_privacy.egress import (
+    USER_AGENT,
+    Egress,
+    EgressPolicy,
+    OutgoingRequest,
+    Purpose,
+    spki_sha256,
+)
+from n2net_privacy.errors import (
+    EgressPolicyError,
+    NetworkError,
+    NetworkTimeout,
+    PinMismatchError,
+)
+
+PACKAGE = Path(__file__).resolve().parent.parent / "n2net_privacy"
+LOOPBACK = EgressPolicy(
+    allowed_hosts={Purpose.GRAVATAR: frozenset({"127.0.0.1"}),
+                   Purpose.N2NET_API: frozenset({"127.0.0.1"})},
+    test_mode=True,
+)
+
+
+def _echo(seen: list[httpx.Request]) -> httpx.MockTransport:
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, headers={"set-cookie": "track=1; Path=/"}, content=b"ok")
+
+    return httpx.MockTransport(handler)
+
+
+@pytest.mark.parametrize(
+    ("purpose", "scheme", "host", "test_mode", "allowed"),
+    [
+        (Purpose.GRAVATAR, "https", "gravatar.com", False, True),
+        (Purpose.GRAVATAR, "https", "GRAVATAR.COM", False, True),
+        (Purpose.GRAVATAR, "https", "api.n2net.com", False, False),
+        (Purpose.N2NET_API, "https", "api.n2net.com", False, True),
+        (Purpose.N2NET_API, "https", "gravatar.com", False, False),
+        (Purpose.N2NET_API, "https", "evil.example", False, False),
+        (Purpose.N2NET_API, "http", "api.n2net.com", False, False),
+        (Purpose.N2NET_API, "http", "api.n2net.com", True, False),
+    ],
+)
+def test_default_policy_table(
+    purpose: Purpose, scheme: str, host: str, test_mode: bool, allowed: bool
+) -> None:
+    policy = EgressPolicy(test_mode=test_mode)
+    if allowed:
+        policy.check(purpose, scheme, host)
+    else:
+        with pytest.raises(EgressPolicyError) as info:
+            policy.check(purpose, scheme, host)
+        assert info.value.purpose == purpose.value
+
+
+@pytest.mark.parametrize(("test_mode", "allowed"), [(True, True), (False, False)])
+def test_plain_http_to_loopback_only_in_test_mode(test_mode: bool, allowed: bool) -> None:
+    policy = EgressPolicy(
+        allowed_hosts={Purpose.GRAVATAR: frozenset({"127.0.0.1", "localhost"})},
+        test_mode=test_mode,
+    )
+    for host in ("127.0.0.1", "localhost"):
+        if allowed:
+            policy.check(Purpose.GRAVATAR, "http", host)
+        else:
+            with pytest.raises(EgressPolicyError):
+                policy.check(Purpose.GRAVATAR, "http", host)
+
+
+def test_every_request_is_audited_with_purpose_host_path_and_bytes() -> None:
+    seen: list[httpx.Request] = []
+    egress = Egress(transport=_echo(seen), clock=lambda: 1234.5)
+    client = egress.client(Purpose.N2NET_API)
+    response = client.request("POST", "https://api.n2net.com/v1/events?x=1", content=b"12345")
+    assert response.status == 200
+    assert response.content == b"ok"
+    (entry,) = egress.audit.entries()
+    assert (entry.at, entry.purpose, entry.method, entry.host, entry.path) == (
+        1234.5, Purpose.N2NET_API, "POST", "api.n2net.com", "/v1/events"
+    )
+    assert entry.request_bytes == 5
+    assert entry.status == 200
+    assert not entry.blocked
+
+
+def test_blocked_request_never_reaches_the_network_but_is_audited() -> None:
+    seen: list[httpx.Request] = []
+    egress = Egress(transport=_echo(seen))
+    with pytest.raises(EgressPolicyError):
+        egress.client(Purpose.GRAVATAR).request("GET", "https://tracker.example/avatar/x")
+    with pytest.raises(EgressPolicyError):
+        egress.client(Purpose.GRAVATAR).request("GET", "http://gravatar.com/avatar/x")
+    assert seen == []
+    assert [e.blocked for e in egress.audit.entries()] == [True, True]
+
+
+def test_cookies_referer_and_user_agent_are_scrubbed() -> None:
+    seen: list[httpx.Request] = []
+    client = Egress(transport=_echo(seen)).client(Purpose.GRAVATAR)
+    for _ in range(2):  # the first reply sets a cookie; it must not come back
+        client.request(
+            "GET",
+            "https://gravatar.com/avatar/abc",
+            headers={"Referer": "https://app/contacts/ann", "Cookie": "id=1", "User-Agent": "X"},
+        )
+    for request in seen:
+        assert "cookie" not in request.headers
+        assert "referer" not in request.headers
+        assert request.headers["user-agent"] == USER_AGENT
+
+
+def test_an_inspector_added_later_sees_requests_of_existing_clients() -> None:
+    seen: list[httpx.Request] = []
+    egress = Egress(transport=_echo(seen))
+    client = egress.client(Purpose.GRAVATAR)
+    inspected: list[OutgoingRequest] = []
+
+    class Blocker:
+        def inspect(self, request: OutgoingRequest) -> None:
+            inspected.append(request)
+            if "secret" in request.query:
+                raise EgressPolicyError("leak", purpose=request.purpose.value, host=request.host)
+
+    egress.add_inspector(Blocker())
+    client.request("GET", "https://gravatar.com/avatar/abc?s=80")
+    with pytest.raises(EgressPolicyError):
+        client.request("GET", "https://gravatar.com/avatar/abc?secret=1")
+    assert [r.query for r in inspected] == ["s=80", "secret=1"]
+    assert len(seen) == 1
+
+
+@pytest.mark.parametrize(
+    ("exc", "expected"),
+    [
+        (httpx.ConnectError("refused"), NetworkError),
+        (httpx.ReadTimeout("slow"), NetworkTimeout),
+        (httpx.RemoteProtocolError("reset"), NetworkError),
+    ],
+)
+def test_network_trouble_is_mapped_to_sdk_errors(
+    exc: Exception, expected: type[Exception]
+) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise exc
+
+    egress = Egress(transport=httpx.MockTransport(handler))
+    with pytest.raises(expected) as info:
+        egress.client(Purpose.GRAVATAR).request("GET", "https://gravatar.com/avatar/abc")
+    assert isinstance(info.value.__cause__, httpx.HTTPError)
+    (entry,) = egress.audit.entries()
+    assert entry.status is None
+
+
+def test_reply_over_the_byte_cap_comes_back_unusable() -> None:
+    transport = httpx.MockTransport(lambda r: httpx.Response(200, content=b"x" * 2000))
+    client = Egress(transport=transport).client(Purpose.GRAVATAR)
+    assert client.request("GET", "https://gravatar.com/a", max_response_bytes=1000).status == 0
+    assert client.request("GET", "https://gravatar.com/a", max_response_bytes=4000).status == 200
+
+
+def test_certificate_verification_cannot_be_disabled_outside_test_mode() -> None:
+    insecure = ssl.create_default_context()
+    insecure.check_hostname = False
+    insecure.verify_mode = ssl.CERT_NONE
+    with pytest.raises(EgressPolicyError):
+        Egress(verify=insecure)
+    Egress(EgressPolicy(test_mode=True), verify=insecure)
+
+
+def test_async_client_goes_through_the_same_gate() -> None:
+    seen: list[httpx.Request] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(404)
+
+    egress = Egress(async_transport=httpx.MockTransport(handler))
+
+    async def run() -> None:
+        client = egress.async_client(Purpose.GRAVATAR)
+        try:
+            response = await client.request(
+                "GET", "https://gravatar.com/avatar/abc", headers={"Referer": "x"}
+            )
+            assert response.status == 404
+            with pytest.raises(EgressPolicyError):
+                await client.request("GET", "https://evil.example/")
+        finally:
+            await client.aclose()
+
+    asyncio.run(run())
+    assert len(seen) == 1
+    assert "referer" not in seen[0].headers
+    assert [e.blocked for e in egress.audit.entries()] == [False, True]
+
+
+def test_respx_captures_requests_below_the_chokepoint() -> None:
+    egress = Egress()
+    with respx.mock(assert_all_called=True) as router:
+        route = router.get("https://gravatar.com/avatar/abc").respond(404)
+        assert egress.client(Purpose.GRAVATAR).request(
+            "GET", "https://gravatar.com/avatar/abc"
+        ).status == 404
+    assert route.calls.last.request.headers["user-agent"] == USER_AGENT
+    assert len(egress.audit) == 1
+
+
+def test_no_module_but_egress_imports_httpx() -> None:
+    offenders = []
+    for path in PACKAGE.rglob("*.py"):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in ast.walk(tree):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            if any(n.split(".")[0] in {"httpx", "httpcore"} for n in names):
+                offenders.append(path.relative_to(PACKAGE).as_posix())
+    assert set(offenders) == {"egress.py"}
+
+
+# --- pinning over real TLS on loopback ------------------------------------------------
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    hits: list[str]
+
+    def do_GET(self) -> None:
+        self.hits.append(self.path)
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def tls_server() -> Iterator[tuple[str, trustme.CA, list[str], str]]:
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    hits: list[str] = []
+    handler = type("H", (_Handler,), {"hits": hits})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    cert.configure_cert(ctx)
+    server.socket = ctx.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    pin = spki_sha256(ssl.PEM_cert_to_DER_cert(cert.cert_chain_pems[0].bytes().decode()))
+    try:
+        yield f"https://127.0.0.1:{server.server_address[1]}", ca, hits, pin
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def _client_ctx(ca: trustme.CA) -> ssl.SSLContext:
+    ctx = ssl.create_default_context()
+    ca.configure_trust(ctx)
+    return ctx
+
+
+def test_matching_pin_lets_the_request_through(
+    tls_server: tuple[str, trustme.CA, list[str], str],
+) -> None:
+    url, ca, hits, pin = tls_server
+    egress = Egress(LOOPBACK, verify=_client_ctx(ca), pins={Purpose.N2NET_API: frozenset({pin})})
+    client = egress.client(Purpose.N2NET_API)
+    try:
+        assert client.request("GET", f"{url}/v1/ping").status == 200
+    finally:
+        client.close()
+    assert hits == ["/v1/ping"]
+
+
+def test_pin_mismatch_sends_nothing(tls_server: tuple[str, trustme.CA, list[str], str]) -> None:
+    url, ca, hits, _ = tls_server
+    wrong = frozenset({"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="})
+    egress = Egress(LOOPBACK, verify=_client_ctx(ca), pins={Purpose.N2NET_API: wrong})
+    client = egress.client(Purpose.N2NET_API)
+    try:
+        with pytest.raises(PinMismatchError):
+            client.request("GET", f"{url}/v1/ping")
+    finally:
+        client.close()
+    assert hits == []
+
+
+def test_pin_mismatch_sends_nothing_async(
+    tls_server: tuple[str, trustme.CA, list[str], str],
+) -> None:
+    url, ca, hits, _ = tls_server
+    egress = Egress(
+        LOOPBACK, verify=_client_ctx(ca), pins={Purpose.N2NET_API: frozenset({"bm9wZQ=="})}
+    )
+
+    async def run() -> None:
+        client = egress.async_client(Purpose.N2NET_API)
+        try:
+            with pytest.raises(PinMismatchError):
+                await client.request("GET", f"{url}/v1/ping")
+        finally:
+            await client.aclose()
+
+    asyncio.run(run())
+    assert hits == []
+
+
+def test_untrusted_certificate_is_a_network_error(
+    tls_server: tuple[str, trustme.CA, list[str], str],
+) -> None:
+    url, _, hits, _ = tls_server
+    client = Egress(LOOPBACK).client(Purpose.N2NET_API)  # system trust: test CA unknown
+    try:
+        with pytest.raises(NetworkError):
+            client.request("GET", f"{url}/v1/ping")
+    finally:
+        client.close()
+    assert hits == []
