@@ -165,7 +165,15 @@ class UploaderError(N2NetPrivacyError):
 
 
 class WireFormatError(UploaderError):
-    """A body or server reply that does not follow wire contract v1."""
+    """A body or server reply that does not follow wire contract v1.
+
+    ``paths`` names the offending fields (``"events.0.number"``), never their
+    values, so a server can echo them back to the client.
+    """
+
+    def __init__(self, message: str, *, paths: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.paths = paths
 
 
 class KeyStoreError(UploaderError):

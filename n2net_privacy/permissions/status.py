@@ -2,18 +2,19 @@
 
 How each platform maps onto :class:`PermissionStatus`:
 
-================  ===========================================  ==========================================
-status            Android (``checkSelfPermission`` + results)  iOS (``CNAuthorizationStatus``)
-================  ===========================================  ==========================================
-NOT_DETERMINED    never requested (known only to the SDK)      ``.notDetermined``
-GRANTED           ``PERMISSION_GRANTED``; API < 23 always      ``.authorized``
-LIMITED           never                                        ``.limited`` (iOS 18+, a chosen subset)
-DENIED            denied once, may ask again (rationale true)  never: a denial on iOS is final
-BLOCKED           denied with "don't ask again" (API 23-29)    ``.denied``: only Settings can change it
-                  or twice (API 30+); a request shows no
-                  dialog
-RESTRICTED        never                                        ``.restricted`` (MDM, parental controls)
-================  ===========================================  ==========================================
+==============  =========================================  ======================================
+status          Android (checkSelfPermission + results)    iOS (``CNAuthorizationStatus``)
+==============  =========================================  ======================================
+NOT_DETERMINED  never requested, or only dismissed (known  ``.notDetermined``
+                only to the SDK)
+GRANTED         ``PERMISSION_GRANTED``; API < 23 always    ``.authorized``
+LIMITED         never                                      ``.limited`` (iOS 18+, chosen contacts)
+DENIED          denied, may ask again (rationale true)     never: a denial on iOS is final
+BLOCKED         denied with "don't ask again" (API 23-29)  ``.denied``: only Settings changes it
+                or twice (API 30+); a request shows no
+                dialog
+RESTRICTED      never                                      ``.restricted`` (MDM, parental control)
+==============  =========================================  ======================================
 
 Android's own ``checkSelfPermission`` returns only granted or denied: it
 cannot tell "never asked" from "blocked". :class:`AndroidPermissionProvider`

@@ -1,0 +1,349 @@
+"""A faithful simulation of iOS Contacts authorization (``CNAuthorizationStatus``).
+
+The rules, as data (the functions below decide; the provider locks, prompts
+and notifies):
+
+* The system prompts once, ever: only from NOT_DETERMINED. Allow gives
+  GRANTED; Don't Allow gives BLOCKED (``.denied``), which only Settings undoes.
+* iOS 18+: the prompt also offers to share selected contacts: LIMITED, with a
+  set of contact ids. The contact picker adds to that set and reports only the
+  newly added ids; Settings can edit the set.
+* RESTRICTED (MDM, parental controls) cannot be changed by the user: any
+  Settings change raises :class:`~n2net_privacy.errors.InvalidTransitionError`.
+* The app has no row in Settings until it has asked, so Settings changes from
+  NOT_DETERMINED are invalid too.
+* Every privacy-setting change kills the app, in both directions.
+* Requesting without ``NSContactsUsageDescription`` is a configuration error
+  (:class:`~n2net_privacy.errors.MissingUsageDescriptionError`): real iOS
+  terminates the app; it is never reported as a denial.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+
+from n2net_privacy.errors import (
+    ConfigurationError,
+    InvalidTransitionError,
+    MissingUsageDescriptionError,
+    UnknownPermissionError,
+)
+from n2net_privacy.permissions.prompt import (
+    Answer,
+    Prompt,
+    PromptAnswer,
+    PromptGate,
+    Responder,
+    SelectContacts,
+    ensure_offered,
+)
+from n2net_privacy.permissions.status import (
+    ChangeListeners,
+    Listener,
+    Permission,
+    PermissionChange,
+    PermissionStatus,
+    Platform,
+    Unsubscribe,
+)
+from n2net_privacy.permissions.user import ScriptedUser
+from n2net_privacy.redact import get_logger
+
+__all__ = [
+    "DEFAULT_USAGE_DESCRIPTION",
+    "LIMITED_ACCESS_VERSION",
+    "IOSContactsState",
+    "IOSPermissionProvider",
+    "ios_after_answer",
+    "ios_after_picker",
+    "ios_dialog_options",
+    "ios_mdm_lift",
+    "ios_mdm_restrict",
+    "ios_settings_grant",
+    "ios_settings_revoke",
+    "ios_settings_set_limited",
+]
+
+_log = get_logger(__name__)
+
+LIMITED_ACCESS_VERSION = 18
+DEFAULT_USAGE_DESCRIPTION = "N2Net shows your contacts so you can call and text them."
+
+_ND = PermissionStatus.NOT_DETERMINED
+_GRANTED = PermissionStatus.GRANTED
+_LIMITED = PermissionStatus.LIMITED
+_BLOCKED = PermissionStatus.BLOCKED
+_RESTRICTED = PermissionStatus.RESTRICTED
+
+# The one-time alert: answer -> status. SELECT only from iOS 18.
+_DIALOG: dict[Answer, PermissionStatus] = {
+    Answer.GRANT: _GRANTED,
+    Answer.DENY: _BLOCKED,
+    Answer.SELECT: _LIMITED,
+}
+# The states the user can reach the app's Contacts row in Settings from.
+_EDITABLE_IN_SETTINGS = frozenset({_GRANTED, _LIMITED, _BLOCKED})
+
+
+@dataclass(frozen=True, slots=True)
+class IOSContactsState:
+    """Contacts authorization: the status, the limited set, what MDM covers up."""
+
+    status: PermissionStatus = _ND
+    selected: frozenset[str] = frozenset()
+    #: While RESTRICTED: the state the restriction will give back when lifted.
+    under_restriction: IOSContactsState | None = None
+
+    @property
+    def selected_ids(self) -> frozenset[str] | None:
+        return self.selected if self.status == _LIMITED else None
+
+
+_Rule = Callable[[IOSContactsState], IOSContactsState]
+
+
+def ios_dialog_options(state: IOSContactsState, ios_version: int) -> frozenset[Answer]:
+    """The alert's choices; empty when iOS would not prompt (it prompts once, ever)."""
+    if state.status != _ND:
+        return frozenset()
+    if ios_version < LIMITED_ACCESS_VERSION:
+        return frozenset({Answer.GRANT, Answer.DENY})
+    return frozenset(_DIALOG)
+
+
+def ios_after_answer(state: IOSContactsState, answer: PromptAnswer) -> IOSContactsState:
+    """The state once the user answered the alert (options checked by the caller)."""
+    if state.status != _ND:
+        raise InvalidTransitionError(f"iOS does not prompt again from {state.status}")
+    if isinstance(answer, SelectContacts):
+        return IOSContactsState(_LIMITED, answer.ids)
+    after = _DIALOG.get(Answer(answer))
+    if after is None:
+        raise InvalidTransitionError(f"the iOS contacts alert does not offer {answer}")
+    return IOSContactsState(after)
+
+
+def ios_after_picker(
+    state: IOSContactsState, answer: PromptAnswer
+) -> tuple[IOSContactsState, frozenset[str]]:
+    """Apply a picker answer; return the new state and only the newly added ids."""
+    if state.status != _LIMITED:
+        raise InvalidTransitionError(f"the contact picker needs limited access, not {state.status}")
+    if not isinstance(answer, SelectContacts):
+        return state, frozenset()  # cancelled
+    added = answer.ids - state.selected
+    return replace(state, selected=state.selected | added), added
+
+
+def _editable(state: IOSContactsState, action: str) -> None:
+    if state.status == _RESTRICTED:
+        raise InvalidTransitionError(f"cannot {action}: contacts access is restricted by MDM")
+    if state.status not in _EDITABLE_IN_SETTINGS:
+        raise InvalidTransitionError(
+            f"cannot {action}: the app has no Contacts row in Settings before it asks"
+        )
+
+
+def ios_settings_grant(state: IOSContactsState) -> IOSContactsState:
+    _editable(state, "grant in Settings")
+    return IOSContactsState(_GRANTED)
+
+
+def ios_settings_revoke(state: IOSContactsState) -> IOSContactsState:
+    _editable(state, "revoke in Settings")
+    return IOSContactsState(_BLOCKED)
+
+
+def ios_settings_set_limited(
+    state: IOSContactsState, ids: Iterable[str], ios_version: int
+) -> IOSContactsState:
+    if ios_version < LIMITED_ACCESS_VERSION:
+        raise InvalidTransitionError(f"iOS {ios_version} has no limited contacts access")
+    _editable(state, "choose contacts in Settings")
+    return IOSContactsState(_LIMITED, SelectContacts(ids).ids)
+
+
+def ios_mdm_restrict(state: IOSContactsState) -> IOSContactsState:
+    """A device-management profile or parental control takes contacts away."""
+    if state.status == _RESTRICTED:
+        return state
+    return IOSContactsState(_RESTRICTED, under_restriction=state)
+
+
+def ios_mdm_lift(state: IOSContactsState) -> IOSContactsState:
+    """The restriction is removed: the user's earlier choice shows again."""
+    if state.status != _RESTRICTED:
+        raise InvalidTransitionError(f"nothing to lift: contacts access is {state.status}")
+    return state.under_restriction or IOSContactsState()
+
+
+def _known(permission: Permission | str) -> Permission:
+    member = Permission(permission)
+    if member != Permission.CONTACTS:
+        raise UnknownPermissionError(f"iOS has no permission {member.value!r}; use contacts")
+    return member
+
+
+class IOSPermissionProvider:
+    """The iOS permission system for one installed app, simulated.
+
+    ``usage_description`` stands for ``NSContactsUsageDescription`` in the
+    app's Info.plist; None (or blank) makes :meth:`request` raise
+    :class:`MissingUsageDescriptionError`. Every method is thread-safe.
+    """
+
+    def __init__(
+        self,
+        *,
+        ios_version: int,
+        user: Responder | None = None,
+        usage_description: str | None = DEFAULT_USAGE_DESCRIPTION,
+    ) -> None:
+        if ios_version < 1:
+            raise ConfigurationError(f"ios_version must be a positive major version: {ios_version}")
+        self.ios_version = ios_version
+        self.usage_description = usage_description
+        self.user: Responder = user if user is not None else ScriptedUser()
+        self.prompt_gate = PromptGate()
+        self._lock = threading.Lock()
+        self._changes = ChangeListeners()
+        self._state = IOSContactsState()
+        self._version = 0
+        self._dialogs = 0
+        self._pickers = 0
+
+    @property
+    def platform(self) -> Platform:
+        return Platform.IOS
+
+    @property
+    def dialogs_shown(self) -> int:
+        """How many system permission alerts the user has seen (0 or 1)."""
+        with self._lock:
+            return self._dialogs
+
+    @property
+    def pickers_shown(self) -> int:
+        with self._lock:
+            return self._pickers
+
+    # -- what the app can ask --------------------------------------------------
+
+    def check(self, permission: Permission | str) -> PermissionStatus:
+        _known(permission)
+        with self._lock:
+            return self._state.status
+
+    def should_show_rationale(self, permission: Permission | str) -> bool:
+        _known(permission)
+        return False
+
+    def selected_ids(self, permission: Permission | str) -> frozenset[str] | None:
+        _known(permission)
+        with self._lock:
+            return self._state.selected_ids
+
+    def request(self, permission: Permission | str) -> PermissionStatus:
+        group = _known(permission)
+        if not (self.usage_description or "").strip():
+            raise MissingUsageDescriptionError(
+                "NSContactsUsageDescription is missing from Info.plist; "
+                "iOS would terminate the app on this request"
+            )
+        return self.prompt_gate.run(group, lambda: self._show_alert(group))
+
+    def present_contact_picker(
+        self, permission: Permission | str = Permission.CONTACTS
+    ) -> frozenset[str]:
+        """Show the iOS 18 picker to add contacts; return only the ids newly added."""
+        group = _known(permission)
+        return self.prompt_gate.run(("picker", group), lambda: self._show_picker(group))
+
+    def subscribe(self, listener: Listener) -> Unsubscribe:
+        return self._changes.subscribe(listener)
+
+    # -- what the user (or MDM) can do in Settings -------------------------------
+
+    def settings_grant(self) -> None:
+        self._settings_change(ios_settings_grant)
+
+    def settings_revoke(self) -> None:
+        self._settings_change(ios_settings_revoke)
+
+    def settings_set_limited(self, ids: Iterable[str]) -> None:
+        chosen = SelectContacts(ids).ids
+        self._settings_change(lambda s: ios_settings_set_limited(s, chosen, self.ios_version))
+
+    def mdm_restrict(self) -> None:
+        self._settings_change(ios_mdm_restrict)
+
+    def mdm_lift(self) -> None:
+        self._settings_change(ios_mdm_lift)
+
+    # -- internals -------------------------------------------------------------
+
+    def _apply(self, new: IOSContactsState, *, app_killed: bool) -> None:
+        """Call with self._lock held."""
+        old = self._state
+        if new.status == old.status and new.selected_ids == old.selected_ids:
+            self._state = new
+            return
+        self._state = new
+        self._version += 1
+        _log.info("ios contacts: %s -> %s (app killed: %s)", old.status, new.status, app_killed)
+        self._changes.post(
+            PermissionChange(
+                Permission.CONTACTS,
+                old.status,
+                new.status,
+                app_killed=app_killed,
+                selected_ids=new.selected_ids,
+            )
+        )
+
+    def _settings_change(self, rule: _Rule) -> None:
+        with self._lock:
+            self._apply(rule(self._state), app_killed=True)
+        self._changes.flush()
+
+    def _show_alert(self, group: Permission) -> PermissionStatus:
+        """Runs inside the prompt gate, without self._lock while the alert is up."""
+        with self._lock:
+            before = self._state
+            options = ios_dialog_options(before, self.ios_version)
+            if not options:
+                return before.status
+            self._dialogs += 1
+            prompt = Prompt(
+                Platform.IOS, group, options, number=self._dialogs, message=self.usage_description
+            )
+            version = self._version
+        answer = self.user(prompt)
+        ensure_offered(prompt, answer)
+        with self._lock:
+            if self._version == version:
+                self._apply(ios_after_answer(before, answer), app_killed=False)
+            # else: MDM changed things while the alert was up; its state stands.
+            result = self._state.status
+        self._changes.flush()
+        return result
+
+    def _show_picker(self, group: Permission) -> frozenset[str]:
+        with self._lock:
+            if self.ios_version < LIMITED_ACCESS_VERSION:
+                raise InvalidTransitionError(f"iOS {self.ios_version} has no contact picker")
+            ios_after_picker(self._state, Answer.DISMISS)  # raises unless LIMITED
+            self._pickers += 1
+            options = frozenset({Answer.SELECT, Answer.DISMISS})
+            prompt = Prompt(Platform.IOS, group, options, number=self._pickers, picker=True)
+        answer = self.user(prompt)
+        ensure_offered(prompt, answer)
+        with self._lock:
+            new, added = ios_after_picker(self._state, answer)
+            # Adding contacts from inside the app is not a Settings change.
+            self._apply(new, app_killed=False)
+        self._changes.flush()
+        return added
+
