@@ -1,0 +1,363 @@
+"""The reference ingest server: wire contract v1, executable, on loopback.
+
+It checks the app key, opens the HPKE seal, validates strictly against v1,
+dedups by event id, stores events in SQLite and honours ``Idempotency-Key``.
+Tests, the demo and backend teams use it as the contract that runs.
+
+>>> keys = ServerKeyPair.generate()
+>>> with IngestServer(keys, app_key="app-key") as server:  # doctest: +SKIP
+...     server.fail_next(2, status=503)        # the next two POSTs fail
+...     upload_to(server.url, keys.public)
+...     assert server.count() == 1
+
+Failure injection (``fail_next``, ``delay``, ``reset_next_connection``) and
+the request log (``requests()``) are for tests. Plain HTTP by default; pass
+an ``ssl.SSLContext`` (e.g. made with ``trustme``) for TLS.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import ssl
+import struct
+import threading
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from n2net_privacy.testing.ingest_endpoint import IngestEndpoint, Reply, error_reply
+from n2net_privacy.testing.ingest_store import EventStore
+from n2net_privacy.uploader.wire import EVENTS_PATH, ServerKeyPair, WireEvent
+
+__all__ = ["IngestServer", "IngestRequest"]
+
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+# struct linger {l_onoff=1, l_linger=0}: close() sends RST instead of FIN.
+_LINGER_RESET = struct.pack("ii", 1, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class IngestRequest:
+    """One request as the server saw it. ``status`` is None for a reset connection.
+
+    ``headers`` has lower-case names. ``body`` is the raw sealed body (empty
+    when body capture is off); ``replayed`` marks an idempotent replay.
+    """
+
+    method: str
+    path: str
+    headers: Mapping[str, str]
+    body_size: int
+    body: bytes
+    status: int | None
+    replayed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Fault:
+    status: int | None  # None: reset the connection
+    retry_after: str | None = None
+    after_processing: bool = False
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive: the uploader reuses connections
+    timeout = 60
+    server: _HTTPServer
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Silent: the request log is :meth:`IngestServer.requests`."""
+
+    def handle(self) -> None:
+        if isinstance(self.connection, ssl.SSLSocket):
+            try:
+                self.connection.do_handshake()
+            except (ssl.SSLError, OSError):
+                return
+        super().handle()
+
+    def do_POST(self) -> None:
+        self.server.ingest._handle_post(self)
+
+    def do_GET(self) -> None:
+        self.server.ingest._respond(self, error_reply(404, "not_found", "only POST /v1/events"))
+
+    def reset(self) -> None:
+        """Drop the connection with a TCP RST and no reply."""
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
+        # The descriptor really closes (and the RST goes out) when finish()
+        # releases rfile; closing the files here would break the base class.
+        self.connection.close()
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = False
+    block_on_close = True  # server_close joins handler threads: a clean stop
+
+    def __init__(self, ingest: IngestServer, port: int, tls: ssl.SSLContext | None) -> None:
+        self.ingest = ingest
+        self.tls = tls
+        self.open_sockets: set[socket.socket] = set()
+        self.sockets_lock = threading.Lock()
+        super().__init__(("127.0.0.1", port), _Handler)
+
+    def get_request(self) -> tuple[socket.socket, tuple[str, int]]:
+        sock, addr = self.socket.accept()
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self.tls is not None:
+            # The handshake happens in the handler thread, not the accept loop.
+            sock = self.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+        with self.sockets_lock:
+            self.open_sockets.add(sock)
+        return sock, addr
+
+    def shutdown_request(self, request: socket.socket) -> None:  # type: ignore[override]
+        with self.sockets_lock:
+            self.open_sockets.discard(request)
+        super().shutdown_request(request)
+
+    def handleerror_reply(self, request: object, client_address: object) -> None:
+        """Clients that hang up (timeouts, resets) are not server errors."""
+
+    def drop_connections(self) -> None:
+        with self.sockets_lock:
+            sockets = list(self.open_sockets)
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+class IngestServer:
+    """A loopback server implementing ``POST /v1/events`` of wire contract v1.
+
+    ``keys`` are the server key pairs it can open seals for (looked up by
+    ``N2Net-Key-Id``). ``db_path=None`` keeps events in memory; a path keeps
+    them across restarts. ``stop()`` then ``start()`` brings the server down
+    and back up on the same port with the same events.
+    """
+
+    def __init__(
+        self,
+        keys: ServerKeyPair | Iterable[ServerKeyPair],
+        *,
+        app_key: str,
+        db_path: str | Path | None = None,
+        tls: ssl.SSLContext | None = None,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        capture_bodies: bool = True,
+    ) -> None:
+        pairs = (keys,) if isinstance(keys, ServerKeyPair) else tuple(keys)
+        if not pairs:
+            raise ValueError("IngestServer needs at least one key pair")
+        self._tls = tls
+        self._max_body_bytes = max_body_bytes
+        self._capture_bodies = capture_bodies
+        self._store = EventStore(db_path)
+        self._endpoint = IngestEndpoint(
+            {pair.key_id: pair for pair in pairs}, app_key=app_key, store=self._store
+        )
+        self._lock = threading.Lock()
+        self._faults: deque[_Fault] = deque()
+        self._delay = 0.0
+        self._log: list[IngestRequest] = []
+        self._stopping = threading.Event()
+        self._httpd: _HTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._port = 0
+        self.start()
+
+    # -- lifecycle ---------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """The base URL, e.g. ``https://127.0.0.1:53111``; POST to ``url + EVENTS_PATH``."""
+        scheme = "http" if self._tls is None else "https"
+        return f"{scheme}://127.0.0.1:{self._port}"
+
+    @property
+    def events_url(self) -> str:
+        return self.url + EVENTS_PATH
+
+    @property
+    def running(self) -> bool:
+        return self._httpd is not None
+
+    def start(self) -> None:
+        """Listen (again) on the same port. A no-op if already running."""
+        if self._httpd is not None:
+            return
+        self._stopping.clear()
+        httpd = _HTTPServer(self, self._port, self._tls)
+        self._port = httpd.server_address[1]
+        self._httpd = httpd
+        self._thread = threading.Thread(
+            target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
+            name="n2net-ingest-server", daemon=True,
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop listening and drop open connections; stored events are kept."""
+        httpd, thread = self._httpd, self._thread
+        if httpd is None:
+            return
+        self._stopping.set()
+        httpd.shutdown()
+        httpd.drop_connections()
+        httpd.server_close()
+        if thread is not None:
+            thread.join()
+        self._httpd = self._thread = None
+
+    def close(self) -> None:
+        """Stop and release the database."""
+        self.stop()
+        self._store.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- failure injection -------------------------------------------------
+
+    def fail_next(self, n: int = 1, *, status: int = 503, retry_after: str | None = None) -> None:
+        """Answer the next ``n`` POSTs with ``status`` (and ``Retry-After``), storing nothing."""
+        with self._lock:
+            self._faults.extend(_Fault(status, retry_after) for _ in range(n))
+
+    def reset_next_connection(self, n: int = 1, *, after_processing: bool = False) -> None:
+        """Close the next ``n`` POSTs' connections abruptly, with no reply.
+
+        With ``after_processing`` the batch is stored first: the client's 200
+        is lost, as when the network drops between the server's commit and
+        the device's delete.
+        """
+        with self._lock:
+            self._faults.extend(
+                _Fault(None, after_processing=after_processing) for _ in range(n)
+            )
+
+    def delay(self, seconds: float) -> None:
+        """Wait ``seconds`` before handling every POST from now on (0 to stop)."""
+        with self._lock:
+            self._delay = max(0.0, seconds)
+
+    def clear_faults(self) -> None:
+        """Forget pending injected failures and the delay."""
+        with self._lock:
+            self._faults.clear()
+            self._delay = 0.0
+
+    # -- inspection --------------------------------------------------------
+
+    def events(self) -> tuple[WireEvent, ...]:
+        """Every stored event, once each, in arrival order."""
+        return self._store.events()
+
+    def count(self) -> int:
+        """How many distinct events are stored."""
+        return self._store.count()
+
+    def requests(self) -> tuple[IngestRequest, ...]:
+        """Every request received so far, oldest first."""
+        with self._lock:
+            return tuple(self._log)
+
+    def clear_requests(self) -> None:
+        with self._lock:
+            self._log.clear()
+
+    # -- request handling --------------------------------------------------
+
+    def _handle_post(self, handler: _Handler) -> None:
+        headers = {name.lower(): value for name, value in handler.headers.items()}
+        body = self._read_body(handler, headers)
+        if body is None:
+            return
+        with self._lock:
+            fault = self._faults.popleft() if self._faults else None
+            delay = self._delay
+        if delay:
+            self._stopping.wait(delay)  # cut short by stop(), so exit never waits on it
+        if fault is not None and fault.status is not None:
+            reply = error_reply(
+                fault.status, "injected", "failure injected by the test",
+                retry_after=fault.retry_after,
+            )
+            self._finish(handler, headers, body, reply)
+            return
+        if fault is None or fault.after_processing:
+            try:
+                reply = self._endpoint.handle(handler.path, headers, body)
+            except Exception as exc:  # a bug here must still answer, not hang the client
+                reply = error_reply(500, "internal", type(exc).__name__)
+            if fault is None:
+                self._finish(handler, headers, body, reply)
+                return
+        self._record(handler, headers, body, None)
+        handler.reset()
+
+    def _read_body(self, handler: _Handler, headers: Mapping[str, str]) -> bytes | None:
+        length = headers.get("content-length", "")
+        if length.isdigit() and int(length) <= self._max_body_bytes:
+            return handler.rfile.read(int(length))
+        # The unread body must not be parsed as the next request: hang up after.
+        handler.close_connection = True
+        if not length.isdigit():
+            reply = error_reply(411, "length_required", "Content-Length is required")
+        else:
+            reply = error_reply(413, "payload_too_large", "body exceeds the server's limit")
+        self._finish(handler, headers, b"", reply)
+        return None
+
+    def _finish(
+        self, handler: _Handler, headers: Mapping[str, str], body: bytes, reply: Reply
+    ) -> None:
+        self._record(handler, headers, body, reply.status, replayed=reply.replayed)
+        self._respond(handler, reply)
+
+    def _record(
+        self,
+        handler: _Handler,
+        headers: Mapping[str, str],
+        body: bytes,
+        status: int | None,
+        *,
+        replayed: bool = False,
+    ) -> None:
+        entry = IngestRequest(
+            method=handler.command,
+            path=handler.path,
+            headers=dict(headers),
+            body_size=len(body),
+            body=body if self._capture_bodies else b"",
+            status=status,
+            replayed=replayed,
+        )
+        with self._lock:
+            self._log.append(entry)
+
+    def _respond(self, handler: _Handler, reply: Reply) -> None:
+        handler.send_response(reply.status)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(reply.body)))
+        if reply.retry_after is not None:
+            handler.send_header("Retry-After", reply.retry_after)
+        if handler.close_connection:
+            handler.send_header("Connection", "close")
+        handler.end_headers()
+        handler.wfile.write(reply.body)

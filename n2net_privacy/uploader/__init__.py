@@ -1,0 +1,58 @@
+"""The minimal-metadata uploader: wire contract v1, retry policy, queue and sender.
+
+Pure parts: :mod:`~n2net_privacy.uploader.wire` (models, canonical JSON,
+HPKE seal, headers, reply) and :mod:`~n2net_privacy.uploader.policy` (what to
+do after an attempt, and how long to wait).
+"""
+
+from __future__ import annotations
+
+from n2net_privacy.uploader.policy import (
+    Outcome,
+    backoff_delay,
+    classify,
+    failure_reason,
+    parse_retry_after,
+)
+from n2net_privacy.uploader.wire import (
+    CONTENT_TYPE,
+    EVENTS_PATH,
+    HPKE_INFO,
+    SCHEMA,
+    EventBatch,
+    IngestReply,
+    ServerKey,
+    ServerKeyPair,
+    WireEvent,
+    decode_batch,
+    encode_batch,
+    json_schema,
+    open_sealed,
+    parse_reply,
+    request_headers,
+    seal,
+)
+
+__all__ = [
+    "CONTENT_TYPE",
+    "EVENTS_PATH",
+    "HPKE_INFO",
+    "SCHEMA",
+    "EventBatch",
+    "IngestReply",
+    "Outcome",
+    "ServerKey",
+    "ServerKeyPair",
+    "WireEvent",
+    "backoff_delay",
+    "classify",
+    "decode_batch",
+    "encode_batch",
+    "failure_reason",
+    "json_schema",
+    "open_sealed",
+    "parse_reply",
+    "parse_retry_after",
+    "request_headers",
+    "seal",
+]
