@@ -197,3 +197,20 @@ def test_leftover_temp_file_from_a_kill_is_ignored(tmp_path: Path) -> None:
     assert JsonLearnedStatusStore(path).load() == {CONTACTS: DENIED}
     store.save({CONTACTS: BLOCKED})
     assert JsonLearnedStatusStore(path).load() == {CONTACTS: BLOCKED}
+
+
+def test_service_listeners_see_the_state_the_service_learned() -> None:
+    from n2net_privacy.permissions import AndroidPermissionProvider, Answer, ScriptedUser
+
+    provider = AndroidPermissionProvider(api_level=34, user=ScriptedUser([Answer.GRANT]))
+    service = PermissionService(provider)
+    seen: list[tuple[PermissionStatus, PermissionStatus, bool]] = []
+    unsubscribe = service.subscribe(
+        lambda change: seen.append((change.new, service.status("contacts"), change.app_killed))
+    )
+    service.request("contacts")
+    provider.settings_revoke()
+    unsubscribe()
+    provider.settings_grant()
+    assert seen[-1] == (PermissionStatus.DENIED, PermissionStatus.DENIED, True)
+    assert len(seen) == 2

@@ -37,11 +37,14 @@ from typing import Protocol
 
 from n2net_privacy.errors import UnknownPermissionError
 from n2net_privacy.permissions.status import (
+    ChangeListeners,
+    Listener,
     Permission,
     PermissionChange,
     PermissionProvider,
     PermissionStatus,
     Platform,
+    Unsubscribe,
 )
 from n2net_privacy.redact import get_logger
 
@@ -167,6 +170,7 @@ class PermissionService:
         self._store: LearnedStatusStore = store if store is not None else MemoryLearnedStatusStore()
         self._lock = threading.Lock()
         self._learned = {p: s for p, s in self._store.load().items() if _worth_keeping(s)}
+        self._listeners = ChangeListeners()
         self._unsubscribe = provider.subscribe(self._on_change)
 
     @property
@@ -206,6 +210,13 @@ class PermissionService:
         with self._lock:
             return self._learned.get(Permission(permission).group)
 
+    def subscribe(self, listener: Listener) -> Unsubscribe:
+        """Be told of every provider change, after the service has learned from it.
+
+        So a listener that calls :meth:`status` sees the new state.
+        """
+        return self._listeners.subscribe(listener)
+
     def close(self) -> None:
         self._unsubscribe()
 
@@ -222,6 +233,8 @@ class PermissionService:
 
     def _on_change(self, change: PermissionChange) -> None:
         self._remember(change.permission.group, change.new)
+        self._listeners.post(change)
+        self._listeners.flush()
 
     def _remember(self, group: Permission, status: PermissionStatus | None) -> None:
         with self._lock:
