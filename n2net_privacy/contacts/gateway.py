@@ -1,0 +1,381 @@
+"""The contacts gateway: the one door through which the app reads contacts.
+
+Three promises, kept here:
+
+* **Checked at the moment of use.** Every call asks the permission service
+  for the status *now*; a grant is never cached. Under iOS limited access
+  only the selected contacts exist as far as the app can tell.
+* **Never in the app's way.** Without access a call returns an empty
+  result carrying the status; a denial is never raised.
+* **Revocation wins.** A revoke (or any app kill) bumps a generation
+  counter and drops every cached contact and index at once. A call
+  captures the generation before it checks the permission and checks both
+  again before it returns, so no contact comes back after a revoke, even
+  one that lands on another thread halfway through a listing.
+
+Typical use::
+
+    gateway = ContactsGateway(VCardAddressBook("book.vcf"), PermissionService(provider))
+    page = gateway.list_contacts(limit=50, fields={"name"})
+    if not page.allowed:
+        show_no_contacts_screen(page.status)  # NOT_DETERMINED: ask; BLOCKED: Settings
+    unsubscribe = gateway.subscribe(lambda delta: refresh(delta.added | delta.updated))
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import Protocol, TypeVar, runtime_checkable
+
+from n2net_privacy.contacts.index import Catalog
+from n2net_privacy.contacts.model import Contact, ContactField, resolve_fields
+from n2net_privacy.contacts.results import (
+    ContactLookup,
+    ContactPage,
+    ContactsListener,
+    PageRequest,
+    visible_delta,
+)
+from n2net_privacy.contacts.sources import AddressBookSource
+from n2net_privacy.permissions.status import Permission, PermissionChange, PermissionStatus
+from n2net_privacy.redact import get_logger
+
+__all__ = ["ContactsGateway", "PermissionView"]
+
+_log = get_logger(__name__)
+_T = TypeVar("_T")
+#: A read retries when the generation moves under it without revoking
+#: (a new limited selection); after this many tries it returns empty.
+_ATTEMPTS = 3
+
+
+@runtime_checkable
+class PermissionView(Protocol):
+    """The part of the permission service the gateway uses."""
+
+    def status(self, permission: Permission) -> PermissionStatus: ...
+
+    def selected_ids(self, permission: Permission) -> frozenset[str] | None: ...
+
+    def subscribe(self, listener: Callable[[PermissionChange], None]) -> Callable[[], None]: ...
+
+
+class ContactsGateway:
+    """Permission-gated, paged, searchable access to an address book.
+
+    Thread-safe. Subscribes to ``source`` and ``permissions`` on creation;
+    :meth:`close` (or ``with``) lets go of both and purges the caches.
+    """
+
+    def __init__(
+        self,
+        source: AddressBookSource,
+        permissions: PermissionView,
+        *,
+        permission: Permission = Permission.CONTACTS,
+    ) -> None:
+        self._source = source
+        self._permissions = permissions
+        self._permission = permission
+        self._lock = threading.Lock()  # guards the fields below; never held while calling out
+        self._generation = 0
+        self._closed = False
+        self._catalog: Catalog | None = None
+        self._listeners: list[ContactsListener] = []
+        # What listeners were last told is visible; _announced also keeps the
+        # contacts themselves (to spot updates) and is dropped on revocation.
+        self._announced_ids: frozenset[str] = frozenset()
+        self._announced: Mapping[str, Contact] | None = None
+        self._pending = False
+        self._pending_purge = False
+        self._dispatching = threading.Lock()
+        self._unsubscribers = (
+            permissions.subscribe(self._on_permission_change),
+            source.subscribe(self._on_source_change),
+        )
+
+    # -- reads ---------------------------------------------------------------
+
+    def status(self) -> PermissionStatus:
+        """The contacts permission status right now."""
+        return self._permissions.status(self._permission)
+
+    def list_contacts(
+        self,
+        *,
+        offset: int = 0,
+        limit: int = 100,
+        fields: Collection[ContactField | str] | None = None,
+    ) -> ContactPage:
+        """One page of visible contacts in name order, with only ``fields`` filled in."""
+        window = PageRequest.checked(offset, limit, fields)
+        return self._read(
+            lambda catalog, status: window.page(catalog, catalog.contacts, status),
+            window.empty,
+        )
+
+    def get_contact(
+        self, contact_id: str, *, fields: Collection[ContactField | str] | None = None
+    ) -> ContactLookup:
+        """The visible contact with this id; ``contact`` is ``None`` otherwise."""
+        chosen = resolve_fields(fields)
+
+        def lookup(catalog: Catalog, status: PermissionStatus) -> ContactLookup:
+            found = catalog.by_id.get(contact_id)
+            shown = catalog.projected((found,), chosen) if found is not None else ()
+            return ContactLookup(status, shown[0] if shown else None)
+
+        return self._read(lookup, ContactLookup)
+
+    def search_by_name(
+        self,
+        query: str,
+        *,
+        offset: int = 0,
+        limit: int = 100,
+        fields: Collection[ContactField | str] | None = None,
+    ) -> ContactPage:
+        """Contacts whose name contains ``query``, ignoring case and accents."""
+        return self._search(Catalog.search_name, query, offset, limit, fields)
+
+    def search_by_number(
+        self,
+        number: str,
+        *,
+        offset: int = 0,
+        limit: int = 100,
+        fields: Collection[ContactField | str] | None = None,
+    ) -> ContactPage:
+        """Contacts with a number matching ``number`` in any formatting or form.
+
+        ``(215) 555-2671``, ``+1 215-555-2671`` and ``001 215 555 2671`` all
+        match each other; see :func:`~n2net_privacy.contacts.index.numbers_match`.
+        """
+        return self._search(Catalog.search_number, number, offset, limit, fields)
+
+    def search_by_email(
+        self,
+        email: str,
+        *,
+        offset: int = 0,
+        limit: int = 100,
+        fields: Collection[ContactField | str] | None = None,
+    ) -> ContactPage:
+        """Contacts with exactly this email address, ignoring case."""
+        return self._search(Catalog.search_email, email, offset, limit, fields)
+
+    # -- change notifications ------------------------------------------------
+
+    def subscribe(self, listener: ContactsListener) -> Callable[[], None]:
+        """Call ``listener`` with a :class:`ContactsDelta` after every visible change.
+
+        Deltas are relative to what was visible when the listener subscribed.
+        They are delivered in order, one at a time, on whichever thread
+        caused or is delivering the change. Returns the unsubscribe callable.
+        """
+        generation = self._current_generation()
+        baseline = self._visible_now()
+        with self._lock:
+            if not self._listeners:
+                fresh = generation == self._generation
+                self._announced = baseline if fresh else {}
+                self._announced_ids = frozenset(self._announced)
+            self._listeners.append(listener)
+        # Picks up anything that changed between reading the baseline and now.
+        self._request_reconcile(purged=False)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+                if not self._listeners:
+                    self._announced, self._announced_ids = None, frozenset()
+
+        return unsubscribe
+
+    def close(self) -> None:
+        """Stop listening to the source and permissions and purge every cache."""
+        for unsubscribe in self._unsubscribers:
+            unsubscribe()
+        with self._lock:
+            self._closed = True
+            self._generation += 1
+            self._catalog = None
+            self._listeners.clear()
+            self._announced, self._announced_ids = None, frozenset()
+
+    def __enter__(self) -> ContactsGateway:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @property
+    def cached_contact_count(self) -> int:
+        """How many distinct contacts the gateway holds in memory; 0 right after a purge."""
+        with self._lock:
+            held = set(self._catalog.by_id) if self._catalog is not None else set()
+            held.update(self._announced or ())
+        return len(held)
+
+    @property
+    def generation(self) -> int:
+        """Bumped by every permission change; diagnostic, for tests and logs."""
+        return self._current_generation()
+
+    # -- internals -----------------------------------------------------------
+
+    def _search(
+        self,
+        method: Callable[[Catalog, str], Sequence[Contact]],
+        query: str,
+        offset: int,
+        limit: int,
+        fields: Collection[ContactField | str] | None,
+    ) -> ContactPage:
+        window = PageRequest.checked(offset, limit, fields)
+        return self._read(
+            lambda catalog, status: window.page(catalog, method(catalog, query), status),
+            window.empty,
+        )
+
+    def _read(
+        self,
+        compute: Callable[[Catalog, PermissionStatus], _T],
+        empty: Callable[[PermissionStatus], _T],
+    ) -> _T:
+        for _ in range(_ATTEMPTS):
+            # The generation is read before the permission, so a revoke that
+            # lands after the check is always seen by the checks below.
+            generation = self._current_generation()
+            status = self._permissions.status(self._permission)
+            if not status.allows_access:
+                return empty(status)
+            selection = self._selection(status)
+            catalog = self._catalog_for(generation, selection)
+            if catalog is None:
+                continue
+            result = compute(catalog, status)
+            if self._current_generation() != generation or self._selection(status) != selection:
+                continue
+            # Last, the permission itself: whatever it says now is what counts.
+            now = self._permissions.status(self._permission)
+            if not now.allows_access:
+                return empty(now)
+            if now == status:
+                return result
+        return empty(self._permissions.status(self._permission))
+
+    def _selection(self, status: PermissionStatus) -> frozenset[str] | None:
+        if status is not PermissionStatus.LIMITED:
+            return None
+        selected = self._permissions.selected_ids(self._permission)
+        return frozenset() if selected is None else selected
+
+    def _current_generation(self) -> int:
+        with self._lock:
+            return self._generation
+
+    def _catalog_for(self, generation: int, selection: frozenset[str] | None) -> Catalog | None:
+        """The cached catalog if it still fits, else a new one; None if revoked meanwhile."""
+        snapshot = self._source.snapshot()
+        with self._lock:
+            if generation != self._generation:
+                return None
+            cached = self._catalog
+        if (
+            cached is not None
+            and cached.version == snapshot.version
+            and cached.selection == selection
+        ):
+            return cached
+        built = Catalog(snapshot.contacts, version=snapshot.version, selection=selection)
+        with self._lock:
+            if generation != self._generation:
+                return None
+            if not self._closed:
+                self._catalog = built
+        return built
+
+    def _visible_now(self) -> Mapping[str, Contact]:
+        for _ in range(_ATTEMPTS):
+            generation = self._current_generation()
+            status = self._permissions.status(self._permission)
+            if not status.allows_access:
+                return {}
+            catalog = self._catalog_for(generation, self._selection(status))
+            if catalog is not None:
+                return catalog.by_id
+        return {}
+
+    def _on_source_change(self) -> None:
+        self._request_reconcile(purged=False)
+
+    def _on_permission_change(self, change: PermissionChange) -> None:
+        if change.permission.group is not self._permission.group:
+            return
+        revoked = change.app_killed or not change.new.allows_access
+        with self._lock:
+            self._generation += 1
+            self._catalog = None
+            if revoked:
+                self._announced = None
+        if revoked:
+            _log.info(
+                "contacts access now %s%s: cached contacts purged",
+                change.new.value,
+                " (app killed)" if change.app_killed else "",
+            )
+        self._request_reconcile(purged=revoked)
+
+    def _request_reconcile(self, *, purged: bool) -> None:
+        """Queue a delta computation and run the queue unless another thread is.
+
+        A thread that finds the queue busy leaves its request for the busy
+        thread, so a permission callback never waits on a slow app listener
+        and a listener that changes the book does not deadlock.
+        """
+        with self._lock:
+            self._pending = True
+            self._pending_purge = self._pending_purge or purged
+        while self._dispatching.acquire(blocking=False):
+            try:
+                with self._lock:
+                    if not self._pending:
+                        return
+                    purge = self._pending_purge
+                    self._pending = self._pending_purge = False
+                self._reconcile(purged=purge)
+            finally:
+                self._dispatching.release()
+
+    def _reconcile(self, *, purged: bool) -> None:
+        with self._lock:
+            listeners = tuple(self._listeners)
+        if not listeners:
+            return
+        generation = self._current_generation()
+        status = self._permissions.status(self._permission)
+        visible: Mapping[str, Contact] = {}
+        if status.allows_access:
+            catalog = self._catalog_for(generation, self._selection(status))
+            visible = catalog.by_id if catalog is not None else visible
+        with self._lock:
+            if generation != self._generation:
+                # The change that moved it queued its own run; keep our purge for it.
+                self._pending = True
+                self._pending_purge = self._pending_purge or purged
+                return
+            if not self._listeners:
+                return  # the last listener left meanwhile: keep no baseline
+            old_ids, old = self._announced_ids, self._announced
+            self._announced_ids, self._announced = frozenset(visible), visible
+        delta = visible_delta(status, old_ids, old, visible, purged=purged)
+        if delta.empty:
+            return
+        for listener in listeners:
+            try:
+                listener(delta)
+            except Exception as exc:  # an app bug must not stop the other listeners
+                _log.error("contacts listener raised %s", type(exc).__name__)

@@ -1,0 +1,278 @@
+"""Address-book sources: where the gateway reads contacts from.
+
+A source plays the part of the phone's own contacts database. It hands out
+immutable :class:`AddressBookSnapshot` objects, numbered by ``version``, and
+calls its listeners after every change; the gateway diffs snapshots to tell
+the app which contacts were added, updated or removed.
+
+Loading is all-or-nothing: a file is parsed and validated completely, and
+only then published, so a malformed book leaves the previous contents in
+place and raises :class:`~n2net_privacy.errors.AddressBookError`.
+
+JSON address-book format (UTF-8)::
+
+    {
+      "contacts": [
+        {
+          "id": "c-001",
+          "display_name": "Ann Lee",
+          "phones": [{"number": "+1 215 555 2671", "label": "mobile"}],
+          "emails": ["ann@example.com"]
+        }
+      ]
+    }
+
+``id`` is required and unique; ``display_name``, ``phones``, ``emails`` and a
+phone's ``label`` (default ``"other"``) are optional. Unknown keys are errors.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from pydantic import ValidationError
+
+from n2net_privacy.contacts.model import Contact
+from n2net_privacy.errors import AddressBookError
+from n2net_privacy.redact import get_logger
+
+__all__ = [
+    "AddressBookSnapshot",
+    "AddressBookSource",
+    "InMemoryAddressBook",
+    "JsonAddressBook",
+    "SourceListener",
+    "check_unique_ids",
+    "contacts_from_records",
+    "describe_validation_error",
+    "parse_json_address_book",
+    "read_text",
+]
+
+_log = get_logger(__name__)
+
+SourceListener = Callable[[], None]
+_MEMORY = "<memory>"
+
+
+@dataclass(frozen=True, slots=True)
+class AddressBookSnapshot:
+    """The whole book at one moment. ``version`` grows with every change."""
+
+    version: int
+    contacts: tuple[Contact, ...]
+
+
+@runtime_checkable
+class AddressBookSource(Protocol):
+    """What the gateway needs from an address book."""
+
+    def snapshot(self) -> AddressBookSnapshot:
+        """The current contents; cheap when nothing changed."""
+        ...
+
+    def subscribe(self, listener: SourceListener) -> Callable[[], None]:
+        """Call ``listener()`` after every change; the returned callable unsubscribes."""
+        ...
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """Say which fields are wrong and why, without quoting any value.
+
+    Pydantic's ``msg`` can embed the input, so only the location, the error
+    type and our own validator messages (which never quote) are used.
+    """
+    parts = []
+    for error in exc.errors(include_url=False, include_input=False):
+        loc = ".".join(str(p) for p in error["loc"] if isinstance(p, int | str))
+        if error["type"] == "extra_forbidden":
+            # The key itself could be a name someone typed into the wrong place.
+            loc = ".".join(str(p) for p in error["loc"][:-1] if isinstance(p, int | str))
+            reason = "unexpected field"
+        elif error["type"] == "value_error":
+            reason = str(error.get("ctx", {}).get("error", "invalid value"))
+        else:
+            reason = error["type"].replace("_", " ")
+        parts.append(f"{loc or 'record'}: {reason}")
+    return "; ".join(parts)
+
+
+def check_unique_ids(contacts: Sequence[Contact], *, source: str, unit: str = "record") -> None:
+    """Raise :class:`AddressBookError` naming both positions of a repeated id."""
+    first_seen: dict[str, int] = {}
+    for index, contact in enumerate(contacts):
+        earlier = first_seen.setdefault(contact.id, index)
+        if earlier != index:
+            raise AddressBookError(
+                f"duplicate id (same as {unit} {earlier})",
+                source=source,
+                location=f"{unit} {index}",
+            )
+
+
+def contacts_from_records(records: Iterable[Any], *, source: str = _MEMORY) -> tuple[Contact, ...]:
+    """Validate plain records (dicts) into contacts; the first bad one raises.
+
+    The error names the record's index and the field, never its values.
+    """
+    contacts: list[Contact] = []
+    for index, record in enumerate(records):
+        if not isinstance(record, dict):
+            raise AddressBookError(
+                f"expected an object, got {type(record).__name__}",
+                source=source,
+                location=f"record {index}",
+            )
+        try:
+            contacts.append(Contact.model_validate(record))
+        except ValidationError as exc:
+            # Not chained: pydantic's text names every offending key, and a key
+            # can be a name typed into the wrong place.
+            raise AddressBookError(
+                describe_validation_error(exc), source=source, location=f"record {index}"
+            ) from None
+    check_unique_ids(contacts, source=source)
+    return tuple(contacts)
+
+
+def parse_json_address_book(text: str, *, source: str = _MEMORY) -> tuple[Contact, ...]:
+    """Parse the JSON format in this module's docstring. Pure: no file access."""
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        # exc.msg is the grammar complaint ("Expecting ','"); it never quotes the text.
+        raise AddressBookError(
+            f"invalid JSON: {exc.msg}",
+            source=source,
+            location=f"line {exc.lineno} column {exc.colno}",
+        ) from exc
+    if not isinstance(document, dict) or not isinstance(document.get("contacts"), list):
+        raise AddressBookError('expected an object with a "contacts" list', source=source)
+    if set(document) != {"contacts"}:
+        raise AddressBookError('unexpected top-level keys besides "contacts"', source=source)
+    return contacts_from_records(document["contacts"], source=source)
+
+
+def read_text(path: Path) -> str:
+    """Read a UTF-8 file (a BOM is allowed), mapping failures to AddressBookError."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise AddressBookError(f"cannot read file ({exc.strerror})", source=str(path)) from exc
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise AddressBookError(
+            "not UTF-8 text", source=str(path), location=f"byte {exc.start}"
+        ) from exc
+
+
+class InMemoryAddressBook:
+    """A mutable, thread-safe address book held in memory.
+
+    The reference source: tests, the demo and the file sources build on it.
+    Every mutation bumps the version and then calls the listeners, outside
+    the lock, on the mutating thread.
+    """
+
+    def __init__(self, contacts: Iterable[Contact] = (), *, name: str = _MEMORY) -> None:
+        self.name = name
+        initial = tuple(contacts)
+        check_unique_ids(initial, source=name)
+        self._lock = threading.Lock()
+        self._contacts: dict[str, Contact] = {c.id: c for c in initial}
+        self._version = 0
+        self._snapshot: AddressBookSnapshot | None = None
+        self._listeners: list[SourceListener] = []
+
+    def snapshot(self) -> AddressBookSnapshot:
+        with self._lock:
+            if self._snapshot is None:
+                self._snapshot = AddressBookSnapshot(self._version, tuple(self._contacts.values()))
+            return self._snapshot
+
+    def subscribe(self, listener: SourceListener) -> Callable[[], None]:
+        with self._lock:
+            self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def replace(self, contacts: Iterable[Contact]) -> None:
+        """Swap the whole contents at once (a re-sync or a reload)."""
+        new = tuple(contacts)
+        check_unique_ids(new, source=self.name)
+
+        def change(book: dict[str, Contact]) -> None:
+            book.clear()
+            book.update((c.id, c) for c in new)
+
+        self._mutate(change)
+
+    def add(self, contact: Contact) -> None:
+        """Add a contact whose id is not in the book yet."""
+
+        def change(book: dict[str, Contact]) -> None:
+            if contact.id in book:
+                raise AddressBookError("a contact with this id exists already", source=self.name)
+            book[contact.id] = contact
+
+        self._mutate(change)
+
+    def update(self, contact: Contact) -> None:
+        """Replace the contact with the same id."""
+
+        def change(book: dict[str, Contact]) -> None:
+            if contact.id not in book:
+                raise AddressBookError("no contact with this id", source=self.name)
+            book[contact.id] = contact
+
+        self._mutate(change)
+
+    def remove(self, contact_id: str) -> None:
+        """Remove the contact with this id."""
+
+        def change(book: dict[str, Contact]) -> None:
+            if book.pop(contact_id, None) is None:
+                raise AddressBookError("no contact with this id", source=self.name)
+
+        self._mutate(change)
+
+    def _mutate(self, change: Callable[[dict[str, Contact]], None]) -> None:
+        with self._lock:
+            change(self._contacts)
+            self._version += 1
+            self._snapshot = None
+            listeners = list(self._listeners)
+            count = len(self._contacts)
+        _log.debug("address book changed: %d contacts", count)
+        for listener in listeners:
+            listener()
+
+
+class JsonAddressBook(InMemoryAddressBook):
+    """An address book loaded from a JSON file (format in the module docstring).
+
+    Loaded at construction; :meth:`reload` re-reads the file and publishes
+    the new contents only if the whole file is valid.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        super().__init__(self._load(), name=str(self.path))
+
+    def reload(self) -> None:
+        """Re-read the file; on error the previous contents stay and the error is raised."""
+        self.replace(self._load())
+
+    def _load(self) -> tuple[Contact, ...]:
+        return parse_json_address_book(read_text(self.path), source=str(self.path))

@@ -1,0 +1,274 @@
+"""Address-book sources: in-memory mutations, the JSON format, all-or-nothing loads."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import shutil
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from n2net_privacy.contacts.model import Contact, ContactPhone
+from n2net_privacy.contacts.sources import (
+    AddressBookSource,
+    InMemoryAddressBook,
+    JsonAddressBook,
+    contacts_from_records,
+    parse_json_address_book,
+)
+from n2net_privacy.errors import AddressBookError
+
+FIXTURES = Path(__file__).parent / "fixtures"
+ANN = Contact(id="a", display_name="Ann Lee", phones=(ContactPhone(number="+1 215 555 2671"),))
+BOB = Contact(id="b", display_name="Bob Stone", emails=("bob@example.com",))
+PII = ("Ann", "Lee", "Bob", "2155552671", "555 2671", "bob@example.com", "example")
+
+
+def _assert_no_pii(text: str) -> None:
+    for secret in PII:
+        assert secret not in text
+
+
+# -- in memory ------------------------------------------------------------------
+
+
+def test_in_memory_book_is_a_source() -> None:
+    assert isinstance(InMemoryAddressBook(), AddressBookSource)
+
+
+def test_every_mutation_bumps_the_version_and_notifies() -> None:
+    book = InMemoryAddressBook([ANN])
+    calls: list[int] = []
+    book.subscribe(lambda: calls.append(book.snapshot().version))
+    first = book.snapshot()
+    assert (first.version, first.contacts) == (0, (ANN,))
+
+    book.add(BOB)
+    renamed = ANN.model_copy(update={"display_name": "Ann Stone"})
+    book.update(renamed)
+    book.remove("b")
+    book.replace([BOB])
+
+    assert calls == [1, 2, 3, 4]
+    assert book.snapshot().contacts == (BOB,)
+
+
+def test_update_keeps_the_position_and_snapshots_are_reused() -> None:
+    book = InMemoryAddressBook([ANN, BOB])
+    renamed = ANN.model_copy(update={"display_name": "Ann Stone"})
+    book.update(renamed)
+    snap = book.snapshot()
+    assert snap.contacts == (renamed, BOB)
+    assert book.snapshot() is snap
+
+
+def test_unsubscribed_listeners_are_not_called() -> None:
+    book = InMemoryAddressBook()
+    calls: list[str] = []
+    unsubscribe = book.subscribe(lambda: calls.append("x"))
+    unsubscribe()
+    unsubscribe()  # idempotent
+    book.add(ANN)
+    assert calls == []
+
+
+@pytest.mark.parametrize(
+    ("action", "message"),
+    [
+        (lambda book: book.add(ANN), "exists already"),
+        (lambda book: book.update(BOB), "no contact with this id"),
+        (lambda book: book.remove("b"), "no contact with this id"),
+        (lambda book: book.replace([BOB, BOB]), "duplicate id"),
+    ],
+)
+def test_bad_mutations_raise_and_change_nothing(
+    action: Callable[[InMemoryAddressBook], object], message: str
+) -> None:
+    book = InMemoryAddressBook([ANN])
+    calls: list[str] = []
+    book.subscribe(lambda: calls.append("x"))
+    with pytest.raises(AddressBookError, match=message) as caught:
+        action(book)
+    _assert_no_pii(str(caught.value))
+    assert book.snapshot().contacts == (ANN,)
+    assert book.snapshot().version == 0
+    assert calls == []
+
+
+def test_duplicate_ids_at_construction_name_both_records() -> None:
+    with pytest.raises(AddressBookError) as caught:
+        InMemoryAddressBook([ANN, BOB, ANN.model_copy(update={"display_name": "Other"})])
+    assert caught.value.location == "record 2"
+    assert "record 0" in str(caught.value)
+
+
+def test_concurrent_adds_lose_nothing() -> None:
+    book = InMemoryAddressBook()
+
+    def add_range(start: int) -> None:
+        for i in range(start, start + 200):
+            book.add(Contact(id=f"c{i}"))
+
+    threads = [threading.Thread(target=add_range, args=(n * 200,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    snap = book.snapshot()
+    assert len(snap.contacts) == 800
+    assert snap.version == 800
+
+
+# -- JSON -----------------------------------------------------------------------
+
+
+def test_the_fixture_file_loads() -> None:
+    book = JsonAddressBook(FIXTURES / "contacts.json")
+    contacts = book.snapshot().contacts
+    assert [c.id for c in contacts] == ["c-001", "c-002", "c-003"]
+    assert contacts[0].phones[1] == ContactPhone(number="215.555.0100 x12", label="work")
+    assert contacts[1].phones[0].label == "other"
+    assert contacts[2].display_name == ""
+
+
+def _doc(*records: object) -> str:
+    return json.dumps({"contacts": list(records)}, indent=2)
+
+
+@pytest.mark.parametrize(
+    ("text", "location", "reason"),
+    [
+        ('{"contacts": [\n  {"id": "a",,}\n]}', "line 2 column 14", "invalid JSON"),
+        ("", "line 1 column 1", "invalid JSON"),
+        ("[]", None, '"contacts" list'),
+        ('{"contacts": {}}', None, '"contacts" list'),
+        ('{"contacts": [], "owner": "Ann Lee"}', None, "top-level"),
+        (_doc({"id": "a"}, "Ann Lee"), "record 1", "expected an object"),
+        (_doc({"id": "a"}, {"display_name": "Ann Lee"}), "record 1", "id: missing"),
+        (_doc({"id": "a", "phones": [{"number": "Ann Lee"}]}), "record 0", "phones.0.number"),
+        (_doc({"id": "a", "emails": ["Ann Lee"]}), "record 0", "emails.0: not an email"),
+        (_doc({"id": "a", "display_name": 5}), "record 0", "display_name: string type"),
+        (_doc({"id": "a", "Ann Lee": "x"}), "record 0", "unexpected field"),
+        (_doc({"id": "a"}, {"id": "b"}, {"id": "a"}), "record 2", "duplicate id"),
+    ],
+)
+def test_malformed_json_names_the_place_and_not_the_person(
+    text: str, location: str | None, reason: str
+) -> None:
+    with pytest.raises(AddressBookError) as caught:
+        parse_json_address_book(text, source="book.json")
+    error = caught.value
+    assert error.location == location
+    assert error.source == "book.json"
+    assert reason in str(error)
+    _assert_no_pii(str(error))
+    # A traceback prints the cause too.
+    _assert_no_pii(str(error.__cause__ or ""))
+
+
+def test_a_bad_reload_keeps_the_previous_contents(tmp_path: Path) -> None:
+    path = tmp_path / "book.json"
+    shutil.copy(FIXTURES / "contacts.json", path)
+    book = JsonAddressBook(path)
+    before = book.snapshot()
+    calls: list[str] = []
+    book.subscribe(lambda: calls.append("changed"))
+
+    # Three good records, then a bad one: none of the good ones may appear.
+    path.write_text(_doc({"id": "x"}, {"id": "y"}, {"id": "z"}, {"id": "w", "phones": "nope"}))
+    with pytest.raises(AddressBookError, match="record 3"):
+        book.reload()
+    assert book.snapshot() is before
+    assert calls == []
+
+    path.write_text(_doc({"id": "x"}))
+    book.reload()
+    assert [c.id for c in book.snapshot().contacts] == ["x"]
+    assert calls == ["changed"]
+
+
+def test_unreadable_files_raise_address_book_errors(tmp_path: Path) -> None:
+    with pytest.raises(AddressBookError, match="cannot read file"):
+        JsonAddressBook(tmp_path / "missing.json")
+    binary = tmp_path / "binary.json"
+    binary.write_bytes(b'{"contacts": ["\xff"]}')
+    with pytest.raises(AddressBookError) as caught:
+        JsonAddressBook(binary)
+    assert caught.value.location == "byte 15"
+
+
+def test_a_byte_order_mark_is_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "bom.json"
+    path.write_bytes(b"\xef\xbb\xbf" + _doc({"id": "a"}).encode())
+    assert JsonAddressBook(path).snapshot().contacts == (Contact(id="a"),)
+
+
+def test_records_from_python_are_validated_the_same_way() -> None:
+    assert contacts_from_records([{"id": "a", "emails": ["a@b.c"]}]) == (
+        Contact(id="a", emails=("a@b.c",)),
+    )
+    with pytest.raises(AddressBookError, match="record 0"):
+        contacts_from_records([{"id": "a", "emails": ["Ann Lee"]}])
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=12),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+_records = st.fixed_dictionaries(
+    {"id": st.text(max_size=6)},
+    optional={
+        "display_name": _json_values,
+        "phones": st.lists(
+            st.fixed_dictionaries({"number": _json_values}, optional={"label": _json_values}),
+            max_size=2,
+        ),
+        "emails": st.lists(_json_values, max_size=2),
+    },
+)
+
+
+@settings(max_examples=200)
+@given(st.lists(_records | _json_values, max_size=5))
+def test_any_document_either_loads_completely_or_raises_address_book_error(
+    records: list[object],
+) -> None:
+    text = json.dumps({"contacts": records})
+    try:
+        contacts = parse_json_address_book(text)
+    except AddressBookError as exc:
+        assert exc.location is None or exc.location.startswith("record ")
+        assert "input_value" not in str(exc)
+    else:
+        assert len(contacts) == len(records)
+
+
+@given(st.text(max_size=60))
+def test_arbitrary_text_never_raises_anything_else(text: str) -> None:
+    with contextlib.suppress(AddressBookError):
+        parse_json_address_book(text)
+
+
+def test_loading_and_changing_a_book_logs_no_personal_data(
+    caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    path = tmp_path / "book.json"
+    path.write_text(_doc({"id": "a", "display_name": "Ann Lee", "emails": ["bob@example.com"]}))
+    with caplog.at_level(logging.DEBUG):
+        book = JsonAddressBook(path)
+        book.add(BOB)
+        book.update(ANN.model_copy(update={"id": "a"}))
+        path.write_text(_doc({"id": "a", "phones": [{"number": "Ann Lee +1 215 555 2671"}]}))
+        with pytest.raises(AddressBookError):
+            book.reload()
+    assert "address book changed" in caplog.text
+    _assert_no_pii(caplog.text)

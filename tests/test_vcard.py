@@ -1,0 +1,197 @@
+"""vCard 3.0/4.0 address books read with vobject: mapping, ids and bad input."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from n2net_privacy.contacts.model import ContactPhone
+from n2net_privacy.contacts.vcard import VCardAddressBook, parse_vcard
+from n2net_privacy.errors import AddressBookError
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def card(*lines: str, version: str = "3.0") -> str:
+    return "\r\n".join(["BEGIN:VCARD", f"VERSION:{version}", *lines, "END:VCARD", ""])
+
+
+def test_an_apple_style_3_0_export_maps_names_numbers_labels_and_emails() -> None:
+    ann, zoe, unnamed = VCardAddressBook(FIXTURES / "contacts_v3.vcf").snapshot().contacts
+    assert ann.id == "8D3F1A2B-0001-4C1E-9A11-ANNLEE000001"
+    assert ann.display_name == "Ann Lee"
+    assert ann.phones == (
+        ContactPhone(number="+1 (215) 555-2671", label="mobile"),
+        ContactPhone(number="215.555.0100 x12", label="work"),
+    )
+    assert ann.emails == ("Ann.Lee@Example.com",)
+    assert zoe.display_name == "Zoë Ødegård"
+    assert zoe.phones == (ContactPhone(number="020 7946 0958", label="studio"),)
+    assert zoe.emails == ("zoe@example.org", "zoe.work@example.org")
+    assert unnamed.display_name == ""
+    assert unnamed.phones[0].label == "home"
+
+
+def test_a_4_0_card_with_tel_uris_keeps_the_extension() -> None:
+    simon, jose = VCardAddressBook(FIXTURES / "contacts_v4.vcf").snapshot().contacts
+    assert simon.id == "urn:uuid:4fbe8971-0bc3-424c-9c26-36c3e1eff6b1"
+    assert simon.phones == (
+        ContactPhone(number="+1-418-555-1234 ext. 102", label="home"),
+        ContactPhone(number="+1-418-262-6501", label="work"),
+    )
+    assert jose.display_name == "José García"
+    assert jose.phones == (ContactPhone(number="+34 612 34 56 78", label="mobile"),)
+
+
+@pytest.mark.parametrize(
+    ("params", "label"),
+    [
+        ("TEL;TYPE=CELL,VOICE", "mobile"),
+        ("TEL;type=pref;type=HOME", "home"),
+        ('TEL;TYPE="voice,fax"', "fax"),
+        ("TEL;TYPE=VOICE", "other"),
+        ("TEL", "other"),
+    ],
+)
+def test_the_first_informative_type_becomes_the_label(params: str, label: str) -> None:
+    (contact,) = parse_vcard(card("FN:A", f"{params}:555 0100"))
+    assert contact.phones[0].label == label
+
+
+def test_empty_values_are_skipped() -> None:
+    (contact,) = parse_vcard(card("FN:A", "TEL:", "EMAIL:", "TEL:555 0100"))
+    assert [p.number for p in contact.phones] == ["555 0100"]
+    assert contact.emails == ()
+
+
+def test_derived_ids_do_not_depend_on_position_and_repeats_are_numbered() -> None:
+    ann = card("FN:Ann Lee", "TEL:555 0100")
+    bob = card("FN:Bob Stone", "EMAIL:bob@example.com")
+    first = {c.display_name: c.id for c in parse_vcard(ann + bob)}
+    second = {c.display_name: c.id for c in parse_vcard(bob + card("FN:New") + ann)}
+    assert first["Ann Lee"] == second["Ann Lee"]
+    assert first["Bob Stone"] == second["Bob Stone"]
+    assert first["Ann Lee"].startswith("vcard-")
+    twice = parse_vcard(ann + ann)
+    assert [c.id for c in twice] == [first["Ann Lee"], first["Ann Lee"] + "-2"]
+
+
+def test_an_edited_card_without_uid_gets_a_new_id_and_one_with_uid_keeps_it() -> None:
+    (before,) = parse_vcard(card("FN:Ann Lee", "TEL:555 0100"))
+    (after,) = parse_vcard(card("FN:Ann Lee", "TEL:555 0199"))
+    assert before.id != after.id
+    (with_uid,) = parse_vcard(card("UID:u-1", "FN:Ann Lee", "TEL:555 0199"))
+    assert with_uid.id == "u-1"
+
+
+def test_an_empty_file_is_an_empty_book() -> None:
+    assert parse_vcard("") == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "location", "reason"),
+    [
+        (card("FN:Ann Lee") + "Ann Lee +1 215 555 2671\r\n", "line 5", "not a vCard content line"),
+        ("BEGIN:VCARD\nVERSION:3.0\nFN:Ann Lee\n", "line 3", "never closed"),
+        ("BEGIN:VCARD\nVERSION:3.0\nFN:Ann Lee\nEND:VCALENDAR\n", "line 4", "does not match"),
+        ("END:VCARD\n", "line 1", "END without a BEGIN"),
+        (card("FN:A") + card("TEL:+1 215 555 2671"), "card 1 (line 5)", "missing FN"),
+        (card("FN:Ann Lee", version="2.1"), "card 0 (line 1)", "unsupported VERSION"),
+        ("BEGIN:VCARD\nFN:Ann Lee\nEND:VCARD\n", "card 0 (line 1)", "unsupported VERSION"),
+        ("BEGIN:VCALENDAR\nVERSION:2.0\nEND:VCALENDAR\n", "card 0", "not a vCard"),
+        (card("FN:Ann", "TEL:Ann Lee"), "card 0 (line 1)", "phones.0.number"),
+        (card("FN:Ann", "EMAIL:Ann Lee"), "card 0 (line 1)", "emails.0"),
+        (card("FN:Ann", "PHOTO;ENCODING=b;TYPE=JPEG:AnnLee!"), "card 0 (line 1)", "decoded"),
+        (card("UID:u", "FN:A") + card("UID:u", "FN:B"), "card 1", "duplicate id (same as card 0)"),
+    ],
+)
+def test_malformed_vcards_name_the_line_or_card_and_not_the_person(
+    text: str, location: str, reason: str
+) -> None:
+    with pytest.raises(AddressBookError) as caught:
+        parse_vcard(text, source="book.vcf")
+    error = caught.value
+    assert error.location == location
+    assert reason in str(error)
+    for secret in ("Ann", "Lee", "215", "2671"):
+        assert secret not in str(error)
+    # Nothing that quotes the card may ride along in the traceback either.
+    cause = error.__cause__
+    if cause is not None:
+        assert "Ann" not in str(cause)
+
+
+def test_a_bad_reload_keeps_the_previous_contents(tmp_path: Path) -> None:
+    path = tmp_path / "book.vcf"
+    path.write_text(card("UID:a", "FN:A"))
+    book = VCardAddressBook(path)
+    before = book.snapshot()
+    path.write_text(card("UID:b", "FN:B") + card("UID:c"))
+    with pytest.raises(AddressBookError, match="card 1"):
+        book.reload()
+    assert book.snapshot() is before
+    path.write_text(card("UID:b", "FN:B"))
+    book.reload()
+    assert [c.id for c in book.snapshot().contacts] == ["b"]
+
+
+def test_without_vobject_the_error_names_the_extra() -> None:
+    # A fresh interpreter where vobject cannot be imported; nothing is patched here.
+    script = (
+        "import sys; sys.modules['vobject'] = None\n"
+        "from n2net_privacy.contacts.vcard import parse_vcard\n"
+        "from n2net_privacy.errors import ConfigurationError\n"
+        "try:\n"
+        "    parse_vcard('')\n"
+        "except ConfigurationError as exc:\n"
+        "    print(exc)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert "n2net-privacy[vcard]" in result.stdout
+
+
+_line = st.text(
+    alphabet=st.characters(exclude_categories=["Cs"], exclude_characters="\r\n"),
+    max_size=20,
+)
+
+
+@settings(max_examples=150)
+@given(st.lists(_line | st.sampled_from(["BEGIN:VCARD", "END:VCARD", "VERSION:3.0"]), max_size=8))
+def test_arbitrary_input_raises_only_address_book_errors(lines: list[str]) -> None:
+    with contextlib.suppress(AddressBookError):
+        parse_vcard("\n".join(lines))
+
+
+@settings(max_examples=100)
+@given(
+    st.text(
+        alphabet=st.characters(categories=["L", "N", "Zs"], exclude_characters="\x85\xa0"),
+        min_size=1,
+        max_size=20,
+    ).filter(lambda s: s.strip() == s and s != ""),
+    st.from_regex(r"\+?[0-9][0-9 ().-]{5,14}[0-9]", fullmatch=True),
+)
+def test_any_name_and_number_round_trip(name: str, number: str) -> None:
+    (contact,) = parse_vcard(card(f"FN:{name}", f"TEL;TYPE=CELL:{number}"))
+    assert contact.display_name == name
+    assert contact.phones == (ContactPhone(number=number, label="mobile"),)
+
+
+def test_reading_cards_logs_no_personal_data(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.DEBUG):
+        VCardAddressBook(FIXTURES / "contacts_v3.vcf")
+        for bad in (card("FN:Ann Lee", "TEL:Ann Lee"), card("FN:Ann Lee") + "Ann Lee 2671\n"):
+            with pytest.raises(AddressBookError):
+                parse_vcard(bad)
+    for secret in ("Ann", "Lee", "2671", "example"):
+        assert secret not in caplog.text
