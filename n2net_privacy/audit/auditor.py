@@ -1,0 +1,319 @@
+"""The egress auditor: proves, request by request, that no PII leaves the device.
+
+Register it on the chokepoint and it inspects every request before it leaves:
+the host, the path, the query, the headers and the body (JSON, form or text,
+inflated when gzip/deflate), for every email, name and number in the
+address book, plain, percent-encoded, base64 or in any case. Given the
+server's private key (test mode) it also opens the uploader's sealed body
+and checks the events against wire contract v1.
+
+Typical use in a test::
+
+    auditor = EgressAuditor(contacts, mode="block", server_private_key=server.private_key)
+    egress.add_inspector(auditor)
+    ...  # drive the SDK
+    auditor.assert_no_pii()
+
+In ``block`` mode a request with a finding raises :class:`EgressPolicyError`
+and never leaves; in ``record`` mode it leaves and the finding is kept.
+Either way :meth:`EgressAuditor.findings` lists them, with the PII redacted.
+
+Allowed, and not findings: a Gravatar hash in the path of a Gravatar
+request, and numbers inside the sealed body of an uploader POST to
+``/v1/events``. Without the server key that body is ciphertext and is not
+inspected.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import threading
+from collections.abc import Collection, Iterable, Mapping
+
+from n2net_privacy.audit.detectors import AddressBookPii, ContactLike, PiiDetector, PiiKind
+from n2net_privacy.audit.events import check_events
+from n2net_privacy.audit.findings import AuditMode, DataFlow, Finding, Rule
+from n2net_privacy.audit.places import Field, json_fields, media_type, request_fields
+from n2net_privacy.egress_policy import EgressPolicy, OutgoingRequest, Purpose
+from n2net_privacy.errors import EgressPolicyError, WireFormatError
+from n2net_privacy.gravatar.hashing import is_gravatar_hash
+from n2net_privacy.redact import get_logger
+from n2net_privacy.uploader.sealing import PrivateKey
+from n2net_privacy.uploader.wire import CONTENT_TYPE, EVENTS_PATH, open_sealed
+
+__all__ = ["EgressAuditor"]
+
+_log = get_logger(__name__)
+_RULES = {
+    PiiKind.EMAIL: Rule.PII_EMAIL,
+    PiiKind.EMAIL_HASH: Rule.PII_EMAIL,
+    PiiKind.NAME: Rule.PII_NAME,
+    PiiKind.PHONE: Rule.PII_PHONE,
+}
+_OPAQUE = "sealed event batch (not opened)"
+_NOTHING = "no personal data found"
+_REDACTED = "[redacted]"
+_SHORT = 256
+_Problem = tuple[Rule, Field, str]  # a broken rule, where, and what (redacted)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class EgressAuditor:
+    """A :class:`~n2net_privacy.egress_policy.RequestInspector` that finds leaks.
+
+    ``address_book`` is an iterable of contacts (anything with
+    ``display_name``, ``phones[].number`` and ``emails``) or an
+    :class:`AddressBookPii`. ``allowed_hosts`` defaults to the default
+    policy's allowlist; ``allow_loopback_http`` accepts ``http://`` to
+    loopback (the local test servers). ``server_private_key`` opens sealed
+    uploader bodies. ``region`` reads numbers stored in national form.
+    Thread-safe; the matchers are built once, here.
+
+    The chokepoint applies its own :class:`EgressPolicy` before any
+    inspector, so ``host.not_allowed`` and ``transport.plaintext`` fire where
+    that policy is wider than the auditor's view (a test policy, a
+    misconfigured app); requests the policy refuses show in the audit log.
+    """
+
+    def __init__(
+        self,
+        address_book: AddressBookPii | Iterable[ContactLike] = (),
+        *,
+        mode: AuditMode | str = AuditMode.RECORD,
+        allowed_hosts: Mapping[Purpose, Collection[str]] | None = None,
+        allow_loopback_http: bool = False,
+        server_private_key: PrivateKey | None = None,
+        region: str | None = None,
+    ) -> None:
+        pii = (
+            address_book
+            if isinstance(address_book, AddressBookPii)
+            else AddressBookPii.from_contacts(address_book)
+        )
+        self.mode = AuditMode(mode)
+        self._detector = PiiDetector(pii, region=region)
+        hosts = allowed_hosts if allowed_hosts is not None else EgressPolicy().allowed_hosts
+        self._allowed = {purpose: frozenset(h.lower() for h in names)
+                         for purpose, names in hosts.items()}
+        self._allow_loopback_http = allow_loopback_http
+        self._key = server_private_key
+        self._lock = threading.Lock()
+        self._seen = 0
+        self._findings: list[Finding] = []
+        self._flows: dict[tuple[str, str], set[str]] = {}
+
+    # --- the inspector -------------------------------------------------------
+
+    def inspect(self, request: OutgoingRequest) -> None:
+        """Check one request; in block mode raise :class:`EgressPolicyError` on a finding."""
+        with self._lock:
+            self._seen += 1
+            request_id = self._seen
+        problems, categories = self._check(request)
+        blocked = bool(problems) and self.mode is AuditMode.BLOCK
+        findings = self._findings_for(request, request_id, problems, blocked=blocked)
+        host = self._safe_host(request, problems)
+        with self._lock:
+            self._findings.extend(findings)
+            if not blocked:
+                flow = self._flows.setdefault((host, request.purpose.value), set())
+                flow.update(categories)
+                flow.update(f.rule.category for f in findings)
+        if not findings:
+            return
+        _log.warning("egress auditor: %d finding(s) in request #%d", len(findings), request_id)
+        if blocked:
+            rules = "; ".join(f"{f.rule.value} at {f.place}" for f in findings)
+            raise EgressPolicyError(
+                f"egress auditor blocked request #{request_id}: {rules}",
+                purpose=request.purpose.value,
+                host=host,
+            )
+
+    def _check(self, request: OutgoingRequest) -> tuple[list[_Problem], set[str]]:
+        problems: list[_Problem] = []
+        categories: set[str] = set()
+        here = Field("request", (), "")
+        host = request.host.lower()
+        if host not in self._allowed.get(request.purpose, frozenset()):
+            problems.append((Rule.HOST_NOT_ALLOWED, here,
+                             f"host not allowed for purpose {request.purpose.value}"))
+        if request.scheme != "https" and not (
+            self._allow_loopback_http and request.scheme == "http" and _is_loopback(host)
+        ):
+            problems.append((Rule.TRANSPORT_PLAINTEXT, here, f"{request.scheme}:// is plaintext"))
+        sealed = media_type(request) == CONTENT_TYPE
+        fields = request_fields(request, with_body=not sealed)
+        gravatar = request.purpose is Purpose.GRAVATAR
+        problems.extend(self._pii(fields, hash_path_allowed=gravatar))
+        if gravatar:
+            last = request.path.rstrip("/").rsplit("/", 1)[-1]
+            if is_gravatar_hash(last):
+                categories.add("email hash (md5)" if len(last) == 32 else "email hash (sha256)")
+        if sealed and request.body:
+            problems.extend(self._sealed(request, categories))
+        return problems, categories
+
+    def _pii(
+        self, fields: list[Field], *, hash_path_allowed: bool, phones: bool = True
+    ) -> list[_Problem]:
+        problems: list[_Problem] = []
+        if self._detector.empty:
+            return problems
+        # Short places (host, path, headers, query) repeat across requests and
+        # their verdicts are cached; the long rest is scanned at once, joined by
+        # NUL (no matcher reads across it), and place by place only on a hit.
+        long_fields: list[Field] = []
+        for field in fields:
+            allowed = hash_path_allowed and field.area == "url.path"
+            if len(field.text) > _SHORT and not allowed:
+                long_fields.append(field)
+            else:
+                problems.extend(self._field_problems(field, phones, hash_allowed=allowed))
+        if long_fields and self._detector.scan(
+            "\x00".join(f.text for f in long_fields), phones=phones
+        ):
+            for field in long_fields:
+                problems.extend(self._field_problems(field, phones))
+        return problems
+
+    def _field_problems(
+        self, field: Field, phones: bool, *, hash_allowed: bool = False
+    ) -> list[_Problem]:
+        problems: list[_Problem] = []
+        for match in self._detector.scan(field.text, phones=phones):
+            if hash_allowed and match.kind is PiiKind.EMAIL_HASH:
+                continue
+            how = field.encoding.value + ", " if field.encoding else ""
+            detail = f"{match.kind.value} {match.redacted} ({how}{match.encoding.value})"
+            problems.append((_RULES[match.kind], field, detail))
+        return problems
+
+    def _sealed(
+        self, request: OutgoingRequest, categories: set[str]
+    ) -> list[_Problem]:
+        if self._key is None:
+            categories.add(_OPAQUE)
+            return []
+        uploader = (
+            request.purpose is Purpose.N2NET_API
+            and request.method.upper() == "POST"
+            and request.path.endswith(EVENTS_PATH)
+        )
+        try:
+            plaintext = open_sealed(request.body, self._key)
+        except WireFormatError:
+            return [(Rule.EVENTS_SCHEMA, Field("sealed", (), ""),
+                     "sealed body cannot be opened with the audit key")]
+        check = check_events(plaintext)
+        categories.update(check.categories)
+        problems = [(p.rule, Field("sealed", p.keys, ""), p.detail) for p in check.problems]
+        # A valid v1 batch has no free text (ids, types, times, E.164), so only
+        # a batch the contract refuses, or one sent elsewhere, is searched for PII.
+        if not check.valid or not uploader:
+            fields = (
+                list(json_fields(check.document, "sealed"))
+                if check.document is not None
+                else [Field("sealed", (), plaintext.decode("utf-8", "replace"))]
+            )
+            problems.extend(self._pii(fields, hash_path_allowed=False, phones=not uploader))
+        return problems
+
+    # --- turning problems into findings ----------------------------------------
+
+    def _is_safe(self, text: str) -> bool:
+        return not self._detector.scan(text)
+
+    def _safe_host(self, request: OutgoingRequest, problems: list[_Problem]) -> str:
+        leaked = any(f.area == "url.host" for _, f, _ in problems)
+        return _REDACTED if leaked else request.host.lower()
+
+    def _findings_for(
+        self,
+        request: OutgoingRequest,
+        request_id: int,
+        problems: list[_Problem],
+        *,
+        blocked: bool,
+    ) -> list[Finding]:
+        if not problems:
+            return []
+        host = self._safe_host(request, problems)
+        path = self.redact_path(request.path)
+        seen: set[tuple[Rule, str, str]] = set()
+        findings: list[Finding] = []
+        for rule, field, detail in problems:
+            place = field.place(self._is_safe)
+            if (rule, place, detail) in seen:
+                continue
+            seen.add((rule, place, detail))
+            findings.append(
+                Finding(
+                    rule=rule,
+                    request_id=request_id,
+                    purpose=request.purpose.value,
+                    method=request.method.upper(),
+                    host=host,
+                    path=path,
+                    place=place,
+                    detail=detail,
+                    blocked=blocked,
+                )
+            )
+        return findings
+
+    # --- what tests and reports read -----------------------------------------
+
+    def redact_path(self, path: str) -> str:
+        """``path`` with each segment that carries the book's PII masked."""
+        return self._detector.redact_path(path)
+
+    def findings(self) -> tuple[Finding, ...]:
+        """Every finding so far, in request order."""
+        with self._lock:
+            return tuple(self._findings)
+
+    @property
+    def requests_seen(self) -> int:
+        """How many requests this auditor has inspected."""
+        with self._lock:
+            return self._seen
+
+    def data_flows(self) -> tuple[DataFlow, ...]:
+        """Per destination, the data categories that left (blocked requests excluded)."""
+        with self._lock:
+            items = sorted(self._flows.items())
+        return tuple(
+            DataFlow(destination=host, purpose=purpose,
+                     categories=tuple(sorted(categories)) or (_NOTHING,))
+            for (host, purpose), categories in items
+        )
+
+    def clear(self) -> None:
+        """Forget findings and flows (the request counter keeps counting)."""
+        with self._lock:
+            self._findings.clear()
+            self._flows.clear()
+
+    def assert_no_pii(self) -> None:
+        """Raise ``AssertionError`` listing every finding, if there is any.
+
+        Every rule counts (a disallowed host or plaintext HTTP is a privacy
+        failure too); the message is redacted like the findings themselves.
+        """
+        findings = self.findings()
+        if findings:
+            lines = "\n".join(f"  - {f.describe()}" for f in findings)
+            raise AssertionError(
+                f"egress auditor: {len(findings)} finding(s) in "
+                f"{len({f.request_id for f in findings})} request(s):\n{lines}"
+            )
+

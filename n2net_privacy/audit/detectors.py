@@ -1,0 +1,331 @@
+"""Find an address book's PII in text, however it is encoded. Pure, no I/O.
+
+Built once per address book, :class:`PiiDetector` answers "which of these
+emails, names and numbers does this text contain?" in time linear in the
+text, whatever the size of the book:
+
+* **emails**: at each ``@``, the few characters on each side are looked up
+  in sets keyed by the known domains and local-part lengths; any case;
+* **email hashes**: every 32- or 64-digit hex run is looked up among the MD5
+  and SHA-256 of the known emails (Gravatar's ids; the auditor allows them
+  only in a Gravatar request path);
+* **names**: the text is accent-folded and split into words; a contact's
+  given and family names of 3+ letters match as whole words, and the full
+  display name as a run of words;
+* **numbers**: digit runs, with any punctuation between digits, are looked
+  up by their substrings among the national significant numbers of the book,
+  so E.164, national, ``00``/``011``-prefixed and punctuated forms all match.
+
+Every layer from :func:`~n2net_privacy.audit.decoding.expand` is searched,
+so percent-encoded and base64 (standard or URL-safe, at any offset) values
+are found too. A :class:`PiiMatch` carries only the redacted form.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+import phonenumbers
+
+from n2net_privacy.audit.decoding import Encoding, expand
+from n2net_privacy.phone import load_phone_metadata
+from n2net_privacy.redact import redact_email, redact_name, redact_phone
+
+__all__ = [
+    "AddressBookPii",
+    "ContactLike",
+    "PhoneLike",
+    "PiiDetector",
+    "PiiKind",
+    "PiiMatch",
+    "fold",
+    "strip_accents",
+]
+
+
+class PiiKind(StrEnum):
+    """What kind of personal data a match is."""
+
+    EMAIL = "email"
+    EMAIL_HASH = "email hash"
+    NAME = "name"
+    PHONE = "phone"
+
+
+@dataclass(frozen=True, slots=True)
+class PiiMatch:
+    """One piece of the book's PII found in a text; ``redacted`` is safe to show."""
+
+    kind: PiiKind
+    encoding: Encoding
+    redacted: str
+    ref: int = 0
+    """Which entry of the book matched (its position, never its value)."""
+
+    def describe(self) -> str:
+        return f"{self.kind.value} {self.redacted} ({self.encoding.value})"
+
+
+class PhoneLike(Protocol):
+    """A labelled number, as :class:`~n2net_privacy.contacts.model.ContactPhone`."""
+
+    @property
+    def number(self) -> str: ...
+
+
+class ContactLike(Protocol):
+    """What the detector reads from a contact (a ``Contact`` fits)."""
+
+    @property
+    def display_name(self) -> str: ...
+
+    @property
+    def phones(self) -> Sequence[PhoneLike]: ...
+
+    @property
+    def emails(self) -> Sequence[str]: ...
+
+
+@dataclass(frozen=True)
+class AddressBookPii:
+    """The raw PII the auditor must never see leave: names, emails, numbers."""
+
+    names: tuple[str, ...] = ()
+    emails: tuple[str, ...] = ()
+    numbers: tuple[str, ...] = ()
+
+    @classmethod
+    def from_contacts(cls, contacts: Iterable[ContactLike]) -> AddressBookPii:
+        names: list[str] = []
+        emails: list[str] = []
+        numbers: list[str] = []
+        for contact in contacts:
+            if contact.display_name.strip():
+                names.append(contact.display_name)
+            emails.extend(contact.emails)
+            numbers.extend(phone.number for phone in contact.phones)
+        return cls(tuple(names), tuple(emails), tuple(numbers))
+
+
+# Letters NFKD does not decompose, spelled the way people type them without accents.
+_UNDECOMPOSED = str.maketrans(
+    {"ł": "l", "Ł": "L", "ø": "o", "Ø": "O", "đ": "d", "Đ": "D", "ð": "d", "Ð": "D",
+     "ß": "ss", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "\u0131": "i", "þ": "th", "Þ": "Th"}
+)
+_COMBINING = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
+
+
+def strip_accents(text: str) -> str:
+    """``"Zoë Ødegaard"`` becomes ``"Zoe Odegaard"``; case is kept."""
+    if text.isascii():
+        return text
+    decomposed = unicodedata.normalize("NFKD", text.translate(_UNDECOMPOSED))
+    return _COMBINING.sub("", decomposed)
+
+
+def fold(text: str) -> str:
+    """Accent-folded and case-folded: the form names are compared in."""
+    return text.lower() if text.isascii() else strip_accents(text).casefold()
+
+
+_WORD = re.compile(r"[^\W_]+")
+_HEX = re.compile(r"(?<![0-9a-f])(?:[0-9a-f]{64}|[0-9a-f]{32})(?![0-9a-f])")
+_DIGIT_RUN = re.compile(r"[0-9](?:[\s().\-/+]*[0-9])*")
+_NOT_DIGIT = re.compile(r"[^0-9]")
+_MIN_TOKEN = 3
+_MIN_NUMBER_DIGITS = 6
+_CACHED_LENGTH = 256
+_CACHE_ENTRIES = 8192
+# Name particles and web words: as lone tokens they are everywhere in traffic.
+_NOT_A_NAME = frozenset(
+    {"van", "von", "der", "den", "del", "della", "dos", "das", "bin", "ibn", "the", "and",
+     "com", "net", "org", "www", "http", "https", "api", "mail"}
+)
+
+
+_Entry = tuple[str, int]  # (redacted form, position in the book)
+
+
+def _parse_number(raw: str, region: str | None) -> tuple[str, str] | None:
+    """``(national significant number, E.164)`` of a stored number, if it parses."""
+    for attempt in (None, region) if region else (None,):
+        try:
+            parsed = phonenumbers.parse(raw, attempt)
+        except phonenumbers.NumberParseException:
+            continue
+        e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+        return str(phonenumbers.national_significant_number(parsed)), e164
+    return None
+
+
+class PiiDetector:
+    """Matchers for one address book, precomputed once; :meth:`scan` is the hot path.
+
+    ``region`` reads numbers stored without ``+`` (``"(201) 555-0123"`` with
+    ``"US"``); without it such a number is matched by its digits as typed,
+    minus a leading trunk ``0``.
+    """
+
+    def __init__(self, pii: AddressBookPii, *, region: str | None = None) -> None:
+        self._email_index: dict[str, dict[int, dict[str, _Entry]]] = {}
+        self._hashes: dict[str, tuple[Encoding, _Entry]] = {}
+        for ref, email in enumerate(pii.emails):
+            self._add_email(ref, email)
+        self._domain_lengths = tuple(sorted({len(d) for d in self._email_index}))
+        self._tokens: dict[str, _Entry] = {}
+        self._full_names: dict[str, list[tuple[tuple[str, ...], _Entry]]] = {}
+        for ref, name in enumerate(pii.names):
+            self._add_name(ref, name)
+        self._numbers: dict[str, _Entry] = {}
+        if pii.numbers:
+            load_phone_metadata()
+        for ref, number in enumerate(pii.numbers):
+            self._add_number(ref, number, region)
+        self._number_lengths = tuple(sorted({len(n) for n in self._numbers}))
+        # Headers, hosts and paths repeat request after request; remember their verdicts.
+        self._cache: dict[tuple[str, bool], tuple[PiiMatch, ...]] = {}
+
+    def _add_email(self, ref: int, email: str) -> None:
+        normal = email.strip().lower()
+        local, at, domain = normal.rpartition("@")
+        if not (at and local and domain):
+            return
+        entry = (redact_email(normal), ref)
+        self._email_index.setdefault(domain, {}).setdefault(len(local), {})[local] = entry
+        encoded = normal.encode("utf-8")
+        md5 = hashlib.md5(encoded, usedforsecurity=False).hexdigest()
+        self._hashes[md5] = (Encoding.MD5, entry)
+        self._hashes[hashlib.sha256(encoded).hexdigest()] = (Encoding.SHA256, entry)
+
+    def _add_name(self, ref: int, name: str) -> None:
+        words = tuple(_WORD.findall(fold(name)))
+        if not words:
+            return
+        entry = (redact_name(name), ref)
+        self._full_names.setdefault(words[0], []).append((words, entry))
+        if "@" in name:  # an email typed as a name: its words are web words
+            return
+        for word in words:
+            if len(word) >= _MIN_TOKEN and word not in _NOT_A_NAME and not word.isdigit():
+                self._tokens.setdefault(word, entry)
+
+    def _add_number(self, ref: int, raw: str, region: str | None) -> None:
+        parsed = _parse_number(raw, region)
+        if parsed is None:
+            # National form of an unknown region: without its trunk prefix the
+            # digits are a substring of the E.164 form too (UK 020..., FR 06...).
+            digits, redacted = _NOT_DIGIT.sub("", raw).lstrip("0"), redact_phone(raw)
+        else:
+            digits, redacted = parsed[0], redact_phone(parsed[1])
+        if len(digits) >= _MIN_NUMBER_DIGITS:
+            self._numbers.setdefault(digits, (redacted, ref))
+
+    @property
+    def empty(self) -> bool:
+        """True when the book has nothing to look for."""
+        return not (self._email_index or self._tokens or self._full_names or self._numbers)
+
+    def scan(self, text: str, *, phones: bool = True) -> tuple[PiiMatch, ...]:
+        """Every distinct PII of the book found in ``text`` or any layer under it.
+
+        ``phones=False`` skips numbers (where numbers are allowed).
+        """
+        if not text or self.empty:
+            return ()
+        short = len(text) <= _CACHED_LENGTH
+        if short:
+            cached = self._cache.get((text, phones))
+            if cached is not None:
+                return cached
+        found: dict[tuple[PiiKind, int], PiiMatch] = {}
+        for layer, how in expand(text):
+            for match in self._scan_layer(layer, how, phones=phones):
+                found.setdefault((match.kind, match.ref), match)
+        result = tuple(found.values())
+        if short:
+            if len(self._cache) >= _CACHE_ENTRIES:
+                self._cache.clear()  # crude but bounded; the hot set refills at once
+            self._cache[(text, phones)] = result
+        return result
+
+    def scan_bytes(self, data: bytes, *, phones: bool = True) -> tuple[PiiMatch, ...]:
+        """:meth:`scan` for a body: read as UTF-8, or as Latin-1 when it is not."""
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            text = data.decode("latin-1")
+        return self.scan(text, phones=phones)
+
+    def _scan_layer(self, layer: str, how: Encoding, *, phones: bool) -> Iterator[PiiMatch]:
+        low = layer.lower()
+        if self._email_index and "@" in low:
+            yield from self._emails(low, how)
+        if self._hashes:
+            for hexrun in _HEX.findall(low):
+                hit = self._hashes.get(hexrun)
+                if hit is not None:
+                    yield PiiMatch(PiiKind.EMAIL_HASH, hit[0], *hit[1])
+        if self._full_names:
+            yield from self._names(layer, how)
+        if phones and self._numbers:
+            yield from self._phones(layer, how)
+
+    def _emails(self, low: str, how: Encoding) -> Iterator[PiiMatch]:
+        at = low.find("@")
+        while at != -1:
+            for length in self._domain_lengths:
+                by_local_length = self._email_index.get(low[at + 1 : at + 1 + length])
+                if by_local_length is None:
+                    continue
+                for local_length, locals_ in by_local_length.items():
+                    if at < local_length:
+                        continue
+                    entry = locals_.get(low[at - local_length : at])
+                    if entry is not None:
+                        yield PiiMatch(PiiKind.EMAIL, how, *entry)
+            at = low.find("@", at + 1)
+
+    def _names(self, layer: str, how: Encoding) -> Iterator[PiiMatch]:
+        words = _WORD.findall(fold(layer))
+        for index, word in enumerate(words):
+            entry = self._tokens.get(word)
+            if entry is not None:
+                yield PiiMatch(PiiKind.NAME, how, *entry)
+            for full, full_entry in self._full_names.get(word, ()):
+                if tuple(words[index : index + len(full)]) == full:
+                    yield PiiMatch(PiiKind.NAME, how, *full_entry)
+
+    def _phones(self, layer: str, how: Encoding) -> Iterator[PiiMatch]:
+        shortest = self._number_lengths[0]
+        for run in _DIGIT_RUN.findall(layer):
+            digits = _NOT_DIGIT.sub("", run) if len(run) >= shortest else ""
+            for length in self._number_lengths:
+                if length > len(digits):
+                    break
+                for start in range(len(digits) - length + 1):
+                    entry = self._numbers.get(digits[start : start + length])
+                    if entry is not None:
+                        yield PiiMatch(PiiKind.PHONE, how, *entry)
+
+    def redact_path(self, path: str) -> str:
+        """``path`` with each segment that carries PII replaced by what it carries.
+
+        >>> detector.redact_path("/u/ann@example.com/avatar")  # doctest: +SKIP
+        '/u/[email]/avatar'
+        """
+        if self.empty or not self.scan(path):
+            return path
+        return "/".join(_masked(segment, self.scan(segment)) for segment in path.split("/"))
+
+
+def _masked(segment: str, matches: tuple[PiiMatch, ...]) -> str:
+    if not segment or not matches:
+        return segment
+    return "[" + ", ".join(sorted({m.kind.value for m in matches})) + "]"
+

@@ -1,0 +1,315 @@
+"""The privacy report: what left the device, where, why, and what went wrong.
+
+:func:`build_report` gathers, purely, a timeline of permission and Settings
+changes, every request the chokepoint saw (from the
+:class:`~n2net_privacy.egress_policy.AuditLog`), the data categories that
+reached each destination and the auditor's findings into a
+:class:`PrivacyReport`. The report writes itself as JSON (and reads back)
+and as ONE self-contained HTML file: inline CSS, no scripts, no fonts, no
+links to anywhere, findings in red at the top. Every piece of dynamic text
+is HTML-escaped.
+
+Typical use, after a run with an auditor registered on the egress::
+
+    report = report_for(auditor, egress.audit, timeline=events, generated_at=clock())
+    Path("privacy-report.html").write_text(report.render_html(), encoding="utf-8")
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from html import escape
+from typing import Any, Protocol
+
+from n2net_privacy.audit.findings import DataFlow, Finding
+from n2net_privacy.egress_policy import AuditEntry, AuditLog
+from n2net_privacy.redact import scrub
+
+__all__ = [
+    "REPORT_FORMAT",
+    "PrivacyReport",
+    "RequestRow",
+    "TimelineEvent",
+    "build_report",
+    "report_for",
+]
+
+REPORT_FORMAT = "n2net.privacy-report/1"
+_ABSOLUTE_AFTER = 1e8  # times below this are seconds since the scenario started
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEvent:
+    """A permission or Settings change: when, who did it, what changed."""
+
+    at: float
+    actor: str
+    what: str
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRow:
+    """One request as the report shows it; ``path`` is already redacted."""
+
+    at: float
+    purpose: str
+    method: str
+    host: str
+    path: str
+    bytes: int
+    status: int | None
+    blocked: bool
+
+
+def _when(at: float) -> str:
+    if at >= _ABSOLUTE_AFTER:
+        return datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds")
+    return f"t+{at:.3f}s"
+
+
+@dataclass(frozen=True)
+class PrivacyReport:
+    """Everything a person needs to judge one run; see the module docstring."""
+
+    title: str
+    generated_at: float
+    timeline: tuple[TimelineEvent, ...]
+    requests: tuple[RequestRow, ...]
+    flows: tuple[DataFlow, ...]
+    findings: tuple[Finding, ...]
+
+    @property
+    def clean(self) -> bool:
+        """True when the auditor found nothing."""
+        return not self.findings
+
+    def requests_per_destination(self) -> dict[str, int]:
+        """How many requests went (or were refused) per host, busiest first."""
+        return dict(Counter(row.host for row in self.requests).most_common())
+
+    def summary_lines(self) -> list[str]:
+        """A short plain-text summary for a terminal."""
+        per_host = ", ".join(f"{h}: {n}" for h, n in self.requests_per_destination().items())
+        blocked = sum(row.blocked for row in self.requests)
+        return [
+            f"requests: {len(self.requests)}" + (f" ({per_host})" if per_host else ""),
+            f"blocked: {blocked}",
+            f"findings: {len(self.findings)}",
+            *(f"  - {f.describe()}" for f in self.findings),
+        ]
+
+    # --- JSON --------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": REPORT_FORMAT,
+            "title": self.title,
+            "generated_at": self.generated_at,
+            "timeline": [asdict(e) for e in self.timeline],
+            "requests": [asdict(r) for r in self.requests],
+            "flows": [f.to_dict() for f in self.flows],
+            "findings": [f.to_dict() for f in self.findings],
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PrivacyReport:
+        if data.get("format") != REPORT_FORMAT:
+            raise ValueError(f"not a {REPORT_FORMAT} document")
+        return cls(
+            title=str(data["title"]),
+            generated_at=float(data["generated_at"]),
+            timeline=tuple(TimelineEvent(**e) for e in data["timeline"]),
+            requests=tuple(RequestRow(**r) for r in data["requests"]),
+            flows=tuple(DataFlow.from_dict(f) for f in data["flows"]),
+            findings=tuple(Finding.from_dict(f) for f in data["findings"]),
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> PrivacyReport:
+        """Read back what :meth:`to_json` wrote; ``ValueError`` for anything else."""
+        return cls.from_dict(json.loads(text))
+
+    # --- HTML --------------------------------------------------------------
+
+    def render_html(self) -> str:
+        """One self-contained HTML document (inline CSS, no external resources)."""
+        parts = [
+            "<!DOCTYPE html>",
+            '<html lang="en">',
+            "<head>",
+            '<meta charset="utf-8">',
+            '<meta name="viewport" content="width=device-width, initial-scale=1">',
+            f"<title>{escape(self.title)}</title>",
+            f"<style>{_CSS}</style>",
+            "</head>",
+            "<body>",
+            f"<h1>{escape(self.title)}</h1>",
+            f'<p class="meta">Generated {escape(_when(self.generated_at))}. '
+            f"{len(self.requests)} request(s), {len(self.findings)} finding(s).</p>",
+            self._findings_html(),
+            self._flows_html(),
+            self._timeline_html(),
+            self._requests_html(),
+            "</body>",
+            "</html>",
+        ]
+        return "\n".join(parts) + "\n"
+
+    def _findings_html(self) -> str:
+        if not self.findings:
+            return (
+                '<section id="findings" class="findings clean" style="color:#1b5e20;'
+                'border:2px solid #1b5e20">'
+                "<h2>Findings: none</h2><p>No personal data left the device in a form the "
+                "policy forbids.</p></section>"
+            )
+        rows = [
+            (f"#{f.request_id}", f.rule.value, f"{f.method} {f.host}{f.path}", f.purpose,
+             f.place, f.detail, "blocked" if f.blocked else "sent")
+            for f in self.findings
+        ]
+        return (
+            f'<section id="findings" class="findings" style="{_RED_BOX}">'
+            f"<h2>Findings: {len(self.findings)}</h2>"
+            + _table(("Request", "Rule", "Request line", "Purpose", "Place", "What", "Outcome"),
+                     rows, row_class="finding")
+            + "</section>"
+        )
+
+    def _flows_html(self) -> str:
+        rows = [(f.destination, f.purpose, "; ".join(f.categories)) for f in self.flows]
+        return (
+            '<section id="data-flows"><h2>What left the device, per destination</h2>'
+            + _table(("Destination", "Purpose", "Data categories"), rows, empty="No data left.")
+            + "</section>"
+        )
+
+    def _timeline_html(self) -> str:
+        rows = [(_when(e.at), e.actor, e.what) for e in self.timeline]
+        return (
+            '<section id="timeline"><h2>Permission and Settings timeline</h2>'
+            + _table(("When", "Who", "What changed"), rows, empty="No changes recorded.")
+            + "</section>"
+        )
+
+    def _requests_html(self) -> str:
+        rows = [
+            (_when(r.at), r.host, r.purpose, r.method, r.path, str(r.bytes),
+             "" if r.status is None else str(r.status), "blocked" if r.blocked else "sent")
+            for r in self.requests
+        ]
+        return (
+            '<section id="requests"><h2>Every request</h2>'
+            + _table(("When", "Destination", "Purpose", "Method", "Path", "Bytes", "Status",
+                      "Outcome"), rows, row_class="request", empty="No requests.")
+            + "</section>"
+        )
+
+
+_RED_BOX = "color:#b00020;border:2px solid #b00020;background:#fdecea"
+_CSS = (
+    "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2rem;"
+    "color:#1a1a1a;line-height:1.4}"
+    "h1{font-size:1.6rem}h2{font-size:1.2rem;margin-top:0}"
+    "section{margin:1.5rem 0;padding:1rem;border:1px solid #ddd;border-radius:6px}"
+    "table{border-collapse:collapse;width:100%;font-size:.9rem}"
+    "th,td{border:1px solid #ccc;padding:.3rem .5rem;text-align:left;vertical-align:top;"
+    "word-break:break-all}"
+    "th{background:#f3f3f3}"
+    "tr.finding td{color:#b00020;font-weight:600}"
+    ".meta{color:#555}"
+)
+
+
+def _table(
+    headers: tuple[str, ...],
+    rows: Iterable[tuple[str, ...]],
+    *,
+    row_class: str | None = None,
+    empty: str = "",
+) -> str:
+    body = [
+        (f'<tr class="{row_class}">' if row_class else "<tr>")
+        + "".join(f"<td>{escape(cell)}</td>" for cell in row)
+        + "</tr>"
+        for row in rows
+    ]
+    if not body:
+        return f"<p>{escape(empty)}</p>"
+    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def build_report(
+    *,
+    generated_at: float,
+    entries: Iterable[AuditEntry] = (),
+    findings: Iterable[Finding] = (),
+    timeline: Iterable[TimelineEvent | tuple[float, str, str]] = (),
+    flows: Iterable[DataFlow] = (),
+    title: str = "N2Net privacy report",
+    redact: Callable[[str], str] = scrub,
+) -> PrivacyReport:
+    """Gather a report. ``redact`` masks PII in request hosts and paths (the
+    auditor's :meth:`~n2net_privacy.audit.auditor.EgressAuditor.redact_path`
+    knows the address book; the default only masks emails and numbers)."""
+    return PrivacyReport(
+        title=title,
+        generated_at=generated_at,
+        timeline=tuple(
+            sorted(
+                (e if isinstance(e, TimelineEvent) else TimelineEvent(*e) for e in timeline),
+                key=lambda e: e.at,
+            )
+        ),
+        requests=tuple(
+            RequestRow(
+                at=e.at,
+                purpose=e.purpose.value,
+                method=e.method,
+                host=redact(e.host),
+                path=redact(e.path),
+                bytes=e.request_bytes,
+                status=e.status,
+                blocked=e.blocked,
+            )
+            for e in entries
+        ),
+        flows=tuple(flows),
+        findings=tuple(findings),
+    )
+
+
+class _Audited(Protocol):
+    def findings(self) -> tuple[Finding, ...]: ...
+
+    def data_flows(self) -> tuple[DataFlow, ...]: ...
+
+    def redact_path(self, path: str) -> str: ...
+
+
+def report_for(
+    auditor: _Audited,
+    audit: AuditLog,
+    *,
+    generated_at: float,
+    timeline: Iterable[TimelineEvent | tuple[float, str, str]] = (),
+    title: str = "N2Net privacy report",
+) -> PrivacyReport:
+    """The report of one run: an :class:`EgressAuditor` plus its egress's audit log."""
+    return build_report(
+        generated_at=generated_at,
+        entries=audit.entries(),
+        findings=auditor.findings(),
+        timeline=timeline,
+        flows=auditor.data_flows(),
+        title=title,
+        redact=auditor.redact_path,
+    )
