@@ -1,0 +1,93 @@
+"""Per-host back-off after a 429 or 503, so a busy Gravatar is not hammered.
+
+:class:`BackoffPolicy` and :func:`parse_retry_after` are pure.
+:class:`HostBackoff` is the small thread-safe state ("host X is closed
+until T") the fetcher consults before every request. Time is always passed
+in, never read here, so tests drive it with a fake clock.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+
+__all__ = ["REFUSAL_STATUSES", "BackoffPolicy", "HostBackoff", "parse_retry_after"]
+
+#: Replies that mean "slow down", not "no avatar".
+REFUSAL_STATUSES = frozenset({429, 503})
+
+
+def parse_retry_after(value: str | None, now: float) -> float | None:
+    """Seconds to wait from a ``Retry-After`` value (delta-seconds or HTTP-date).
+
+    Returns None when absent or unparseable; a date in the past gives 0.
+    """
+    if value is None:
+        return None
+    text = value.strip()
+    if text.isascii() and text.isdigit():
+        return float(int(text))
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - now)
+
+
+@dataclass(frozen=True, slots=True)
+class BackoffPolicy:
+    """How long a host stays closed after a refusal, and how long a fetch waits.
+
+    ``Retry-After`` wins when present (capped at ``cap``); otherwise the wait
+    doubles per consecutive refusal from ``base`` with "equal jitter" (half
+    fixed, half random). A fetch sleeps for a closed host only when it reopens
+    within ``max_wait``; otherwise it returns "no avatar" at once, so the app
+    is never held up. ``max_attempts`` bounds the requests one fetch makes.
+    """
+
+    base: float = 1.0
+    cap: float = 3600.0
+    max_wait: float = 5.0
+    max_attempts: int = 3
+
+    def delay(self, refusals: int, retry_after: float | None, rng: random.Random) -> float:
+        """Seconds to keep the host closed after the ``refusals``-th refusal in a row."""
+        if retry_after is not None:
+            return min(max(retry_after, 0.0), self.cap)
+        exponential = min(self.cap, self.base * 2.0 ** max(refusals - 1, 0))
+        return exponential / 2 + rng.random() * exponential / 2
+
+
+class HostBackoff:
+    """Which hosts are closed and until when. Thread-safe."""
+
+    def __init__(self, policy: BackoffPolicy, rng: random.Random) -> None:
+        self.policy = policy
+        self._rng = rng
+        self._lock = threading.Lock()
+        self._closed_until: dict[str, float] = {}
+        self._refusals: dict[str, int] = {}
+
+    def wait_for(self, host: str, now: float) -> float:
+        """Seconds until ``host`` may be asked again (0 when open)."""
+        with self._lock:
+            return max(0.0, self._closed_until.get(host, 0.0) - now)
+
+    def refused(self, host: str, retry_after: float | None, now: float) -> float:
+        """Record a 429/503 from ``host``; returns how long it is now closed for."""
+        with self._lock:
+            refusals = self._refusals.get(host, 0) + 1
+            self._refusals[host] = refusals
+            delay = self.policy.delay(refusals, retry_after, self._rng)
+            until = max(self._closed_until.get(host, 0.0), now + delay)
+            self._closed_until[host] = until
+            return until - now
+
+    def answered(self, host: str) -> None:
+        """Record a real answer from ``host``: the refusal streak is over."""
+        with self._lock:
+            self._refusals.pop(host, None)

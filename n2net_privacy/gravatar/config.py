@@ -1,0 +1,80 @@
+"""What the Gravatar fetcher is given: its tuning, the Settings it obeys, the contacts.
+
+:class:`GravatarSettings` is the slice of :class:`~n2net_privacy.settings.Settings`
+the fetcher reads (a Protocol, so gravatar does not import the settings
+module). :class:`HasEmails` is the slice of a contact it reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, TypeAlias
+
+from n2net_privacy.errors import ConfigurationError
+from n2net_privacy.gravatar.backoff import BackoffPolicy
+from n2net_privacy.gravatar.cache import DEFAULT_TTL, MAX_TTL
+from n2net_privacy.gravatar.hashing import HashAlgorithm
+from n2net_privacy.gravatar.result import MAX_IMAGE_BYTES
+from n2net_privacy.gravatar.url import DEFAULT_BASE_URL, DEFAULT_SIZE, AvatarUrlBuilder, Rating
+
+__all__ = ["ContactLike", "GravatarConfig", "GravatarSettings", "HasEmails"]
+
+
+class HasEmails(Protocol):
+    """Anything with an ``emails`` sequence, such as :class:`~n2net_privacy.contacts.Contact`."""
+
+    @property
+    def emails(self) -> Sequence[str]: ...
+
+
+#: A contact, a sequence of email strings, or one email string.
+ContactLike: TypeAlias = HasEmails | Sequence[str] | str
+
+
+class GravatarSettings(Protocol):
+    """The part of :class:`~n2net_privacy.settings.Settings` the fetcher needs."""
+
+    @property
+    def gravatar_enabled(self) -> bool: ...
+
+    @property
+    def gravatar_hash_algorithm(self) -> HashAlgorithm: ...
+
+    def subscribe(self, listener: Callable[[Any], None]) -> Callable[[], None]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class GravatarConfig:
+    """Tuning for :class:`~n2net_privacy.gravatar.GravatarFetcher`; safe defaults.
+
+    ``cache_dir`` (a folder under the app's data dir) turns on the disk
+    cache; without it avatars are cached in memory only. Bad values raise
+    here, at start-up, not on the first avatar.
+    """
+
+    base_url: str = DEFAULT_BASE_URL
+    size: int = DEFAULT_SIZE
+    rating: Rating | str = Rating.G
+    concurrency: int = 8
+    timeout: float = 5.0
+    default_ttl: float = DEFAULT_TTL
+    max_ttl: float = MAX_TTL
+    max_image_bytes: int = MAX_IMAGE_BYTES
+    memory_entries: int = 1024
+    cache_dir: Path | None = None
+    backoff: BackoffPolicy = field(default_factory=BackoffPolicy)
+
+    def __post_init__(self) -> None:
+        if self.concurrency < 1:
+            raise ConfigurationError("Gravatar concurrency must be at least 1")
+        if not self.timeout > 0:
+            raise ConfigurationError("Gravatar timeout must be positive")
+        if self.max_image_bytes < 1 or self.memory_entries < 1:
+            raise ConfigurationError("Gravatar size limits must be positive")
+        self.url_builder()  # raises GravatarError for a bad size, rating or URL
+
+    def url_builder(self) -> AvatarUrlBuilder:
+        rating = Rating.parse(self.rating)
+        return AvatarUrlBuilder(base_url=self.base_url, size=self.size, rating=rating)

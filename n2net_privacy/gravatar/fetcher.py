@@ -1,0 +1,404 @@
+"""Fetch Gravatar avatars for contacts, only while the user allows it.
+
+:class:`GravatarFetcher` hashes each contact's emails and asks Gravatar for
+the hash, through the egress chokepoint (purpose ``GRAVATAR``), never with
+the email. It returns values, not exceptions: an :class:`Avatar` or a
+:class:`NoAvatar` with its reason, so the app shows initials on any trouble.
+
+The consent switch is read at the moment of use and observed:
+
+* toggle off: no request, ``NoAvatar(DISABLED)`` at once;
+* switched off mid-flight: the caches are purged before the setter returns,
+  running :meth:`fetch_many` tasks are cancelled, every result of that batch
+  is discarded (all ``DISABLED``), and no request starts afterwards.
+
+One lookup per hash is written once, as a generator of actions (sleep, send)
+in the sans-I/O manner; :meth:`fetch` and :meth:`fetch_many` only drive it
+with blocking and asyncio I/O respectively.
+
+Do not call :meth:`fetch` from inside a running event loop: it blocks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import random
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterable
+
+from n2net_privacy.egress import AsyncEgressClient, Egress, EgressClient, Purpose
+from n2net_privacy.errors import NetworkError
+from n2net_privacy.gravatar.backoff import HostBackoff
+from n2net_privacy.gravatar.cache import AvatarCache, CacheEntry, DiskCache, MemoryCache
+from n2net_privacy.gravatar.config import ContactLike, GravatarConfig, GravatarSettings
+from n2net_privacy.gravatar.lookup import (
+    Outcome,
+    Reply,
+    Sleep,
+    Steps,
+    hashes_for,
+    lookup_steps,
+    summarize,
+)
+from n2net_privacy.gravatar.result import Avatar, AvatarResult, NoAvatar, NoAvatarReason
+from n2net_privacy.redact import get_logger
+
+__all__ = ["GravatarFetcher"]
+
+_log = get_logger(__name__)
+_DISABLED = NoAvatar(NoAvatarReason.DISABLED)
+
+
+class _Batch:
+    """The tasks of one running fetch_many, so a revocation can cancel them."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.tasks: list[asyncio.Task[AvatarResult]] = []
+
+    def cancel_soon(self) -> None:
+        # A closed loop raises RuntimeError: its batch is over, nothing to cancel.
+        with contextlib.suppress(RuntimeError):
+            self.loop.call_soon_threadsafe(self._cancel)
+
+    def _cancel(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+
+
+class GravatarFetcher:
+    """Avatars for contacts, through one egress, gated by the Settings toggle.
+
+    >>> fetcher = GravatarFetcher(settings, Egress())      # doctest: +SKIP
+    >>> fetcher.fetch(contact)                             # doctest: +SKIP
+    NoAvatar(reason=<NoAvatarReason.DISABLED: 'disabled'>)
+
+    ``clock`` (wall time: TTLs and Retry-After dates), ``sleep``,
+    ``async_sleep`` and ``rng`` (back-off jitter) are injectable for tests.
+    """
+
+    def __init__(
+        self,
+        settings: GravatarSettings,
+        egress: Egress,
+        config: GravatarConfig | None = None,
+        *,
+        cache: AvatarCache | None = None,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        async_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.config = config if config is not None else GravatarConfig()
+        self._urls = self.config.url_builder()
+        self._settings = settings
+        self._egress = egress
+        if cache is None:
+            disk = DiskCache(self.config.cache_dir) if self.config.cache_dir else None
+            cache = AvatarCache(MemoryCache(self.config.memory_entries), disk)
+        self.cache = cache
+        self._clock = clock
+        self._sleep = sleep
+        self._async_sleep = async_sleep
+        self._backoff = HostBackoff(self.config.backoff, rng or random.Random())
+        self._lock = threading.Lock()
+        self._generation = 0
+        self._inflight: dict[str, concurrent.futures.Future[AvatarResult]] = {}
+        self._batches: set[_Batch] = set()
+        self._sync_slots = threading.BoundedSemaphore(self.config.concurrency)
+        self._client: EgressClient | None = None
+        if not settings.gravatar_enabled:
+            # Leftovers from a run that ended before a purge finished.
+            self.cache.purge()
+        self._unsubscribe = settings.subscribe(self._on_settings_change)
+
+    # -- consent -----------------------------------------------------------
+
+    def _on_settings_change(self, _change: object) -> None:
+        if not self._settings.gravatar_enabled:
+            self.revoke()
+
+    def revoke(self) -> None:
+        """Forget everything and stop all work now (called when the toggle goes off)."""
+        with self._lock:
+            self._generation += 1
+            waiting = list(self._inflight.values())
+            self._inflight.clear()
+            batches = list(self._batches)
+            try:
+                self.cache.purge()
+            finally:
+                # Even if a cache file resists deletion, the work stops.
+                for future in waiting:
+                    if not future.done():
+                        future.set_result(_DISABLED)
+                for batch in batches:
+                    batch.cancel_soon()
+        _log.info("gravatar revoked: caches purged, %d batches cancelled", len(batches))
+
+    def _start(self) -> int | None:
+        """The current generation, or None when the toggle is off."""
+        with self._lock:
+            return self._generation if self._settings.gravatar_enabled else None
+
+    def _current(self, generation: int) -> bool:
+        with self._lock:
+            return generation == self._generation and self._settings.gravatar_enabled
+
+    # -- one lookup: cache, in-flight table, steps ------------------------
+
+    def _key(self, email_hash: str) -> str:
+        return f"{email_hash}.{self._urls.size}.{self._urls.rating.value}"
+
+    def _steps(self, email_hash: str, generation: int) -> Steps:
+        return lookup_steps(
+            email_hash, urls=self._urls, config=self.config, backoff=self._backoff,
+            clock=self._clock, may_send=lambda: self._current(generation),
+        )
+
+    def _claim(
+        self, key: str
+    ) -> AvatarResult | tuple[concurrent.futures.Future[AvatarResult], bool]:
+        """A cached result, or the in-flight future and whether we own it.
+
+        Under the lock, like the purge: a disk entry read here cannot be
+        promoted into memory after a revocation has emptied it.
+        """
+        with self._lock:
+            entry = self.cache.get(key, self._clock())
+            if entry is not None:
+                return entry.result
+            future = self._inflight.get(key)
+            if future is not None:
+                return future, False
+            future = concurrent.futures.Future()
+            self._inflight[key] = future
+            return future, True
+
+    def _finish(
+        self,
+        key: str,
+        future: concurrent.futures.Future[AvatarResult],
+        outcome: Outcome,
+        generation: int,
+    ) -> AvatarResult:
+        result, ttl = outcome
+        with self._lock:
+            current = generation == self._generation and self._settings.gravatar_enabled
+            if not current:
+                result = _DISABLED
+            elif ttl > 0:
+                self.cache.put(key, CacheEntry(result, self._clock() + ttl))
+            if self._inflight.get(key) is future:
+                del self._inflight[key]
+        if not future.done():
+            future.set_result(result)
+        return result
+
+    def _abandon(
+        self, key: str, future: concurrent.futures.Future[AvatarResult], exc: BaseException
+    ) -> None:
+        with self._lock:
+            if self._inflight.get(key) is future:
+                del self._inflight[key]
+        if future.done():
+            return
+        if isinstance(exc, asyncio.CancelledError):
+            future.set_result(NoAvatar(NoAvatarReason.CANCELLED))
+        else:
+            future.set_exception(exc)
+
+    def _hashes(self, contact: ContactLike) -> list[str]:
+        return hashes_for(contact, self._settings.gravatar_hash_algorithm)
+
+    # -- blocking ----------------------------------------------------------
+
+    def fetch(self, contact: ContactLike) -> AvatarResult:
+        """The first avatar among the contact's emails, in order, or a :class:`NoAvatar`.
+
+        Blocks for at most about ``timeout`` per email (plus a back-off wait
+        of at most ``backoff.max_wait``). Never raises for network trouble,
+        a disabled toggle or a bad image.
+        """
+        generation = self._start()
+        if generation is None:
+            return _DISABLED
+        hashes = self._hashes(contact)
+        if not hashes:
+            return NoAvatar(NoAvatarReason.INVALID_EMAIL)
+        reasons: list[NoAvatarReason] = []
+        for email_hash in hashes:
+            result = self._lookup(email_hash, generation)
+            if isinstance(result, Avatar) or result.reason is NoAvatarReason.DISABLED:
+                break
+            reasons.append(result.reason)
+        else:
+            result = summarize(reasons)
+        return result if self._current(generation) else _DISABLED
+
+    def _lookup(self, email_hash: str, generation: int) -> AvatarResult:
+        key = self._key(email_hash)
+        claim = self._claim(key)
+        if not isinstance(claim, tuple):
+            return claim
+        future, owner = claim
+        if not owner:
+            return future.result()
+        try:
+            with self._sync_slots:
+                outcome = self._drive(self._steps(email_hash, generation))
+        except BaseException as exc:
+            self._abandon(key, future, exc)
+            raise
+        return self._finish(key, future, outcome, generation)
+
+    def _drive(self, steps: Steps) -> Outcome:
+        reply: Reply = None
+        try:
+            while True:
+                action = steps.send(reply)
+                if isinstance(action, Sleep):
+                    self._sleep(action.seconds)
+                    reply = None
+                    continue
+                try:
+                    reply = self._sync_client().request(
+                        "GET", action.url, timeout=self.config.timeout,
+                        max_response_bytes=self.config.max_image_bytes,
+                    )
+                except NetworkError as exc:
+                    reply = exc
+        except StopIteration as stop:
+            outcome: Outcome = stop.value
+            return outcome
+        finally:
+            steps.close()
+
+    def _sync_client(self) -> EgressClient:
+        with self._lock:
+            if self._client is None:
+                self._client = self._egress.client(Purpose.GRAVATAR, timeout=self.config.timeout)
+            return self._client
+
+    # -- asyncio -----------------------------------------------------------
+
+    async def fetch_many(self, contacts: Iterable[ContactLike]) -> list[AvatarResult]:
+        """Fetch avatars for many contacts; one result per contact, in order.
+
+        At most ``concurrency`` requests are in flight, and each hash is
+        requested once however many contacts share it. If the toggle goes off
+        while this runs, every result is ``NoAvatar(DISABLED)``.
+        """
+        items = list(contacts)
+        generation = self._start()
+        if generation is None:
+            return [_DISABLED] * len(items)
+        loop = asyncio.get_running_loop()
+        slots = asyncio.Semaphore(self.config.concurrency)
+        client = self._egress.async_client(Purpose.GRAVATAR, timeout=self.config.timeout)
+        batch = _Batch(loop)
+        with self._lock:
+            self._batches.add(batch)
+        try:
+            batch.tasks = [
+                loop.create_task(self._fetch_one(item, generation, client, slots))
+                for item in items
+            ]
+            outcomes = await asyncio.gather(*batch.tasks, return_exceptions=True)
+        finally:
+            with self._lock:
+                self._batches.discard(batch)
+            await client.aclose()
+        if not self._current(generation):
+            return [_DISABLED] * len(items)
+        results: list[AvatarResult] = []
+        for outcome in outcomes:
+            if isinstance(outcome, asyncio.CancelledError):
+                results.append(NoAvatar(NoAvatarReason.CANCELLED))
+            elif isinstance(outcome, BaseException):
+                raise outcome
+            else:
+                results.append(outcome)
+        return results
+
+    async def _fetch_one(
+        self,
+        contact: ContactLike,
+        generation: int,
+        client: AsyncEgressClient,
+        slots: asyncio.Semaphore,
+    ) -> AvatarResult:
+        hashes = self._hashes(contact)
+        if not hashes:
+            return NoAvatar(NoAvatarReason.INVALID_EMAIL)
+        reasons: list[NoAvatarReason] = []
+        for email_hash in hashes:
+            result = await self._lookup_async(email_hash, generation, client, slots)
+            if isinstance(result, Avatar) or result.reason is NoAvatarReason.DISABLED:
+                return result
+            reasons.append(result.reason)
+        return summarize(reasons)
+
+    async def _lookup_async(
+        self,
+        email_hash: str,
+        generation: int,
+        client: AsyncEgressClient,
+        slots: asyncio.Semaphore,
+    ) -> AvatarResult:
+        key = self._key(email_hash)
+        claim = self._claim(key)
+        if not isinstance(claim, tuple):
+            return claim
+        future, owner = claim
+        if not owner:
+            # Shielded: one waiter being cancelled must not cancel the shared lookup.
+            return await asyncio.shield(asyncio.wrap_future(future))
+        try:
+            async with slots:
+                outcome = await self._drive_async(self._steps(email_hash, generation), client)
+        except BaseException as exc:
+            self._abandon(key, future, exc)
+            raise
+        return self._finish(key, future, outcome, generation)
+
+    async def _drive_async(self, steps: Steps, client: AsyncEgressClient) -> Outcome:
+        reply: Reply = None
+        try:
+            while True:
+                action = steps.send(reply)
+                if isinstance(action, Sleep):
+                    await self._async_sleep(action.seconds)
+                    reply = None
+                    continue
+                try:
+                    reply = await client.request(
+                        "GET", action.url, timeout=self.config.timeout,
+                        max_response_bytes=self.config.max_image_bytes,
+                    )
+                except NetworkError as exc:
+                    reply = exc
+        except StopIteration as stop:
+            outcome: Outcome = stop.value
+            return outcome
+        finally:
+            steps.close()
+
+    # -- lifecycle ---------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop observing Settings and close the blocking client."""
+        self._unsubscribe()
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+    def __enter__(self) -> GravatarFetcher:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

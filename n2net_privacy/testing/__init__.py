@@ -1,0 +1,28 @@
+"""Test doubles for app developers, backend teams and QA.
+
+Loopback servers, synthetic data and the pytest plugin. Nothing here is
+imported by the SDK itself; it uses the SDK's public API only.
+"""
+
+from __future__ import annotations
+
+from n2net_privacy.testing.gravatar_server import (
+    Fault,
+    FaultKind,
+    GravatarStandIn,
+    RecordedRequest,
+    make_png,
+    png_for_hash,
+)
+from n2net_privacy.testing.ingest_server import IngestRequest, IngestServer
+
+__all__ = [
+    "Fault",
+    "FaultKind",
+    "GravatarStandIn",
+    "IngestRequest",
+    "IngestServer",
+    "RecordedRequest",
+    "make_png",
+    "png_for_hash",
+]
