@@ -11,16 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TextIO
 
-__all__ = ["Story", "TimelineEvent"]
+from n2net_privacy.audit import TimelineEvent
 
-
-@dataclass(frozen=True, slots=True)
-class TimelineEvent:
-    """A permission or Settings change, as the privacy report's timeline shows it."""
-
-    at: float
-    actor: str
-    what: str
+__all__ = ["Story"]
 
 
 @dataclass

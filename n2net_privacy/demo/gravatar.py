@@ -1,0 +1,137 @@
+"""Demo chapter 3: Gravatar, only when enabled in Settings, only the hash leaves.
+
+Policy: "only when Gravatar use is enabled, we hash each contact's email
+address and send it to Gravatar ... a user can revoke Gravatar access at any
+time in Settings, and his/her app experience is not hindered or interrupted."
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from n2net_privacy.contacts import Contact
+from n2net_privacy.demo.story import Story
+from n2net_privacy.egress import Egress
+from n2net_privacy.gravatar import (
+    Avatar,
+    GravatarConfig,
+    GravatarFetcher,
+    NoAvatar,
+    NoAvatarReason,
+    gravatar_hash,
+)
+from n2net_privacy.settings import Settings
+from n2net_privacy.testing.gravatar_server import GravatarStandIn, RecordedRequest
+
+__all__ = ["gravatar_chapter"]
+
+CONCURRENCY = 8
+SWITCH_OFF_AFTER = 20
+
+
+def _unique_hashes(contacts: list[Contact]) -> set[str]:
+    return {gravatar_hash(e) for c in contacts for e in c.emails if "@" in e}
+
+
+def _hashes_to_ask(contacts: list[Contact], with_avatar: set[str]) -> set[str]:
+    """What the fetcher must ask for: each contact's emails in order, up to the first hit."""
+    asked: set[str] = set()
+    for contact in contacts:
+        for email in contact.emails:
+            asked.add(gravatar_hash(email))
+            if gravatar_hash(email) in with_avatar:
+                break
+    return asked
+
+
+def gravatar_chapter(
+    story: Story, book: list[Contact], egress: Egress, data_dir: Path
+) -> None:
+    story.chapter("Chapter 3 - Gravatar: off by default, hash only, revocable mid-batch")
+    first, second = book[: len(book) // 4], book[len(book) // 4 : len(book) // 2]
+    with_avatar = sorted(_unique_hashes(book))[::2]  # half the addresses have an avatar
+    settings = Settings(data_dir / "settings.json")
+    stand_in = GravatarStandIn(with_avatar, latency=0.005).start()
+    fetcher = GravatarFetcher(
+        settings,
+        egress,
+        GravatarConfig(
+            base_url=stand_in.base_url, concurrency=CONCURRENCY, cache_dir=data_dir / "avatars"
+        ),
+    )
+    try:
+        _run(
+            story, settings=settings, stand_in=stand_in, fetcher=fetcher,
+            first=first, second=second,
+        )
+    finally:
+        fetcher.close()
+        stand_in.close()
+
+
+def _run(
+    story: Story,
+    *,
+    settings: Settings,
+    stand_in: GravatarStandIn,
+    fetcher: GravatarFetcher,
+    first: list[Contact],
+    second: list[Contact],
+) -> None:
+    results = asyncio.run(fetcher.fetch_many(first))
+    story.check(
+        not settings.gravatar_enabled
+        and stand_in.request_count == 0
+        and all(isinstance(r, NoAvatar) and r.reason is NoAvatarReason.DISABLED for r in results),
+        f"Gravatar is off by default: {len(first)} contacts, 0 requests, initials shown",
+    )
+
+    settings.gravatar_enabled = True
+    story.event("user", "enables Gravatar in Settings")
+    results = asyncio.run(fetcher.fetch_many(first))
+    avatars = [r for r in results if isinstance(r, Avatar)]
+    expected = _hashes_to_ask(first, {h for h in _unique_hashes(first) if stand_in.avatar(h)})
+    asked = {r.hash for r in stand_in.requests}
+    story.say(
+        f"{len(first)} contacts, {len(_unique_hashes(first))} distinct emails -> "
+        f"{stand_in.request_count} requests, {len(avatars)} contacts with an avatar"
+    )
+    for avatar in avatars[:3]:
+        story.say(f"  avatar {avatar.hash}  {avatar.size} bytes  {avatar.content_type}")
+    story.check(
+        asked == expected and stand_in.request_count == len(expected),
+        "one request per needed hash: emails tried in order, stopping at the first avatar",
+    )
+    story.check(
+        all(not r.query or "@" not in r.query for r in stand_in.requests)
+        and all(len(r.path.rsplit("/", 1)[-1]) == 32 for r in stand_in.requests),
+        "the URL carries only the MD5 hash, never the email",
+    )
+    before = stand_in.request_count
+    asyncio.run(fetcher.fetch_many(first))
+    story.check(stand_in.request_count == before, "a second pass is served from the cache")
+
+    switched: list[int] = []
+
+    def switch_off(_request: RecordedRequest) -> None:
+        if stand_in.request_count - before >= SWITCH_OFF_AFTER and not switched:
+            switched.append(stand_in.request_count)
+            settings.gravatar_enabled = False
+
+    stand_in.on_request = switch_off
+    results = asyncio.run(fetcher.fetch_many(second))
+    story.event("user", "disables Gravatar in Settings in the middle of a batch")
+    in_flight = stand_in.request_count - switched[0] if switched else -1
+    story.check(
+        bool(switched) and 0 <= in_flight <= CONCURRENCY,
+        f"after the switch no new request started ({in_flight} were already in flight)",
+    )
+    story.check(
+        all(isinstance(r, NoAvatar) for r in results),
+        "every result of the interrupted batch is 'no avatar': the app shows initials",
+    )
+    story.check(fetcher.cache.is_empty(), "the memory and disk avatar caches were purged")
+    count = stand_in.request_count
+    asyncio.run(fetcher.fetch_many(first))
+    story.check(stand_in.request_count == count, "once off, no request is made at all")
