@@ -1,0 +1,121 @@
+"""The facade an app developer meets first: one object, every promise wired up.
+
+>>> sdk = N2NetPrivacy(                                    # doctest: +SKIP
+...     provider=AndroidPermissionProvider(api_level=34),
+...     address_book=JsonAddressBook("contacts.json"),
+...     data_dir=app_data_dir,
+...     uploader=UploaderConfig(api_url="https://api.n2net.com", app_key=key,
+...                             server_key=server_key, key_store=keystore),
+...     device=DeviceContext(sim_region="US"),
+... )
+>>> sdk.permissions.request("contacts")                   # doctest: +SKIP
+>>> sdk.contacts.list_contacts(limit=50)                  # doctest: +SKIP
+>>> sdk.record_call(contact.phones[0], duration_s=93)     # doctest: +SKIP
+
+Each part stays usable on its own (``sdk.permissions``, ``sdk.contacts``,
+``sdk.settings``, ``sdk.avatars``, ``sdk.uploader``); the facade only builds
+them over one :class:`~n2net_privacy.egress.Egress` and one data directory,
+and closes them in the right order.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from n2net_privacy.contacts import AddressBookSource, ContactsGateway
+from n2net_privacy.device import DeviceContext
+from n2net_privacy.egress import Egress
+from n2net_privacy.errors import ConfigurationError
+from n2net_privacy.gravatar import GravatarConfig, GravatarFetcher
+from n2net_privacy.permissions import JsonLearnedStatusStore, PermissionProvider, PermissionService
+from n2net_privacy.settings import Settings
+from n2net_privacy.uploader import ServerKey
+from n2net_privacy.uploader.keystore import KeyStore
+from n2net_privacy.uploader.recorder import HasNumber, RecordResult, Uploader
+
+__all__ = ["N2NetPrivacy", "UploaderConfig"]
+
+
+@dataclass(frozen=True)
+class UploaderConfig:
+    """Where SMS/call metadata goes, and how it is protected on the device."""
+
+    api_url: str
+    app_key: str
+    server_key: ServerKey
+    key_store: KeyStore
+
+    def __repr__(self) -> str:  # the app key is a credential
+        return f"UploaderConfig(api_url={self.api_url!r}, key_id={self.server_key.key_id!r})"
+
+
+class N2NetPrivacy:
+    """Permission-gated contacts, consent-gated avatars and sealed minimal uploads."""
+
+    def __init__(
+        self,
+        *,
+        provider: PermissionProvider,
+        address_book: AddressBookSource,
+        data_dir: str | os.PathLike[str],
+        egress: Egress | None = None,
+        device: DeviceContext | None = None,
+        gravatar: GravatarConfig | None = None,
+        uploader: UploaderConfig | None = None,
+    ) -> None:
+        root = Path(data_dir)
+        self.egress = egress if egress is not None else Egress()
+        self.device = device if device is not None else DeviceContext()
+        self.permissions = PermissionService(
+            provider, JsonLearnedStatusStore(root / "permissions.json")
+        )
+        self.contacts = ContactsGateway(address_book, self.permissions)
+        self.settings = Settings(root / "settings.json")
+        self.avatars = GravatarFetcher(self.settings, self.egress, gravatar)
+        self.uploader: Uploader | None = None
+        if uploader is not None:
+            self.uploader = Uploader(
+                uploader.api_url,
+                uploader.app_key,
+                uploader.server_key,
+                root / "uploader",
+                key_store=uploader.key_store,
+                egress=self.egress,
+                region=self.device,
+            )
+
+    def _uploader(self) -> Uploader:
+        if self.uploader is None:
+            raise ConfigurationError("no uploader configured: pass uploader=UploaderConfig(...)")
+        return self.uploader
+
+    def record_sms(self, to: str | HasNumber) -> RecordResult:
+        """Queue an SMS event (number and time only). Never raises for network trouble."""
+        return self._uploader().record_sms(to)
+
+    def record_call(self, to: str | HasNumber, duration_s: int) -> RecordResult:
+        """Queue a call event (number, time, duration). Never raises for network trouble."""
+        return self._uploader().record_call(to, duration_s)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Flush what can be flushed within ``timeout``, then let go of everything."""
+        if self.uploader is not None:
+            self.uploader.close(timeout)
+        self.avatars.close()
+        self.contacts.close()
+        self.permissions.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
