@@ -47,9 +47,9 @@ __all__ = [
     "N2NetPrivacyError",
     "NetworkError",
     "NetworkTimeout",
-    "PinMismatchError",
     "PermissionModelError",
     "PhoneNumberError",
+    "PinMismatchError",
     "ScenarioError",
     "UnknownPermissionError",
     "UploaderError",
@@ -181,8 +181,9 @@ class KeyStoreError(UploaderError):
 
 
 class ScenarioError(N2NetPrivacyError):
-    """A QA scenario file that cannot be run. ``line`` says where."""
+    """A QA scenario file that cannot be run. ``line`` says where, ``problem`` what."""
 
     def __init__(self, message: str, *, line: int | None = None) -> None:
         super().__init__(f"line {line}: {message}" if line is not None else message)
         self.line = line
+        self.problem = message

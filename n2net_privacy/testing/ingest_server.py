@@ -34,7 +34,7 @@ from n2net_privacy.testing.ingest_endpoint import IngestEndpoint, Reply, error_r
 from n2net_privacy.testing.ingest_store import EventStore
 from n2net_privacy.uploader.wire import EVENTS_PATH, ServerKeyPair, WireEvent
 
-__all__ = ["IngestServer", "IngestRequest"]
+__all__ = ["IngestRequest", "IngestServer"]
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 # struct linger {l_onoff=1, l_linger=0}: close() sends RST instead of FIN.
