@@ -3,10 +3,24 @@
 Pure parts: :mod:`~n2net_privacy.uploader.wire` (models, canonical JSON,
 HPKE seal, headers, reply) and :mod:`~n2net_privacy.uploader.policy` (what to
 do after an attempt, and how long to wait).
+
+On the device: :class:`~n2net_privacy.uploader.recorder.Uploader` (the facade),
+:mod:`~n2net_privacy.uploader.keystore` (at-rest keys),
+:mod:`~n2net_privacy.uploader.queue` (the encrypted SQLite queue) and
+:mod:`~n2net_privacy.uploader.sender` / :mod:`~n2net_privacy.uploader.worker`
+(attempts and the background thread). See docs/uploader.md.
 """
 
 from __future__ import annotations
 
+from n2net_privacy.uploader.crashpoints import CrashPoint
+from n2net_privacy.uploader.keystore import (
+    AtRestKey,
+    FileKeyStore,
+    KeyStore,
+    SimulatedAndroidKeystore,
+    SimulatedIOSKeychain,
+)
 from n2net_privacy.uploader.policy import (
     Outcome,
     backoff_delay,
@@ -14,6 +28,9 @@ from n2net_privacy.uploader.policy import (
     failure_reason,
     parse_retry_after,
 )
+from n2net_privacy.uploader.queue import DropReason, QueueStats
+from n2net_privacy.uploader.recorder import HasNumber, RecordOutcome, RecordResult, Uploader
+from n2net_privacy.uploader.sender import SenderConfig, SendState, SendStatus
 from n2net_privacy.uploader.wire import (
     CONTENT_TYPE,
     EVENTS_PATH,
@@ -38,11 +55,26 @@ __all__ = [
     "EVENTS_PATH",
     "HPKE_INFO",
     "SCHEMA",
+    "AtRestKey",
+    "CrashPoint",
+    "DropReason",
     "EventBatch",
+    "FileKeyStore",
+    "HasNumber",
     "IngestReply",
+    "KeyStore",
     "Outcome",
+    "QueueStats",
+    "RecordOutcome",
+    "RecordResult",
+    "SendState",
+    "SendStatus",
+    "SenderConfig",
     "ServerKey",
     "ServerKeyPair",
+    "SimulatedAndroidKeystore",
+    "SimulatedIOSKeychain",
+    "Uploader",
     "WireEvent",
     "backoff_delay",
     "classify",

@@ -1,0 +1,251 @@
+"""Where the queue's at-rest key lives: a pluggable key store.
+
+The on-device queue encrypts every row with AES-256-GCM. The key never sits
+next to the data in plaintext on a real phone:
+
+* Android keeps it in the **Android Keystore**: the key is generated inside
+  the keystore (TEE/StrongBox) and is *non-exportable*; the app can only ask
+  the keystore to encrypt or decrypt with it.
+* iOS keeps it in the **Keychain** with
+  ``kSecAttrAccessibleAfterFirstUnlockThisDeviceOnly``: readable by the app
+  once the device has been unlocked after boot, never synced to iCloud and
+  never restored onto another device.
+
+:class:`SimulatedAndroidKeystore` and :class:`SimulatedIOSKeychain` model
+those semantics in memory, so they last as long as the object does (pass the
+same instance to a restarted uploader to simulate an app restart).
+:class:`FileKeyStore` is for development machines and tests that restart
+the process: one key file per alias, created atomically with mode ``0600``.
+
+Every store hands out an :class:`AtRestKey`, which can seal and open but has
+no way to give its key bytes back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import stat
+import threading
+from pathlib import Path
+from typing import NoReturn, Protocol, runtime_checkable
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from n2net_privacy.errors import KeyStoreError
+
+__all__ = [
+    "AtRestKey",
+    "FileKeyStore",
+    "KeyStore",
+    "SimulatedAndroidKeystore",
+    "SimulatedIOSKeychain",
+]
+
+NONCE_BYTES = 12
+_KEY_BYTES = 32
+_ALIAS = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+# File format: magic, 32 key bytes, first 8 bytes of SHA-256(magic + key).
+_MAGIC = b"N2K1"
+_CHECK_BYTES = 8
+_FILE_BYTES = len(_MAGIC) + _KEY_BYTES + _CHECK_BYTES
+
+
+class AtRestKey:
+    """An AES-256-GCM key that seals and opens rows but never reveals itself.
+
+    ``seal`` returns ``nonce || ciphertext+tag`` with a fresh random 96-bit
+    nonce; ``aad`` binds the blob to its row so rows cannot be swapped.
+    """
+
+    __slots__ = ("_aead",)
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) != _KEY_BYTES:
+            raise KeyStoreError("an at-rest key must be 32 bytes (AES-256)")
+        self._aead = AESGCM(key)
+
+    def seal(self, plaintext: bytes, aad: bytes) -> bytes:
+        nonce = os.urandom(NONCE_BYTES)
+        return nonce + self._aead.encrypt(nonce, plaintext, aad)
+
+    def open(self, blob: bytes, aad: bytes) -> bytes:
+        """Decrypt a sealed blob; raise :class:`KeyStoreError` if it fails authentication."""
+        if len(blob) < NONCE_BYTES + 16:
+            raise KeyStoreError("sealed row is truncated")
+        try:
+            return self._aead.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], aad)
+        except InvalidTag as exc:
+            raise KeyStoreError("sealed row failed authentication (wrong key or corrupt)") from exc
+
+    def __repr__(self) -> str:
+        return "AtRestKey(<non-exportable>)"
+
+    def __reduce__(self) -> NoReturn:
+        raise KeyStoreError("an at-rest key cannot be pickled or copied out")
+
+
+@runtime_checkable
+class KeyStore(Protocol):
+    """Gives the queue its at-rest key, creating it on first use.
+
+    Raises :class:`KeyStoreError` when the key exists but cannot be used
+    (corrupt, wrong permissions, device still locked).
+    """
+
+    def at_rest_key(self, alias: str) -> AtRestKey: ...
+
+
+def _check_alias(alias: str) -> str:
+    if not _ALIAS.fullmatch(alias):
+        raise KeyStoreError("key alias must be 1-64 of [A-Za-z0-9_.-], starting alphanumeric")
+    return alias
+
+
+class SimulatedAndroidKeystore:
+    """The Android Keystore, in memory: keys are generated inside and never exported.
+
+    The key bytes exist only inside the :class:`AtRestKey` objects this store
+    hands out. :meth:`invalidate` models ``KeyPermanentlyInvalidatedException``
+    (the user removed the screen lock): the key is gone, rows sealed with it
+    can no longer be opened, and the next request creates a fresh key.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._keys: dict[str, AtRestKey] = {}
+
+    def at_rest_key(self, alias: str) -> AtRestKey:
+        with self._lock:
+            key = self._keys.get(_check_alias(alias))
+            if key is None:
+                key = self._keys[alias] = AtRestKey(AESGCM.generate_key(bit_length=256))
+            return key
+
+    def invalidate(self, alias: str) -> None:
+        with self._lock:
+            self._keys.pop(_check_alias(alias), None)
+
+    def __contains__(self, alias: object) -> bool:
+        return alias in self._keys
+
+
+class SimulatedIOSKeychain:
+    """The iOS Keychain, in memory, with ``AfterFirstUnlockThisDeviceOnly`` items.
+
+    Before the first unlock after boot (``first_unlock_done=False``) every
+    item is unreadable and creating one fails, as ``errSecInteractionNotAllowed``
+    does on a device. Items are device-bound: :meth:`restore_to_new_device`
+    returns a keychain without them, as an iCloud or iTunes restore would.
+    """
+
+    def __init__(self, *, first_unlock_done: bool = True) -> None:
+        self._lock = threading.Lock()
+        self._items: dict[str, bytes] = {}
+        self.first_unlock_done = first_unlock_done
+
+    def at_rest_key(self, alias: str) -> AtRestKey:
+        with self._lock:
+            if not self.first_unlock_done:
+                raise KeyStoreError("keychain is locked until the first unlock after boot")
+            item = self._items.get(_check_alias(alias))
+            if item is None:
+                item = self._items[alias] = AESGCM.generate_key(bit_length=256)
+            return AtRestKey(item)
+
+    def unlock(self) -> None:
+        self.first_unlock_done = True
+
+    def restore_to_new_device(self) -> SimulatedIOSKeychain:
+        return SimulatedIOSKeychain(first_unlock_done=self.first_unlock_done)
+
+    def __contains__(self, alias: object) -> bool:
+        return alias in self._items
+
+
+class FileKeyStore:
+    """A development key store: one ``<alias>.key`` file per key, mode ``0600``.
+
+    Creation is atomic and race-free across processes: the key is written to
+    a private temporary file, fsynced, then hard-linked into place, so a
+    reader sees either no file or a complete one, and two processes creating
+    the same alias at once agree on one key. A file that is truncated, has a
+    bad checksum or is readable by group/others raises :class:`KeyStoreError`
+    rather than being silently replaced, since replacing it would orphan
+    every row sealed with the old key.
+    """
+
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
+        self.directory = Path(directory)
+
+    def path_for(self, alias: str) -> Path:
+        return self.directory / f"{_check_alias(alias)}.key"
+
+    def at_rest_key(self, alias: str) -> AtRestKey:
+        path = self.path_for(alias)
+        try:
+            return AtRestKey(self._read(path))
+        except FileNotFoundError:
+            pass
+        self._create(path)
+        return AtRestKey(self._read(path))
+
+    def _read(self, path: Path) -> bytes:
+        """Read and check a key file; FileNotFoundError means "create it"."""
+        try:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        except FileNotFoundError:
+            raise
+        except OSError as exc:  # a symlink (ELOOP), a permission problem
+            raise KeyStoreError(f"cannot open key file: {exc.strerror}") from exc
+        try:
+            mode = os.fstat(fd).st_mode
+            if not stat.S_ISREG(mode):
+                raise KeyStoreError("key file is not a regular file")
+            if mode & (stat.S_IRWXG | stat.S_IRWXO):
+                raise KeyStoreError("key file is accessible by group or others (want 0600)")
+            data = os.read(fd, _FILE_BYTES + 1)
+        finally:
+            os.close(fd)
+        if len(data) != _FILE_BYTES or not data.startswith(_MAGIC):
+            raise KeyStoreError("key file is corrupt (wrong size or header)")
+        key = data[len(_MAGIC) : len(_MAGIC) + _KEY_BYTES]
+        if hashlib.sha256(_MAGIC + key).digest()[:_CHECK_BYTES] != data[-_CHECK_BYTES:]:
+            raise KeyStoreError("key file is corrupt (checksum mismatch)")
+        return key
+
+    def _create(self, path: Path) -> None:
+        try:
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise KeyStoreError(f"cannot create key directory: {exc.strerror}") from exc
+        key = AESGCM.generate_key(bit_length=256)
+        data = _MAGIC + key + hashlib.sha256(_MAGIC + key).digest()[:_CHECK_BYTES]
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                os.fchmod(fd, 0o600)  # the umask may have narrowed, never widened, but be exact
+                os.write(fd, data)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            # If another process won the race, its key is the key.
+            with contextlib.suppress(FileExistsError):
+                os.link(tmp, path)
+            _fsync_directory(self.directory)
+        except OSError as exc:
+            raise KeyStoreError(f"cannot write key file: {exc.strerror}") from exc
+        finally:
+            tmp.unlink(missing_ok=True)
+
+
+def _fsync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

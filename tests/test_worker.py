@@ -1,0 +1,184 @@
+"""The sender thread: linger and count cuts, flush and stop timeouts, backoff waits."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from n2net_privacy.egress_policy import EgressResponse
+from n2net_privacy.uploader.keystore import AtRestKey
+from n2net_privacy.uploader.queue import EventQueue
+from n2net_privacy.uploader.sender import Sender, SenderConfig
+from n2net_privacy.uploader.wire import ServerKeyPair, WireEvent
+from n2net_privacy.uploader.worker import SenderThread
+
+KEYS = ServerKeyPair.generate()
+NOW = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+class Client:
+    """Answers ``status`` to each POST, after waiting on ``gate`` if one is set."""
+
+    def __init__(self, status: int = 200, gate: threading.Event | None = None) -> None:
+        self.status = status
+        self.gate = gate
+        self.batch_sizes: list[int] = []
+        self.sent_at: list[float] = []
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        content: bytes | None = None,
+        timeout: float | None = None,
+        max_response_bytes: int | None = None,
+    ) -> EgressResponse:
+        if self.gate is not None:
+            self.gate.wait(10)
+        self.sent_at.append(time.monotonic())
+        self.batch_sizes.append(len(json.loads(KEYS.open(content or b""))["events"]))
+        body = b'{"accepted": [], "duplicates": []}'
+        return EgressResponse(self.status, {"retry-after": "30"}, body)
+
+    def close(self) -> None:
+        pass
+
+
+def payload(i: int) -> bytes:
+    eid = f"00000000-0000-4000-8000-{i:012d}"
+    return WireEvent.sms(eid, "+12015550123", NOW).model_dump_json(exclude_none=True).encode()
+
+
+@pytest.fixture
+def queue(tmp_path: Path) -> EventQueue:
+    return EventQueue(tmp_path / "q.sqlite3", AtRestKey(b"k" * 32))
+
+
+def worker(
+    queue: EventQueue,
+    client: Client,
+    sleep: object = None,
+    **config: object,
+) -> SenderThread:
+    sender = Sender(
+        queue, lambda: client, events_url="https://x/v1/events", app_key="a",
+        server_key=KEYS.public, config=SenderConfig(**config),  # type: ignore[arg-type]
+    )
+    return SenderThread(sender, queue, sleep=sleep)  # type: ignore[arg-type]
+
+
+def add(queue: EventQueue, thread: SenderThread, n: int, start: int = 0) -> None:
+    for i in range(start, start + n):
+        queue.append(payload(i))
+        thread.notify()
+
+
+def test_a_partial_batch_waits_for_linger(queue: EventQueue) -> None:
+    client = Client()
+    thread = worker(queue, client, linger_s=0.3)
+    thread.start()
+    started = time.monotonic()
+    add(queue, thread, 3)
+    assert thread.flush(2.0)  # flush cuts at once, but linger would also have fired
+    assert client.batch_sizes == [3]
+    add(queue, thread, 2, start=3)
+    time.sleep(0.1)
+    assert client.batch_sizes == [3]  # still lingering
+    deadline = time.monotonic() + 2
+    while len(queue) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert client.batch_sizes == [3, 2]
+    assert client.sent_at[1] - started >= 0.3
+    assert thread.stop(2.0)
+
+
+def test_a_full_batch_goes_without_waiting_for_linger(queue: EventQueue) -> None:
+    client = Client()
+    thread = worker(queue, client, linger_s=1.0, batch_max_events=5)
+    thread.start()
+    started = time.monotonic()
+    add(queue, thread, 5)
+    deadline = time.monotonic() + 2
+    while not client.batch_sizes and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert client.batch_sizes == [5]
+    assert client.sent_at[0] - started < 0.5
+    assert thread.stop(2.0)
+
+
+def test_flush_gives_up_at_its_timeout(queue: EventQueue) -> None:
+    gate = threading.Event()
+    thread = worker(queue, Client(gate=gate))
+    thread.start()
+    add(queue, thread, 2)
+    started = time.monotonic()
+    assert thread.flush(0.2) is False
+    assert 0.15 <= time.monotonic() - started < 1.0
+    gate.set()
+    assert thread.flush(2.0) is True
+    assert thread.stop(1.0)
+
+
+def test_stop_never_waits_past_its_timeout_and_keeps_events(queue: EventQueue) -> None:
+    gate = threading.Event()
+    thread = worker(queue, Client(gate=gate))
+    thread.start()
+    add(queue, thread, 2)
+    started = time.monotonic()
+    assert thread.stop(0.3) is False  # the worker is stuck in a request
+    assert time.monotonic() - started < 1.0
+    assert len(queue) == 2  # nothing lost: it stays queued for the next start
+    gate.set()
+
+
+def test_stop_cuts_a_backoff_wait_short(queue: EventQueue) -> None:
+    client = Client(status=503)  # Retry-After: 30
+    thread = worker(queue, client, linger_s=0)
+    thread.start()
+    add(queue, thread, 1)
+    deadline = time.monotonic() + 2
+    while not client.batch_sizes and time.monotonic() < deadline:
+        time.sleep(0.01)
+    started = time.monotonic()
+    assert thread.stop(0.5) is True
+    assert time.monotonic() - started < 0.8
+    assert len(queue) == 1
+
+
+def test_injected_sleep_receives_the_backoff(queue: EventQueue) -> None:
+    waits: list[float] = []
+    release = threading.Event()
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        if len(waits) >= 3:
+            release.wait(5)
+
+    thread = worker(queue, Client(status=503), sleep=sleep, linger_s=0)
+    thread.start()
+    add(queue, thread, 1)
+    deadline = time.monotonic() + 3
+    while len(waits) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert waits[:3] == [30.0, 30.0, 30.0]  # Retry-After wins over the jittered backoff
+    release.set()
+    thread.stop(0.5)
+
+
+def test_worker_survives_a_failing_step(queue: EventQueue) -> None:
+    client = Client()
+    thread = worker(queue, client, backoff_base_s=0.05)
+    queue.close()  # every step now raises
+    thread.start()
+    thread.notify()
+    time.sleep(0.15)
+    assert thread.running
+    assert thread.stop(1.0)
