@@ -1,0 +1,82 @@
+"""Keep the top-level ``__all__`` honest, in the manner of httpx's test of the same name."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import subprocess
+import sys
+from pathlib import Path
+
+import n2net_privacy
+
+INIT = Path(n2net_privacy.__file__)
+PACKAGE = INIT.parent
+
+
+def _type_checking_names() -> set[str]:
+    tree = ast.parse(INIT.read_text())
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
+            for stmt in node.body:
+                assert isinstance(stmt, ast.ImportFrom)
+                names.update(alias.asname or alias.name for alias in stmt.names)
+    return names
+
+
+def test_all_is_sorted_and_unique() -> None:
+    assert n2net_privacy.__all__ == sorted(set(n2net_privacy.__all__))
+
+
+def test_every_exported_name_resolves_to_the_defining_object() -> None:
+    for name in n2net_privacy.__all__:
+        value = getattr(n2net_privacy, name)
+        module = importlib.import_module(n2net_privacy._EXPORTS[name])
+        assert value is getattr(module, name), name
+
+
+def test_all_matches_the_names_type_checkers_see() -> None:
+    assert set(n2net_privacy.__all__) == _type_checking_names()
+
+
+def test_every_public_error_is_exported() -> None:
+    from n2net_privacy import errors
+
+    assert set(errors.__all__) <= set(n2net_privacy.__all__)
+
+
+def test_subpackage_all_lists_resolve() -> None:
+    # Their order is ruff's RUF022 (constants, classes, functions), checked by `ruff check`.
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.name == "__main__.py":
+            continue
+        relative = path.relative_to(PACKAGE.parent).with_suffix("")
+        name = ".".join(relative.parts).removesuffix(".__init__")
+        module = importlib.import_module(name)
+        exported = getattr(module, "__all__", None)
+        if exported is None:
+            continue
+        for attr in exported:
+            assert hasattr(module, attr), f"{name}.{attr}"
+
+
+def test_unknown_names_raise_attribute_error() -> None:
+    try:
+        n2net_privacy.not_a_name  # noqa: B018
+    except AttributeError as exc:
+        assert "not_a_name" in str(exc)
+    else:
+        raise AssertionError("expected AttributeError")
+
+
+def test_importing_the_package_imports_no_heavy_dependency() -> None:
+    code = (
+        "import sys, n2net_privacy;"
+        "print(sorted(m for m in ('httpx','pydantic','phonenumbers','cryptography') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert out == "[]"
