@@ -119,7 +119,10 @@ def test_one_row_per_request_and_the_timeline_in_order() -> None:
     text = "".join(page.text)
     assert text.index("Gravatar toggle: on") < text.index("contacts permission: granted")
     assert "blocked" in text and "email hash (md5)" in text
-    assert report.requests_per_destination() == {"gravatar.com": 2, "api.n2net.com": 1}
+    assert report.requests_per_destination() == {
+        "gravatar @ gravatar.com": 2,
+        "gravatar @ api.n2net.com": 1,
+    }
 
 
 @pytest.mark.parametrize("detail", ["email a***@*** (plain)", HOSTILE])
@@ -170,8 +173,8 @@ def test_paths_are_redacted_by_default_and_summary_counts() -> None:
         1.0, "gravatar", "GET", "api.n2net.com", "/u/+1******0123", 12, 200, False
     )
     assert "ann" not in report.requests[1].path
-    assert report.summary_lines()[:3] == ["requests: 2 (api.n2net.com: 2)", "blocked: 0",
-                                          "findings: 0"]
+    assert report.summary_lines()[:3] == ["requests: 2 (gravatar @ api.n2net.com: 2)",
+                                          "blocked: 0", "findings: 0"]
     assert report.clean
 
 

@@ -88,8 +88,10 @@ class PrivacyReport:
         return not self.findings
 
     def requests_per_destination(self) -> dict[str, int]:
-        """How many requests went (or were refused) per host, busiest first."""
-        return dict(Counter(row.host for row in self.requests).most_common())
+        """How many requests went (or were refused) per purpose and host, busiest first."""
+        return dict(
+            Counter(f"{row.purpose} @ {row.host}" for row in self.requests).most_common()
+        )
 
     def summary_lines(self) -> list[str]:
         """A short plain-text summary for a terminal."""
@@ -98,6 +100,10 @@ class PrivacyReport:
         return [
             f"requests: {len(self.requests)}" + (f" ({per_host})" if per_host else ""),
             f"blocked: {blocked}",
+            *(
+                f"data to {flow.purpose} @ {flow.destination}: {', '.join(flow.categories)}"
+                for flow in self.flows
+            ),
             f"findings: {len(self.findings)}",
             *(f"  - {f.describe()}" for f in self.findings),
         ]

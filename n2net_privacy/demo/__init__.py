@@ -19,6 +19,7 @@ from n2net_privacy.audit import EgressAuditor, report_for
 from n2net_privacy.demo.gravatar import gravatar_chapter
 from n2net_privacy.demo.permissions import android_chapter, ios_chapter
 from n2net_privacy.demo.story import Story
+from n2net_privacy.demo.uploader import uploader_chapter
 from n2net_privacy.egress import Egress, EgressPolicy, Purpose
 from n2net_privacy.testing.synthetic import synthetic_address_book
 from n2net_privacy.uploader import ServerKeyPair
@@ -55,6 +56,7 @@ def run_demo(
         android_chapter(story, book)
         ios_chapter(story, book)
         gravatar_chapter(story, book, egress, data_dir / "gravatar")
+        uploader_chapter(story, book, egress, server_key, data_dir / "uploader")
 
     story.chapter("The privacy report")
     report = report_for(auditor, egress.audit, timeline=story.timeline, generated_at=time.time())
