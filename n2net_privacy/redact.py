@@ -84,7 +84,16 @@ class RedactingFilter(logging.Filter):
         message = record.getMessage()
         record.msg = scrub(message)
         record.args = None
+        # A traceback can quote an app callback's exception text; handlers
+        # render exc_text when it is set, so set it scrubbed.
+        if record.exc_info and not record.exc_text:
+            record.exc_text = scrub(_FORMATTER.formatException(record.exc_info))
+        if record.stack_info:
+            record.stack_info = scrub(record.stack_info)
         return True
+
+
+_FORMATTER = logging.Formatter()
 
 
 _ROOT = "n2net_privacy"

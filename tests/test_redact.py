@@ -64,3 +64,15 @@ def test_logging_filter_scrubs_arguments_that_slipped_through(
     assert "215 555" not in caplog.text
     assert "ann.lee" not in caplog.text
     assert "+1******2671" in caplog.text
+
+
+def test_tracebacks_in_log_records_are_scrubbed_too(caplog: pytest.LogCaptureFixture) -> None:
+    logger = get_logger("tests.redact.tb")
+    with caplog.at_level(logging.ERROR, logger="n2net_privacy"):
+        try:
+            raise ValueError("listener choked on ann.lee@example.com / +1 215 555 2671")
+        except ValueError:
+            logger.exception("listener failed")
+    assert "ValueError" in caplog.text
+    assert "ann.lee" not in caplog.text
+    assert "555 2671" not in caplog.text
