@@ -100,6 +100,8 @@ _ROOT = "n2net_privacy"
 _root_logger = logging.getLogger(_ROOT)
 if not any(isinstance(f, RedactingFilter) for f in _root_logger.filters):
     _root_logger.addFilter(RedactingFilter())
+# A library does not print unless the app configures logging (Python's HOWTO).
+_root_logger.addHandler(logging.NullHandler())
 
 
 def get_logger(name: str) -> logging.Logger:
