@@ -32,8 +32,10 @@ import httpx
 import trustme
 from cryptography.hazmat.primitives import hpke
 
+from n2net_privacy.audit import EgressAuditor
 from n2net_privacy.egress import Egress, EgressPolicy, Purpose
 from n2net_privacy.testing.ingest_server import IngestServer
+from n2net_privacy.testing.synthetic import synthetic_address_book
 from n2net_privacy.uploader.keystore import FileKeyStore
 from n2net_privacy.uploader.recorder import Uploader
 from n2net_privacy.uploader.wire import ServerKeyPair
@@ -91,12 +93,29 @@ def _percentiles(samples: list[float]) -> str:
     )
 
 
+def _auditor(keys: ServerKeyPair) -> EgressAuditor:
+    """The QA auditor in record mode, opening every sealed batch with the server key."""
+    return EgressAuditor(
+        synthetic_address_book(300, seed=5),
+        mode="record",
+        allowed_hosts={Purpose.N2NET_API: frozenset({"127.0.0.1"})},
+        server_private_key=keys.private_key,
+    )
+
+
 def _uploader(
-    url: str, keys: ServerKeyPair, data_dir: Path, client_tls: ssl.SSLContext, **kwargs: object
+    url: str,
+    keys: ServerKeyPair,
+    data_dir: Path,
+    client_tls: ssl.SSLContext,
+    *,
+    auditor: EgressAuditor | None = None,
+    **kwargs: object,
 ) -> Uploader:
     egress = Egress(
         EgressPolicy(allowed_hosts={Purpose.N2NET_API: frozenset({"127.0.0.1"})}),
         verify=client_tls,
+        inspectors=[auditor] if auditor is not None else [],
     )
     return Uploader(
         url, APP_KEY, keys.public, data_dir, key_store=FileKeyStore(data_dir / "keys"),
@@ -117,11 +136,15 @@ def _latency(url: str, keys: ServerKeyPair, root: Path, tls: ssl.SSLContext, **k
 
 
 def _end_to_end(
-    server: ServerProcess, keys: ServerKeyPair, root: Path, tls: ssl.SSLContext
+    server: ServerProcess,
+    keys: ServerKeyPair,
+    root: Path,
+    tls: ssl.SSLContext,
+    auditor: EgressAuditor | None = None,
 ) -> tuple[float, str, float]:
     numbers = _numbers()
     before = server.count()
-    uploader = _uploader(server.url, keys, root / "e2e", tls)
+    uploader = _uploader(server.url, keys, root / "e2e", tls, auditor=auditor)
     samples = []
     started = time.perf_counter()
     for i in range(EVENTS):
@@ -218,7 +241,7 @@ def main() -> None:
             print("  warm normalization cache: " + _latency(server.url, keys, root, client_tls))
             cold = _latency(server.url, keys, root, client_tls, normalize_cache_size=0)
             print("  cache off (every call parses): " + cold, flush=True)
-            sdk_rates, bare_rates = [], []
+            sdk_rates, bare_rates, audited_rates = [], [], []
             for round_ in range(3):
                 rate, during, _ = _end_to_end(server, keys, root / f"r{round_}", client_tls)
                 sdk_rates.append(rate)
@@ -226,6 +249,15 @@ def main() -> None:
                       f" record_sms while draining: {during}", flush=True)
                 bare_rates.append(_bare_loop(server, keys, root / f"r{round_}", client_tls))
                 print(f"  round {round_}: bare loop {bare_rates[-1]:,.0f} events/s", flush=True)
+                auditor = _auditor(keys)
+                audited, _, _ = _end_to_end(
+                    server, keys, root / f"a{round_}", client_tls, auditor=auditor
+                )
+                if auditor.findings():
+                    raise RuntimeError("the auditor flagged the real uploader")
+                audited_rates.append(audited)
+                print(f"  round {round_}: with the auditor (record mode) {audited:,.0f} events/s",
+                      flush=True)
             backlog = _drain_backlog(server, keys, root, client_tls)
         finally:
             server.stop()
@@ -234,6 +266,9 @@ def main() -> None:
     print(f"backlog of {EVENTS:,} drained after a restart: {backlog:,.0f} events/s")
     print(f"bare loop (sqlite + httpx, no SDK): {bare:,.0f} events/s")
     print(f"SDK / bare loop: {sdk / bare:.2f}")
+    audited = statistics.median(audited_rates)
+    print(f"with the egress auditor in record mode: {audited:,.0f} events/s; "
+          f"overhead {sdk / audited - 1:+.1%} (target <= 10%)")
 
 
 if __name__ == "__main__":

@@ -31,8 +31,8 @@ __all__ = [
 ]
 
 _DIGITS = re.compile(r"\d")
-# Runs of 5+ digits, optionally separated by the punctuation people put in numbers.
-_PHONE_LIKE = re.compile(r"\+?\d(?:[\s().\-/]*\d){4,}")
+# Runs of 7+ digits (the shortest personal numbers), with the punctuation people type.
+_PHONE_LIKE = re.compile(r"\+?\d(?:[\s().\-/]*\d){6,}")
 _EMAIL_LIKE = re.compile(r"[^\s@<>\"'(),;:]+@[^\s@<>\"'(),;:]+")
 
 _KEEP_TAIL = 4

@@ -51,6 +51,8 @@ def test_scrub_masks_numbers_and_emails_in_free_text() -> None:
     assert "example.com" not in scrubbed
     assert "555-2671" not in scrubbed
     assert "12:30" in scrubbed  # times and small numbers survive
+    assert scrub("batch 12345 of 500 events") == "batch 12345 of 500 events"  # counters too
+    assert "5552671" not in scrub("dialled 5552671")  # a seven-digit local number does not
 
 
 def test_logging_filter_scrubs_arguments_that_slipped_through(
