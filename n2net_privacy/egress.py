@@ -19,11 +19,12 @@ network trouble, so no httpx type escapes this module.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import http.cookiejar
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import httpx
@@ -236,27 +237,53 @@ def _no_cookies() -> httpx.Cookies:
     )))
 
 
-def _to_response(response: httpx.Response, body: bytes) -> EgressResponse:
-    return EgressResponse(
-        status=response.status_code,
-        headers={k.lower(): v for k, v in response.headers.items()},
-        content=body,
-    )
+_UNUSABLE = EgressResponse(status=0, headers={}, content=b"")
 
 
-class _TooLarge(Exception):
-    pass
+class _Reply:
+    """Collects one reply's body under the byte cap (shared by both clients)."""
+
+    def __init__(self, response: httpx.Response, max_bytes: int | None) -> None:
+        declared = response.headers.get("content-length")
+        self.too_large = (
+            max_bytes is not None
+            and declared is not None
+            and declared.isdigit()
+            and int(declared) > max_bytes
+        )
+        self._response = response
+        self._max = max_bytes
+        self._body = bytearray()
+
+    def add(self, chunk: bytes) -> bool:
+        """Append a chunk; False once the cap is passed (stop reading)."""
+        self._body += chunk
+        self.too_large = self._max is not None and len(self._body) > self._max
+        return not self.too_large
+
+    def result(self) -> EgressResponse:
+        if self.too_large:
+            return _UNUSABLE
+        return EgressResponse(
+            status=self._response.status_code,
+            headers={k.lower(): v for k, v in self._response.headers.items()},
+            content=bytes(self._body),
+        )
 
 
-def _check_length(response: httpx.Response, max_bytes: int | None) -> None:
-    declared = response.headers.get("content-length")
-    if (
-        max_bytes is not None
-        and declared is not None
-        and declared.isdigit()
-        and int(declared) > max_bytes
-    ):
-        raise _TooLarge
+@contextlib.contextmanager
+def _network_errors() -> Iterator[None]:
+    """Map httpx's exceptions to the SDK's at the boundary (works around awaits too)."""
+    try:
+        yield
+    except httpx.TimeoutException as exc:
+        raise NetworkTimeout(f"timed out: {type(exc).__name__}") from exc
+    except httpx.HTTPError as exc:
+        raise NetworkError(f"network error: {type(exc).__name__}") from exc
+
+
+def _timeout(timeout: float | None) -> dict[str, Any]:
+    return {} if timeout is None else {"timeout": timeout}
 
 
 class EgressClient:
@@ -282,26 +309,15 @@ class EgressClient:
         Raises :class:`NetworkTimeout` / :class:`NetworkError` for network
         trouble and :class:`EgressPolicyError` when the chokepoint refuses.
         """
-        kwargs: dict[str, object] = {}
-        if timeout is not None:
-            kwargs["timeout"] = timeout
-        try:
-            with self._client.stream(
-                method, url, headers=headers, content=content, **kwargs  # type: ignore[arg-type]
-            ) as response:
-                _check_length(response, max_response_bytes)
-                body = bytearray()
+        with _network_errors(), self._client.stream(
+            method, url, headers=headers, content=content, **_timeout(timeout)
+        ) as response:
+            reply = _Reply(response, max_response_bytes)
+            if not reply.too_large:
                 for chunk in response.iter_bytes():
-                    body += chunk
-                    if max_response_bytes is not None and len(body) > max_response_bytes:
-                        raise _TooLarge
-                return _to_response(response, bytes(body))
-        except _TooLarge:
-            return EgressResponse(status=0, headers={}, content=b"")
-        except httpx.TimeoutException as exc:
-            raise NetworkTimeout(f"timed out: {type(exc).__name__}") from exc
-        except httpx.HTTPError as exc:
-            raise NetworkError(f"network error: {type(exc).__name__}") from exc
+                    if not reply.add(chunk):
+                        break
+            return reply.result()
 
     def close(self) -> None:
         self._client.close()
@@ -324,26 +340,16 @@ class AsyncEgressClient:
         max_response_bytes: int | None = None,
     ) -> EgressResponse:
         """The async twin of :meth:`EgressClient.request`."""
-        kwargs: dict[str, object] = {}
-        if timeout is not None:
-            kwargs["timeout"] = timeout
-        try:
+        with _network_errors():
             async with self._client.stream(
-                method, url, headers=headers, content=content, **kwargs  # type: ignore[arg-type]
+                method, url, headers=headers, content=content, **_timeout(timeout)
             ) as response:
-                _check_length(response, max_response_bytes)
-                body = bytearray()
-                async for chunk in response.aiter_bytes():
-                    body += chunk
-                    if max_response_bytes is not None and len(body) > max_response_bytes:
-                        raise _TooLarge
-                return _to_response(response, bytes(body))
-        except _TooLarge:
-            return EgressResponse(status=0, headers={}, content=b"")
-        except httpx.TimeoutException as exc:
-            raise NetworkTimeout(f"timed out: {type(exc).__name__}") from exc
-        except httpx.HTTPError as exc:
-            raise NetworkError(f"network error: {type(exc).__name__}") from exc
+                reply = _Reply(response, max_response_bytes)
+                if not reply.too_large:
+                    async for chunk in response.aiter_bytes():
+                        if not reply.add(chunk):
+                            break
+                return reply.result()
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -399,27 +405,24 @@ class Egress:
         )
 
     def client(self, purpose: Purpose, *, timeout: float = 10.0) -> EgressClient:
+        """A blocking client for ``purpose``; every request passes the chokepoint."""
         inner = self._transport or httpx.HTTPTransport(verify=self._verify)
-        return EgressClient(
-            httpx.Client(
-                transport=_AuditingTransport(self._gate(purpose), inner),
-                timeout=timeout,
-                cookies=_no_cookies(),
-                headers={"user-agent": USER_AGENT},
-                follow_redirects=False,
-                trust_env=False,
-            )
-        )
+        transport = _AuditingTransport(self._gate(purpose), inner)
+        return EgressClient(httpx.Client(transport=transport, **_client_options(timeout)))
 
     def async_client(self, purpose: Purpose, *, timeout: float = 10.0) -> AsyncEgressClient:
+        """The asyncio twin of :meth:`client`."""
         inner = self._async_transport or httpx.AsyncHTTPTransport(verify=self._verify)
-        return AsyncEgressClient(
-            httpx.AsyncClient(
-                transport=_AsyncAuditingTransport(self._gate(purpose), inner),
-                timeout=timeout,
-                cookies=_no_cookies(),
-                headers={"user-agent": USER_AGENT},
-                follow_redirects=False,
-                trust_env=False,
-            )
-        )
+        transport = _AsyncAuditingTransport(self._gate(purpose), inner)
+        return AsyncEgressClient(httpx.AsyncClient(transport=transport, **_client_options(timeout)))
+
+
+def _client_options(timeout: float) -> dict[str, Any]:
+    """What every client shares: no cookie jar, fixed UA, no redirects, no env proxies."""
+    return {
+        "timeout": timeout,
+        "cookies": _no_cookies(),
+        "headers": {"user-agent": USER_AGENT},
+        "follow_redirects": False,
+        "trust_env": False,
+    }
