@@ -24,6 +24,7 @@ __all__ = [
     "OutgoingRequest",
     "Purpose",
     "RequestInspector",
+    "is_loopback",
 ]
 
 
@@ -34,7 +35,8 @@ class Purpose(StrEnum):
     GRAVATAR = "gravatar"
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ``[::1]``)."""
     if host == "localhost":
         return True
     try:
@@ -70,7 +72,7 @@ class EgressPolicy:
             )
         if scheme == "https":
             return
-        if scheme == "http" and self.test_mode and _is_loopback(host):
+        if scheme == "http" and self.test_mode and is_loopback(host):
             return
         raise EgressPolicyError(
             f"{scheme}:// to {host!r} refused: only https, or loopback http in test mode",

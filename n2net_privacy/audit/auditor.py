@@ -26,7 +26,6 @@ inspected.
 
 from __future__ import annotations
 
-import ipaddress
 import threading
 from collections.abc import Collection, Iterable, Mapping
 
@@ -34,7 +33,7 @@ from n2net_privacy.audit.detectors import AddressBookPii, ContactLike, PiiDetect
 from n2net_privacy.audit.events import check_events
 from n2net_privacy.audit.findings import AuditMode, DataFlow, Finding, Rule
 from n2net_privacy.audit.places import Field, json_fields, media_type, request_fields
-from n2net_privacy.egress_policy import EgressPolicy, OutgoingRequest, Purpose
+from n2net_privacy.egress_policy import EgressPolicy, OutgoingRequest, Purpose, is_loopback
 from n2net_privacy.errors import EgressPolicyError, WireFormatError
 from n2net_privacy.gravatar.hashing import is_gravatar_hash
 from n2net_privacy.redact import get_logger
@@ -55,15 +54,6 @@ _NOTHING = "no personal data found"
 _REDACTED = "[redacted]"
 _SHORT = 256
 _Problem = tuple[Rule, Field, str]  # a broken rule, where, and what (redacted)
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 class EgressAuditor:
@@ -147,7 +137,7 @@ class EgressAuditor:
             problems.append((Rule.HOST_NOT_ALLOWED, here,
                              f"host not allowed for purpose {request.purpose.value}"))
         if request.scheme != "https" and not (
-            self._allow_loopback_http and request.scheme == "http" and _is_loopback(host)
+            self._allow_loopback_http and request.scheme == "http" and is_loopback(host)
         ):
             problems.append((Rule.TRANSPORT_PLAINTEXT, here, f"{request.scheme}:// is plaintext"))
         sealed = media_type(request) == CONTENT_TYPE
