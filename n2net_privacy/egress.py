@@ -122,6 +122,13 @@ def _async_pin_tracer(
     return trace
 
 
+def _wire_size(request: httpx.Request) -> int:
+    """Bytes an HTTP/1.1 request puts on the wire: request line, headers, body."""
+    line = len(request.method) + len(request.url.raw_path) + len(" HTTP/1.1\r\n") + 1
+    headers = sum(len(k) + len(v) + 4 for k, v in request.headers.raw)  # "k: v\r\n"
+    return line + headers + 2 + len(request.content)
+
+
 class _Gate:
     """The decisions shared by the sync and async transports (no I/O)."""
 
@@ -181,7 +188,7 @@ class _Gate:
             method=request.method,
             host=request.url.host,
             path=request.url.path,
-            request_bytes=len(request.content),
+            request_bytes=_wire_size(request),
             status=status,
             blocked=blocked,
         )

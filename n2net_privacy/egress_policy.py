@@ -105,6 +105,7 @@ class AuditEntry:
     method: str
     host: str
     path: str
+    #: Request line, headers and body: everything the request wrote (before TLS).
     request_bytes: int
     status: int | None = None
     blocked: bool = False

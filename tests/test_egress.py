@@ -96,7 +96,11 @@ def test_every_request_is_audited_with_purpose_host_path_and_bytes() -> None:
     assert (entry.at, entry.purpose, entry.method, entry.host, entry.path) == (
         1234.5, Purpose.N2NET_API, "POST", "api.n2net.com", "/v1/events"
     )
-    assert entry.request_bytes == 5
+    (sent,) = seen
+    head = b"POST /v1/events?x=1 HTTP/1.1\r\n" + b"".join(
+        k + b": " + v + b"\r\n" for k, v in sent.headers.raw
+    ) + b"\r\n"
+    assert entry.request_bytes == len(head) + 5  # request line, headers and the body
     assert entry.status == 200
     assert not entry.blocked
 
