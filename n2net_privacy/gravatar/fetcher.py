@@ -8,9 +8,13 @@ the email. It returns values, not exceptions: an :class:`Avatar` or a
 The consent switch is read at the moment of use and observed:
 
 * toggle off: no request, ``NoAvatar(DISABLED)`` at once;
-* switched off mid-flight: the caches are purged before the setter returns,
-  running :meth:`fetch_many` tasks are cancelled, every result of that batch
-  is discarded (all ``DISABLED``), and no request starts afterwards.
+* switched off mid-flight: the fetcher is a revocation hook of the Settings
+  consent core, so before the setter returns (and whatever the disk does
+  with the saved file) no request can start, running :meth:`fetch_many`
+  tasks are cancelled, waiting callers get ``DISABLED``, and the caches are
+  purged. Every result of an interrupted batch is ``DISABLED``. Requests
+  already on the wire when the switch happened are not recalled: their
+  answers are discarded.
 
 One lookup per hash is written once, as a generator of actions (sleep, send)
 in the sans-I/O manner; :meth:`fetch` and :meth:`fetch_many` only drive it
@@ -113,30 +117,37 @@ class GravatarFetcher:
         if not settings.gravatar_enabled:
             # Leftovers from a run that ended before a purge finished.
             self.cache.purge()
-        self._unsubscribe = settings.subscribe(self._on_settings_change)
+        self._unsubscribe = settings.on_revoke(self._on_revoke)
 
     # -- consent -----------------------------------------------------------
 
-    def _on_settings_change(self, _change: object) -> None:
-        if not self._settings.gravatar_enabled:
-            self.revoke()
+    def _on_revoke(self, _change: object) -> None:
+        self.revoke()
 
     def revoke(self) -> None:
-        """Forget everything and stop all work now (called when the toggle goes off)."""
+        """Stop all work and forget everything now (run when the toggle goes off).
+
+        In the consent order: no new request can start once the generation
+        moved; waiting callers get ``DISABLED``; running batches are
+        cancelled; then both cache layers are purged. A cache file that
+        resists deletion is logged, never raised: the work has stopped and
+        the memory layer is empty either way.
+        """
         with self._lock:
             self._generation += 1
             waiting = list(self._inflight.values())
             self._inflight.clear()
             batches = list(self._batches)
+            for future in waiting:
+                if not future.done():
+                    future.set_result(_DISABLED)
+            for batch in batches:
+                batch.cancel_soon()
             try:
+                # Under the lock, like _claim: nothing can be promoted from disk meanwhile.
                 self.cache.purge()
-            finally:
-                # Even if a cache file resists deletion, the work stops.
-                for future in waiting:
-                    if not future.done():
-                        future.set_result(_DISABLED)
-                for batch in batches:
-                    batch.cancel_soon()
+            except OSError as exc:
+                _log.warning("gravatar disk cache could not be purged: %s", type(exc).__name__)
         _log.info("gravatar revoked: caches purged, %d batches cancelled", len(batches))
 
     def _start(self) -> int | None:
