@@ -116,7 +116,10 @@ class GravatarFetcher:
         self._client: EgressClient | None = None
         if not settings.gravatar_enabled:
             # Leftovers from a run that ended before a purge finished.
-            self.cache.purge()
+            try:
+                self.cache.purge()
+            except OSError as exc:
+                _log.warning("gravatar disk cache could not be purged: %s", type(exc).__name__)
         self._unsubscribe = settings.on_revoke(self._on_revoke)
 
     # -- consent -----------------------------------------------------------
