@@ -54,6 +54,8 @@ __all__ = ["GravatarFetcher"]
 
 _log = get_logger(__name__)
 _DISABLED = NoAvatar(NoAvatarReason.DISABLED)
+#: How long a revocation waits for a batch's event loop to confirm the cancellation.
+_CANCEL_WAIT = 2.0
 
 
 class _Batch:
@@ -61,12 +63,31 @@ class _Batch:
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
+        self.thread = threading.get_ident()
         self.tasks: list[asyncio.Task[AvatarResult]] = []
 
-    def cancel_soon(self) -> None:
-        # A closed loop raises RuntimeError: its batch is over, nothing to cancel.
-        with contextlib.suppress(RuntimeError):
-            self.loop.call_soon_threadsafe(self._cancel)
+    def cancel(self, wait: float) -> None:
+        """Cancel every task and wait (at most ``wait`` s) until the loop has done it.
+
+        Once the loop has run the cancellation, every task sits at an await:
+        either past the egress hand-off of its request, or cancelled before
+        it. So no request of this batch leaves after this returns.
+        """
+        if threading.get_ident() == self.thread:
+            self._cancel()  # called from the batch's own loop: nothing to wait for
+            return
+        done = threading.Event()
+
+        def cancel_now() -> None:
+            self._cancel()
+            done.set()
+
+        try:
+            self.loop.call_soon_threadsafe(cancel_now)
+        except RuntimeError:
+            return  # a closed loop: its batch is over, nothing to cancel
+        if not done.wait(wait):
+            _log.warning("gravatar batch cancellation not confirmed within %.1f s", wait)
 
     def _cancel(self) -> None:
         for task in self.tasks:
@@ -131,8 +152,10 @@ class GravatarFetcher:
         """Stop all work and forget everything now (run when the toggle goes off).
 
         In the consent order: no new request can start once the generation
-        moved; waiting callers get ``DISABLED``; running batches are
-        cancelled; then both cache layers are purged. A cache file that
+        moved; waiting callers get ``DISABLED``; both cache layers are
+        purged; running :meth:`fetch_many` batches are cancelled, and this
+        returns once their event loop confirmed it (at most about 2 s), so no
+        request of a batch leaves the device after it returns. A cache file that
         resists deletion is logged, never raised: the work has stopped and
         the memory layer is empty either way.
         """
@@ -144,13 +167,14 @@ class GravatarFetcher:
             for future in waiting:
                 if not future.done():
                     future.set_result(_DISABLED)
-            for batch in batches:
-                batch.cancel_soon()
             try:
                 # Under the lock, like _claim: nothing can be promoted from disk meanwhile.
                 self.cache.purge()
             except OSError as exc:
                 _log.warning("gravatar disk cache could not be purged: %s", type(exc).__name__)
+        # Outside the lock: the loop may need it to reach the await where it is cancelled.
+        for batch in batches:
+            batch.cancel(_CANCEL_WAIT)
         _log.info("gravatar revoked: caches purged, %d batches cancelled", len(batches))
 
     def _start(self) -> int | None:
