@@ -36,8 +36,10 @@ class Journal:
         self.events.append((f"persist {state}", self.in_force()))
 
 
-def make(origin: Origin = Origin.USER, *, initial: bool = False) -> tuple[ConsentCore[bool, str],
-                                                                          Journal, list[StorageError]]:
+Made = tuple[ConsentCore[bool, str], Journal, list[StorageError]]
+
+
+def make(origin: Origin = Origin.USER, *, initial: bool = False) -> Made:
     journal = Journal()
     reported: list[StorageError] = []
     core: ConsentCore[bool, str] = ConsentCore(
