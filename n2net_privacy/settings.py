@@ -177,6 +177,10 @@ class Settings:
     def _set(self, key: SettingKey, value: object) -> None:
         def decide(values: SettingsValues) -> Proposal[SettingsValues, SettingsChange] | None:
             old = getattr(values, key.value)
+            if old == value and key is SettingKey.GRAVATAR_ENABLED and value is False:
+                # Already off, but a switch-on may still be being saved: publishing
+                # (nothing to tell, nothing to write) makes it lose to this later call.
+                return Proposal(values, None, Kind.REVOKE)
             if old == value:
                 return None
             kind = Kind.CHANGE

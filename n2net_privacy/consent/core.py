@@ -165,7 +165,7 @@ class ConsentCore(Generic[S, C]):
                 self._published = (version, proposal.state)
                 ticket = self.dispatcher.reserve()
         if effects[0] is Effect.SAVE:
-            return self._apply_durable_first(version, proposal, effects)
+            return self._apply_durable_first(decide)
         self._run_after_publish(effects, proposal, ticket)
         return Applied(proposal.state, version, published=True)
 
@@ -175,30 +175,52 @@ class ConsentCore(Generic[S, C]):
             self._persist_latest()
 
     def _apply_durable_first(
-        self, based_on: int, proposal: Proposal[S, C], effects: tuple[Effect, ...]
+        self, decide: Callable[[S], Proposal[S, C] | None]
     ) -> Applied[S]:
+        """SAVE, then PUBLISH only if nothing was published while saving.
+
+        Only transitions without SAVE (revocations) can be published while
+        the disk lock is held. If one was, the proposal is decided again on
+        top of it: a change that is still a change is saved again; a grant is
+        dropped, because the revocation came later and the later call wins.
+        """
         with self._disk_lock:
-            try:
-                self._write(proposal.state)
-            except StorageError:
-                # The write may have landed before failing (a directory fsync):
-                # put back what is in force, best effort, then refuse the change.
-                self._restore_latest(report=False)
-                raise
-            with self._state_lock:
-                version, current = self._published
-                superseded = version != based_on
-                if not superseded:
-                    version += 1
-                    self._published = (version, proposal.state)
-                    self._dirty = False
-                    ticket = self.dispatcher.reserve()
-            if superseded:
-                # A later transition (a revocation) was published while we saved:
-                # it wins, and the disk must say so.
-                self._restore_latest()
-                return Applied(current, version, published=False)
-        self._run_after_publish(tuple(e for e in effects if e is not Effect.SAVE), proposal, ticket)
+            first = True
+            while True:
+                with self._state_lock:
+                    based_on, current = self._published
+                    proposal = decide(current)
+                kind_needs_save = (
+                    proposal is not None and EFFECTS[self.origin, proposal.kind][0] is Effect.SAVE
+                )
+                if first and proposal is not None and not kind_needs_save:
+                    break  # the state moved before we got the disk: no save needed now
+                if proposal is None or not kind_needs_save or (
+                    not first and proposal.kind is Kind.GRANT
+                ):
+                    if not first:
+                        self._restore_latest()  # the disk must say what is in force
+                    return Applied(current, based_on, published=False)
+                try:
+                    self._write(proposal.state)
+                except StorageError:
+                    # The write may have landed before failing (a directory fsync):
+                    # put back what is in force, best effort, then refuse the change.
+                    self._restore_latest(report=False)
+                    raise
+                with self._state_lock:
+                    if self._published[0] == based_on:
+                        version = based_on + 1
+                        self._published = (version, proposal.state)
+                        self._dirty = False
+                        ticket = self.dispatcher.reserve()
+                        break
+                first = False
+        if first and not kind_needs_save:
+            return self.apply(decide)
+        assert proposal is not None
+        effects = tuple(e for e in EFFECTS[self.origin, proposal.kind] if e is not Effect.SAVE)
+        self._run_after_publish(effects, proposal, ticket)
         return Applied(proposal.state, version, published=True)
 
     def _run_after_publish(
