@@ -190,7 +190,12 @@ class PermissionService:
     ) -> None:
         self._provider = provider
         self._store: LearnedStatusStore = store if store is not None else MemoryLearnedStatusStore()
-        learned = {p: s for p, s in self._store.load().items() if _worth_keeping(s)}
+        try:
+            loaded = self._store.load()
+        except OSError as exc:  # a custom store: unreadable means nothing learned, which is safe
+            _log.warning("ignoring unreadable permission state: %s", type(exc).__name__)
+            loaded = {}
+        learned = {p: s for p, s in loaded.items() if _worth_keeping(s)}
         self._core: ConsentCore[Learned, PermissionChange] = ConsentCore(
             learned,
             origin=Origin.PLATFORM,
