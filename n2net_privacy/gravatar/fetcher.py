@@ -35,6 +35,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from n2net_privacy.egress import AsyncEgressClient, Egress, EgressClient, Purpose
 from n2net_privacy.errors import NetworkError
 from n2net_privacy.gravatar.backoff import HostBackoff
+from n2net_privacy.gravatar.batch import RunningBatch
 from n2net_privacy.gravatar.cache import AvatarCache, CacheEntry, DiskCache, MemoryCache
 from n2net_privacy.gravatar.config import ContactLike, GravatarConfig, GravatarSettings
 from n2net_privacy.gravatar.lookup import (
@@ -55,42 +56,6 @@ _log = get_logger(__name__)
 _DISABLED = NoAvatar(NoAvatarReason.DISABLED)
 #: How long a revocation waits for a batch's event loop to confirm the cancellation.
 _CANCEL_WAIT = 2.0
-
-
-class _Batch:
-    """The tasks of one running fetch_many, so a revocation can cancel them."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-        self.thread = threading.get_ident()
-        self.tasks: list[asyncio.Task[AvatarResult]] = []
-
-    def cancel(self, wait: float) -> None:
-        """Cancel every task and wait (at most ``wait`` s) until the loop has done it.
-
-        Once the loop has run the cancellation, every task sits at an await:
-        either past the egress hand-off of its request, or cancelled before
-        it. So no request of this batch leaves after this returns.
-        """
-        if threading.get_ident() == self.thread:
-            self._cancel()  # called from the batch's own loop: nothing to wait for
-            return
-        done = threading.Event()
-
-        def cancel_now() -> None:
-            self._cancel()
-            done.set()
-
-        try:
-            self.loop.call_soon_threadsafe(cancel_now)
-        except RuntimeError:
-            return  # a closed loop: its batch is over, nothing to cancel
-        if not done.wait(wait):
-            _log.warning("gravatar batch cancellation not confirmed within %.1f s", wait)
-
-    def _cancel(self) -> None:
-        for task in self.tasks:
-            task.cancel()
 
 
 class GravatarFetcher:
@@ -131,7 +96,7 @@ class GravatarFetcher:
         self._lock = threading.Lock()
         self._generation = 0
         self._inflight: dict[str, concurrent.futures.Future[AvatarResult]] = {}
-        self._batches: set[_Batch] = set()
+        self._batches: set[RunningBatch] = set()
         self._sync_slots = threading.BoundedSemaphore(self.config.concurrency)
         self._client: EgressClient | None = None
         if not settings.gravatar_enabled:
@@ -336,7 +301,7 @@ class GravatarFetcher:
         loop = asyncio.get_running_loop()
         slots = asyncio.Semaphore(self.config.concurrency)
         client = self._egress.async_client(Purpose.GRAVATAR, timeout=self.config.timeout)
-        batch = _Batch(loop)
+        batch = RunningBatch(loop)
         with self._lock:
             self._batches.add(batch)
         try:
