@@ -186,3 +186,30 @@ def test_switch_off_with_a_full_disk_holds_and_nothing_raises(
     assert [r.errno for r in trial.reported] == [failure]
     # The disk still says "on": the revocation holds for this session, as documented.
     assert json.loads((tmp_path / "settings.json").read_text())["gravatar_enabled"] is True
+
+
+def test_switch_off_from_inside_the_batch_event_loop_does_not_wait_on_itself(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(tmp_path / "settings.json")
+    settings.gravatar_enabled = True
+    book = synthetic_address_book(60, seed=5)
+    sent = SentCounter()
+    with GravatarStandIn(latency=0.02) as stand_in:
+        fetcher = GravatarFetcher(
+            settings, Egress(LOOPBACK, inspectors=[sent]),
+            GravatarConfig(base_url=stand_in.base_url, concurrency=4),
+        )
+
+        async def app() -> tuple[list[AvatarResult], int, int]:
+            batch = asyncio.create_task(fetcher.fetch_many(book))
+            while sent.count < 3:
+                await asyncio.sleep(0)  # let the batch start its first requests
+            settings.gravatar_enabled = False  # on the batch's own loop thread
+            at_return = sent.count
+            return await batch, at_return, sent.count
+
+        results, at_return, final = asyncio.run(app())
+        fetcher.close()
+    assert results == [DISABLED] * 60
+    assert final == at_return
