@@ -132,7 +132,11 @@ def test_stale_block_cleared_by_a_live_grant(tmp_path: Path) -> None:
     provider = android()
     provider.settings_grant()  # while the app was not running
     service = PermissionService(provider, store)
+    before = (tmp_path / "p.json").read_bytes()
     assert service.status(CONTACTS) == GRANTED
+    assert service.learned(CONTACTS) is None  # forgotten in memory at once
+    assert (tmp_path / "p.json").read_bytes() == before  # but a read never writes
+    service.close()  # the next write saves what the read learned
     assert store.load() == {}
 
 
