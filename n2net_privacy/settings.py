@@ -198,8 +198,22 @@ class Settings:
         try:
             write_atomically(self.path, data, fsync=self._fsync)
         except OSError as exc:
+            detail = os_error_name(exc)
+            if not values.gravatar_enabled and self._remove_file():
+                # Fail closed: removing needs no free space, and with no file every
+                # toggle is off, so the switch-off survives a restart after all.
+                detail += "; removed the file, so every setting is back to its default (off)"
             raise StorageError(
-                f"cannot save settings to {self.path} ({os_error_name(exc)})",
+                f"cannot save settings to {self.path} ({detail})",
                 path=str(self.path), errno=exc.errno,
             ) from exc
+
+    def _remove_file(self) -> bool:
+        assert self.path is not None
+        try:
+            self.path.unlink(missing_ok=True)
+        except OSError:
+            return False
+        _log.warning("settings could not be saved; removed the file so Gravatar stays off")
+        return True
 

@@ -184,8 +184,9 @@ def test_switch_off_with_a_full_disk_holds_and_nothing_raises(
     assert trial.results == [DISABLED] * CONTACTS
     assert trial.later == [DISABLED] * 61
     assert [r.errno for r in trial.reported] == [failure]
-    # The disk still says "on": the revocation holds for this session, as documented.
-    assert json.loads((tmp_path / "settings.json").read_text())["gravatar_enabled"] is True
+    # Failing closed: the file is gone (no space needed), so a restart finds Gravatar off.
+    assert not (tmp_path / "settings.json").exists()
+    assert Settings(tmp_path / "settings.json").gravatar_enabled is False
 
 
 def test_switch_off_from_inside_the_batch_event_loop_does_not_wait_on_itself(

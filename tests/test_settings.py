@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import itertools
 import json
 import os
@@ -173,6 +174,26 @@ def test_revocation_applies_even_when_it_cannot_be_saved(tmp_path: Path) -> None
     assert settings.gravatar_enabled is False
     assert seen == [SettingsChange(K.GRAVATAR_ENABLED, True, False)]
     assert len(reported) == 1 and reported[0].path == str(path)
+
+
+def test_a_switch_off_that_cannot_be_saved_survives_a_restart(tmp_path: Path) -> None:
+    """A full disk cannot write the new file, but removing the old one needs no space."""
+    path = tmp_path / "settings.json"
+    full = {"on": False}
+
+    def fsync(fd: int) -> None:
+        if full["on"]:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        os.fsync(fd)
+
+    reported: list[StorageError] = []
+    settings = Settings(path, on_storage_error=reported.append, fsync=fsync)
+    settings.gravatar_enabled = True
+    assert Settings(path).gravatar_enabled is True
+    full["on"] = True
+    settings.gravatar_enabled = False  # never raises
+    assert len(reported) == 1 and "removed the file" in str(reported[0])
+    assert Settings(path).gravatar_enabled is False  # the app restarts: still off
 
 
 def test_concurrent_writers_leave_memory_file_and_events_consistent(tmp_path: Path) -> None:
