@@ -427,7 +427,8 @@ class AndroidPermissionProvider:
                 new = rule(old, self.api_level)
                 # Android kills the app when a permission is taken away, not when given.
                 killed = old == _GRANTED and new != _GRANTED
-                # A Deny the user taps sets USER_SET: the auto-revoke mark goes.
+                # A permission Settings leaves as it was keeps its auto-revoke mark
+                # (Deny on an already denied row changes nothing); a grant clears it.
                 keep_mark = key in self._auto_revoked and new == old
                 self._set(key, new, app_killed=killed, auto_revoked=keep_mark and not killed)
         self._changes.flush()
