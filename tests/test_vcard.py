@@ -180,3 +180,57 @@ def test_reading_cards_logs_no_personal_data(caplog: pytest.LogCaptureFixture) -
                 parse_vcard(bad)
     for secret in ("Ann", "Lee", "2671", "example"):
         assert secret not in caplog.text
+
+
+def _qp(text: str) -> str:
+    """Quoted-printable as Android writes it: every byte escaped, soft breaks at 76."""
+    encoded = "".join(f"={b:02X}" for b in text.encode("utf-8"))
+    lines, line = [], ""
+    for i in range(0, len(encoded), 3):
+        if len(line) + 3 > 75:
+            lines.append(line + "=")
+            line = ""
+        line += encoded[i : i + 3]
+    return "\r\n".join([*lines, line])
+
+
+_names = st.text(
+    alphabet=st.characters(categories=["L", "N", "P", "Zs"], exclude_characters="\x85\xa0"),
+    min_size=1,
+    max_size=60,
+).filter(lambda s: s.strip() == s)
+
+
+@settings(max_examples=100)
+@given(_names)
+def test_a_2_1_quoted_printable_name_comes_back_whole(name: str) -> None:
+    text = card(f"FN;CHARSET=UTF-8;ENCODING=QUOTED-PRINTABLE:{_qp(name)}", version="2.1")
+    (contact,) = parse_vcard(text)
+    assert contact.display_name == name
+
+
+@settings(max_examples=100)
+@given(_names)
+def test_a_3_0_name_with_escapes_comes_back_whole(name: str) -> None:
+    escaped = name.replace("\\", "\\\\").replace(",", "\\,").replace(";", "\\;")
+    (contact,) = parse_vcard(card(f"FN:{escaped}"))
+    assert contact.display_name == name
+    # An unescaped comma (Gmail writes them) is part of the name too, never a cut.
+    if "\\" not in name and ";" not in name:
+        (raw,) = parse_vcard(card(f"FN:{name}"))
+        assert raw.display_name == name
+
+
+def test_a_2_1_card_without_fn_is_named_from_n() -> None:
+    (contact,) = parse_vcard(card("N:Lee;Ann;B.;Dr.;Jr.", "TEL;CELL:555 0100", version="2.1"))
+    assert contact.display_name == "Dr. Ann B. Lee Jr."
+    assert contact.phones == (ContactPhone(number="555 0100", label="mobile"),)
+
+
+@pytest.mark.parametrize("newline", ["\r\n", "\n", "\r", "\r\r\n"])
+def test_any_line_end_and_folding(newline: str) -> None:
+    text = newline.join(
+        ["BEGIN:VCARD", "VERSION:3.0", "FN:Ann", " Lee", "TEL;TYPE=CELL:555", "\t0100", "END:VCARD"]
+    )
+    (contact,) = parse_vcard(text)
+    assert (contact.display_name, contact.phones[0].number) == ("AnnLee", "5550100")
