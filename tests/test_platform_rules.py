@@ -274,3 +274,16 @@ def test_picker_outside_limited_access_is_an_empty_result(setup: list[str], stat
     assert provider.present_contact_picker() == PickerResult(status, presented=False)
     assert provider.pickers_shown == 0
     assert provider.check(CONTACTS) is status
+
+
+@pytest.mark.parametrize("api_level", [26, 30, 34])
+def test_a_grant_settled_by_the_group_is_announced_at_once(api_level: int) -> None:
+    provider = AndroidPermissionProvider(api_level=api_level, user=ScriptedUser([GRANT]))
+    changes: list[PermissionChange] = []
+    provider.subscribe(changes.append)
+    provider.request(READ)
+    provider.request(WRITE)  # no dialog; returns only after listeners were told
+    assert changes == [
+        PermissionChange(READ, S.NOT_DETERMINED, S.GRANTED),
+        PermissionChange(WRITE, S.NOT_DETERMINED, S.GRANTED),
+    ]

@@ -440,17 +440,22 @@ class AndroidPermissionProvider:
             revoked = key in self._auto_revoked
             others = [self._get(k) for k in self._keys(key.group) if k != key]
             settled = android_group_request(before, others, self.api_level)
-            if settled is not None:
-                if settled == _GRANTED:
-                    self._set(key, settled, app_killed=False, auto_revoked=False)
-                # An auto-denial changes no flag: the result alone says "blocked".
-                return settled
-            options = android_dialog_options(before, self.api_level, auto_revoked=revoked)
-            if not options:
-                return before
-            self._dialogs += 1
-            prompt = Prompt(Platform.ANDROID, key, options, number=self._dialogs)
+            if settled == _GRANTED:
+                self._set(key, settled, app_killed=False, auto_revoked=False)
+            # An auto-denial changes no flag: the result alone says "blocked".
+            options = (
+                frozenset()
+                if settled is not None
+                else android_dialog_options(before, self.api_level, auto_revoked=revoked)
+            )
+            prompt = None
+            if options:
+                self._dialogs += 1
+                prompt = Prompt(Platform.ANDROID, key, options, number=self._dialogs)
             version = self._version
+        if prompt is None:
+            self._changes.flush()  # listeners hear of a grant settled by the group
+            return settled if settled is not None else before
         _log.debug("android dialog #%d for %s", prompt.number, key)
         kind = ensure_offered(prompt, self.user(prompt))
         with self._lock:
