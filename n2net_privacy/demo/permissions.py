@@ -58,8 +58,11 @@ def revoke_during_listing(
         try:
             offset = 0
             for _ in range(400):
+                # Stamped when the read starts: a read that began before the revoke may
+                # return what was visible then; one that begins after must get nothing.
+                began = time.monotonic()
                 page = gateway.list_contacts(offset=offset, limit=PAGE)
-                pages.append((time.monotonic(), len(page.items)))
+                pages.append((began, len(page.items)))
                 if len(pages) == 3:
                     started.set()
                 offset = page.next_offset if page.next_offset is not None else 0
@@ -76,7 +79,7 @@ def revoke_during_listing(
     thread.join(30)
     after = [n for t, n in pages if t > revoked_at]
     story.say(
-        f"the listing thread read {len(pages)} pages; {len(after)} of them returned "
+        f"the listing thread read {len(pages)} pages; {len(after)} of them began "
         "after the revoke"
     )
     story.check(not errors, "no exception reached the app during the revoke")
