@@ -734,7 +734,7 @@ def test_ios_18_end_to_end_with_the_real_provider() -> None:
     assert ids(gateway.list_contacts()) == ["ann"]
     assert deltas[-1] == ContactsDelta(S.LIMITED, added=frozenset({"ann"}))
 
-    user.push(SelectContacts(["bob"]))
+    user.push(SelectContacts(["ann", "bob"]))  # the picker's answer is the new selection
     provider.present_contact_picker()
     assert deltas[-1] == ContactsDelta(S.LIMITED, added=frozenset({"bob"}))
     assert ids(gateway.search_by_name("o")) == ["bob"]

@@ -219,11 +219,16 @@ def ios_chapter(story: Story, book: list[Contact], data_dir: Path) -> None:
     story.check(
         _full_pass(gateway) == len(chosen), "the app sees exactly the selected contacts"
     )
-    added = ios.present_contact_picker()
-    story.event("user", f"adds {len(more)} more contacts with the picker")
-    story.check(added == frozenset(more), "the picker reports only the newly added ids")
+    picked = ios.present_contact_picker()
+    story.event(
+        "user", f"keeps 1 contact, removes {len(chosen) - 1} and adds {len(more)} with the picker"
+    )
     story.check(
-        _full_pass(gateway) == len(chosen) + len(more), "the listing follows the new selection"
+        picked.added == frozenset(more) and picked.removed == frozenset(chosen[1:]),
+        "the picker's result is the new selection, with what was added and removed",
+    )
+    story.check(
+        _full_pass(gateway) == 1 + len(more), "the listing follows the new selection"
     )
     ios.settings_grant()
     story.event("user", "switches to Full Access in Settings (iOS kills the app)")

@@ -286,6 +286,10 @@ class PermissionService:
         self.close()
 
     def _on_change(self, change: PermissionChange) -> None:
+        if not change.permission.gates_reading:
+            # API 26+ posts WRITE_CONTACTS on its own; consent (and what the
+            # gateway may show) follows READ_CONTACTS only.
+            return
         kind = classify(
             was_allowed=change.old.allows_access,
             now_allowed=change.new.allows_access,

@@ -206,6 +206,8 @@ class _Device:
         self.timeline.append(TimelineEvent(self._clock() - self._started, self._actor, what))
 
     def _on_permission(self, change: PermissionChange) -> None:
+        if change.permission is Permission.WRITE_CONTACTS:
+            return  # the app only reads; from API 26 WRITE has a state of its own
         self._note(_describe_change(change))
 
     def _on_setting(self, change: SettingsChange) -> None:
