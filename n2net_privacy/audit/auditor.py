@@ -27,7 +27,7 @@ inspected.
 from __future__ import annotations
 
 import threading
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 
 from n2net_privacy.audit.detectors import AddressBookPii, ContactLike, PiiDetector, PiiKind
 from n2net_privacy.audit.events import check_events
@@ -82,6 +82,7 @@ class EgressAuditor:
         allow_loopback_http: bool = False,
         server_private_key: PrivateKey | None = None,
         region: str | None = None,
+        gravatar_consent: Callable[[], bool] | None = None,
     ) -> None:
         pii = (
             address_book
@@ -89,7 +90,10 @@ class EgressAuditor:
             else AddressBookPii.from_contacts(address_book)
         )
         self.mode = AuditMode(mode)
+        self._book = pii
+        self._region = region
         self._detector = PiiDetector(pii, region=region)
+        self._consent = gravatar_consent
         hosts = allowed_hosts if allowed_hosts is not None else EgressPolicy().allowed_hosts
         self._allowed = {purpose: frozenset(h.lower() for h in names)
                          for purpose, names in hosts.items()}
@@ -102,11 +106,32 @@ class EgressAuditor:
 
     # --- the inspector -------------------------------------------------------
 
+    def add_contacts(self, contacts: AddressBookPii | Iterable[ContactLike]) -> None:
+        """Also look for these contacts' PII from the next request on."""
+        more = contacts if isinstance(contacts, AddressBookPii) \
+            else AddressBookPii.from_contacts(contacts)
+        with self._lock:
+            self._book = AddressBookPii(
+                self._book.names + more.names,
+                self._book.emails + more.emails,
+                self._book.numbers + more.numbers,
+            )
+            self._detector = PiiDetector(self._book, region=self._region)
+
+    def watch_gravatar_consent(self, consent: Callable[[], bool] | None) -> None:
+        """Read the Gravatar toggle through ``consent()`` at each request.
+
+        While it returns False, an email hash in any request, Gravatar's
+        included, is a ``pii.email`` finding. ``Settings`` fits as
+        ``lambda: settings.gravatar_enabled`` (its public read).
+        """
+        self._consent = consent
+
     def inspect(self, request: OutgoingRequest) -> None:
         """Check one request; in block mode raise :class:`EgressPolicyError` on a finding."""
         with self._lock:
             self._seen += 1
-            request_id = self._seen
+            request_id = request.request_id or self._seen
         problems, categories = self._check(request)
         blocked = bool(problems) and self.mode is AuditMode.BLOCK
         findings = self._findings_for(request, request_id, problems, blocked=blocked)
@@ -143,7 +168,12 @@ class EgressAuditor:
         sealed = media_type(request) == CONTENT_TYPE
         fields = request_fields(request, with_body=not sealed)
         gravatar = request.purpose is Purpose.GRAVATAR
-        problems.extend(self._pii(fields, hash_path_allowed=gravatar))
+        consent = self._consent
+        hash_allowed = gravatar and (consent is None or consent())
+        problems.extend(self._pii(fields, hash_path_allowed=hash_allowed))
+        if gravatar and not hash_allowed and any(r is Rule.PII_EMAIL and "hash" in d
+                                                 for r, _, d in problems):
+            problems.append((Rule.PII_EMAIL, here, "email hash sent while Gravatar is off"))
         if gravatar:
             last = request.path.rstrip("/").rsplit("/", 1)[-1]
             if is_gravatar_hash(last):

@@ -319,9 +319,17 @@ class PiiDetector:
         >>> detector.redact_path("/u/ann@example.com/avatar")  # doctest: +SKIP
         '/u/[email]/avatar'
         """
-        if self.empty or not self.scan(path):
+        if self.empty:
             return path
-        return "/".join(_masked(segment, self.scan(segment)) for segment in path.split("/"))
+        found = self.scan(path)
+        if not found:
+            return path
+        masked = "/".join(_masked(segment, self.scan(segment)) for segment in path.split("/"))
+        if self.scan(masked) or masked == path:
+            # The value spans segments (``/contacts/215/555/2671``): no segment
+            # alone carries it, so the whole path goes.
+            return "/" + _masked("*", found)
+        return masked
 
 
 def _masked(segment: str, matches: tuple[PiiMatch, ...]) -> str:

@@ -54,6 +54,11 @@ class Field:
                 f"[{key}]" if isinstance(key, int) else f".{_label(key, is_safe)}"
                 for key in self.keys
             )
+            if not is_safe(path):
+                # Keys safe one by one can spell PII together ({"215": {"555": ...}}).
+                path = "".join(
+                    f"[{key}]" if isinstance(key, int) else ".[redacted]" for key in self.keys
+                )
             return f"{self.area}:${path}"
         return self.area
 
