@@ -48,6 +48,7 @@ _RULES = {
     PiiKind.EMAIL_HASH: Rule.PII_EMAIL,
     PiiKind.NAME: Rule.PII_NAME,
     PiiKind.PHONE: Rule.PII_PHONE,
+    PiiKind.NOT_INSPECTED: Rule.NOT_INSPECTED,
 }
 _OPAQUE = "sealed event batch (not opened)"
 _NOTHING = "no personal data found"
@@ -185,7 +186,12 @@ class EgressAuditor:
     def _pii(
         self, fields: list[Field], *, hash_path_allowed: bool, phones: bool = True
     ) -> list[_Problem]:
-        problems: list[_Problem] = []
+        problems: list[_Problem] = [
+            (Rule.NOT_INSPECTED, field, f"not inspected: {field.note}")
+            for field in fields if field.note is not None
+        ]
+        wholes = [field for field in fields if field.whole]
+        fields = [field for field in fields if not field.whole and field.note is None]
         if self._detector.empty:
             return problems
         # Short places (host, path, headers, query) repeat across requests and
@@ -203,6 +209,12 @@ class EgressAuditor:
         ):
             for field in long_fields:
                 problems.extend(self._field_problems(field, phones))
+        if wholes:
+            # Values joined: digits split over adjacent JSON values, form fields, parts.
+            seen = {detail for _, _, detail in problems}
+            for field in wholes:
+                problems.extend(p for p in self._field_problems(field, phones)
+                                if p[2] not in seen)
         return problems
 
     def _field_problems(
