@@ -280,6 +280,7 @@ class EgressAuditor:
             return []
         host = self._safe_host(request, problems)
         path = self.redact_path(request.path)
+        method = self.redact_path(request.method.upper())
         seen: set[tuple[Rule, str, str]] = set()
         findings: list[Finding] = []
         for rule, field, detail in problems:
@@ -292,7 +293,7 @@ class EgressAuditor:
                     rule=rule,
                     request_id=request_id,
                     purpose=request.purpose.value,
-                    method=request.method.upper(),
+                    method=method,
                     host=host,
                     path=path,
                     place=place,
