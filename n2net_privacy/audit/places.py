@@ -37,6 +37,7 @@ MAX_JSON_DEPTH = 64
 """JSON nested deeper than this (or JSON in JSON strings more than 4 levels) is not inspected."""
 _MAX_EMBEDDED = 4
 _MAX_PARTS = 64
+_HEAD_CHARS = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,6 +248,9 @@ def body_fields(request: OutgoingRequest) -> Iterator[Field]:
     if unwrapped.too_large:
         yield Field("body", (), "", unwrapped.encoding,
                     note=f"more than {MAX_DECOMPRESSED_BYTES // (1024 * 1024)} MiB decompressed")
+        # Already a finding; the head is still searched, the rest is not worth the time.
+        yield Field("body", (), unwrapped.text[:_HEAD_CHARS], unwrapped.encoding)
+        return
     if kind.startswith("multipart/") and unwrapped.encoding is not Encoding.GZIP:
         fields = list(_multipart(body, content_type, None))
         yield from fields
