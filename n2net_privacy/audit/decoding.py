@@ -402,6 +402,8 @@ class UnwrappedBody:
     text: str
     encoding: Encoding | None
     too_large: bool = False
+    unsupported: str | None = None
+    """A declared Content-Encoding this module cannot undo (``br``, ``zstd``)."""
 
 
 def unwrap_body(
@@ -417,4 +419,9 @@ def unwrap_body(
             inflated, data = _Inflated(raw[0], 1, raw[1]), raw[0]
     text, charset_encoding = text_of(data, charset)
     encoding = Encoding.GZIP if inflated.rounds else charset_encoding
-    return UnwrappedBody(text, encoding, inflated.too_large)
+    unknown = [c.strip().lower() for c in (content_encoding or "").split(",")
+               if c.strip().lower() not in _KNOWN_CODINGS]
+    return UnwrappedBody(text, encoding, inflated.too_large, ", ".join(unknown) or None)
+
+
+_KNOWN_CODINGS = frozenset({"", "gzip", "x-gzip", "deflate", "identity"})

@@ -245,6 +245,9 @@ def body_fields(request: OutgoingRequest) -> Iterator[Field]:
     kind = media_type(request)
     unwrapped = unwrap_body(body, header(request, "content-encoding"),
                             _charset(content_type))
+    if unwrapped.unsupported is not None:
+        yield Field("body", (), "", None,
+                    note="a Content-Encoding other than gzip or deflate (not decoded)")
     if unwrapped.too_large:
         yield Field("body", (), "", unwrapped.encoding,
                     note=f"more than {MAX_DECOMPRESSED_BYTES // (1024 * 1024)} MiB decompressed")
