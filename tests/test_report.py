@@ -273,3 +273,30 @@ def test_renders_in_headless_chromium(tmp_path: Path) -> None:
     data = shot.read_bytes()
     assert data.startswith(b"\x89PNG")
     assert len(data) > 5_000  # a blank page compresses to almost nothing
+
+
+def test_demo_and_audit_timelines_read_the_same_way() -> None:
+    """The demo stamps wall-clock times, the scenario runner seconds since start:
+    both reports come out with the same fields, every time relative to the start."""
+    start = 1_717_243_200.0
+    demo = build_report(
+        generated_at=start + 9,
+        entries=[_entry(start + 2.0, "gravatar.com", "/avatar/abc")],
+        timeline=[(start + 1.0, "user", "Gravatar on")],
+        started_at=start,
+    )
+    audit = build_report(
+        generated_at=start + 9,
+        entries=[_entry(2.0, "gravatar.com", "/avatar/abc")],
+        timeline=[(1.0, "user", "Gravatar on")],
+    )
+    implicit = build_report(generated_at=start + 9,
+                            entries=[_entry(start + 2.0, "gravatar.com", "/avatar/abc")],
+                            timeline=[(start + 1.0, "user", "Gravatar on")])
+    assert [e.at for e in implicit.timeline] == [0.0] and implicit.requests[0].at == 1.0
+    for report in (demo, audit):
+        document = json.loads(report.to_json())
+        assert validate_report(document) == []
+        assert document["timeline"] == [{"at": 1.0, "actor": "user", "what": "Gravatar on"}]
+        assert document["requests"][0]["at"] == 2.0
+    assert demo.started_at == start and audit.started_at == 0.0

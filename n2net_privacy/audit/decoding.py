@@ -31,6 +31,15 @@ from dataclasses import dataclass
 from enum import StrEnum
 from urllib.parse import unquote_plus
 
+from n2net_privacy.audit.inflate import (
+    MAX_DECOMPRESSED_BYTES,
+    Inflated,
+    decompress,
+    inflate_all,
+    inflate_once,
+    is_zlib,
+)
+
 __all__ = [
     "MAX_DECOMPRESSED_BYTES",
     "MAX_LAYERS_DEEP",
@@ -45,8 +54,6 @@ __all__ = [
     "unwrap_body",
 ]
 
-MAX_DECOMPRESSED_BYTES = 16 * 1024 * 1024
-"""A gzip/deflate body inflates to at most this much; the rest is not inspected."""
 
 
 class Encoding(StrEnum):
@@ -81,7 +88,6 @@ MAX_LAYERS_DEEP = 8
 """Decodings inside decodings followed at most this deep; deeper is ``truncated``."""
 _MAX_TOTAL_FACTOR = 8  # all layers of a text together: at most 8x the text (+64 KiB)
 _MAX_TOTAL_EXTRA = 64 * 1024
-_MAX_INFLATE_ROUNDS = 4
 
 
 def _readable(raw: bytes) -> str | None:
@@ -110,8 +116,8 @@ def _decode_run(run: str) -> str | None:
             raw = binascii.a2b_base64(chunk + "=" * ((4 - extra) % 4))
         except binascii.Error:
             continue
-        if raw[:2] == b"\x1f\x8b" or _is_zlib(raw):  # base64 of gzip (inside JSON, say)
-            inflated = _inflate_all(raw, "").data
+        if raw[:2] == b"\x1f\x8b" or is_zlib(raw):  # base64 of gzip (inside JSON, say)
+            inflated = inflate_all(raw, "").data
             raw = inflated if inflated is not None else raw
         text = _readable(raw)
         if text is not None:
@@ -280,72 +286,6 @@ def expand(text: str) -> list[tuple[str, Encoding]]:
 # --- bytes: decompression and character sets -----------------------------------
 
 
-def _is_zlib(data: bytes) -> bool:
-    """A zlib stream header: deflate method, a window size, and the FCHECK bits."""
-    return (
-        len(data) >= 2 and data[0] & 0x0F == 8 and data[0] >> 4 <= 7
-        and (data[0] << 8 | data[1]) % 31 == 0
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class _Inflated:
-    data: bytes | None
-    rounds: int = 0
-    too_large: bool = False
-
-
-def _inflate_once(body: bytes, wbits: int) -> tuple[bytes, bool] | None:
-    """Inflate with ``wbits``; ``(data, too_large)``, or None when it is not that format."""
-    inflater = zlib.decompressobj(wbits)
-    try:
-        data = inflater.decompress(body, MAX_DECOMPRESSED_BYTES + 1)
-    except zlib.error:
-        return None
-    if len(data) > MAX_DECOMPRESSED_BYTES or inflater.unconsumed_tail:
-        return data[:MAX_DECOMPRESSED_BYTES], True
-    return data, False
-
-
-def _inflate_all(body: bytes, content_encoding: str) -> _Inflated:
-    """Undo every compression layer: declared ones first, then sniffed magic bytes."""
-    declared = [c.strip().lower() for c in content_encoding.split(",") if c.strip()]
-    data, rounds = body, 0
-    while rounds < _MAX_INFLATE_ROUNDS:
-        coding = declared.pop() if declared else ""
-        attempts: tuple[int, ...]
-        if data[:2] == b"\x1f\x8b" or coding in ("gzip", "x-gzip"):
-            attempts = (zlib.MAX_WBITS | 16,)
-        elif _is_zlib(data) or coding == "deflate":
-            attempts = (zlib.MAX_WBITS, -zlib.MAX_WBITS)
-        else:
-            break
-        result = None
-        for wbits in attempts:
-            result = _inflate_once(data, wbits)
-            if result is not None:
-                break
-        if result is None:
-            break
-        data, rounds = result[0], rounds + 1
-        if result[1]:
-            return _Inflated(data, rounds, too_large=True)
-    else:
-        # Still compressed after the last round: a bomb-shaped nest.
-        if data[:2] == b"\x1f\x8b" or _is_zlib(data):
-            return _Inflated(data, rounds, too_large=True)
-    return _Inflated(data if rounds else None, rounds)
-
-
-def decompress(body: bytes, content_encoding: str | None = None) -> bytes | None:
-    """Inflate a gzip, zlib or raw-deflate body (every layer); None when not compressed.
-
-    Output is capped at :data:`MAX_DECOMPRESSED_BYTES`, so a bomb costs nothing;
-    :func:`unwrap_body` also says when the cap cut it short.
-    """
-    return _inflate_all(body, content_encoding or "").data
-
-
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32-le", Encoding.UTF32),
     (codecs.BOM_UTF32_BE, "utf-32-be", Encoding.UTF32),
@@ -410,13 +350,13 @@ def unwrap_body(
     body: bytes, content_encoding: str | None = None, charset: str | None = None
 ) -> UnwrappedBody:
     """Inflate every compression layer (declared or sniffed), then read as text."""
-    inflated = _inflate_all(body, content_encoding or "")
+    inflated = inflate_all(body, content_encoding or "")
     data = inflated.data if inflated.data is not None else body
     if inflated.data is None and not _readable(data[:512]) and len(data) <= MAX_DECOMPRESSED_BYTES:
         # Binary and not announced: try raw deflate, kept only when it reads as text.
-        raw = _inflate_once(data, -zlib.MAX_WBITS)
+        raw = inflate_once(data, -zlib.MAX_WBITS)
         if raw is not None and _readable(raw[0][:512]):
-            inflated, data = _Inflated(raw[0], 1, raw[1]), raw[0]
+            inflated, data = Inflated(raw[0], 1, raw[1]), raw[0]
     text, charset_encoding = text_of(data, charset)
     encoding = Encoding.GZIP if inflated.rounds else charset_encoding
     unknown = [c.strip().lower() for c in (content_encoding or "").split(",")
