@@ -55,6 +55,7 @@ __all__ = [
     "OutgoingRequest",
     "Purpose",
     "RequestInspector",
+    "on_new_egress",
     "spki_sha256",
 ]
 

@@ -1,11 +1,15 @@
 """The egress auditor: proves, request by request, that no PII leaves the device.
 
 Register it on the chokepoint and it inspects every request before it leaves:
-the host, the path, the query, the headers and the body (JSON, form or text,
-inflated when gzip/deflate), for every email, name and number in the
-address book, plain, percent-encoded, base64 or in any case. Given the
-server's private key (test mode) it also opens the uploader's sealed body
-and checks the events against wire contract v1.
+the method, the host, the path, the query, every header and the body (JSON,
+form, multipart or text, inflated and decoded to a fixed point: see
+:mod:`~n2net_privacy.audit.places` and :mod:`~n2net_privacy.audit.decoding`),
+for every email, name and number in the address book, however encoded.
+Given the server's private key (test mode) it also opens the uploader's
+sealed body and checks the events against wire contract v1. What it cannot
+inspect fully (too large, too deep, an unknown compression) is an
+``audit.not_inspected`` finding, never a silent pass. Findings carry the
+egress's request id.
 
 Typical use in a test::
 
@@ -19,7 +23,8 @@ and never leaves; in ``record`` mode it leaves and the finding is kept.
 Either way :meth:`EgressAuditor.findings` lists them, with the PII redacted.
 
 Allowed, and not findings: a Gravatar hash in the path of a Gravatar
-request, and numbers inside the sealed body of an uploader POST to
+request (only while Gravatar is on, when :meth:`watch_gravatar_consent`
+gives the toggle), and numbers inside the sealed body of an uploader POST to
 ``/v1/events``. Without the server key that body is ciphertext and is not
 inspected.
 """

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import binascii
 import codecs
+import functools
 import html
 import quopri
 import re
@@ -104,6 +105,7 @@ def _readable(raw: bytes) -> str | None:
     return text if unreadable <= _MAX_UNREADABLE_SHARE * len(text) else None
 
 
+@functools.lru_cache(maxsize=4096)  # header names and common tokens repeat request after request
 def _decode_run(run: str) -> str | None:
     """Decode one base64 run, trying each start offset until one reads as text."""
     run = run.rstrip("=").translate(_TO_STANDARD)
@@ -125,6 +127,7 @@ def _decode_run(run: str) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=4096)
 def _decode_hex(run: str) -> str | None:
     """Hex is what ``bytes.hex()`` leaks look like; ids and digests fail as junk."""
     digits = run.replace("-", "")

@@ -117,13 +117,17 @@ class AuditedEgress(Egress):
         self.acknowledge_findings()
         self.auditor.assert_no_pii()
 
-    def unverified(self) -> list[str]:
-        """What the test never checked, as redacted lines; empty when all is well."""
-        findings = self.auditor.findings()
+    def unverified(self, *, findings: bool = True, requests: bool = True) -> list[str]:
+        """What the test never checked, as redacted lines; empty when all is well.
+
+        ``findings``: findings never asserted; ``requests``: fewer audited
+        requests than :meth:`expect_requests` asked for.
+        """
+        seen_findings = self.auditor.findings()
         with self._lock:
             acknowledged, wanted = self._acknowledged, self._min_requests
         problems: list[str] = []
-        unasserted = findings[acknowledged:]
+        unasserted = seen_findings[acknowledged:] if findings else ()
         if unasserted:
             problems.append(
                 f"egress auditor: {len(unasserted)} finding(s) never asserted "
@@ -131,7 +135,7 @@ class AuditedEgress(Egress):
             )
             problems.extend(f"  - {f.describe()}" for f in unasserted)
         seen = self.auditor.requests_seen
-        if seen < wanted:
+        if requests and seen < wanted:
             problems.append(
                 f"egress auditor: {seen} request(s) audited, expected at least {wanted}: "
                 "a test that sends nothing proves nothing (egress.expect_requests(min=0) "

@@ -81,11 +81,9 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
-def _verdict(item: pytest.Item, egress: AuditedEgress) -> list[str]:
-    problems = egress.unverified()
-    if item.get_closest_marker(_ALLOW_FINDINGS) is not None:
-        problems = [p for p in problems if "request(s) audited" in p]
-    return problems
+def _verdict(item: pytest.Item, egress: AuditedEgress, *, requests: bool = True) -> list[str]:
+    findings = item.get_closest_marker(_ALLOW_FINDINGS) is None
+    return egress.unverified(findings=findings, requests=requests)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -210,6 +208,6 @@ def egress(
     finally:
         undo()
     # Requests made while other fixtures closed (an uploader's last flush) count too.
-    late = [p for p in _verdict(request.node, audited) if "request(s) audited" not in p]
+    late = _verdict(request.node, audited, requests=False)
     if late:
         pytest.fail("\n".join(late), pytrace=False)
