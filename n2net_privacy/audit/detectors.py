@@ -158,6 +158,11 @@ _ZERO_WIDTH = re.compile("[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u
 _UNSPACED = re.compile("[\u0e00-\u0eff\u1000-\u109f\u3040-\u30ff\u3400-\u4dbf"
                        "\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 _MIN_LOCAL = 4
+# Role mailboxes: as lone words they are ordinary traffic ("info", "support").
+_ROLE_LOCALS = frozenset(
+    {"info", "admin", "test", "mail", "email", "support", "contact", "hello", "office",
+     "sales", "noreply", "no-reply", "user", "team", "help", "billing", "webmaster"}
+)
 _DIGESTS = (("md5", Encoding.MD5), ("sha1", Encoding.SHA1), ("sha256", Encoding.SHA256))
 _NOT_DIGIT = re.compile(r"[^0-9]")
 _MIN_TOKEN = 3
@@ -225,7 +230,7 @@ class PiiDetector:
         for form in _domain_forms(domain):
             self._email_index.setdefault(form, {}).setdefault(len(local), {})[local] = entry
         for part in {local, local.split("+", 1)[0]}:
-            if len(part) >= _MIN_LOCAL:
+            if len(part) >= _MIN_LOCAL and part not in _ROLE_LOCALS:
                 self._locals.setdefault(part, entry)
         for written in {normal, email, email.strip()}:
             encoded = written.encode("utf-8")
