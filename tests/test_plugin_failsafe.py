@@ -6,6 +6,8 @@ import textwrap
 
 import pytest
 
+from n2net_privacy.testing.synthetic import synthetic_address_book
+
 pytest_plugins = ("pytester",)
 
 HEADER = textwrap.dedent(
@@ -35,6 +37,8 @@ def test_a_leaky_test_that_never_asserts_fails(pytester: pytest.Pytester) -> Non
     out = result.stdout.str()
     assert "never asserted" in out and "pii.email" in out
     assert out.count("@***") >= 1  # the email, redacted
+    email = next(c for c in synthetic_address_book(50, seed=0) if c.emails).emails[0]
+    assert email.lower() not in out.lower() and email.split("@")[0].lower() not in out.lower()
 
 
 def test_a_test_that_audits_zero_requests_fails(pytester: pytest.Pytester) -> None:
@@ -139,3 +143,30 @@ def test_every_fixture_has_a_docstring(pytester: pytest.Pytester) -> None:
         section = out.split(f"\n{name} ", 1)
         assert len(section) == 2, name
         assert "no docstring available" not in section[1].split("\n\n", 1)[0], name
+
+
+def test_egress_clients_are_context_managers() -> None:
+    import asyncio
+
+    import httpx
+
+    from n2net_privacy.egress import Egress, Purpose
+
+    sent: list[str] = []
+
+    def reply(request: httpx.Request) -> httpx.Response:
+        sent.append(request.url.path)
+        return httpx.Response(204)
+
+    egress = Egress(transport=httpx.MockTransport(reply),
+                    async_transport=httpx.MockTransport(reply))
+    with egress.client(Purpose.N2NET_API) as client:
+        assert client.request("GET", "https://api.n2net.com/a").status == 204
+
+    async def go() -> int:
+        async with egress.async_client(Purpose.N2NET_API) as client:
+            return (await client.request("GET", "https://api.n2net.com/b")).status
+
+    assert asyncio.run(go()) == 204
+    assert sent == ["/a", "/b"]
+    assert [e.request_id for e in egress.audit.entries()] == [1, 2]
