@@ -55,7 +55,7 @@ def run_demo(
         data_dir = Path(tmp)
         android_chapter(story, book, data_dir)
         ios_chapter(story, book, data_dir)
-        gravatar_chapter(story, book, egress, data_dir / "gravatar")
+        gravatar_chapter(story, book, egress, data_dir / "gravatar", auditor=auditor)
         uploader_chapter(story, book, egress, server_key, data_dir / "uploader")
 
     story.chapter("The privacy report")

@@ -11,6 +11,7 @@ import asyncio
 import threading
 from pathlib import Path
 
+from n2net_privacy.audit import EgressAuditor
 from n2net_privacy.contacts import Contact
 from n2net_privacy.demo.story import Story
 from n2net_privacy.egress import Egress
@@ -59,12 +60,20 @@ class SentCounter:
 
 
 def gravatar_chapter(
-    story: Story, book: list[Contact], egress: Egress, data_dir: Path
+    story: Story,
+    book: list[Contact],
+    egress: Egress,
+    data_dir: Path,
+    *,
+    auditor: EgressAuditor | None = None,
 ) -> None:
     story.chapter("Chapter 3 - Gravatar: off by default, hash only, revocable mid-batch")
     first, second = book[: len(book) // 4], book[len(book) // 4 : len(book) // 2]
     with_avatar = sorted(_unique_hashes(book))[::2]  # half the addresses have an avatar
     settings = Settings(data_dir / "settings.json")
+    if auditor is not None:
+        # Any email hash that leaves while the toggle is off is then a finding.
+        auditor.watch_gravatar_consent(lambda: settings.gravatar_enabled)
     stand_in = GravatarStandIn(with_avatar, latency=0.005).start()
     sent = SentCounter()
     egress.add_inspector(sent)
