@@ -14,10 +14,12 @@ uploader does when it sees a new process id) to get a worker of its own.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
 
+from n2net_privacy.errors import UploaderError
 from n2net_privacy.redact import get_logger
 from n2net_privacy.uploader.queue import EventQueue
 from n2net_privacy.uploader.sender import Sender
@@ -55,6 +57,7 @@ class SenderThread:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._wake = threading.Event()
+        self._interrupt = threading.Event()
         self._progress = threading.Condition()
         self._flushing = 0
         self._flushing_lock = threading.Lock()
@@ -77,6 +80,11 @@ class SenderThread:
         """An event was queued: wake the worker if it idles."""
         if not self._wake.is_set():  # set() takes a lock; is_set() does not
             self._wake.set()
+
+    def kick(self) -> None:
+        """The configuration changed (new server keys): cut any wait short."""
+        self._interrupt.set()
+        self._wake.set()
 
     def after_fork(self) -> None:
         """In a forked child: the parent's thread does not exist here; forget it."""
@@ -127,7 +135,8 @@ class SenderThread:
         if self._sleep is not None:
             self._sleep(delay)
         else:
-            self._stop.wait(delay)
+            self._interrupt.wait(delay)
+            self._interrupt.clear()
 
     def _maybe_checkpoint(self) -> None:
         writes = self._queue.writes
@@ -143,21 +152,29 @@ class SenderThread:
 
     def flush(self, timeout: float) -> bool:
         """Send everything queued now; wait at most ``timeout`` s. True if drained."""
-        deadline = time.monotonic() + max(timeout, 0.0)
+        deadline = self._monotonic() + max(timeout, 0.0)
         with self._flushing_lock:
             self._flushing += 1
         self._wake.set()
         try:
             with self._progress:
-                while len(self._queue) > 0:
-                    remaining = deadline - time.monotonic()
+                while self._queued() != 0:
+                    remaining = deadline - self._monotonic()
                     if remaining <= 0 or not self.running:
                         break
                     self._progress.wait(min(remaining, _POLL_S))
         finally:
             with self._flushing_lock:
                 self._flushing -= 1
-        return len(self._queue) == 0
+        return self._queued() == 0
+
+    def _queued(self) -> int:
+        """Events left in the file (every process's); -1 if it cannot be read."""
+        try:
+            return len(self._queue)
+        except (sqlite3.Error, UploaderError) as exc:
+            _log.debug("queue unreadable: %s", type(exc).__name__)
+            return -1
 
     def stop(self, timeout: float) -> bool:
         """Flush for up to ``timeout`` s, then stop the worker. True if it stopped.
@@ -165,15 +182,16 @@ class SenderThread:
         A worker stuck in a request past the deadline is left behind (it is a
         daemon); whatever it was sending stays queued for the next start.
         """
-        deadline = time.monotonic() + max(timeout, 0.0)
+        deadline = self._monotonic() + max(timeout, 0.0)
         if self.running:
             # Keep a little of the budget for the worker to notice the stop.
             self.flush(timeout - min(_STOP_GRACE_S, timeout / 5))
         self._stop.set()
+        self._interrupt.set()
         self._wake.set()
         thread = self._thread
         if thread is not None and thread.is_alive():
-            thread.join(max(deadline - time.monotonic(), 0.0))
+            thread.join(max(deadline - self._monotonic(), 0.0))
             if thread.is_alive():
                 return False
         self.sender.close()
