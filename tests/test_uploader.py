@@ -27,8 +27,9 @@ from n2net_privacy.errors import (
     UploaderError,
 )
 from n2net_privacy.phone import PhoneNumberErrorReason
+from n2net_privacy.testing.file_keystore import FileKeyStore
 from n2net_privacy.testing.ingest_server import IngestServer
-from n2net_privacy.uploader.keystore import FileKeyStore, SimulatedIOSKeychain
+from n2net_privacy.uploader.keystore import SimulatedIOSKeychain
 from n2net_privacy.uploader.queue import DropReason
 from n2net_privacy.uploader.recorder import QUEUE_FILE, RecordOutcome, Uploader, encode_event
 from n2net_privacy.uploader.sender import SenderConfig, SendState, SendStatus
@@ -394,7 +395,7 @@ CHILD = textwrap.dedent(
     import sys, time
     from pathlib import Path
     from n2net_privacy.egress import Egress, EgressPolicy, Purpose
-    from n2net_privacy.uploader.keystore import FileKeyStore
+    from n2net_privacy.testing.file_keystore import FileKeyStore
     from n2net_privacy.uploader.recorder import Uploader
     from n2net_privacy.uploader.wire import ServerKey
 
