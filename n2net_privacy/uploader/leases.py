@@ -36,6 +36,7 @@ __all__ = ["Leases", "QueuedBatch", "RowSeal"]
 _AAD_V1 = b"n2net/queue/v1:"
 _AAD_V2 = b"n2net/queue/v2:"
 _SEAL_OVERHEAD = NONCE_BYTES + 16
+_YIELD_EVERY = 64
 _MEMBERS = (
     "SELECT seq, blob FROM events WHERE seq BETWEEN ? AND ? AND batch_id = ? ORDER BY seq"
 )
@@ -70,7 +71,8 @@ class RowSeal:
     def _aad(self, seq: int) -> bytes:
         if seq <= self._file.legacy_hi:
             return _AAD_V1 + seq.to_bytes(8, "big", signed=True)
-        return _AAD_V2 + self._file.file_id + seq.to_bytes(8, "big", signed=True)
+        # file_id may change on reopen after fork (same file: same id), so read it each time.
+        return b"".join((_AAD_V2, self._file.file_id, seq.to_bytes(8, "big", signed=True)))
 
     def seal(self, payload: bytes, seq: int) -> bytes:
         return self._key.seal(payload, self._aad(seq))
@@ -80,12 +82,15 @@ class RowSeal:
         seqs: list[int] = []
         payloads: list[bytes] = []
         bad: list[tuple[int, int]] = []
-        for seq, blob in rows:
+        key_open, aad = self._key.open, self._aad
+        for i, (seq, blob) in enumerate(rows):
             try:
-                payloads.append(self._key.open(blob, self._aad(seq)))
+                payloads.append(key_open(blob, aad(seq)))
                 seqs.append(seq)
             except KeyStoreError:
                 bad.append((seq, len(blob)))
+            if i % _YIELD_EVERY == _YIELD_EVERY - 1:
+                time.sleep(0)  # let a record_* waiting for the GIL in
         return seqs, payloads, bad
 
 

@@ -37,7 +37,6 @@ import random
 import sqlite3
 import threading
 import time
-import uuid
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -57,6 +56,12 @@ from n2net_privacy.redact import get_logger
 from n2net_privacy.uploader import forking
 from n2net_privacy.uploader.crashpoints import CrashHook, CrashPoint
 from n2net_privacy.uploader.keystore import KeyStore
+from n2net_privacy.uploader.payload import (
+    StampCache,
+    encode_event,
+    encode_with_stamp,
+    new_event_id,
+)
 from n2net_privacy.uploader.queue import DropReason, EventQueue, OnDrop, QueueStats
 from n2net_privacy.uploader.sender import Sender, SenderConfig, SendStatus
 from n2net_privacy.uploader.wire import EVENTS_PATH, ServerKey
@@ -109,29 +114,6 @@ class RecordResult:
 
 def _now_utc() -> datetime:
     return datetime.now(UTC)
-
-
-def encode_event(event_id: str, e164: str, at: datetime, duration_s: int | None) -> bytes:
-    """The queued payload: byte for byte ``WireEvent.model_dump_json(exclude_none=True)``.
-
-    Built by hand because it sits on the ``record_*`` hot path (a fifth of
-    the pydantic round trip). Every input is already well-formed here (a
-    uuid4, a normalizer's E.164, a checked duration), and the sender parses
-    each payload with :class:`WireEvent` before anything leaves, so a slip
-    here can never put a malformed event on the wire.
-    """
-    if at.tzinfo is None or at.utcoffset() is None:
-        raise UploaderError("the clock must return timezone-aware datetimes")
-    u = at.astimezone(UTC)
-    stamp = f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}Z"
-    if duration_s is None:
-        text = f'{{"id":"{event_id}","type":"sms","number":"{e164}","at":"{stamp}"}}'
-    else:
-        text = (
-            f'{{"id":"{event_id}","type":"call","number":"{e164}","at":"{stamp}",'
-            f'"duration_s":{duration_s}}}'
-        )
-    return text.encode("ascii")
 
 
 _MAX_CACHED_INPUT = 32
@@ -190,6 +172,7 @@ class Uploader:
         normalize("0", region)  # raises ConfigurationError for an unknown region now
         self._region = region
         self._cache: dict[str, _Normalized] = {}
+        self._stamps = StampCache()
         self._cache_size = max(normalize_cache_size, 0)
         self._clock = clock
         self._crash = crash_point
@@ -258,8 +241,8 @@ class Uploader:
             _log.debug("number not uploaded: %s", reason.value)
             self._queue.file.bump(f"skipped:{reason.value}")
             return RecordResult(RecordOutcome.SKIPPED, skip_reason=reason)
-        event_id = str(uuid.uuid4())
-        payload = encode_event(event_id, e164, self._clock(), duration_s)
+        event_id = new_event_id()
+        payload = encode_with_stamp(event_id, e164, self._stamps.stamp(self._clock()), duration_s)
         if self._crash is not None:
             self._crash(CrashPoint.RECORD_BEFORE_WRITE)
         if self._queue.append(payload) is None:
