@@ -4,10 +4,11 @@ Each queued event is one row of the :class:`~n2net_privacy.uploader.storage.Queu
 its payload sealed with AES-256-GCM under the key store's
 :class:`~n2net_privacy.uploader.keystore.AtRestKey` (random 96-bit nonce). The
 associated data binds the row to the file's random ``file_id`` and to its
-``seq``, which the file never hands out twice (``AUTOINCREMENT``, even after a
-drain). A row copied in from another queue file, or from an older copy of this
-one into another row, fails to open; it is dropped *and reported* as
-``UNDECRYPTABLE`` (counter, log line and ``on_drop``), never silently. Nothing
+``seq``, which the file never hands out twice, even after a drain (see
+:mod:`~n2net_privacy.uploader.storage`). A row copied in from another queue
+file, or from an older copy of this one into another row, fails to open; it
+is dropped *and reported* as ``UNDECRYPTABLE`` (counter, log line and
+``on_drop``), never silently. Nothing
 about an event, not even its type, is readable in the file.
 
 Lease and ack, so a crash at any point loses nothing and duplicates nothing
@@ -53,13 +54,12 @@ __all__ = [
 ]
 
 SEAL_OVERHEAD = NONCE_BYTES + 16
-_SEQ_MAX = "(SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'events')"
-# One statement on the hot path: the insert happens only if ``seq`` is fresh
-# for this file and the bounds hold; otherwise rowcount 0 sends us the slow way.
+# One statement on the hot path: the insert happens only if ``seq`` is above
+# every seq the file ever held and the bounds hold; otherwise rowcount 0
+# sends us the slow way.
 _INSERT = (
-    "INSERT INTO events (seq, blob) SELECT ?1, ?2"  # noqa: S608 - constant SQL
-    f" WHERE ?1 > {_SEQ_MAX} AND (SELECT events FROM totals) < ?3"
-    " AND (SELECT bytes FROM totals) + length(?2) <= ?4"
+    "INSERT INTO events (seq, blob) SELECT ?1, ?2 FROM totals"
+    " WHERE id = 1 AND ?1 > hwm AND events < ?3 AND bytes + length(?2) <= ?4"
 )
 _log = get_logger(__name__)
 
@@ -199,7 +199,7 @@ class EventQueue:
 
     @staticmethod
     def _fresh_seq(db: sqlite3.Connection) -> int:
-        return int(db.execute(f"SELECT {_SEQ_MAX}").fetchone()[0]) + 1
+        return int(db.execute("SELECT hwm FROM totals").fetchone()[0]) + 1
 
     def _evict_and_insert(self, payload: bytes, drops: _Drops) -> int | None:
         with self.file.transaction() as db:
