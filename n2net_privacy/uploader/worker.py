@@ -63,6 +63,11 @@ class SenderThread:
         self._flushing_lock = threading.Lock()
         self._linger_since: float | None = None
         self._writes_seen = 0
+        # While lingering, only the linger timer or a full batch need the worker:
+        # notify() counts events and wakes it at ``_wake_after``, not on every one.
+        self._lingering = False
+        self._notified = 0
+        self._wake_after = 1
 
     def start(self) -> None:
         """Start the worker (again after fork). A no-op while it runs."""
@@ -77,7 +82,15 @@ class SenderThread:
         return self._thread is not None and self._thread.is_alive()
 
     def notify(self) -> None:
-        """An event was queued: wake the worker if it idles."""
+        """An event was queued: wake the worker if it idles, or if a batch is now full.
+
+        While the worker lingers over a partial batch, waking it for every
+        event would cost a thread switch and a few queries per event; its
+        linger timer or the event that fills the batch wakes it instead.
+        """
+        self._notified += 1
+        if self._lingering and self._notified < self._wake_after:
+            return
         if not self._wake.is_set():  # set() takes a lock; is_set() does not
             self._wake.set()
 
@@ -95,6 +108,7 @@ class SenderThread:
 
     def _should_cut(self, now: float) -> bool:
         free = self._queue.free_events()
+        self._wake_after = max(self.sender.config.batch_max_events - free, 1)
         if free == 0:
             self._linger_since = None
             return False
@@ -109,6 +123,8 @@ class SenderThread:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            self._lingering = False
+            self._notified = 0
             self._wake.clear()
             self._maybe_checkpoint()
             now = self._monotonic()
@@ -120,6 +136,7 @@ class SenderThread:
                 delay = self.sender.config.backoff_base_s
             self._notify_progress()
             if delay is None:
+                self._lingering = self._linger_since is not None
                 self._wait_for_work(now)
             elif delay > 0:
                 self._pause(delay)
