@@ -39,12 +39,10 @@ tests drive every branch without a clock or a thread.
 
 from __future__ import annotations
 
-import json
 import random
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from n2net_privacy.egress_policy import EgressResponse
@@ -56,9 +54,9 @@ from n2net_privacy.errors import (
     WireFormatError,
 )
 from n2net_privacy.redact import get_logger
+from n2net_privacy.uploader.body import Envelope, Flight, error_code
 from n2net_privacy.uploader.crashpoints import CrashHook, CrashPoint
 from n2net_privacy.uploader.keyring import ServerKeyRing
-from n2net_privacy.uploader.payload import is_canonical
 from n2net_privacy.uploader.poison import ParkingLot
 from n2net_privacy.uploader.policy import (
     Outcome,
@@ -75,11 +73,7 @@ from n2net_privacy.uploader.sendconfig import (
     SendStatus,
 )
 from n2net_privacy.uploader.wire import (
-    EventBatch,
     ServerKey,
-    WireEvent,
-    decode_batch,
-    encode_batch,
     parse_reply,
     request_headers,
     seal,
@@ -94,34 +88,12 @@ __all__ = [
 ]
 
 _MAX_REPLY_BYTES = 1024 * 1024
-_VALIDATE_CHUNK = 50
 _ABANDONED: list[object] = []  # clients inherited across fork: never closed in the child
 _log = get_logger(__name__)
 
 
-@dataclass(slots=True)
-class _Flight:
-    batch: QueuedBatch
-    body: bytes
-    key_id: str
-    generation: int
-    attempt: int = 0
-
-
 def _now_utc() -> datetime:
     return datetime.now(UTC)
-
-
-def _envelope() -> tuple[bytes, bytes]:
-    """The bytes :func:`encode_batch` puts before and after the events' JSON."""
-    sample = WireEvent.sms(
-        "00000000-0000-4000-8000-000000000000", "+12015550123", datetime(2000, 1, 1, tzinfo=UTC)
-    )
-    event = sample.model_dump_json(exclude_none=True).encode("utf-8")
-    head, found, tail = encode_batch(EventBatch.of([sample])).partition(event)
-    if not found:
-        raise WireFormatError("encode_batch no longer embeds the event JSON verbatim")
-    return head, tail
 
 
 class Sender:
@@ -153,11 +125,11 @@ class Sender:
         self._rng = rng or random.Random()
         self._on_status = on_status
         self._crash = crash_point
-        self._head, self._tail = _envelope()
+        self._envelope = Envelope()
         # The largest seal overhead of any key we may be given (a hybrid enc is 1,120 bytes).
         seal_overhead = max(len(seal(b"", key)) for key in self.keys.keys)
         self._payload_budget = (
-            self.config.batch_max_bytes - len(self._head) - len(self._tail) - seal_overhead
+            self.config.batch_max_bytes - self._envelope.overhead - seal_overhead
         )
         self.parking = ParkingLot(self.config.split_after_attempts, self.config.split_after_s)
         self._init_process_state()
@@ -166,7 +138,7 @@ class Sender:
         self.io_lock = threading.RLock()
         """Held around every attempt (every socket use); the fork hooks take it."""
         self._client: PostClient | None = None
-        self._flight: _Flight | None = None
+        self._flight: Flight | None = None
         self._deliveries = 0
         self._streak = 0
         self._held_since: float | None = None
@@ -197,7 +169,7 @@ class Sender:
                 self._crash(CrashPoint.LEASE_AFTER_COMMIT)
             if not self._valid(batch):
                 return 0.0
-            self._flight = _Flight(batch, b"", "", -1, self.parking.strikes(batch.batch_id))
+            self._flight = Flight(batch, b"", "", -1, self.parking.strikes(batch.batch_id))
         elif not self._queue.renew(self._flight.batch.batch_id):
             # Our lease lapsed and another process took the batch over: let it.
             self._flight = None
@@ -210,33 +182,22 @@ class Sender:
         return self._attempt(self._flight, key)
 
     def _valid(self, batch: QueuedBatch) -> bool:
-        """Check every payload against v1 before anything leaves.
+        """Check every payload against v1 before anything leaves (see :mod:`.body`).
 
-        A payload in the exact canonical form the recorder writes passes one
-        regular expression (:func:`~n2net_privacy.uploader.payload.is_canonical`);
-        any other goes through the full pydantic validation, 50 at a time. A bad
-        payload (only a bug could queue one) is isolated by halving and
+        A bad payload (only a bug could queue one) is isolated by halving and
         dead-lettered alone.
         """
-        odd = [p for p in batch.payloads if not is_canonical(p)]
-        try:
-            for start in range(0, len(odd), _VALIDATE_CHUNK):
-                chunk = odd[start : start + _VALIDATE_CHUNK]
-                decode_batch(self._head + b",".join(chunk) + self._tail)
-                # Validation holds the GIL; yield it so a record_* on another
-                # thread never waits for a whole batch.
-                time.sleep(0)
-        except WireFormatError:
-            self._split_or_dead(batch, None, "invalid_payload", "invalid payload")
-            return False
-        return True
+        if self._envelope.valid(batch.payloads):
+            return True
+        self._split_or_dead(batch, None, "invalid_payload", "invalid payload")
+        return False
 
-    def _seal(self, flight: _Flight, key: ServerKey) -> bool:
+    def _seal(self, flight: Flight, key: ServerKey) -> bool:
         """(Re)seal the flight to ``key`` if it is not sealed to it yet; False if split."""
         if flight.key_id == key.key_id and flight.generation == self.keys.generation:
             return True
         batch = flight.batch
-        body = seal(self._head + b",".join(batch.payloads) + self._tail, key)
+        body = seal(self._envelope.plaintext(batch.payloads), key)
         if len(body) > self.config.batch_max_bytes:
             self._flight = None
             self._split_or_dead(batch, None, "too_large", "event larger than batch_max_bytes")
@@ -261,7 +222,7 @@ class Sender:
             self._client = self._client_factory()
         return self._client
 
-    def _post(self, flight: _Flight) -> EgressResponse | tuple[SendState, str]:
+    def _post(self, flight: Flight) -> EgressResponse | tuple[SendState, str]:
         """One POST; network trouble comes back as (state, reason), never raised."""
         batch = flight.batch
         headers = request_headers(self._app_key, batch.batch_id, flight.key_id)
@@ -285,7 +246,7 @@ class Sender:
         except NetworkError:
             return SendState.RETRYING, failure_reason(None, network_error=True)
 
-    def _attempt(self, flight: _Flight, key: ServerKey) -> float:
+    def _attempt(self, flight: Flight, key: ServerKey) -> float:
         batch = flight.batch
         response = self._post(flight)
         if isinstance(response, tuple):
@@ -297,7 +258,7 @@ class Sender:
             self._delivered(flight, response)
             return 0.0
         if outcome is Outcome.HOLD:
-            if _error_code(response.content) == "unknown_key_id":
+            if error_code(response.content) == "unknown_key_id":
                 self.keys.reject(key.key_id)
                 _log.warning("the server does not know server key %s", key.key_id)
                 self._emit(
@@ -317,7 +278,7 @@ class Sender:
         return 0.0
 
     def _hold(
-        self, flight: _Flight, state: SendState, reason: str, status: int | None = 401
+        self, flight: Flight, state: SendState, reason: str, status: int | None = 401
     ) -> float:
         """A configuration problem: keep everything, report it, look again later."""
         now = self._monotonic()
@@ -333,7 +294,7 @@ class Sender:
         )
         return self.config.backoff_cap_s
 
-    def _delivered(self, flight: _Flight, response: EgressResponse) -> None:
+    def _delivered(self, flight: Flight, response: EgressResponse) -> None:
         batch = flight.batch
         if self._crash is not None:
             self._crash(CrashPoint.ACK_BEFORE_DELETE)
@@ -354,7 +315,7 @@ class Sender:
             )
         )
 
-    def _park(self, flight: _Flight, status: int, retry_after: float | None) -> float:
+    def _park(self, flight: Flight, status: int, retry_after: float | None) -> float:
         """An HTTP-level failure: park this batch if others can go meanwhile, else retry it."""
         batch = flight.batch
         self._streak += 1
@@ -391,7 +352,7 @@ class Sender:
 
     def _retry(
         self,
-        flight: _Flight,
+        flight: Flight,
         state: SendState,
         status: int | None,
         reason: str,
@@ -445,13 +406,3 @@ class Sender:
             if self._client is not None:
                 self._client.close()
                 self._client = None
-
-
-def _error_code(body: bytes) -> str | None:
-    """The ``error`` field of a JSON error reply, if there is one."""
-    try:
-        value = json.loads(body)
-    except ValueError:
-        return None
-    code = value.get("error") if isinstance(value, dict) else None
-    return code if isinstance(code, str) else None
