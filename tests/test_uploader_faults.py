@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import sqlite3
 from collections.abc import Iterator, Mapping
@@ -260,6 +261,7 @@ def test_a_leased_batch_is_not_sent_by_a_second_owner_until_released(tmp_path: P
     key = AtRestKey(b"k" * 32)
     one = EventQueue(tmp_path / "q.sqlite3", key, lease_s=60, wall=wall)
     two = EventQueue(tmp_path / "q.sqlite3", key, lease_s=60, wall=wall)
+    one.leases.owner = f"{os.getppid()}:other"  # as if ``one`` lived in another, live process
     for i in range(4):
         one.append(payload(i))
     mine = one.next_batch(2, BIG)
@@ -274,6 +276,24 @@ def test_a_leased_batch_is_not_sent_by_a_second_owner_until_released(tmp_path: P
     assert one.stats().events == two.stats().events == 4  # the truth, from the file
     one.close()
     two.close()
+
+
+def test_a_lease_of_a_dead_process_or_a_reused_pid_is_taken_over_at_once(
+    tmp_path: Path,
+) -> None:
+    key = AtRestKey(b"k" * 32)
+    one = EventQueue(tmp_path / "q.sqlite3", key, lease_s=3600)
+    one.append(payload(1))
+    batch = one.next_batch(10, BIG)
+    assert batch is not None
+    one.close()
+    with sqlite3.connect(tmp_path / "q.sqlite3") as db:
+        # The owner crashed (no release at close) and its pid now belongs to us.
+        db.execute("UPDATE batches SET owner = ?", (f"{os.getpid()}:crashed",))
+    db.close()
+    restarted = EventQueue(tmp_path / "q.sqlite3", key, lease_s=3600)
+    assert restarted.next_batch(10, BIG) == batch  # no waiting out the hour-long lease
+    restarted.close()
 
 
 def test_a_format_1_file_is_migrated_and_its_rows_still_open(tmp_path: Path) -> None:

@@ -95,8 +95,13 @@ class RowSeal:
 
 
 def _owner_alive(owner: str) -> bool:
+    """Does the owner's process still exist (and is it another process than ours)?
+
+    Our own pid under another token is a previous incarnation in this process
+    id (a crashed app whose pid was reused, a closed uploader): not alive.
+    """
     pid_text = owner.partition(":")[0]
-    if not pid_text.isdigit():
+    if not pid_text.isdigit() or int(pid_text) == os.getpid():
         return False
     try:
         os.kill(int(pid_text), 0)

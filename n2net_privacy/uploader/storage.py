@@ -25,6 +25,7 @@ large ``wal_autocheckpoint`` is only the backstop.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import sqlite3
 import threading
@@ -78,6 +79,18 @@ _JOURNAL_SIZE_LIMIT = 16 * 1024 * 1024
 # so they are kept alive, unused, for the life of the process.
 _ABANDONED: list[sqlite3.Connection] = []
 _log = get_logger(__name__)
+
+
+def _abandon(conn: sqlite3.Connection) -> None:
+    """Keep an inherited connection alive for good, even through interpreter exit.
+
+    If the child closed it (at exit, say), SQLite would believe it the last
+    connection (POSIX locks do not cross fork) and could checkpoint and
+    delete the WAL under the parent. An extra reference that nothing ever
+    drops keeps it from ever being deallocated.
+    """
+    _ABANDONED.append(conn)
+    ctypes.pythonapi.Py_IncRef(ctypes.py_object(conn))
 
 
 def _create_or_migrate(conn: sqlite3.Connection) -> None:
@@ -217,7 +230,9 @@ class QueueFile:
 
         The file is reopened lazily by :meth:`reopen` on first use in the child.
         """
-        _ABANDONED.extend(c for c in (self._conn, self._checkpointer) if c is not None)
+        for conn in (self._conn, self._checkpointer):
+            if conn is not None:
+                _abandon(conn)
         self.lock = threading.Lock()
         self._checkpoint_lock = threading.Lock()
         self._checkpointer = None
