@@ -126,11 +126,7 @@ class Sender:
         self._on_status = on_status
         self._crash = crash_point
         self._envelope = Envelope()
-        # The largest seal overhead of any key we may be given (a hybrid enc is 1,120 bytes).
-        seal_overhead = max(len(seal(b"", key)) for key in self.keys.keys)
-        self._payload_budget = (
-            self.config.batch_max_bytes - self._envelope.overhead - seal_overhead
-        )
+        self._budget_for = (-1, 0)  # (key generation, payload bytes per batch)
         self.parking = ParkingLot(self.config.split_after_attempts, self.config.split_after_s)
         self._init_process_state()
 
@@ -159,7 +155,7 @@ class Sender:
         if self._flight is None:
             batch = self._queue.next_batch(
                 self.config.batch_max_events,
-                self._payload_budget,
+                self._payload_budget(),
                 lease_new=lease_new,
                 skip=self.parking.parked(now),
             )
@@ -180,6 +176,15 @@ class Sender:
         if not self._seal(self._flight, key):
             return 0.0
         return self._attempt(self._flight, key)
+
+    def _payload_budget(self) -> int:
+        """Payload bytes per batch under the largest seal overhead of the configured keys."""
+        generation, budget = self._budget_for
+        if generation != self.keys.generation:
+            overhead = max(len(seal(b"", key)) for key in self.keys.keys)
+            budget = self.config.batch_max_bytes - self._envelope.overhead - overhead
+            self._budget_for = (self.keys.generation, budget)
+        return budget
 
     def _valid(self, batch: QueuedBatch) -> bool:
         """Check every payload against v1 before anything leaves (see :mod:`.body`).
