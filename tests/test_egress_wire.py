@@ -337,6 +337,26 @@ def test_a_pin_failure_puts_zero_request_bytes_on_the_wire(
     assert entry.blocked
 
 
+def test_a_root_pin_works_async(pki: Pki, tls_server: Recorder) -> None:
+    """asyncio hands the door an ssl.SSLObject, not a socket: the chain must still read."""
+    egress = Egress(
+        _policy(), verify=pki.client_ctx(),
+        pins={Purpose.N2NET_API: PinSet({pki.pin("root"), BOGUS[0]}, expires=FUTURE)},
+        clock=lambda: NOW,
+    )
+
+    async def run() -> int:
+        client = egress.async_client(Purpose.N2NET_API)
+        try:
+            return (await client.request("POST", tls_server.url(), content=b"sealed")).status
+        finally:
+            await client.aclose()
+
+    assert asyncio.run(run()) == 200
+    tls_server.close()
+    assert tls_server.wire.endswith(b"\r\n\r\nsealed")
+
+
 def test_a_pin_failure_puts_zero_request_bytes_on_the_wire_async(
     pki: Pki, tls_server: Recorder
 ) -> None:
