@@ -51,7 +51,7 @@ def is_reserved(name: str) -> bool:
 
 def _refuse(what: str, purpose: Purpose, host: str) -> EgressPolicyError:
     return EgressPolicyError(
-        f"{what} for purpose {purpose.value!r}", purpose=purpose.value, host=host
+        f"{what} (purpose {purpose.value!r})", purpose=purpose.value, host=host
     )
 
 
