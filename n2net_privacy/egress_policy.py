@@ -73,9 +73,8 @@ def parse_endpoint(entry: str) -> tuple[str, int | None]:
     return host, int(port) if port else None
 
 
-def _admits(entries: frozenset[str], host: str, port: int) -> bool:
-    for entry in entries:
-        name, explicit = parse_endpoint(entry)
+def _admits(endpoints: frozenset[tuple[str, int | None]], host: str, port: int) -> bool:
+    for name, explicit in endpoints:
         if name != host:
             continue
         if explicit is not None:
@@ -114,10 +113,23 @@ class EgressPolicy:
         }
     )
 
+    _endpoints: Mapping[Purpose, frozenset[tuple[str, int | None]]] = field(
+        init=False, repr=False, compare=False
+    )
+    _methods: Mapping[Purpose, frozenset[str]] = field(init=False, repr=False, compare=False)
+
     def __post_init__(self) -> None:
-        for entries in self.allowed_hosts.values():
-            for entry in entries:
-                parse_endpoint(entry)  # a typo fails here, not on the first request
+        # Parsed once: a typo fails here, not on the first request.
+        endpoints = {
+            purpose: frozenset(parse_endpoint(entry) for entry in entries)
+            for purpose, entries in self.allowed_hosts.items()
+        }
+        methods = {
+            purpose: frozenset(m.upper() for m in names)
+            for purpose, names in self.allowed_methods.items()
+        }
+        object.__setattr__(self, "_endpoints", endpoints)
+        object.__setattr__(self, "_methods", methods)
 
     def check(self, purpose: Purpose, scheme: str, host: str, port: int | None = None) -> None:
         """Raise :class:`EgressPolicyError` unless the policy admits this destination.
@@ -125,15 +137,15 @@ class EgressPolicy:
         ``port`` None means the scheme's default port (443 for https).
         """
         host = host.lower().strip("[]")
-        entries = self.allowed_hosts.get(purpose, frozenset())
-        if not any(parse_endpoint(e)[0] == host for e in entries):
+        endpoints = self._endpoints.get(purpose, frozenset())
+        if not any(name == host for name, _ in endpoints):
             raise EgressPolicyError(
                 f"host {host!r} is not allowed for purpose {purpose.value!r}",
                 purpose=purpose.value,
                 host=host,
             )
         effective = port if port is not None else DEFAULT_PORTS.get(scheme, 0)
-        if not _admits(entries, host, effective):
+        if not _admits(endpoints, host, effective):
             raise EgressPolicyError(
                 f"port {effective} of {host!r} is not allowed for purpose {purpose.value!r}",
                 purpose=purpose.value,
@@ -151,8 +163,7 @@ class EgressPolicy:
 
     def check_method(self, purpose: Purpose, method: str, host: str) -> None:
         """Raise :class:`EgressPolicyError` unless ``method`` is allowed for ``purpose``."""
-        allowed = self.allowed_methods.get(purpose, frozenset())
-        if method.upper() not in {m.upper() for m in allowed}:
+        if method.upper() not in self._methods.get(purpose, frozenset()):
             raise EgressPolicyError(
                 f"method {method!r} is not allowed for purpose {purpose.value!r}",
                 purpose=purpose.value,
