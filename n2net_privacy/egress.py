@@ -1,8 +1,9 @@
 """The one egress chokepoint: every HTTP request the SDK makes leaves through here.
 
-This is the only module that imports httpx (a test enforces it). It builds
-the clients for each :class:`Purpose`, and wraps their transport so that every
-request, before a byte leaves, whatever transport is underneath:
+With :mod:`n2net_privacy.egress_transport` (the gate it wraps around every
+transport) this is the only module that imports httpx; a test enforces it.
+It builds the clients for each :class:`Purpose`, so that every request,
+before a byte leaves, whatever transport is underneath:
 
 * goes only to a ``(host, port)`` pair on its purpose's allowlist, with a
   method allowed for that purpose;

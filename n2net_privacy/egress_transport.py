@@ -272,7 +272,11 @@ def check_transport(
     if verify is not None:
         raise _refuse("verify= cannot apply to an injected transport: configure its TLS")
     if type(transport) in _HTTPX_TRANSPORTS:
-        check_context(pool._ssl_context, test_mode=test_mode)  # type: ignore[union-attr]
+        context: ssl.SSLContext = pool._ssl_context  # type: ignore[union-attr]
+        check_context(context, test_mode=test_mode)
+        if pinned and context.verify_mode != ssl.CERT_REQUIRED:
+            raise _refuse("pins are checked against the verified chain: the transport's TLS "
+                          "must be CERT_REQUIRED")
     elif pinned:
         raise _refuse(
             f"pins cannot be enforced through a custom transport ({type(transport).__name__}); "
@@ -284,10 +288,14 @@ def pin_checks(
     pins: Mapping[Purpose, PinSet] | None, verify: ssl.SSLContext | None, clock: Callable[[], float]
 ) -> dict[Purpose, PinCheck]:
     checks: dict[Purpose, PinCheck] = {}
-    for purpose, pin_set in (pins or {}).items():
+    for key, pin_set in (pins or {}).items():
         if not isinstance(pin_set, PinSet):
             raise _refuse("pins must be PinSet values: an expiry and at least two pins")
-        checks[Purpose(purpose)] = PinCheck(pin_set, Purpose(purpose), clock)
+        try:
+            purpose = Purpose(key)
+        except ValueError as exc:
+            raise _refuse(f"pins for an unknown purpose {key!r}") from exc
+        checks[purpose] = PinCheck(pin_set, purpose, clock)
     if checks and not verified_chain_available():
         raise _refuse("this Python cannot read the verified chain, so pins cannot be checked")
     if checks and verify is not None and verify.verify_mode != ssl.CERT_REQUIRED:

@@ -224,3 +224,16 @@ def test_verify_cannot_ride_along_with_an_injected_transport() -> None:
     transport = httpx.MockTransport(lambda r: httpx.Response(200))
     with pytest.raises(EgressPolicyError, match="injected transport"):
         Egress(verify=ssl.create_default_context(), transport=transport)
+
+
+def test_pins_for_an_unknown_purpose_are_refused() -> None:
+    with pytest.raises(EgressPolicyError, match="unknown purpose"):
+        Egress(pins={"telemetry": PinSet({A, B}, expires=EXPIRES)})  # type: ignore[dict-item]
+
+
+def test_pins_need_a_verifying_injected_transport_even_in_test_mode() -> None:
+    transport = httpx.HTTPTransport(verify=_ctx(check_hostname=False, verify_mode=ssl.CERT_NONE))
+    with pytest.raises(EgressPolicyError, match="CERT_REQUIRED"):
+        Egress(EgressPolicy(test_mode=True), transport=transport,
+               pins={Purpose.N2NET_API: PinSet({A, B}, expires=EXPIRES)})
+    transport.close()
