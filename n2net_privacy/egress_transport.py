@@ -267,8 +267,11 @@ def check_transport(
     if transport is None:
         return
     pool = getattr(transport, "_pool", None)
-    if isinstance(transport, _HTTPX_TRANSPORTS) and type(pool) not in _HTTPCORE_POOLS:
-        raise _refuse("an injected transport may not go through a proxy")
+    if isinstance(transport, _HTTPX_TRANSPORTS) and (
+        type(pool) not in _HTTPCORE_POOLS or getattr(pool, "_uds", None) is not None
+    ):
+        # A proxy, or a Unix socket that is not where the URL says: not the door's route.
+        raise _refuse("an injected transport may not go through a proxy or a Unix socket")
     if verify is not None:
         raise _refuse("verify= cannot apply to an injected transport: configure its TLS")
     if type(transport) in _HTTPX_TRANSPORTS:

@@ -458,6 +458,10 @@ def test_a_transport_through_a_proxy_is_refused(plain_server: Recorder) -> None:
                 Egress(_policy(), transport=transport)
             else:
                 Egress(_policy(), async_transport=transport)
+    transport = httpx.HTTPTransport(uds="/nonexistent/n2net.sock")
+    with pytest.raises(EgressPolicyError, match="Unix socket"):
+        Egress(_policy(), transport=transport)
+    transport.close()
     plain_server.close()
     assert plain_server.connections == 0
 
