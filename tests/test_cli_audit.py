@@ -101,6 +101,7 @@ HEAD = """{
   "steps": [
     {"step": "request_permission"},
 """
+PREFIX = "n2net-privacy audit: error: "  # the one error style of every command
 BAD_FILES = [
     ("invalid JSON", HEAD + '    {"step": "flush"},\n  ]\n}\n', 8, "invalid JSON: "),
     ("unknown step", HEAD + '    {"step": "reboot_phone"}\n  ]\n}\n', 7,
@@ -122,7 +123,7 @@ def test_bad_files_exit_2_with_the_line(
     scenario.write_text(text, encoding="utf-8")
     code, _, err = audit(capsys, scenario, "--out", tmp_path)
     assert code == 2
-    assert err.startswith(f"{scenario}:{line}: {message}"), err
+    assert err.startswith(PREFIX + f"{scenario}:{line}: {message}"), err
     assert err.count("\n") == 1
     assert list(tmp_path.glob("*.privacy-report.*")) == []  # nothing written
 
@@ -132,13 +133,14 @@ def test_a_step_the_platform_refuses_exits_2_on_its_line(capsys: Capture, tmp_pa
     scenario.write_text(HEAD + '    {"step": "request_permission"}\n  ]\n}\n', encoding="utf-8")
     code, _, err = audit(capsys, scenario, "--out", tmp_path)
     assert code == 2
-    assert err.startswith(f"{scenario}:6: steps[0] (request_permission): no scripted answer")
+    where = f"{scenario}:6: steps[0] (request_permission)"
+    assert err.startswith(PREFIX + f"{where}: no scripted answer")
 
 
 def test_a_missing_file_exits_2(capsys: Capture, tmp_path: Path) -> None:
     code, _, err = audit(capsys, tmp_path / "nope.json")
     assert code == 2
-    assert err.startswith(f"{tmp_path / 'nope.json'}: cannot read the scenario file")
+    assert err.startswith(PREFIX + f"{tmp_path / 'nope.json'}: cannot read the scenario file")
 
 
 def test_unwritable_reports_exit_2(capsys: Capture, tmp_path: Path) -> None:
@@ -151,7 +153,7 @@ def test_unwritable_reports_exit_2(capsys: Capture, tmp_path: Path) -> None:
     }), encoding="utf-8")
     code, _, err = audit(capsys, scenario, "--out", blocker / "sub")
     assert code == 2
-    assert err.startswith("cannot write the report")
+    assert err.startswith(PREFIX + "cannot write the report")
 
 
 def test_reports_default_to_the_working_directory(tmp_path: Path) -> None:

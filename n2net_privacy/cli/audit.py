@@ -20,7 +20,10 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from n2net_privacy.cli._output import error
 from n2net_privacy.errors import ScenarioError
+from n2net_privacy.examples import EXAMPLE_SCENARIOS, scenario_path
+from n2net_privacy.wording import plural
 
 __all__ = ["register", "run"]
 
@@ -38,7 +41,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "the egress auditor watching. Exits 0 with no findings, 1 on any finding, 2 on a "
         "bad scenario file.",
     )
-    parser.add_argument("scenario", metavar="SCENARIO.json", type=Path)
+    parser.add_argument("scenario", metavar="SCENARIO.json", type=Path, nargs="?")
+    parser.add_argument(
+        "--example", choices=EXAMPLE_SCENARIOS,
+        help="run an example scenario that ships with the package instead of a file",
+    )
     parser.add_argument(
         "--out", type=Path, default=Path("."), metavar="DIR",
         help="directory for <stem>.privacy-report.json and .html (default: .)",
@@ -50,6 +57,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _handle(args: argparse.Namespace) -> int:
+    if (args.scenario is None) == (args.example is None):
+        error("audit", "give either SCENARIO.json or --example NAME", sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.example is not None:
+        args.scenario = scenario_path(args.example)
     stem = args.scenario.stem
     return run(
         args.scenario,
@@ -84,18 +96,18 @@ def run(
 
     try:
         loaded = load_scenario(scenario)
-        stdout.write(f"scenario: {scenario} ({len(loaded.scenario.steps)} steps, "
-                     f"{len(loaded.book)} contacts)\n")
+        stdout.write(f"scenario: {scenario} ({plural(len(loaded.scenario.steps), 'step')}, "
+                     f"{plural(len(loaded.book), 'contact')})\n")
         report = run_scenario(loaded, on_step=show)
     except ScenarioError as exc:
-        stderr.write(_where(scenario, exc) + "\n")
+        error("audit", _where(scenario, exc), stderr)
         return EXIT_BAD_INPUT
     try:
         for path, text in ((json_path, report.to_json() + "\n"), (html_path, report.render_html())):
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
     except OSError as exc:
-        stderr.write(f"cannot write the report: {exc.strerror} ({exc.filename})\n")
+        error("audit", f"cannot write the report: {exc.strerror} ({exc.filename})", stderr)
         return EXIT_BAD_INPUT
     for line in report.summary_lines():
         stdout.write(f"{line}\n")
@@ -103,5 +115,5 @@ def run(
     if report.clean:
         stdout.write("PASS: no personal data left the device in a form the policy forbids\n")
         return EXIT_CLEAN
-    stdout.write(f"FAIL: {len(report.findings)} finding(s)\n")
+    stdout.write(f"FAIL: {plural(len(report.findings), 'finding')}\n")
     return EXIT_FINDINGS
