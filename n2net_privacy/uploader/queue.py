@@ -127,7 +127,11 @@ class EventQueue:
         self.file = QueueFile(path, power_safe=power_safe)
         self.writes = 0
         """Commits so far: the sender checkpoints every so many."""
-        self._reload_totals()
+        try:
+            self._reload_totals()
+        except BaseException:
+            self.file.close()  # do not leave the connection for the garbage collector
+            raise
 
     def _reload_totals(self) -> None:
         row = self.file.db.execute(
