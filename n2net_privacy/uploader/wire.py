@@ -290,7 +290,9 @@ def json_schema() -> dict[str, Any]:
         "type": "integer",
         "minimum": 0,
         "maximum": MAX_DURATION_S,
-        "description": event["properties"]["duration_s"].get("description", ""),
+        "description": event["properties"]["duration_s"].get("description", "")
+        + " An integer literal: 42, never 42.0 or 4.2e1. JSON Schema counts 42.0 as an"
+        " integer; decode_batch and the reference server reject it.",
         "title": "Duration S",
     }
     return schema
