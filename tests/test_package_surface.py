@@ -76,3 +76,15 @@ def test_the_one_thing_json_schema_cannot_say_is_said_in_words() -> None:
     with pytest.raises(WireFormatError, match="duration_s"):
         decode_batch(json.dumps({"schema": "n2net.events/1",
                                  "events": [{**CALL, "duration_s": 42.0}]}).encode())
+
+
+def test_pyproject_metadata_is_well_formed() -> None:
+    import tomllib
+    from pathlib import Path
+
+    project = tomllib.loads(
+        (Path(__file__).resolve().parent.parent / "pyproject.toml").read_text()
+    )["project"]
+    assert len(project["dependencies"]) == 4  # the four runtime dependencies, nothing more
+    assert project["urls"] and all(isinstance(url, str) for url in project["urls"].values())
+    assert "Programming Language :: Python :: 3.11" in project["classifiers"]
