@@ -70,9 +70,9 @@ def test_schema_and_decoder_agree_on_duration(duration: object, ok: bool) -> Non
 
 def test_the_one_thing_json_schema_cannot_say_is_said_in_words() -> None:
     # 42.0 is the number 42 to JSON Schema; the decoder wants the literal 42.
-    prop = json_schema()["$defs"]["WireEvent"]["properties"]["duration_s"]
-    assert prop["type"] == "integer"
-    assert "never 42.0" in prop["description"]
+    event = json_schema()["$defs"]["WireEvent"]
+    assert event["properties"]["duration_s"]["type"] == "integer"
+    assert "never 42.0" in event["$comment"]
     with pytest.raises(WireFormatError, match="duration_s"):
         decode_batch(json.dumps({"schema": "n2net.events/1",
                                  "events": [{**CALL, "duration_s": 42.0}]}).encode())

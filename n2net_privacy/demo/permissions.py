@@ -58,8 +58,9 @@ def revoke_during_listing(
         try:
             offset = 0
             for _ in range(400):
+                asked_at = time.monotonic()  # a call that starts after the revoke sees it
                 page = gateway.list_contacts(offset=offset, limit=PAGE)
-                pages.append((time.monotonic(), len(page.items)))
+                pages.append((asked_at, len(page.items)))
                 if len(pages) == 3:
                     started.set()
                 offset = page.next_offset if page.next_offset is not None else 0
