@@ -6,6 +6,7 @@ import json
 import pydoc
 import subprocess
 import sys
+from pathlib import Path
 
 import jsonschema
 import pytest
@@ -88,3 +89,29 @@ def test_pyproject_metadata_is_well_formed() -> None:
     assert len(project["dependencies"]) == 4  # the four runtime dependencies, nothing more
     assert project["urls"] and all(isinstance(url, str) for url in project["urls"].values())
     assert "Programming Language :: Python :: 3.11" in project["classifiers"]
+
+
+def test_the_example_scenarios_are_found_and_ship_in_the_wheel() -> None:
+    import tomllib
+    from pathlib import Path
+
+    from n2net_privacy.errors import ConfigurationError
+    from n2net_privacy.examples import EXAMPLE_SCENARIOS, scenario_path
+
+    root = Path(__file__).resolve().parent.parent
+    for name in EXAMPLE_SCENARIOS:
+        shipped = root / "examples" / "scenarios" / f"{name}.json"
+        assert scenario_path(name).read_bytes() == shipped.read_bytes()
+    with pytest.raises(ConfigurationError, match="expected one of: clean, leaky"):
+        scenario_path("../secrets")
+    hatch = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["hatch"]
+    wheel = hatch["build"]["targets"]["wheel"]
+    assert wheel["force-include"] == {"examples/scenarios": "n2net_privacy/_examples/scenarios"}
+
+
+def test_audit_runs_a_shipped_example(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from n2net_privacy.cli import main
+
+    assert main(["audit", "--example", "leaky", "--out", str(tmp_path), "-q"]) == 1
+    assert "FAIL: 2 findings" in capsys.readouterr().out
+    assert (tmp_path / "leaky.privacy-report.html").is_file()
