@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test test-all test-newest lint typecheck unit bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,21 @@ test: $(VENV)/.test-installed
 	$(BIN)/mypy --strict n2net_privacy
 	$(BIN)/pytest -q
 
+# The newest CPython this machine has (pyenv's 3.13, else whatever python3.13 is on
+# PATH). CI runs `make test-all`: the suite on 3.11 (make test) and on the newest.
+NEWEST_PYTHON ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13) \
+                  $(shell command -v python3.13 2>/dev/null))
+NEWEST_VENV   := .venv-3.13
+
+test-all: test test-newest
+
+test-newest:
+ifeq ($(strip $(NEWEST_PYTHON)),)
+	@echo "test-newest: SKIPPED, no CPython 3.13 found (set NEWEST_PYTHON=/path/to/python3.13)"
+else
+	$(MAKE) --no-print-directory test PYTHON=$(NEWEST_PYTHON) VENV=$(NEWEST_VENV)
+endif
+
 $(VENV)/.bench-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	touch $@
@@ -34,4 +49,4 @@ bench: $(VENV)/.bench-installed
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info
+	rm -rf $(VENV) $(NEWEST_VENV) build dist *.egg-info

@@ -1,8 +1,10 @@
 """n2net_privacy: the N2Net Mobile contact privacy policy as a Python SDK.
 
-Every public name is importable from here. Names are loaded on first use
-(PEP 562), so ``import n2net_privacy`` stays cheap for apps that need one
-part; ``from n2net_privacy import Contact`` imports only what Contact needs.
+Start with the README; the guides are in docs/ (contacts, facade, phone,
+gravatar, uploader, wire format, scenarios, permissions). Every public name in
+``__all__`` is importable from here, loaded on first use (PEP 562), so
+``import n2net_privacy`` stays cheap; ``help(n2net_privacy.Contact)``
+documents one class.
 
 >>> from n2net_privacy import to_e164
 >>> to_e164("(215) 555-2671", region="US")
@@ -347,13 +349,10 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
+    # Resolved on every access and never copied into this module's globals, so
+    # help(n2net_privacy) stays a page: pydoc documents the classes it finds in
+    # dir(), and every pydantic model would add a screenful of inherited API.
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'n2net_privacy' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    return getattr(importlib.import_module(module), name)

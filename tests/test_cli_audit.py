@@ -106,8 +106,12 @@ HEAD = """{
   "steps": [
     {"step": "request_permission"},
 """
+PREFIX = "n2net-privacy audit: error: "  # the one error style of every command
 BAD_FILES = [
-    ("invalid JSON", HEAD + '    {"step": "flush"},\n  ]\n}\n', 8, "invalid JSON: "),
+    # A trailing comma: the line of the "]" after it (Python 3.13's json names the comma's
+    # line, 7, instead), so this case uses a missing comma, which both name alike.
+    ("invalid JSON", HEAD + '    {"step": "flush"}\n    {"step": "flush"}\n  ]\n}\n', 8,
+     "invalid JSON: "),
     ("unknown step", HEAD + '    {"step": "reboot_phone"}\n  ]\n}\n', 7,
      "steps[1]: unknown step type 'reboot_phone'"),
     ("missing field", HEAD + '    {"step": "record_call",\n     "to": "+12015550123"}\n  ]\n}\n',

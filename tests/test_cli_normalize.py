@@ -52,13 +52,13 @@ def test_adds_e164_type_and_reason_columns(
     out = tmp_path / "out.csv"
     assert main(["normalize", str(source), "--region", "US", "-o", str(out)]) == 0
     assert _rows(_read(out)) == [
-        ["name", "phone", "note", "e164", "type", "reason"],
+        ["name", "phone", "note", "e164", "type", "reason", "extension"],
         ["Ann", "(201) 555-0123", "likes commas, and\r\nline breaks", "+12015550123",
-         "fixed_line_or_mobile", ""],
-        ["Bob", "911", "", "", "", "emergency"],
-        ["Cy", "+44 20 7946 0958 ext 9", "", "+442079460958", "fixed_line", ""],
-        ["Dee", "n/a", "", "", "", "not_a_number"],
-        ["Eve", "1-800-FLOWERS", "", "+18003569377", "toll_free", ""],
+         "fixed_line_or_mobile", "", ""],
+        ["Bob", "911", "", "", "", "emergency", ""],
+        ["Cy", "+44 20 7946 0958 ext 9", "", "+442079460958", "fixed_line", "", "9"],
+        ["Dee", "n/a", "", "", "", "not_a_number", ""],
+        ["Eve", "1-800-FLOWERS", "", "+18003569377", "toll_free", "", ""],
     ]  # fmt: skip
     assert capsys.readouterr() == ("", "")  # stderr is not a terminal: no progress bar
 
@@ -70,9 +70,9 @@ def test_without_output_rows_go_to_stdout(
     assert main(["normalize", str(source), "--region", "de", "--column", "tel"]) == 0
     captured = capsys.readouterr()
     assert _rows(captured.out) == [
-        ["tel", "e164", "type", "reason"],
-        ["030 123456", "+4930123456", "fixed_line", ""],
-        ["+1 201 555 0123", "+12015550123", "fixed_line_or_mobile", ""],
+        ["tel", "e164", "type", "reason", "extension"],
+        ["030 123456", "+4930123456", "fixed_line", "", ""],
+        ["+1 201 555 0123", "+12015550123", "fixed_line_or_mobile", "", ""],
     ]
     assert captured.err == ""
 
@@ -82,7 +82,7 @@ def test_without_region_national_numbers_are_refused(
 ) -> None:
     source = _write(tmp_path / "book.csv", "phone\n(201) 555-0123\n+12015550123\n")
     assert main(["normalize", str(source)]) == 0
-    assert [row[-1] for row in _rows(capsys.readouterr().out)] == [
+    assert [row[-2] for row in _rows(capsys.readouterr().out)] == [
         "reason",
         "invalid_country_code",
         "",
@@ -103,7 +103,9 @@ def test_byte_order_mark_and_blank_lines_are_tolerated(
     source = tmp_path / "excel.csv"
     source.write_bytes("\ufeffphone\r\n+49 30 123456\r\n\r\n".encode())
     assert main(["normalize", str(source)]) == 0
-    assert _rows(capsys.readouterr().out)[1] == ["+49 30 123456", "+4930123456", "fixed_line", ""]
+    assert _rows(capsys.readouterr().out)[1] == [
+        "+49 30 123456", "+4930123456", "fixed_line", "", ""
+    ]
 
 
 @pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
@@ -232,3 +234,78 @@ def test_large_file_streams_in_bounded_memory(tmp_path: Path) -> None:
         assert sum(1 for _ in handle) == rows + 1
     # Holding the rows would take well over 10 MB; streaming holds one row and the cache.
     assert peak < 2_000_000, f"peak {peak / 1e6:.1f} MB"
+
+
+# -- delimiters, stdin/stdout, nothing on stdout before success, help --------
+
+
+def test_a_semicolon_file_is_sniffed_and_keeps_its_delimiter(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = _write(tmp_path / "excel-de.csv", "Name;phone\nAnn;030 123456\nBob;+1 201 555 0123\n")
+    assert main(["normalize", str(source), "--region", "DE"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == "Name;phone;e164;type;reason;extension"
+    assert out.splitlines()[1] == "Ann;030 123456;+4930123456;fixed_line;;"
+
+
+def test_an_explicit_delimiter_wins_over_sniffing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = _write(tmp_path / "tabs.csv", "phone\tnote\n+4930123456\ta;b\n")
+    assert main(["normalize", str(source), "--delimiter", "tab"]) == 0
+    row = capsys.readouterr().out.splitlines()[1]
+    assert row == "+4930123456\ta;b\t+4930123456\tfixed_line\t\t"
+
+
+def test_a_missing_column_lists_the_columns_found(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = _write(tmp_path / "book.csv", "Name,Mobile\nAnn,+12015550123\n")
+    assert main(["normalize", str(source)]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        "n2net-privacy normalize: error: no column 'phone' in the header; columns found: "
+        "'Name', 'Mobile' (use --column, or --delimiter if the columns are run together)\n"
+    )
+
+
+def test_a_header_that_is_really_data_is_not_echoed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = _write(tmp_path / "book.csv", "Ann,+12015550123\nBob,+12015550124\n")
+    assert main(["normalize", str(source)]) == 2
+    err = capsys.readouterr().err
+    assert "looks like data" in err
+    assert "Ann" not in err and "5550123" not in err
+
+
+def test_dash_reads_stdin_and_writes_stdout() -> None:
+    stdout, stderr = io.StringIO(), io.StringIO()
+    stdin = io.StringIO("phone\n+44 20 7946 0958\n")
+    code = run(Path("-"), region=None, column="phone", output=Path("-"),
+               stdin=stdin, stdout=stdout, stderr=stderr)
+    assert code == 0, stderr.getvalue()
+    row = _rows(stdout.getvalue())[1]
+    assert row == ["+44 20 7946 0958", "+442079460958", "fixed_line", "", ""]
+
+
+def test_nothing_reaches_stdout_when_a_later_row_is_bad(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = "".join(f"+1 201 555 {i:04d}\n" for i in range(3000))
+    source = _write(tmp_path / "book.csv", "phone\n" + good + "a,b\n")
+    assert main(["normalize", str(source)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""  # not even the header
+    assert "line 3002: 2 fields where the header has 1" in captured.err
+
+
+def test_help_shows_defaults_and_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(["normalize", "--help"])
+    assert stop.value.code == 0
+    text = capsys.readouterr().out
+    assert "(default: phone)" in text
+    assert "sniffed" in text
+    assert "exit codes:" in text and "2  bad input" in text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,8 +29,24 @@ HYBRID = ServerKeyPair.generate("mlkem768x25519", key_id="pq1")
 OTHER = ServerKeyPair.generate("x25519", key_id="k1")
 
 
+_STORES: list[EventStore] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_stores() -> Iterator[None]:
+    """Close the stores a test made: Python 3.13 reports an unclosed SQLite connection."""
+    yield
+    while _STORES:
+        _STORES.pop().close()
+
+
+def _store() -> EventStore:
+    _STORES.append(EventStore())
+    return _STORES[-1]
+
+
 def endpoint() -> IngestEndpoint:
-    return IngestEndpoint({"k1": KEY, "pq1": HYBRID}, app_key=APP_KEY, store=EventStore())
+    return IngestEndpoint({"k1": KEY, "pq1": HYBRID}, app_key=APP_KEY, store=_store())
 
 
 def events(n: int = 2) -> list[WireEvent]:
@@ -136,7 +153,7 @@ def test_an_unknown_field_is_422_naming_the_path_never_the_value() -> None:
 
 
 def test_nothing_is_stored_from_a_rejected_batch() -> None:
-    store = EventStore()
+    store = _store()
     ep = IngestEndpoint({"k1": KEY}, app_key=APP_KEY, store=store)
     ep.handle("/v1/events", headers(authorization=None), SEALED)
     ep.handle("/v1/events", headers(), seal(b'{"schema": "n2net.events/1"}', KEY.public))
@@ -163,7 +180,7 @@ def test_a_retried_batch_gets_the_same_reply_even_when_resealed() -> None:
 
 
 def test_an_idempotency_key_reused_for_another_batch_is_422_and_stores_nothing() -> None:
-    store = EventStore()
+    store = _store()
     ep = IngestEndpoint({"k1": KEY}, app_key=APP_KEY, store=store)
     ep.handle("/v1/events", headers("b1"), body_for(events(1)))
     reply = ep.handle("/v1/events", headers("b1"), body_for(events(1)))

@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 import threading
 import uuid
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+
+import pytest
 
 from n2net_privacy.testing.ingest_store import EventStore
 from n2net_privacy.uploader.wire import EventBatch, WireEvent
@@ -14,12 +17,28 @@ from n2net_privacy.uploader.wire import EventBatch, WireEvent
 AT = datetime(2026, 11, 29, 3, 4, 5, tzinfo=UTC)
 
 
+@pytest.fixture
+def stores() -> Iterator[Callable[[], EventStore]]:
+    """In-memory stores, closed after the test (3.13 reports unclosed SQLite)."""
+    made: list[EventStore] = []
+
+    def make() -> EventStore:
+        made.append(EventStore())
+        return made[-1]
+
+    yield make
+    for store in made:
+        store.close()
+
+
 def batch(evs: list[WireEvent]) -> EventBatch:
     return EventBatch.of(evs)
 
 
-def test_events_come_back_as_sent_in_arrival_order() -> None:
-    store = EventStore()
+def test_events_come_back_as_sent_in_arrival_order(
+    stores: Callable[[], EventStore],
+) -> None:
+    store = stores()
     sent = [
         WireEvent.sms(uuid.uuid4(), "+12025550143", AT),
         WireEvent.call(uuid.uuid4(), "+12025550144", AT, 61),
@@ -29,8 +48,10 @@ def test_events_come_back_as_sent_in_arrival_order() -> None:
     assert store.count() == 2
 
 
-def test_a_large_batch_is_deduplicated_beyond_one_in_chunk() -> None:
-    store = EventStore()
+def test_a_large_batch_is_deduplicated_beyond_one_in_chunk(
+    stores: Callable[[], EventStore],
+) -> None:
+    store = stores()
     evs = [WireEvent.sms(uuid.uuid4(), "+12025550143", AT) for _ in range(1200)]
     store.store(batch(evs[:700]), idempotency_key="b1", digest=b"d1")
     result = store.store(batch(evs), idempotency_key="b2", digest=b"d2")
@@ -40,8 +61,10 @@ def test_a_large_batch_is_deduplicated_beyond_one_in_chunk() -> None:
     assert store.count() == 1200
 
 
-def test_concurrent_overlapping_batches_store_each_id_once() -> None:
-    store = EventStore()
+def test_concurrent_overlapping_batches_store_each_id_once(
+    stores: Callable[[], EventStore],
+) -> None:
+    store = stores()
     pool = [WireEvent.sms(uuid.uuid4(), "+12025550143", AT) for _ in range(200)]
     accepted: list[str] = []
     lock = threading.Lock()

@@ -69,7 +69,8 @@ def test_classify(status: int | None, network_error: bool, timeout: bool, outcom
     ("status", "network_error", "timeout", "reason"),
     [
         (401, False, False, "http 401 unauthorized"),
-        (422, False, False, "http 422 unprocessable entity"),
+        (422, False, False, "http 422 unprocessable content"),  # RFC 9110, on every Python
+        (413, False, False, "http 413 content too large"),
         (501, False, False, "http 501 not implemented"),
         (505, False, False, "http 505 http version not supported"),
         (499, False, False, "http 499"),

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import stat
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,8 +33,21 @@ def path(tmp_path: Path) -> Path:
     return tmp_path / "data" / "queue.sqlite3"
 
 
+_OPENED: list[EventQueue] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_queues() -> Iterator[None]:
+    """Close what a test opened: Python 3.13 reports an unclosed SQLite connection."""
+    yield
+    while _OPENED:
+        _OPENED.pop().close()
+
+
 def make(path: Path, **kwargs: object) -> EventQueue:
-    return EventQueue(path, kwargs.pop("key", KEY), **kwargs)  # type: ignore[arg-type]
+    queue = EventQueue(path, kwargs.pop("key", KEY), **kwargs)  # type: ignore[arg-type]
+    _OPENED.append(queue)
+    return queue
 
 
 def drain(queue: EventQueue, max_events: int = 500) -> list[bytes]:
@@ -56,7 +71,7 @@ def test_file_is_wal_mode_0600_and_holds_no_plaintext(path: Path) -> None:
         assert stat.S_IMODE(file.stat().st_mode) == 0o600
         assert b"SECRET-PAYLOAD" not in file.read_bytes()
         assert b'"event":' not in file.read_bytes()
-    with sqlite3.connect(path) as raw:
+    with contextlib.closing(sqlite3.connect(path)) as raw, raw:
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     queue.close()
     assert queue.closed
@@ -75,7 +90,7 @@ def test_appended_events_survive_reopen_in_order(path: Path) -> None:
 
 def test_wrong_format_version_is_refused(path: Path) -> None:
     make(path).close()
-    with sqlite3.connect(path) as raw:
+    with contextlib.closing(sqlite3.connect(path)) as raw, raw:
         raw.execute("PRAGMA user_version=99")
     with pytest.raises(UploaderError, match="format 99"):
         make(path)
@@ -300,7 +315,7 @@ def test_swapped_rows_fail_authentication(path: Path) -> None:
     queue.append(payload(1))
     queue.append(payload(2))
     queue.close()
-    with sqlite3.connect(path) as raw:
+    with contextlib.closing(sqlite3.connect(path)) as raw, raw:
         (a,), (b,) = raw.execute("SELECT blob FROM events WHERE seq IN (1, 2) ORDER BY seq")
         raw.execute("UPDATE events SET blob = ? WHERE seq = 1", (b,))
         raw.execute("UPDATE events SET blob = ? WHERE seq = 2", (a,))
@@ -316,7 +331,7 @@ def test_a_batch_that_lost_rows_resumes_under_a_new_id(path: Path) -> None:
     batch = queue.next_batch(10, BIG)
     assert batch is not None
     queue.close()
-    with sqlite3.connect(path) as raw:
+    with contextlib.closing(sqlite3.connect(path)) as raw, raw:
         raw.execute("UPDATE events SET blob = x'00' WHERE seq = 2")
     reopened = make(path)
     resumed = reopened.next_batch(10, BIG)

@@ -128,17 +128,18 @@ def test_every_key_is_found_on_its_own_line(
 # --- syntax and encoding -------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("text", "line"), [
-    ('{\n  "version": 1,\n  "steps": [\n    {"step": "flush"},\n  ]\n}', 5),  # trailing comma
-    ('{\n  "version": 1\n  "steps": []\n}', 3),  # missing comma
-    ('{\n  "title": "unterminated\n}', 2),
-    ("", 1),
-    ('{"version": 1}\n{"version": 1}', 2),  # extra data
+@pytest.mark.parametrize(("text", "lines"), [
+    # trailing comma: Python 3.13's json names the comma's line, 3.11 the "]" after it
+    ('{\n  "version": 1,\n  "steps": [\n    {"step": "flush"},\n  ]\n}', {4, 5}),
+    ('{\n  "version": 1\n  "steps": []\n}', {3}),  # missing comma
+    ('{\n  "title": "unterminated\n}', {2}),
+    ("", {1}),
+    ('{"version": 1}\n{"version": 1}', {2}),  # extra data
 ])
-def test_invalid_json_names_its_line(text: str, line: int) -> None:
+def test_invalid_json_names_its_line(text: str, lines: set[int]) -> None:
     error = error_for(text)
-    assert error.line == line
-    assert error.problem.startswith("invalid JSON: ")
+    assert error.line in lines
+    assert error.problem.startswith("invalid JSON: ")  # the rest is the json module's wording
 
 
 def test_text_that_is_not_utf8_names_its_line() -> None:

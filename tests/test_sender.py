@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -83,8 +83,10 @@ def event(i: int, call: bool = False) -> bytes:
 
 
 @pytest.fixture
-def queue(tmp_path: Path) -> EventQueue:
-    return EventQueue(tmp_path / "q.sqlite3", AtRestKey(b"k" * 32))
+def queue(tmp_path: Path) -> Iterator[EventQueue]:
+    queue = EventQueue(tmp_path / "q.sqlite3", AtRestKey(b"k" * 32))
+    yield queue
+    queue.close()  # Python 3.13 reports an unclosed SQLite connection
 
 
 def make_sender(
@@ -254,6 +256,7 @@ def test_retry_after_a_restart_reuses_the_key(queue: EventQueue, tmp_path: Path)
     reopened = EventQueue(tmp_path / "q.sqlite3", AtRestKey(b"k" * 32))
     second = FakeClient(200)
     make_sender(reopened, second).step()
+    reopened.close()
     assert first.keys() == second.keys()
     assert first.batches() == second.batches()
 

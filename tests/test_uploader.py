@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sqlite3
@@ -317,7 +318,7 @@ def files_contain_number(directory: Path) -> list[str]:
 
 
 def test_the_search_would_find_a_plaintext_number(tmp_path: Path) -> None:
-    with sqlite3.connect(tmp_path / "control.sqlite3") as db:
+    with contextlib.closing(sqlite3.connect(tmp_path / "control.sqlite3")) as db, db:
         db.execute("CREATE TABLE t (v TEXT, w BLOB)")
         hidden = "2015550123".encode("utf-16-le")
         db.execute("INSERT INTO t VALUES (?, ?)", ("201-555-0123", hidden))
@@ -332,7 +333,7 @@ def test_queue_file_holds_the_number_in_no_encoding(tmp_path: Path) -> None:
         uploader.record_sms("911")
     queue_files = [p.name for p in tmp_path.iterdir() if p.name.startswith(QUEUE_FILE)]
     assert QUEUE_FILE in queue_files
-    with sqlite3.connect(tmp_path / QUEUE_FILE) as db:
+    with contextlib.closing(sqlite3.connect(tmp_path / QUEUE_FILE)) as db, db:
         tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
         for table in tables:
             for row in db.execute(f"SELECT * FROM {table}"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -58,8 +58,10 @@ def payload(i: int) -> bytes:
 
 
 @pytest.fixture
-def queue(tmp_path: Path) -> EventQueue:
-    return EventQueue(tmp_path / "q.sqlite3", AtRestKey(b"k" * 32))
+def queue(tmp_path: Path) -> Iterator[EventQueue]:
+    queue = EventQueue(tmp_path / "q.sqlite3", AtRestKey(b"k" * 32))
+    yield queue
+    queue.close()  # Python 3.13 reports an unclosed SQLite connection
 
 
 class FakeClock:

@@ -26,8 +26,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from n2net_privacy.cli._output import error
 from n2net_privacy.errors import N2NetPrivacyError, ScenarioError
+from n2net_privacy.examples import EXAMPLE_SCENARIOS, scenario_path
 from n2net_privacy.redact import scrub
+from n2net_privacy.wording import plural
 
 if TYPE_CHECKING:
     from n2net_privacy.scenario.loader import LoadedScenario
@@ -51,6 +54,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("scenario", metavar="SCENARIO.json", type=Path, nargs="?")
     parser.add_argument(
+        "--example", choices=EXAMPLE_SCENARIOS,
+        help="run an example scenario that ships with the package instead of a file",
+    )
+    parser.add_argument(
         "--out", type=Path, default=Path("."), metavar="DIR",
         help="directory for <stem>.privacy-report.json and .html (default: .)",
     )
@@ -70,9 +77,11 @@ def _handle(args: argparse.Namespace) -> int:
 
         sys.stdout.write(json.dumps(report_json_schema(), indent=2, sort_keys=True) + "\n")
         return EXIT_CLEAN
-    if args.scenario is None:
-        sys.stderr.write(f"{_PREFIX}the SCENARIO.json argument is required\n")
+    if (args.scenario is None) == (args.example is None):
+        error("audit", "give either SCENARIO.json or --example NAME", sys.stderr)
         return EXIT_BAD_INPUT
+    if args.example is not None:
+        args.scenario = scenario_path(args.example)
     stem = args.scenario.stem
     return run(
         args.scenario,
@@ -84,7 +93,6 @@ def _handle(args: argparse.Namespace) -> int:
     )
 
 
-_PREFIX = "n2net-privacy audit: error: "
 
 
 def _where(scenario: Path, exc: ScenarioError) -> str:
@@ -141,7 +149,7 @@ def run(
             stdout.write(f"{outcome}\n")
 
     def fail(message: str) -> int:
-        stderr.write(f"{_PREFIX}{message}\n")
+        error("audit", message, stderr)
         return EXIT_BAD_INPUT
 
     try:
@@ -166,8 +174,8 @@ def _run_loaded(
     from n2net_privacy.scenario.runner import run_scenario
 
     try:
-        stdout.write(f"scenario: {scenario} ({len(loaded.scenario.steps)} steps, "
-                     f"{len(loaded.book)} contacts)\n")
+        stdout.write(f"scenario: {scenario} ({plural(len(loaded.scenario.steps), 'step')}, "
+                     f"{plural(len(loaded.book), 'contact')})\n")
         report = run_scenario(loaded, on_step=show)
     except ScenarioError as exc:
         return fail(_where(scenario, exc))
@@ -185,5 +193,5 @@ def _run_loaded(
     if report.clean:
         stdout.write("PASS: no personal data left the device in a form the policy forbids\n")
         return EXIT_CLEAN
-    stdout.write(f"FAIL: {len(report.findings)} finding(s)\n")
+    stdout.write(f"FAIL: {plural(len(report.findings), 'finding')}\n")
     return EXIT_FINDINGS

@@ -1,16 +1,22 @@
 """``n2net-privacy normalize``: add E.164 columns to a CSV of phone numbers.
 
     n2net-privacy normalize INPUT.csv --region US [--column phone] [-o OUT.csv]
+    cat book.csv | n2net-privacy normalize - --region US -o - > out.csv
 
-Every input row comes out with three more columns: ``e164``, ``type`` (mobile,
-fixed line...) and ``reason`` (why a number was refused); columns of those
-names already in the input are overwritten. Rows stream through one at a
-time, so a million rows take the memory of one plus a bounded cache.
+Every input row comes out with four more columns: ``e164``, ``type`` (mobile,
+fixed line...), ``reason`` (why a number was refused) and ``extension`` (which
+E.164 cannot hold); columns of those names already in the input are
+overwritten. The delimiter is sniffed from the start of the input (comma,
+semicolon, tab or pipe) unless ``--delimiter`` names it, and the output uses
+the same one. Rows stream through one at a time, so a million rows take the
+memory of one plus a bounded cache.
 
 With ``-o`` the output goes to a temporary file beside ``OUT.csv`` that
 replaces it only once every row is written: a failure leaves no half-written
 file and any previous ``OUT.csv`` untouched. The file is created readable by
-its owner only, since it holds phone numbers. Without ``-o`` rows go to stdout.
+its owner only, since it holds phone numbers. Without ``-o`` (or with
+``-o -``) rows go to stdout, but only once the whole input has been read
+without error: until then they wait in a spooled temporary file.
 
 An unreadable file, a missing column or malformed CSV ends the run with one
 line on stderr and exit code 2. A progress bar (tqdm, from the ``cli`` extra)
@@ -26,7 +32,9 @@ import functools
 import importlib
 import io
 import itertools
+import shutil
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,17 +42,38 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Protocol, TextIO
 
 from n2net_privacy.atomic_write import replacing
+from n2net_privacy.cli._output import error
 from n2net_privacy.errors import ConfigurationError
 from n2net_privacy.phone import NormalizationResult, normalize_many
+from n2net_privacy.redact import scrub
 
 if TYPE_CHECKING:
     from _csv import Reader
 
 __all__ = ["ADDED_COLUMNS", "register", "run"]
 
-ADDED_COLUMNS = ("e164", "type", "reason")
+ADDED_COLUMNS = ("e164", "type", "reason", "extension")
+
+STDIO = Path("-")  # ``-`` names stdin (INPUT) or stdout (-o)
+EXIT_OK = 0
+EXIT_BAD_INPUT = 2
 
 _PROGRESS_EVERY = 1024  # rows per progress update: keeps the bar's cost out of the loop
+_SNIFF_BYTES = 64 * 1024  # how much of the input csv.Sniffer looks at
+_SNIFF_DELIMITERS = ",;\t|"
+_SPOOL_BYTES = 1024 * 1024  # stdout output waits in memory up to this, then on disk
+
+_EPILOG = """\
+exit codes:
+  0  every row was written (refused numbers get a reason, not an error)
+  2  bad input or usage: unreadable file, missing column, malformed CSV,
+     text that is not UTF-8, an unknown region, or an unwritable output
+
+examples:
+  n2net-privacy normalize book.csv --region US -o book.e164.csv
+  n2net-privacy normalize export.csv --column Mobile --delimiter ';'
+  cat book.csv | n2net-privacy normalize - --region GB > out.csv
+"""
 
 
 class _BadInput(Exception):
@@ -69,17 +98,38 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     """Add the ``normalize`` subcommand."""
     parser = subparsers.add_parser(
         "normalize",
-        help="add e164, type and reason columns to a CSV of phone numbers",
+        help="add e164, type, reason and extension columns to a CSV of phone numbers",
         description="Normalize a CSV column of phone numbers to E.164, streaming.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("input", type=Path, metavar="INPUT.csv")
+    parser.add_argument(
+        "input", type=Path, metavar="INPUT.csv", help="the CSV to read, or - for stdin"
+    )
     parser.add_argument(
         "--region",
-        help="ISO region for numbers written without + (e.g. US); without it they are refused",
+        help="ISO region for numbers written without + (e.g. US); "
+        "without it they are refused (default: none)",
     )
-    parser.add_argument("--column", default="phone", help="column holding the numbers")
-    parser.add_argument("-o", "--output", type=Path, metavar="OUT.csv", help="default: stdout")
+    parser.add_argument(
+        "--column", default="phone", help="column holding the numbers (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--delimiter", type=_one_character, metavar="CHAR",
+        help="field delimiter (default: sniffed from the input among , ; tab |)",
+    )
+    parser.add_argument(
+        "-o", "--output", type=Path, metavar="OUT.csv",
+        help="write here atomically, or - for stdout (default: stdout)",
+    )
     parser.set_defaults(handler=_handle)
+
+
+def _one_character(value: str) -> str:
+    value = {"\\t": "\t", "tab": "\t"}.get(value, value)
+    if len(value) != 1 or value in "\r\n\"":
+        raise argparse.ArgumentTypeError("must be one character, e.g. ';' or tab")
+    return value
 
 
 def _handle(args: argparse.Namespace) -> int:
@@ -88,6 +138,8 @@ def _handle(args: argparse.Namespace) -> int:
         region=args.region,
         column=args.column,
         output=args.output,
+        delimiter=args.delimiter,
+        stdin=sys.stdin,
         stdout=sys.stdout,
         stderr=sys.stderr,
     )
@@ -101,12 +153,16 @@ def run(
     output: Path | None,
     stdout: TextIO,
     stderr: TextIO,
+    delimiter: str | None = None,
+    stdin: TextIO | None = None,
     import_module: Callable[[str], ModuleType] = importlib.import_module,
 ) -> int:
     """Normalize ``input_path`` into ``output`` (or ``stdout``); return the exit code.
 
-    ``import_module`` is how the optional progress-bar library is found; tests
-    pass one that fails to show the run goes on without it.
+    ``-`` as ``input_path`` reads ``stdin``; ``-`` (or ``None``) as ``output``
+    writes ``stdout``, and nothing reaches ``stdout`` unless the whole run
+    succeeds. ``import_module`` is how the optional progress-bar library is
+    found; tests pass one that fails to show the run goes on without it.
     """
     try:
         try:
@@ -115,32 +171,66 @@ def run(
             raise _BadInput(str(exc)) from exc
 
         progress = functools.partial(_progress_bar, stderr, import_module)
-        with _open_input(input_path) as source:
-            if output is None:
-                _normalize_csv(source, stdout, region=region, column=column, progress=progress)
+        job = functools.partial(
+            _normalize_csv, region=region, column=column, delimiter=delimiter, progress=progress
+        )
+        with _open_input(input_path, stdin) as source:
+            if output is None or output == STDIO:
+                with _spool_then_copy(stdout) as sink:
+                    job(source, sink)
             else:
                 with _replace_on_success(output) as sink:
-                    _normalize_csv(source, sink, region=region, column=column, progress=progress)
+                    job(source, sink)
     except _BadInput as exc:
-        print(f"n2net-privacy normalize: error: {exc}", file=stderr)
-        return 2
-    return 0
+        error("normalize", str(exc), stderr)
+        return EXIT_BAD_INPUT
+    return EXIT_OK
 
 
 @contextlib.contextmanager
-def _open_input(path: Path) -> Iterator[TextIO]:
-    try:
-        # utf-8-sig: spreadsheets often start their CSV exports with a byte-order mark.
-        handle = path.open(newline="", encoding="utf-8-sig")
-    except OSError as exc:
-        raise _BadInput(f"cannot read {path}: {exc.strerror or exc}") from exc
-    with handle:
+def _spool_then_copy(stdout: TextIO) -> Iterator[TextIO]:
+    """Yield a spooled file whose content reaches ``stdout`` only on success."""
+    with tempfile.SpooledTemporaryFile(
+        max_size=_SPOOL_BYTES, mode="w+", newline="", encoding="utf-8"
+    ) as spool:
+        yield spool  # type: ignore[misc]
+        spool.seek(0)
+        shutil.copyfileobj(spool, stdout)
+
+
+@contextlib.contextmanager
+def _open_input(path: Path, stdin: TextIO | None) -> Iterator[TextIO]:
+    name = "stdin" if path == STDIO else str(path)
+    with _opened(path, stdin or sys.stdin) as handle:
         try:
             yield handle
         except UnicodeDecodeError as exc:
-            raise _BadInput(f"{path} is not UTF-8 text") from exc
+            raise _BadInput(f"{name} is not UTF-8 text") from exc
+        except OSError as exc:
+            raise _BadInput(f"cannot read {name}: {exc.strerror or exc}") from exc
+
+
+@contextlib.contextmanager
+def _opened(path: Path, stdin: TextIO) -> Iterator[TextIO]:
+    """The input as text; ``-`` is stdin, left open for the rest of the process."""
+    # utf-8-sig: spreadsheets often start their CSV exports with a byte-order mark.
+    if path != STDIO:
+        try:
+            handle = path.open(newline="", encoding="utf-8-sig")
         except OSError as exc:
             raise _BadInput(f"cannot read {path}: {exc.strerror or exc}") from exc
+        with handle:
+            yield handle
+        return
+    buffer = getattr(stdin, "buffer", None)
+    if buffer is None:  # a text-only stream, as in tests: read it as it is
+        yield stdin
+        return
+    wrapper = io.TextIOWrapper(buffer, encoding="utf-8-sig", newline="")
+    try:
+        yield wrapper
+    finally:
+        wrapper.detach()  # do not close the process's stdin
 
 
 @contextlib.contextmanager
@@ -158,21 +248,36 @@ def _replace_on_success(path: Path) -> Iterator[TextIO]:
         raise _BadInput(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
+def _sniffed(source: TextIO, delimiter: str | None) -> tuple[Iterator[str], str]:
+    """The input's lines (the sniffed sample put back in front) and its delimiter."""
+    sample = source.read(_SNIFF_BYTES)
+    if len(sample) == _SNIFF_BYTES:
+        sample += source.readline()  # end the sample on a line boundary
+    if delimiter is None:
+        try:
+            delimiter = csv.Sniffer().sniff(sample, delimiters=_SNIFF_DELIMITERS).delimiter
+        except csv.Error:
+            delimiter = ","  # one column, or nothing to tell by: the CSV default
+    return itertools.chain(io.StringIO(sample, newline=""), source), delimiter
+
+
 def _normalize_csv(
     source: TextIO,
     sink: TextIO,
     *,
     region: str | None,
     column: str,
+    delimiter: str | None,
     progress: Callable[[], _Progress],
 ) -> None:
-    reader = csv.reader(source, strict=True)
+    lines, delimiter = _sniffed(source, delimiter)
+    reader = csv.reader(lines, strict=True, delimiter=delimiter)
     try:
         header = next(reader, None)
         if header is None:
             raise _BadInput("the input is empty: expected a header row")
         layout = _Layout.for_header(header, column)
-        writer = csv.writer(sink)
+        writer = csv.writer(sink, delimiter=delimiter)
         writer.writerow(layout.header)
         # tee keeps at most one row buffered: the numbers go through normalize_many
         # (and its cache) while the rows they came from wait beside them.
@@ -193,6 +298,18 @@ def _normalize_csv(
         raise _BadInput(f"line {reader.line_num}: malformed CSV: {exc}") from exc
 
 
+def _missing_column(header: list[str], column: str) -> str:
+    """The error for a header without ``column``, listing what it has (never a number)."""
+    named = f"no column {scrub(column)!r} in the header"
+    if any(scrub(name) != name for name in header):
+        return f"{named}; its first row holds a phone number, so it looks like data: " \
+               "add a header row"
+    shown = [repr(name[:40]) for name in header[:20]]
+    more = f" and {len(header) - 20} more" if len(header) > 20 else ""
+    hint = " (use --column, or --delimiter if the columns are run together)"
+    return f"{named}; columns found: {', '.join(shown)}{more}{hint}"
+
+
 @dataclass(frozen=True, slots=True)
 class _Layout:
     """Where the number is read from and where the added cells go."""
@@ -205,7 +322,7 @@ class _Layout:
     @classmethod
     def for_header(cls, header: list[str], column: str) -> _Layout:
         if column not in header:
-            raise _BadInput(f"no column {column!r} in the header (use --column)")
+            raise _BadInput(_missing_column(header, column))
         out = list(header)
         targets = []
         for name in ADDED_COLUMNS:
@@ -232,11 +349,12 @@ def _checked_rows(reader: Reader, width: int) -> Iterator[list[str]]:
         yield row
 
 
-def _cells(result: NormalizationResult) -> tuple[str, str, str]:
+def _cells(result: NormalizationResult) -> tuple[str, str, str, str]:
     return (
         result.e164 or "",
         result.number_type.value if result.number_type else "",
         result.reason.value if result.reason else "",
+        result.extension or "",
     )
 
 

@@ -107,10 +107,20 @@ def failure_reason(
     if network_error or status is None:
         return "network error"
     try:
-        phrase = HTTPStatus(status).phrase.lower()
+        phrase = _RFC9110_PHRASES.get(status) or HTTPStatus(status).phrase.lower()
     except ValueError:
         return f"http {status}"
     return f"http {status} {phrase}"
+
+
+# Python 3.13 renamed these phrases to RFC 9110's; pin them so a reason (a
+# persisted counter key) does not change with the interpreter.
+_RFC9110_PHRASES = {
+    413: "content too large",
+    414: "uri too long",
+    416: "range not satisfiable",
+    422: "unprocessable content",
+}
 
 
 def parse_retry_after(value: str | None, now: datetime) -> float | None:

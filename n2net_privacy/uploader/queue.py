@@ -116,11 +116,15 @@ class EventQueue:
         self.max_bytes = max_bytes
         self._on_drop = on_drop
         self.file = QueueFile(path, power_safe=power_safe)
-        self._seal = RowSeal(key, self.file)
-        self.leases = Leases(
-            self.file, self._seal, self._report, crash_point=crash_point, lease_s=lease_s,
-            wall=wall,
-        )
+        try:
+            self._seal = RowSeal(key, self.file)
+            self.leases = Leases(
+                self.file, self._seal, self._report, crash_point=crash_point, lease_s=lease_s,
+                wall=wall,
+            )
+        except BaseException:
+            self.file.close()  # do not leave the connection for the garbage collector
+            raise
         self._next_seq = 0
         """A guess at the next free seq; the insert itself checks it against the file."""
 

@@ -293,4 +293,8 @@ def json_schema() -> dict[str, Any]:
         "description": event["properties"]["duration_s"].get("description", ""),
         "title": "Duration S",
     }
+    event["$comment"] = (
+        "duration_s is an integer literal: 42, never 42.0 or 4.2e1. JSON Schema counts 42.0"
+        " as an integer; decode_batch and the reference server reject it."
+    )
     return schema
