@@ -33,6 +33,9 @@ class Purpose(StrEnum):
 
     N2NET_API = "n2net_api"
     GRAVATAR = "gravatar"
+    #: An Oblivious HTTP relay (RFC 9458): it sees only ciphertext, and no host is
+    #: allowed until the app names its relay in the policy.
+    OHTTP_RELAY = "ohttp_relay"
 
 
 def is_loopback(host: str) -> bool:
