@@ -113,6 +113,8 @@ class EgressPolicy:
             # POST: sealed event batches. GET: reads of the API (and QA probes).
             Purpose.N2NET_API: frozenset({"GET", "POST"}),
             Purpose.GRAVATAR: frozenset({"GET"}),
+            # POST: encapsulated requests. GET: the gateway's application/ohttp-keys.
+            Purpose.OHTTP_RELAY: frozenset({"GET", "POST"}),
         }
     )
 

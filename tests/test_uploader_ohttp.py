@@ -14,10 +14,10 @@ from cryptography.hazmat.primitives.asymmetric import x25519
 from n2net_privacy import ohttp
 from n2net_privacy.egress import Egress, EgressPolicy, Purpose
 from n2net_privacy.errors import ConfigurationError
+from n2net_privacy.oblivious import ObliviousConfig
 from n2net_privacy.testing.ohttp_plugin import OhttpStack
 from n2net_privacy.testing.ohttp_servers import OhttpGatewayServer, OhttpRelay
 from n2net_privacy.uploader.keystore import SimulatedAndroidKeystore
-from n2net_privacy.uploader.oblivious import ObliviousConfig
 from n2net_privacy.uploader.recorder import Uploader
 from n2net_privacy.uploader.sender import SenderConfig
 
@@ -89,10 +89,10 @@ def test_a_rotated_gateway_key_is_refetched_and_nothing_is_lost(
         for number in NUMBERS[:5]:
             uploader.record_sms(number)
         assert uploader.flush(30)
+        assert uploader.dead_letter_counts() == {}
     finally:
         uploader.close(5)
     assert ohttp_stack.ingest.count() == 5
-    assert uploader.dead_letter_counts() == {}
     # The first try used the pinned, stale key: the gateway refused it without opening it.
     assert ohttp_stack.gateway.sightings()[0].status == 400
 

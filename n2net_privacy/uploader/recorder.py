@@ -51,12 +51,12 @@ from n2net_privacy.device import DeviceContext
 from n2net_privacy.egress import Egress
 from n2net_privacy.egress_policy import Purpose
 from n2net_privacy.errors import ConfigurationError, UploaderError
+from n2net_privacy.oblivious import KeyConfigSource, ObliviousClient, ObliviousConfig
 from n2net_privacy.phone import PhoneNumberErrorReason, normalize
 from n2net_privacy.redact import get_logger
 from n2net_privacy.uploader import forking
 from n2net_privacy.uploader.crashpoints import CrashHook, CrashPoint
 from n2net_privacy.uploader.keystore import KeyStore
-from n2net_privacy.uploader.oblivious import KeyConfigSource, ObliviousConfig, ObliviousPostClient
 from n2net_privacy.uploader.payload import (
     StampCache,
     encode_event,
@@ -412,7 +412,7 @@ def _client_factory(
 
     # One key-config cache for the uploader's life, across client re-creations.
     keys = KeyConfigSource(oblivious, relay, monotonic=monotonic)
-    return lambda: ObliviousPostClient(relay(), oblivious, keys)
+    return lambda: ObliviousClient(relay(), oblivious, keys)
 
 
 def _events_url(api_url: str, egress: Egress) -> str:

@@ -1,12 +1,14 @@
-"""The uploader over Oblivious HTTP: the same POST, through a relay, unlinkable.
+"""Requests over Oblivious HTTP: the same request, through a relay, unlinkable.
 
-:class:`ObliviousPostClient` is a drop-in :class:`~n2net_privacy.uploader.sendconfig.PostClient`
-for the sender. Each ``request()`` is encoded as a Binary HTTP request,
+:class:`ObliviousClient` (and :class:`AsyncObliviousClient`) stand in for an
+egress client wherever the SDK sends: the uploader's sender and the Gravatar
+fetcher. Each ``request()`` is encoded as a Binary HTTP request,
 encapsulated to the gateway's key (RFC 9458) and POSTed to the relay through
 the egress under purpose ``OHTTP_RELAY``. The gateway's answer is opened and
-handed back as an ordinary :class:`EgressResponse`, so retries, idempotency,
-413 splitting, ``Retry-After`` and dead-lettering work exactly as on the
-direct path: the *inner* status drives them.
+handed back as an ordinary :class:`EgressResponse`, so the uploader's
+retries, idempotency, 413 splitting, ``Retry-After`` and dead-lettering, and
+the fetcher's caching and back-off, work exactly as on the direct path: the
+*inner* status drives them.
 
 Outer trouble is never data loss. A relay or gateway that does not answer
 with an encapsulated response, an answer that does not open, or a gateway
@@ -17,24 +19,67 @@ the next attempt fetches the current one.
 
 The events body inside keeps its own wire-v1 seal to the ingest key, so a
 gateway run by someone other than the ingest cannot read events either.
+This module does no I/O of its own: it wraps the egress client it is given.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from n2net_privacy import ohttp
 from n2net_privacy.egress_policy import EgressResponse
 from n2net_privacy.errors import ConfigurationError, NetworkError, WireFormatError
-from n2net_privacy.uploader.sendconfig import PostClient
 
-__all__ = ["KeyConfigSource", "ObliviousConfig", "ObliviousPostClient"]
+__all__ = [
+    "AsyncObliviousClient",
+    "AsyncRelayClient",
+    "KeyConfigSource",
+    "ObliviousClient",
+    "ObliviousConfig",
+    "RelayClient",
+]
 
 _MAX_KEYS_BYTES = 64 * 1024
+
+
+class RelayClient(Protocol):
+    """What the oblivious client needs from an egress client (``EgressClient`` fits)."""
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        content: bytes | None = None,
+        timeout: float | None = None,
+        max_response_bytes: int | None = None,
+    ) -> EgressResponse: ...
+
+    def close(self) -> None: ...
+
+
+class AsyncRelayClient(Protocol):
+    """The asyncio twin (``AsyncEgressClient`` fits)."""
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        content: bytes | None = None,
+        timeout: float | None = None,
+        max_response_bytes: int | None = None,
+    ) -> EgressResponse: ...
+
+    async def aclose(self) -> None: ...
 _DEFAULT_TTL_S = 3600.0
 
 
@@ -73,7 +118,7 @@ class KeyConfigSource:
     def __init__(
         self,
         config: ObliviousConfig,
-        client: Callable[[], PostClient],
+        client: Callable[[], RelayClient],
         *,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -135,15 +180,62 @@ def _is_key_problem(response: EgressResponse) -> bool:
     return response.status in (400, 401, 422) and b"ohttp-key" in response.content
 
 
-class ObliviousPostClient:
-    """A :class:`PostClient` that sends every request through an OHTTP relay."""
+@dataclass(frozen=True, slots=True)
+class _Sealed:
+    body: bytes
+    context: ohttp.ClientResponseContext
 
-    def __init__(
-        self,
-        relay: PostClient,
-        config: ObliviousConfig,
-        keys: KeyConfigSource,
-    ) -> None:
+
+def _seal(
+    keys: KeyConfigSource,
+    method: str,
+    url: str,
+    headers: Mapping[str, str] | None,
+    content: bytes | None,
+) -> _Sealed:
+    target = urlsplit(url)
+    path = (target.path or "/") + (f"?{target.query}" if target.query else "")
+    inner = ohttp.bhttp.encode_request(
+        method.upper(),
+        target.scheme,
+        target.netloc,
+        path,
+        headers=list((headers or {}).items()),
+        content=content or b"",
+    )
+    body, context = ohttp.encapsulate_request(keys.current(), inner)
+    return _Sealed(body, context)
+
+
+def _open(keys: KeyConfigSource, sealed: _Sealed, outer: EgressResponse) -> EgressResponse:
+    if _is_key_problem(outer):
+        keys.mismatch()
+        raise NetworkError("the OHTTP gateway does not hold our key id; refetching its config")
+    if outer.status != 200 or outer.header("content-type") != ohttp.RESPONSE_MEDIA_TYPE:
+        raise NetworkError(f"the OHTTP relay answered HTTP {outer.status}")
+    try:
+        response = ohttp.bhttp.decode_response(sealed.context.open_response(outer.content))
+    except WireFormatError as exc:
+        raise NetworkError(f"the OHTTP response could not be opened: {exc}") from exc
+    return EgressResponse(
+        status=response.status,
+        headers={n.decode("ascii"): v.decode("latin-1") for n, v in response.headers},
+        content=response.content,
+    )
+
+
+def _outer_limit(max_response_bytes: int | None) -> int | None:
+    # The encapsulation adds a nonce, a tag and the BHTTP framing around the body.
+    return None if max_response_bytes is None else max_response_bytes + 1024
+
+
+_OUTER_HEADERS = {"content-type": ohttp.REQUEST_MEDIA_TYPE}
+
+
+class ObliviousClient:
+    """A blocking client that sends every request through an OHTTP relay."""
+
+    def __init__(self, relay: RelayClient, config: ObliviousConfig, keys: KeyConfigSource) -> None:
         self._relay = relay
         self._config = config
         self._keys = keys
@@ -158,42 +250,52 @@ class ObliviousPostClient:
         timeout: float | None = None,
         max_response_bytes: int | None = None,
     ) -> EgressResponse:
-        target = urlsplit(url)
-        path = target.path or "/"
-        if target.query:
-            path += "?" + target.query
-        inner = ohttp.bhttp.encode_request(
-            method.upper(),
-            target.scheme,
-            target.netloc,
-            path,
-            headers=list((headers or {}).items()),
-            content=content or b"",
-        )
-        key_config = self._keys.current()
-        enc_request, context = ohttp.encapsulate_request(key_config, inner)
+        sealed = _seal(self._keys, method, url, headers, content)
         outer = self._relay.request(
             "POST",
             self._config.relay_url,
-            headers={"content-type": ohttp.REQUEST_MEDIA_TYPE},
-            content=enc_request,
+            headers=_OUTER_HEADERS,
+            content=sealed.body,
             timeout=timeout,
-            max_response_bytes=None if max_response_bytes is None else max_response_bytes + 1024,
+            max_response_bytes=_outer_limit(max_response_bytes),
         )
-        if _is_key_problem(outer):
-            self._keys.mismatch()
-            raise NetworkError("the OHTTP gateway does not hold our key id; refetching its config")
-        if outer.status != 200 or outer.header("content-type") != ohttp.RESPONSE_MEDIA_TYPE:
-            raise NetworkError(f"the OHTTP relay answered HTTP {outer.status}")
-        try:
-            response = ohttp.bhttp.decode_response(context.open_response(outer.content))
-        except WireFormatError as exc:
-            raise NetworkError(f"the OHTTP response could not be opened: {exc}") from exc
-        return EgressResponse(
-            status=response.status,
-            headers={n.decode("ascii"): v.decode("latin-1") for n, v in response.headers},
-            content=response.content,
-        )
+        return _open(self._keys, sealed, outer)
 
     def close(self) -> None:
         self._relay.close()
+
+
+class AsyncObliviousClient:
+    """The asyncio twin of :class:`ObliviousClient` (the Gravatar batch path)."""
+
+    def __init__(
+        self, relay: AsyncRelayClient, config: ObliviousConfig, keys: KeyConfigSource
+    ) -> None:
+        self._relay = relay
+        self._config = config
+        self._keys = keys
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        content: bytes | None = None,
+        timeout: float | None = None,
+        max_response_bytes: int | None = None,
+    ) -> EgressResponse:
+        # A key-config fetch blocks; keep it off the event loop.
+        sealed = await asyncio.to_thread(_seal, self._keys, method, url, headers, content)
+        outer = await self._relay.request(
+            "POST",
+            self._config.relay_url,
+            headers=_OUTER_HEADERS,
+            content=sealed.body,
+            timeout=timeout,
+            max_response_bytes=_outer_limit(max_response_bytes),
+        )
+        return _open(self._keys, sealed, outer)
+
+    async def aclose(self) -> None:
+        await self._relay.aclose()
