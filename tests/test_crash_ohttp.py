@@ -67,7 +67,8 @@ CHILD = textwrap.dedent(
         Purpose.OHTTP_RELAY: frozenset({"127.0.0.1"})}, test_mode=True))
     uploader = Uploader(
         "https://api.n2net.com", "ohttp-app-key",
-        ServerKey.from_raw("ingest-1", bytes.fromhex(key_hex)), data_dir, key_store=FileKeyStore(Path(data_dir) / "keys"), egress=egress, crash_point=crash,
+        ServerKey.from_raw("ingest-1", bytes.fromhex(key_hex)), data_dir,
+        key_store=FileKeyStore(Path(data_dir) / "keys"), egress=egress, crash_point=crash,
         sender_config=SenderConfig(batch_max_events=7, linger_s=1.0, backoff_base_s=0.02),
         exit_flush_timeout_s=0,
         oblivious=ObliviousConfig(relay_url=relay, key_config=bytes.fromhex(keys_hex)))
