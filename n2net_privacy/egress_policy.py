@@ -35,6 +35,9 @@ class Purpose(StrEnum):
 
     N2NET_API = "n2net_api"
     GRAVATAR = "gravatar"
+    #: An Oblivious HTTP relay (RFC 9458): it sees only ciphertext, and no host is
+    #: allowed until the app names its relay in the policy.
+    OHTTP_RELAY = "ohttp_relay"
 
 
 def is_loopback(host: str) -> bool:
@@ -110,6 +113,8 @@ class EgressPolicy:
             # POST: sealed event batches. GET: reads of the API (and QA probes).
             Purpose.N2NET_API: frozenset({"GET", "POST"}),
             Purpose.GRAVATAR: frozenset({"GET"}),
+            # POST: encapsulated requests. GET: the gateway's application/ohttp-keys.
+            Purpose.OHTTP_RELAY: frozenset({"GET", "POST"}),
         }
     )
 

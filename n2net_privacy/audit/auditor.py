@@ -62,6 +62,7 @@ _RULES = {
     PiiKind.NOT_INSPECTED: Rule.NOT_INSPECTED,
 }
 _OPAQUE = "sealed event batch (not opened)"
+_OHTTP_REQUEST = "message/ohttp-req"
 _NOTHING = "no personal data found"
 _REDACTED = "[redacted]"
 _SHORT = 256
@@ -177,6 +178,8 @@ class EgressAuditor:
             self._allow_loopback_http and request.scheme == "http" and is_loopback(host)
         ):
             problems.append((Rule.TRANSPORT_PLAINTEXT, here, f"{request.scheme}:// is plaintext"))
+        if request.purpose is Purpose.OHTTP_RELAY and media_type(request) == _OHTTP_REQUEST:
+            categories.add("OHTTP-encapsulated request (the relay sees ciphertext only)")
         sealed = media_type(request) == CONTENT_TYPE
         fields = request_fields(request, with_body=not sealed)
         gravatar = request.purpose is Purpose.GRAVATAR

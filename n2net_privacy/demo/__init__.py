@@ -17,6 +17,7 @@ from typing import TextIO
 
 from n2net_privacy.audit import EgressAuditor, report_for
 from n2net_privacy.demo.gravatar import gravatar_chapter
+from n2net_privacy.demo.oblivious import oblivious_chapter
 from n2net_privacy.demo.permissions import android_chapter, ios_chapter
 from n2net_privacy.demo.story import Story
 from n2net_privacy.demo.uploader import uploader_chapter
@@ -41,7 +42,13 @@ def run_demo(
     book = synthetic_address_book(contacts, seed=seed)
     out.write(f"N2Net Mobile privacy demo: {len(book)} synthetic contacts, seed {seed}\n")
     server_key = ServerKeyPair.generate(key_id="demo-key-1")
-    allowed = {Purpose.GRAVATAR: LOOPBACK, Purpose.N2NET_API: LOOPBACK}
+    # gravatar.com and api.n2net.com are only ever named inside OHTTP requests
+    # (chapter 5): the door checks them, but every byte goes to loopback.
+    allowed = {
+        Purpose.GRAVATAR: LOOPBACK | {"gravatar.com"},
+        Purpose.N2NET_API: LOOPBACK | {"api.n2net.com"},
+        Purpose.OHTTP_RELAY: LOOPBACK,
+    }
     auditor = EgressAuditor(
         book,
         mode="record",
@@ -57,6 +64,7 @@ def run_demo(
         ios_chapter(story, book, data_dir)
         gravatar_chapter(story, book, egress, data_dir / "gravatar", auditor=auditor)
         uploader_chapter(story, book, egress, server_key, data_dir / "uploader")
+        oblivious_chapter(story, book, egress, server_key, data_dir / "oblivious")
 
     story.chapter("The privacy report")
     report = report_for(auditor, egress.audit, timeline=story.timeline, generated_at=time.time())

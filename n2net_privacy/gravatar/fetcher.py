@@ -32,7 +32,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable
 
-from n2net_privacy.egress import AsyncEgressClient, Egress, EgressClient, Purpose
+from n2net_privacy.egress import Egress, Purpose
 from n2net_privacy.errors import NetworkError
 from n2net_privacy.gravatar.backoff import HostBackoff
 from n2net_privacy.gravatar.batch import RunningBatch
@@ -48,6 +48,14 @@ from n2net_privacy.gravatar.lookup import (
     summarize,
 )
 from n2net_privacy.gravatar.result import Avatar, AvatarResult, NoAvatar, NoAvatarReason
+from n2net_privacy.oblivious import (
+    AsyncObliviousClient,
+    AsyncRelayClient,
+    KeyConfigSource,
+    ObliviousClient,
+    ObliviousConfig,
+    RelayClient,
+)
 from n2net_privacy.redact import get_logger
 
 __all__ = ["GravatarFetcher"]
@@ -67,6 +75,9 @@ class GravatarFetcher:
 
     ``clock`` (wall time: TTLs and Retry-After dates), ``sleep``,
     ``async_sleep`` and ``rng`` (back-off jitter) are injectable for tests.
+    With ``oblivious`` every lookup goes through an Oblivious HTTP relay to a
+    gateway that fetches from Gravatar, so Gravatar never sees the device's
+    address; the toggle, caches, dedup and back-off apply unchanged.
     """
 
     def __init__(
@@ -80,8 +91,18 @@ class GravatarFetcher:
         sleep: Callable[[float], None] = time.sleep,
         async_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
+        oblivious: ObliviousConfig | None = None,
     ) -> None:
         self.config = config if config is not None else GravatarConfig()
+        self._oblivious = oblivious
+        self._keys = (
+            KeyConfigSource(
+                oblivious,
+                lambda: egress.client(Purpose.OHTTP_RELAY, timeout=self.config.timeout),
+            )
+            if oblivious is not None
+            else None
+        )
         self._urls = self.config.url_builder()
         self._settings = settings
         self._egress = egress
@@ -98,7 +119,7 @@ class GravatarFetcher:
         self._inflight: dict[str, concurrent.futures.Future[AvatarResult]] = {}
         self._batches: set[RunningBatch] = set()
         self._sync_slots = threading.BoundedSemaphore(self.config.concurrency)
-        self._client: EgressClient | None = None
+        self._client: RelayClient | None = None
         if not settings.gravatar_enabled:
             # Leftovers from a run that ended before a purge finished.
             try:
@@ -279,11 +300,23 @@ class GravatarFetcher:
         finally:
             steps.close()
 
-    def _sync_client(self) -> EgressClient:
+    def _sync_client(self) -> RelayClient:
         with self._lock:
             if self._client is None:
-                self._client = self._egress.client(Purpose.GRAVATAR, timeout=self.config.timeout)
+                self._client = self._new_sync_client()
             return self._client
+
+    def _new_sync_client(self) -> RelayClient:
+        if self._oblivious is None or self._keys is None:
+            return self._egress.client(Purpose.GRAVATAR, timeout=self.config.timeout)
+        relay = self._egress.client(Purpose.OHTTP_RELAY, timeout=self.config.timeout)
+        return ObliviousClient(relay, self._oblivious, self._keys)
+
+    def _new_async_client(self) -> AsyncRelayClient:
+        if self._oblivious is None or self._keys is None:
+            return self._egress.async_client(Purpose.GRAVATAR, timeout=self.config.timeout)
+        relay = self._egress.async_client(Purpose.OHTTP_RELAY, timeout=self.config.timeout)
+        return AsyncObliviousClient(relay, self._oblivious, self._keys)
 
     # -- asyncio -----------------------------------------------------------
 
@@ -300,7 +333,7 @@ class GravatarFetcher:
             return [_DISABLED] * len(items)
         loop = asyncio.get_running_loop()
         slots = asyncio.Semaphore(self.config.concurrency)
-        client = self._egress.async_client(Purpose.GRAVATAR, timeout=self.config.timeout)
+        client = self._new_async_client()
         batch = RunningBatch(loop)
         with self._lock:
             self._batches.add(batch)
@@ -330,7 +363,7 @@ class GravatarFetcher:
         self,
         contact: ContactLike,
         generation: int,
-        client: AsyncEgressClient,
+        client: AsyncRelayClient,
         slots: asyncio.Semaphore,
     ) -> AvatarResult:
         hashes = self._hashes(contact)
@@ -348,7 +381,7 @@ class GravatarFetcher:
         self,
         email_hash: str,
         generation: int,
-        client: AsyncEgressClient,
+        client: AsyncRelayClient,
         slots: asyncio.Semaphore,
     ) -> AvatarResult:
         key = self._key(email_hash)
@@ -367,7 +400,7 @@ class GravatarFetcher:
             raise
         return self._finish(key, future, outcome, generation)
 
-    async def _drive_async(self, steps: Steps, client: AsyncEgressClient) -> Outcome:
+    async def _drive_async(self, steps: Steps, client: AsyncRelayClient) -> Outcome:
         reply: Reply = None
         try:
             while True:

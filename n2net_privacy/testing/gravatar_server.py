@@ -121,6 +121,7 @@ class RecordedRequest:
     query: str
     headers: tuple[tuple[str, str], ...]
     body: bytes
+    client_host: str = ""
 
     @property
     def hash(self) -> str | None:
@@ -367,6 +368,7 @@ class GravatarStandIn:
             query=parts.query,
             headers=tuple((k.lower(), v) for k, v in handler.headers.items()),
             body=body,
+            client_host=str(handler.client_address[0]),
         )
         with self._lock:
             self._requests.append(request)

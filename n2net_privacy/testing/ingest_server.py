@@ -48,6 +48,9 @@ _LINGER_RESET = struct.pack("ii", 1, 0)
 class IngestRequest:
     """One request as the server saw it. ``status`` is None for a reset connection.
 
+    ``client_host`` is the address the connection came from, so a test can
+    show that an Oblivious HTTP path hid the device's address.
+
     ``headers`` has lower-case names. ``body`` is the raw sealed body (empty
     when body capture is off); ``replayed`` marks an idempotent replay.
     """
@@ -59,6 +62,7 @@ class IngestRequest:
     body: bytes
     status: int | None
     replayed: bool = False
+    client_host: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -367,6 +371,7 @@ class IngestServer:
             body=body if self._capture_bodies else b"",
             status=status,
             replayed=replayed,
+            client_host=str(handler.client_address[0]),
         )
         with self._lock:
             self._log.append(entry)

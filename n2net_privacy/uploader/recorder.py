@@ -51,6 +51,7 @@ from n2net_privacy.device import DeviceContext
 from n2net_privacy.egress import Egress
 from n2net_privacy.egress_policy import Purpose
 from n2net_privacy.errors import ConfigurationError, UploaderError
+from n2net_privacy.oblivious import KeyConfigSource, ObliviousClient, ObliviousConfig
 from n2net_privacy.phone import PhoneNumberErrorReason, normalize
 from n2net_privacy.redact import get_logger
 from n2net_privacy.uploader import forking
@@ -63,6 +64,7 @@ from n2net_privacy.uploader.payload import (
     new_event_id,
 )
 from n2net_privacy.uploader.queue import DropReason, EventQueue, OnDrop, QueueStats
+from n2net_privacy.uploader.sendconfig import PostClient
 from n2net_privacy.uploader.sender import Sender, SenderConfig, SendStatus
 from n2net_privacy.uploader.wire import EVENTS_PATH, ServerKey
 from n2net_privacy.uploader.worker import SenderThread
@@ -165,8 +167,12 @@ class Uploader:
         rng: random.Random | None = None,
         crash_point: CrashHook | None = None,
         start: bool = True,
+        oblivious: ObliviousConfig | None = None,
     ) -> None:
         events_url = _events_url(api_url, egress)
+        if oblivious is not None:
+            relay = urlsplit(oblivious.relay_url)
+            egress.policy.check(Purpose.OHTTP_RELAY, relay.scheme, relay.hostname or "")
         if not app_key or any(ch.isspace() for ch in app_key):
             raise ConfigurationError("app_key must be a non-empty token without spaces")
         normalize("0", region)  # raises ConfigurationError for an unknown region now
@@ -189,7 +195,7 @@ class Uploader:
         config = sender_config or SenderConfig()
         self.sender = Sender(
             self._queue,
-            lambda: egress.client(Purpose.N2NET_API, timeout=config.request_timeout_s),
+            _client_factory(egress, config, oblivious, monotonic),
             events_url=events_url,
             app_key=app_key,
             server_key=server_key,
@@ -389,6 +395,24 @@ class Uploader:
         """Events the server refused for good, by reason (``"http_422"``, ``"invalid_payload"``)."""
         self._check_process()
         return self._queue.dead_letter_counts()
+
+
+def _client_factory(
+    egress: Egress,
+    config: SenderConfig,
+    oblivious: ObliviousConfig | None,
+    monotonic: Callable[[], float],
+) -> Callable[[], PostClient]:
+    """Direct POSTs to the ingest, or (``oblivious``) POSTs through an OHTTP relay."""
+    if oblivious is None:
+        return lambda: egress.client(Purpose.N2NET_API, timeout=config.request_timeout_s)
+
+    def relay() -> PostClient:
+        return egress.client(Purpose.OHTTP_RELAY, timeout=config.request_timeout_s)
+
+    # One key-config cache for the uploader's life, across client re-creations.
+    keys = KeyConfigSource(oblivious, relay, monotonic=monotonic)
+    return lambda: ObliviousClient(relay(), oblivious, keys)
 
 
 def _events_url(api_url: str, egress: Egress) -> str:

@@ -1,0 +1,67 @@
+"""pytest fixture for the three-party Oblivious HTTP setup.
+
+Registered through the ``pytest11`` entry point next to the main plugin, so
+any test that installs the SDK (with the ``ohttp`` extra) can ask for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+
+import pytest
+
+from n2net_privacy.testing.gravatar_server import GravatarStandIn
+from n2net_privacy.testing.ingest_server import IngestServer
+from n2net_privacy.testing.ohttp_servers import OhttpGatewayServer, OhttpRelay
+from n2net_privacy.uploader.wire import ServerKeyPair
+
+__all__ = ["OhttpStack", "ohttp_stack"]
+
+INGEST_AUTHORITY = "api.n2net.com"
+GRAVATAR_AUTHORITY = "gravatar.com"
+
+
+@dataclass(frozen=True, slots=True)
+class OhttpStack:
+    """Device -> relay (127.0.0.2 upstream) -> gateway (127.0.0.3 upstream) -> targets."""
+
+    relay: OhttpRelay
+    gateway: OhttpGatewayServer
+    ingest: IngestServer
+    gravatar: GravatarStandIn
+    ingest_key: ServerKeyPair
+    app_key: str
+
+
+@pytest.fixture
+def ohttp_stack() -> Iterator[OhttpStack]:
+    """A loopback relay, gateway, reference ingest and Gravatar stand-in, wired together.
+
+    The gateway routes authority ``api.n2net.com`` to the ingest and
+    ``gravatar.com`` to the stand-in. Each hop connects from its own
+    loopback address, so ``ingest.requests()[i].client_host`` and
+    ``gravatar.requests()[i].client_host`` show who each party saw.
+    """
+    pytest.importorskip("pyhpke", reason="the 'ohttp' extra (pyhpke) is not installed")
+    from cryptography.hazmat.primitives.asymmetric import x25519
+
+    from n2net_privacy import ohttp
+
+    key = ServerKeyPair.generate("x25519", key_id="ingest-1")
+    app_key = "ohttp-app-key"
+    with ExitStack() as stack:
+        ingest = stack.enter_context(IngestServer(key, app_key=app_key))
+        gravatar = stack.enter_context(GravatarStandIn())
+        gateway = stack.enter_context(
+            OhttpGatewayServer(
+                ohttp.Gateway([(1, x25519.X25519PrivateKey.generate())]),
+                {
+                    INGEST_AUTHORITY: ingest.url,
+                    GRAVATAR_AUTHORITY: f"http://127.0.0.1:{gravatar.port}",
+                },
+            )
+        )
+        relay = stack.enter_context(OhttpRelay(gateway.gateway_url))
+        yield OhttpStack(relay, gateway, ingest, gravatar, key, app_key)

@@ -1,0 +1,130 @@
+"""The uploader through a real OHTTP relay and gateway: exactly once, unlinkable, never lost."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("pyhpke", reason="the 'ohttp' extra (pyhpke) is not installed")
+
+from cryptography.hazmat.primitives.asymmetric import x25519
+
+from n2net_privacy import ohttp
+from n2net_privacy.egress import Egress, EgressPolicy, Purpose
+from n2net_privacy.errors import ConfigurationError
+from n2net_privacy.oblivious import ObliviousConfig
+from n2net_privacy.testing.ohttp_plugin import OhttpStack
+from n2net_privacy.testing.ohttp_servers import OhttpGatewayServer, OhttpRelay
+from n2net_privacy.uploader.keystore import SimulatedAndroidKeystore
+from n2net_privacy.uploader.recorder import Uploader
+from n2net_privacy.uploader.sender import SenderConfig
+
+NUMBERS = [f"+1215555{n:04d}" for n in range(40)]
+FAST = SenderConfig(linger_s=0.0, backoff_base_s=0.01, backoff_cap_s=0.05)
+
+
+def _egress() -> Egress:
+    hosts = {
+        Purpose.N2NET_API: frozenset({"api.n2net.com"}),
+        Purpose.OHTTP_RELAY: frozenset({"127.0.0.1"}),
+    }
+    return Egress(EgressPolicy(allowed_hosts=hosts, test_mode=True))
+
+
+def _uploader(stack: OhttpStack, data_dir: Path, config: ObliviousConfig) -> Uploader:
+    return Uploader(
+        "https://api.n2net.com",
+        stack.app_key,
+        stack.ingest_key.public,
+        data_dir,
+        key_store=SimulatedAndroidKeystore(),
+        egress=_egress(),
+        region="US",
+        sender_config=FAST,
+        oblivious=config,
+    )
+
+
+def test_events_arrive_exactly_once_and_the_ingest_never_sees_the_device(
+    ohttp_stack: OhttpStack, tmp_path: Path
+) -> None:
+    config = ObliviousConfig(
+        relay_url=ohttp_stack.relay.url, key_config_url=ohttp_stack.gateway.keys_url
+    )
+    uploader = _uploader(ohttp_stack, tmp_path, config)
+    try:
+        for number in NUMBERS:
+            assert uploader.record_sms(number).queued
+        assert uploader.flush(30)
+    finally:
+        uploader.close(5)
+    stored = ohttp_stack.ingest.events()
+    assert sorted(e.number for e in stored) == sorted(NUMBERS)
+    assert len({e.id for e in stored}) == len(NUMBERS)
+    assert {r.client_host for r in ohttp_stack.ingest.requests()} == {"127.0.0.3"}
+    assert {s.relay_host for s in ohttp_stack.gateway.sightings()} == {"127.0.0.2"}
+    # The relay saw the device, and only ciphertext: no number, no event id, no app key.
+    sightings = ohttp_stack.relay.sightings()
+    assert sightings and {s.client_host for s in sightings} == {"127.0.0.1"}
+    blob = b"".join(s.body + repr(s.headers).encode() for s in sightings)
+    needles = [n.encode() for n in NUMBERS] + [n[2:].encode() for n in NUMBERS]
+    needles += [e.id.encode() for e in stored] + [ohttp_stack.app_key.encode()]
+    needles += [base64.b64encode(n) for n in list(needles)]
+    assert [n for n in needles if n in blob] == []
+
+
+def test_a_rotated_gateway_key_is_refetched_and_nothing_is_lost(
+    ohttp_stack: OhttpStack, tmp_path: Path
+) -> None:
+    stale = ohttp.Gateway([(9, x25519.X25519PrivateKey.generate())]).encoded_key_configs()
+    config = ObliviousConfig(
+        relay_url=ohttp_stack.relay.url,
+        key_config=stale,
+        key_config_url=ohttp_stack.gateway.keys_url,
+    )
+    uploader = _uploader(ohttp_stack, tmp_path, config)
+    try:
+        for number in NUMBERS[:5]:
+            uploader.record_sms(number)
+        assert uploader.flush(30)
+        assert uploader.dead_letter_counts() == {}
+    finally:
+        uploader.close(5)
+    assert ohttp_stack.ingest.count() == 5
+    # The first try used the pinned, stale key: the gateway refused it without opening it.
+    assert ohttp_stack.gateway.sightings()[0].status == 400
+
+
+def test_a_relay_that_is_down_keeps_the_events_queued(
+    ohttp_stack: OhttpStack, tmp_path: Path
+) -> None:
+    gateway_keys = ohttp_stack.gateway.gateway.encoded_key_configs()
+    with OhttpGatewayServer(ohttp_stack.gateway.gateway, {}) as gateway:
+        relay = OhttpRelay(gateway.gateway_url).start()
+        dead_url = relay.url
+        relay.close()
+    config = ObliviousConfig(relay_url=dead_url, key_config=gateway_keys)
+    uploader = _uploader(ohttp_stack, tmp_path, config)
+    try:
+        uploader.record_sms(NUMBERS[0])
+        assert not uploader.flush(0.5)
+        assert uploader.pending().events == 1
+        assert uploader.dead_letter_counts() == {}
+    finally:
+        uploader.close(0.2)
+
+
+def test_bad_oblivious_configs_fail_at_construction(
+    ohttp_stack: OhttpStack, tmp_path: Path
+) -> None:
+    with pytest.raises(ConfigurationError, match="key_config or key_config_url"):
+        ObliviousConfig(relay_url=ohttp_stack.relay.url)
+    with pytest.raises(ConfigurationError, match="key_config is not usable"):
+        ObliviousConfig(relay_url=ohttp_stack.relay.url, key_config=b"\x00\x01")
+    refused = ObliviousConfig(
+        relay_url="https://relay.example/", key_config_url="https://relay.example/k"
+    )
+    with pytest.raises(ConfigurationError):
+        _uploader(ohttp_stack, tmp_path, refused)
