@@ -126,9 +126,9 @@ class SenderThread:
             self._lingering = False
             self._notified = 0
             self._wake.clear()
-            self._maybe_checkpoint()
             now = self._monotonic()
             try:
+                self._maybe_checkpoint()
                 delay = self.sender.step(lease_new=self._should_cut(now))
             except Exception as exc:
                 # Storage trouble, a closed queue: never let the worker die of it.
