@@ -22,6 +22,7 @@ import base64
 import contextlib
 import hashlib
 import http.cookiejar
+import itertools
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
@@ -54,6 +55,7 @@ __all__ = [
     "OutgoingRequest",
     "Purpose",
     "RequestInspector",
+    "on_new_egress",
     "spki_sha256",
 ]
 
@@ -141,8 +143,10 @@ class _Gate:
         clock: Callable[[], float],
         *,
         pins: frozenset[str] | None = None,
+        ids: Iterator[int] | None = None,
     ) -> None:
         self.pins = pins
+        self._ids = ids if ids is not None else itertools.count(1)
         self.purpose = purpose
         self.policy = policy
         self.audit = audit
@@ -156,6 +160,7 @@ class _Gate:
             request.headers.pop(name, None)
         request.headers["user-agent"] = USER_AGENT
         url = request.url
+        request.extensions["n2net_request_id"] = request_id = next(self._ids)
         outgoing = OutgoingRequest(
             purpose=self.purpose,
             method=request.method,
@@ -166,6 +171,7 @@ class _Gate:
             query=url.query.decode("ascii", "replace"),
             headers=tuple(request.headers.items()),
             body=request.content,
+            request_id=request_id,
         )
         try:
             self.policy.check(self.purpose, url.scheme, url.host)
@@ -176,11 +182,16 @@ class _Gate:
             _log.warning("egress blocked: purpose=%s host=%s", self.purpose.value, url.host)
             raise
 
-    def done(self, request: httpx.Request, status: int | None) -> None:
-        self.audit.record(self._entry(request, status=status))
+    def done(
+        self, request: httpx.Request, status: int | None, error: BaseException | None = None
+    ) -> None:
+        self.audit.record(self._entry(
+            request, status=status, error=None if error is None else type(error).__name__
+        ))
 
     def _entry(
-        self, request: httpx.Request, *, status: int | None = None, blocked: bool = False
+        self, request: httpx.Request, *, status: int | None = None, blocked: bool = False,
+        error: str | None = None,
     ) -> AuditEntry:
         return AuditEntry(
             at=self.clock(),
@@ -191,6 +202,8 @@ class _Gate:
             request_bytes=_wire_size(request),
             status=status,
             blocked=blocked,
+            request_id=request.extensions.get("n2net_request_id", 0),
+            error=error,
         )
 
 
@@ -206,8 +219,8 @@ class _AuditingTransport(httpx.BaseTransport):
             request.extensions["trace"] = _pin_tracer(self._gate.pins, self._gate.purpose)
         try:
             response = self._inner.handle_request(request)
-        except Exception:
-            self._gate.done(request, None)
+        except Exception as exc:
+            self._gate.done(request, None, exc)
             raise
         self._gate.done(request, response.status_code)
         return response
@@ -228,8 +241,8 @@ class _AsyncAuditingTransport(httpx.AsyncBaseTransport):
             request.extensions["trace"] = _async_pin_tracer(self._gate.pins, self._gate.purpose)
         try:
             response = await self._inner.handle_async_request(request)
-        except Exception:
-            self._gate.done(request, None)
+        except Exception as exc:
+            self._gate.done(request, None, exc)
             raise
         self._gate.done(request, response.status_code)
         return response
@@ -329,6 +342,12 @@ class EgressClient:
     def close(self) -> None:
         self._client.close()
 
+    def __enter__(self) -> EgressClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
 
 class AsyncEgressClient:
     """An asyncio client bound to one purpose."""
@@ -360,6 +379,12 @@ class AsyncEgressClient:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+    async def __aenter__(self) -> AsyncEgressClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
 
 
 class Egress:
@@ -400,6 +425,9 @@ class Egress:
         self._transport = transport
         self._async_transport = async_transport
         self._clock = clock
+        self._ids = itertools.count(1)  # one sequence for all clients: the request ids
+        for hook in tuple(_NEW_EGRESS_HOOKS):
+            hook(self)
 
     def add_inspector(self, inspector: RequestInspector) -> None:
         """Register an inspector; it sees every later request of every client."""
@@ -408,7 +436,7 @@ class Egress:
     def _gate(self, purpose: Purpose) -> _Gate:
         return _Gate(
             purpose, self.policy, self.audit, self._inspectors, self._clock,
-            pins=self._pins.get(purpose),
+            pins=self._pins.get(purpose), ids=self._ids,
         )
 
     def client(self, purpose: Purpose, *, timeout: float = 10.0) -> EgressClient:
@@ -422,6 +450,25 @@ class Egress:
         inner = self._async_transport or httpx.AsyncHTTPTransport(verify=self._verify)
         transport = _AsyncAuditingTransport(self._gate(purpose), inner)
         return AsyncEgressClient(httpx.AsyncClient(transport=transport, **_client_options(timeout)))
+
+
+_NEW_EGRESS_HOOKS: list[Callable[[Egress], None]] = []
+
+
+def on_new_egress(hook: Callable[[Egress], None]) -> Callable[[], None]:
+    """Call ``hook(egress)`` for every :class:`Egress` built from now on; return an undo.
+
+    QA tooling only: the pytest plugin attaches its auditor this way, so an
+    SDK object that builds its own default egress inside an audited test is
+    audited too.
+    """
+    _NEW_EGRESS_HOOKS.append(hook)
+
+    def undo() -> None:
+        with contextlib.suppress(ValueError):
+            _NEW_EGRESS_HOOKS.remove(hook)
+
+    return undo
 
 
 def _client_options(timeout: float) -> dict[str, Any]:

@@ -94,6 +94,8 @@ class OutgoingRequest:
     query: str
     headers: tuple[tuple[str, str], ...]
     body: bytes
+    #: The egress's sequence number of the request (from 1); its audit entry has the same.
+    request_id: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +111,10 @@ class AuditEntry:
     request_bytes: int
     status: int | None = None
     blocked: bool = False
+    #: Same as the inspectors' :attr:`OutgoingRequest.request_id`.
+    request_id: int = 0
+    #: The network error's type name when no reply came (``"ConnectTimeout"``).
+    error: str | None = None
 
 
 class RequestInspector(Protocol):

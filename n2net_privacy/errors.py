@@ -7,7 +7,8 @@ toggle is never an exception: it is a value the app renders.
     N2NetPrivacyError
     ├── ConfigurationError              the app or SDK is set up wrongly
     │   ├── MissingUsageDescriptionError    iOS Info.plist lacks NSContactsUsageDescription
-    │   └── EgressPolicyError               a request the egress policy forbids
+    │   ├── EgressPolicyError               a request the egress policy forbids
+    │   └── StorageError                    a file the SDK keeps cannot be read or written
     ├── PermissionModelError            misuse of the permission simulation
     │   ├── UnknownPermissionError          a permission the platform has never heard of
     │   ├── InvalidTransitionError          a change the real platform would not allow
@@ -51,6 +52,7 @@ __all__ = [
     "PhoneNumberError",
     "PinMismatchError",
     "ScenarioError",
+    "StorageError",
     "UnknownPermissionError",
     "UploaderError",
     "UserScriptExhaustedError",
@@ -87,6 +89,23 @@ class EgressPolicyError(ConfigurationError):
         super().__init__(message)
         self.purpose = purpose
         self.host = host
+
+
+class StorageError(ConfigurationError):
+    """A file the SDK keeps (Settings, learned permission state) cannot be read or written.
+
+    A full disk (``ENOSPC``), a read-only or unwritable directory (``EACCES``,
+    ``EROFS``) or a path that is not a file. ``path`` names the file;
+    ``errno`` is the operating system's error number when there is one. The
+    message never quotes the file's content. Raised only where a change
+    cannot count unless it is saved (a grant of consent); a revocation that
+    cannot be saved still holds and is reported instead of raised.
+    """
+
+    def __init__(self, message: str, *, path: str, errno: int | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+        self.errno = errno
 
 
 class PermissionModelError(N2NetPrivacyError):

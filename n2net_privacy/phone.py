@@ -74,6 +74,7 @@ __all__ = [
     "NormalizationResult",
     "NumberType",
     "PhoneNumberErrorReason",
+    "fold_digits",
     "load_phone_metadata",
     "normalize",
     "normalize_many",
@@ -275,12 +276,16 @@ def _region_code(region: str | DeviceContext | None) -> str | None:
 def _normalize_text(raw: str, region: str | None) -> NormalizationResult:
     if len(raw) > MAX_INPUT_LENGTH:
         result = _FAILURES[PhoneNumberErrorReason.TOO_LONG]
-    else:
+    elif raw.isascii():
+        # The fast path: nothing to fold, phonenumbers reads the text as given.
         result = _attempt(raw, region)
+    else:
+        text = fold_digits(raw)
+        result = _attempt(text, region)
         # Only when the library could not read the text as given: what it accepts stays its call.
-        if result.reason is not None and not raw.isascii():
-            cleaned = _clean(raw)
-            if cleaned != raw:
+        if result.reason is not None:
+            cleaned = _clean(text)
+            if cleaned != text:
                 result = _attempt(cleaned, region)
     if result.reason is not None and _log.isEnabledFor(logging.DEBUG):
         _log.debug("phone number %s not normalized: %s", _redacted(raw), result.reason.value)
@@ -355,6 +360,30 @@ _INVISIBLE_OR_SPACE = re.compile(
 )
 
 
+# In a str pattern \d is exactly Unicode's decimal digits (category Nd, about 650).
+_NON_ASCII_DIGIT = re.compile(r"(?![0-9])\d")
+
+
+def _ascii_digit(match: re.Match[str]) -> str:
+    return str(unicodedata.decimal(match.group()))
+
+
+def fold_digits(text: str) -> str:
+    """Turn every Unicode decimal digit into its ASCII digit, leaving the rest alone.
+
+    phonenumbers reads many scripts' digits itself, but not on every path:
+    once the text holds three letters it is read as a vanity number and only
+    ASCII digits survive, so a full-width 4 and an Arabic-Indic 2 among
+    letters were dropped and a shorter, valid number came out.
+    Folding first means no input can come out as a number made of a subset
+    of its digits. ASCII text is returned as is, without a copy.
+
+    >>> fold_digits("\u0660\u0661\u0662 \uff14\uff15 \u0966\u096f")
+    '012 45 09'
+    """
+    return text if text.isascii() else _NON_ASCII_DIGIT.sub(_ascii_digit, text)
+
+
 def _clean(text: str) -> str:
     """Fold compatibility forms (full-width letters, odd spaces) and drop invisible marks."""
     return _INVISIBLE_OR_SPACE.sub(" ", unicodedata.normalize("NFKC", text))
@@ -362,9 +391,5 @@ def _clean(text: str) -> str:
 
 def _redacted(raw: str) -> str:
     """The only form of the input that may appear in messages and logs."""
-    text = _clean(raw[:MAX_INPUT_LENGTH])
     # redact_phone counts ASCII digits only; fold the others so "+1******0123" stays useful.
-    ascii_digits = "".join(
-        str(unicodedata.decimal(ch)) if not ch.isascii() and ch.isdecimal() else ch for ch in text
-    )
-    return redact.redact_phone(ascii_digits)
+    return redact.redact_phone(fold_digits(_clean(raw[:MAX_INPUT_LENGTH])))

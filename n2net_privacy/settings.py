@@ -2,16 +2,25 @@
 
 Today it holds the Gravatar consent toggle (**off** until the user turns it
 on) and the hash algorithm sent to Gravatar (``md5``, as the policy promises,
-or ``sha256``). Values live in a small JSON file written atomically (temp
-file, fsync, ``os.replace``), or in memory when no path is given.
+or ``sha256``). Values live in a small JSON file written with
+:func:`~n2net_privacy.atomic_write.write_atomically`, or in memory when no
+path is given. Changes run through the consent core
+(:mod:`n2net_privacy.consent`), in its fixed order:
 
-Listeners registered with :meth:`Settings.subscribe` are called
-synchronously, after the new value is visible, before the setter returns:
-when ``settings.gravatar_enabled = False`` returns, the Gravatar fetcher has
-already purged its caches.
+* **Turning Gravatar off** is in force before the setter returns, whatever
+  the disk does: the new value is published first (every later check reads
+  it), then the revocation hooks run (the Gravatar fetcher cancels its work
+  and purges its caches), then listeners are notified, then the file is
+  saved. If saving fails (a full or read-only disk) nothing raises: the
+  failure goes to the SDK logger and to ``on_storage_error``, and Gravatar
+  stays off for the session.
+* **Turning Gravatar on**, or changing the hash algorithm, counts only once
+  it is saved: if the file cannot be written the setter raises
+  :class:`~n2net_privacy.errors.StorageError` and nothing changed.
 
-A revocation always takes effect, even when it cannot be saved: consent must
-be durable before it counts, its withdrawal counts at once.
+Reading a value never touches the disk. Listeners registered with
+:meth:`Settings.subscribe` are called in order, one at a time, outside every
+lock; one that raises is logged and the others still run.
 
 >>> settings = Settings()
 >>> settings.gravatar_enabled
@@ -20,10 +29,7 @@ False
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -32,7 +38,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from n2net_privacy.errors import ConfigurationError
+from n2net_privacy.atomic_write import Fsync, os_error_name, write_atomically
+from n2net_privacy.consent import ConsentCore, Kind, Origin, Proposal, classify
+from n2net_privacy.errors import ConfigurationError, StorageError
 from n2net_privacy.gravatar.hashing import HashAlgorithm
 from n2net_privacy.models import StrictModel
 from n2net_privacy.redact import get_logger
@@ -68,27 +76,44 @@ Listener = Callable[[SettingsChange], None]
 
 
 class Settings:
-    """The Settings store. Thread-safe; reads never block.
+    """The Settings store. Thread-safe; reads never block and never touch the disk.
 
     Setting a value equal to the current one notifies nobody and writes nothing.
+    ``fsync`` and ``read_file`` are injectable so tests can slow or fail the
+    disk; ``on_storage_error`` is told when a revocation could not be saved.
     """
 
-    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        on_storage_error: Callable[[StorageError], None] | None = None,
+        fsync: Fsync = os.fsync,
+        read_file: Callable[[Path], bytes] = Path.read_bytes,
+    ) -> None:
         self.path = Path(path) if path is not None else None
-        self._values = self._load()
-        # Reentrant: a listener may itself change a setting.
-        self._write_lock = threading.RLock()
-        self._listeners: list[Listener] = []
+        self._fsync = fsync
+        self._read_file = read_file
+        self._core: ConsentCore[SettingsValues, SettingsChange] = ConsentCore(
+            self._load(),
+            origin=Origin.USER,
+            name="settings",
+            persist=self._save if self.path is not None else None,
+            on_storage_error=on_storage_error,
+        )
 
     def _load(self) -> SettingsValues:
         if self.path is None:
             return SettingsValues()
         try:
-            raw = self.path.read_text(encoding="utf-8")
+            raw = self._read_file(self.path)
         except FileNotFoundError:
             return SettingsValues()
         except OSError as exc:
-            raise ConfigurationError(f"cannot read settings file {self.path}") from exc
+            raise StorageError(
+                f"cannot read settings file {self.path} ({os_error_name(exc)})",
+                path=str(self.path), errno=exc.errno,
+            ) from exc
         try:
             values = SettingsValues.model_validate_json(raw)
         except ValidationError:
@@ -102,12 +127,17 @@ class Settings:
     @property
     def values(self) -> SettingsValues:
         """A consistent snapshot of every setting."""
-        return self._values
+        return self._core.state
+
+    @property
+    def version(self) -> int:
+        """Bumped by every change that took effect; a check can compare it later."""
+        return self._core.version
 
     @property
     def gravatar_enabled(self) -> bool:
         """Whether the user allows Gravatar lookups. Off by default."""
-        return self._values.gravatar_enabled
+        return self._core.state.gravatar_enabled
 
     @gravatar_enabled.setter
     def gravatar_enabled(self, enabled: bool) -> None:
@@ -118,7 +148,7 @@ class Settings:
     @property
     def gravatar_hash_algorithm(self) -> HashAlgorithm:
         """The digest of the email sent to Gravatar: md5 (default) or sha256."""
-        return self._values.gravatar_hash_algorithm
+        return self._core.state.gravatar_hash_algorithm
 
     @gravatar_hash_algorithm.setter
     def gravatar_hash_algorithm(self, algorithm: HashAlgorithm | str) -> None:
@@ -131,64 +161,59 @@ class Settings:
     # -- observing ---------------------------------------------------------
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
-        """Call ``listener`` after every change; returns a callable that unsubscribes."""
-        with self._write_lock:
-            self._listeners.append(listener)
+        """Call ``listener`` after every change, in order; returns a callable that unsubscribes."""
+        return self._core.subscribe(listener)
 
-        def unsubscribe() -> None:
-            with self._write_lock, contextlib.suppress(ValueError):
-                self._listeners.remove(listener)
+    def on_revoke(self, hook: Listener) -> Callable[[], None]:
+        """Call ``hook`` when Gravatar is switched off, before the setter returns.
 
-        return unsubscribe
+        For SDK components that must stop work and drop data at once (the
+        Gravatar fetcher); app code wants :meth:`subscribe`.
+        """
+        return self._core.on_revoke(hook)
 
     # -- writing -----------------------------------------------------------
 
     def _set(self, key: SettingKey, value: object) -> None:
-        with self._write_lock:
-            old_values = self._values
-            old = getattr(old_values, key.value)
+        def decide(values: SettingsValues) -> Proposal[SettingsValues, SettingsChange] | None:
+            old = getattr(values, key.value)
+            if old == value and key is SettingKey.GRAVATAR_ENABLED and value is False:
+                # Already off, but a switch-on may still be being saved: publishing
+                # (nothing to tell, nothing to write) makes it lose to this later call.
+                return Proposal(values, None, Kind.REVOKE)
             if old == value:
-                return
-            new_values = old_values.model_copy(update={key.value: value})
-            saved: OSError | None = None
-            try:
-                self._save(new_values)
-            except OSError as exc:
-                saved = exc
-            revocation = key is SettingKey.GRAVATAR_ENABLED and value is False
-            if saved is not None and not revocation:
-                raise ConfigurationError(f"cannot save settings to {self.path}") from saved
-            self._values = new_values
-            self._notify(SettingsChange(key, old, value))
-            if saved is not None:
-                raise ConfigurationError(
-                    f"cannot save settings to {self.path}; Gravatar is off for this session"
-                ) from saved
+                return None
+            kind = Kind.CHANGE
+            if key is SettingKey.GRAVATAR_ENABLED:
+                kind = classify(was_allowed=bool(old), now_allowed=bool(value))
+            return Proposal(
+                values.model_copy(update={key.value: value}), SettingsChange(key, old, value), kind
+            )
+
+        self._core.apply(decide)
 
     def _save(self, values: SettingsValues) -> None:
-        if self.path is None:
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
+        assert self.path is not None
+        data = (values.model_dump_json(indent=2) + "\n").encode("utf-8")
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(values.model_dump_json(indent=2) + "\n")
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+            write_atomically(self.path, data, fsync=self._fsync)
+        except OSError as exc:
+            detail = os_error_name(exc)
+            if not values.gravatar_enabled and self._remove_file():
+                # Fail closed: removing needs no free space, and with no file every
+                # toggle is off, so the switch-off survives a restart after all.
+                detail += "; removed the file, so every setting is back to its default (off)"
+            raise StorageError(
+                f"cannot save settings to {self.path} ({detail})",
+                path=str(self.path), errno=exc.errno,
+            ) from exc
 
-    def _notify(self, change: SettingsChange) -> None:
-        # Every listener hears of the change even if one fails (the Gravatar
-        # purge must not be skipped because a UI callback raised).
-        failure: Exception | None = None
-        for listener in tuple(self._listeners):
-            try:
-                listener(change)
-            except Exception as exc:
-                failure = failure or exc
-        if failure is not None:
-            raise failure
+    def _remove_file(self) -> bool:
+        assert self.path is not None
+        try:
+            self.path.unlink(missing_ok=True)
+        except OSError:
+            return False
+        _log.warning("settings could not be saved; removed the file so Gravatar stays off")
+        return True
+

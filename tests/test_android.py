@@ -146,7 +146,7 @@ ROWS = [
         ("request", GRANTED, GRANTED, False),
         ("request_write", GRANTED, GRANTED, False),
     ), dialogs=1),
-    Row("group: a denial of READ counts for WRITE", 30, (DENY, DENY), (
+    Row("api25 group: a denial of READ counts for WRITE", 25, (DENY, DONT_ASK), (
         ("request", DENIED, DENIED, True),
         ("request_write", BLOCKED, DENIED, False),
         ("request", BLOCKED, DENIED, False),
@@ -175,7 +175,10 @@ def test_android_transitions(row: Row) -> None:
                 actions[action]()
         else:
             assert actions[action]() == expected, where
-        for member in (READ, WRITE, Permission.CONTACTS):
+        # From API 26 WRITE has a state of its own (tests/test_platform_rules.py).
+        separate = row.api_level >= 26
+        members = (READ, Permission.CONTACTS) if separate else (READ, WRITE, Permission.CONTACTS)
+        for member in members:
             assert provider.check(member) == check, where
             assert provider.should_show_rationale(member) is rationale, where
     assert provider.dialogs_shown == row.dialogs
@@ -218,9 +221,23 @@ def test_one_prompt_at_a_time() -> None:
     with ThreadPoolExecutor(max_workers=2) as pool:
         first = pool.submit(provider.request, READ)
         assert hold.wait_opened()
-        second = pool.submit(provider.request, WRITE)
+        second = pool.submit(provider.request, Permission.CONTACTS)  # READ on Android
         _wait_for(lambda: provider.prompt_gate.waiting == 1)
         assert not second.done()
+        hold.release()
+        results = (first.result(timeout=5), second.result(timeout=5))
+    assert results == (GRANTED, GRANTED)
+    assert provider.dialogs_shown == 1
+
+
+def test_write_requested_during_the_read_dialog_waits_then_needs_no_dialog() -> None:
+    # Only one dialog on screen; once READ is granted, WRITE is granted without one (API 26+).
+    hold = HoldOpen(GRANT)
+    provider = AndroidPermissionProvider(api_level=30, user=ScriptedUser([hold]))
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        first = pool.submit(provider.request, READ)
+        assert hold.wait_opened()
+        second = pool.submit(provider.request, WRITE)
         hold.release()
         results = (first.result(timeout=5), second.result(timeout=5))
     assert results == (GRANTED, GRANTED)
@@ -241,7 +258,11 @@ def test_settings_change_while_dialog_open_wins() -> None:
         assert provider.check(READ) == GRANTED  # Settings did not wait for the dialog
         hold.release()
         assert pending.result(timeout=5) == GRANTED
-    assert changes == [PermissionChange(Permission.CONTACTS, ND, GRANTED, app_killed=False)]
+    # The Settings toggle is the group's: from API 26 both permissions get their own change.
+    assert changes == [
+        PermissionChange(READ, ND, GRANTED, app_killed=False),
+        PermissionChange(WRITE, ND, GRANTED, app_killed=False),
+    ]
 
 
 def test_revoke_kills_app_grant_does_not() -> None:
@@ -251,10 +272,11 @@ def test_revoke_kills_app_grant_does_not() -> None:
     provider.request(READ)
     provider.settings_revoke()
     provider.settings_grant()
-    assert [(c.old, c.new, c.app_killed) for c in changes] == [
-        (ND, GRANTED, False),
-        (GRANTED, DENIED, True),
-        (DENIED, GRANTED, False),
+    assert [(c.permission, c.old, c.new, c.app_killed) for c in changes] == [
+        (READ, ND, GRANTED, False),
+        (READ, GRANTED, DENIED, True),  # WRITE was never granted: nothing to revoke
+        (READ, DENIED, GRANTED, False),
+        (WRITE, ND, GRANTED, False),  # Allow in Settings grants the whole group
     ]
 
 
@@ -276,9 +298,11 @@ def test_settings_from_many_threads_deliver_changes_in_order() -> None:
     for thread in threads:
         thread.join(timeout=30)
     assert changes, "no change was delivered"
-    for before, after in itertools.pairwise(changes):
-        assert before.new == after.old
-    assert changes[-1].new == provider.check(READ)
+    for member in (READ, WRITE):
+        mine = [c for c in changes if c.permission == member]
+        for before, after in itertools.pairwise(mine):
+            assert before.new == after.old
+        assert mine[-1].new == provider.check(member)
 
 
 @pytest.mark.parametrize(
@@ -302,9 +326,11 @@ def test_auto_reset(api_level: int, days: float, exempt: bool, reset: bool) -> N
     provider.request(READ)
     clock.advance_days(days)
     if reset:
+        # The same effect as a Deny in Settings, but with USER_SET cleared: no rationale.
         assert provider.check(READ) == DENIED
         assert provider.should_show_rationale(READ) is False
-        assert changes[-1] == PermissionChange(Permission.CONTACTS, GRANTED, ND, app_killed=True)
+        assert provider.is_auto_revoked(READ) is True
+        assert changes[-1] == PermissionChange(READ, GRANTED, DENIED, app_killed=True)
         provider.user = ScriptedUser([GRANT])
         assert provider.request(WRITE) == GRANTED
         assert provider.dialogs_shown == 2

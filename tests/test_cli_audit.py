@@ -17,6 +17,11 @@ from n2net_privacy.scenario import load_scenario
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "scenarios"
 Capture = pytest.CaptureFixture[str]
+PREFIX = "n2net-privacy audit: error: "
+TINY = {
+    "version": 1, "platform": {"os": "android", "api_level": 34},
+    "address_book": {"synthetic": {"count": 2}}, "steps": [{"step": "list_contacts"}],
+}
 
 
 def audit(capsys: Capture, *args: str | Path) -> tuple[int, str, str]:
@@ -122,7 +127,7 @@ def test_bad_files_exit_2_with_the_line(
     scenario.write_text(text, encoding="utf-8")
     code, _, err = audit(capsys, scenario, "--out", tmp_path)
     assert code == 2
-    assert err.startswith(f"{scenario}:{line}: {message}"), err
+    assert err.startswith(f"{PREFIX}{scenario}:{line}: {message}"), err
     assert err.count("\n") == 1
     assert list(tmp_path.glob("*.privacy-report.*")) == []  # nothing written
 
@@ -132,13 +137,14 @@ def test_a_step_the_platform_refuses_exits_2_on_its_line(capsys: Capture, tmp_pa
     scenario.write_text(HEAD + '    {"step": "request_permission"}\n  ]\n}\n', encoding="utf-8")
     code, _, err = audit(capsys, scenario, "--out", tmp_path)
     assert code == 2
-    assert err.startswith(f"{scenario}:6: steps[0] (request_permission): no scripted answer")
+    assert err.startswith(f"{PREFIX}{scenario}:6: steps[0] (request_permission): "
+                          "no scripted answer")
 
 
 def test_a_missing_file_exits_2(capsys: Capture, tmp_path: Path) -> None:
     code, _, err = audit(capsys, tmp_path / "nope.json")
     assert code == 2
-    assert err.startswith(f"{tmp_path / 'nope.json'}: cannot read the scenario file")
+    assert err.startswith(f"{PREFIX}{tmp_path / 'nope.json'}: cannot read the scenario file")
 
 
 def test_unwritable_reports_exit_2(capsys: Capture, tmp_path: Path) -> None:
@@ -149,9 +155,11 @@ def test_unwritable_reports_exit_2(capsys: Capture, tmp_path: Path) -> None:
         "version": 1, "platform": {"os": "android", "api_level": 34},
         "address_book": {"synthetic": {"count": 2}}, "steps": [{"step": "list_contacts"}],
     }), encoding="utf-8")
-    code, _, err = audit(capsys, scenario, "--out", blocker / "sub")
+    code, out, err = audit(capsys, scenario, "--out", blocker / "sub")
     assert code == 2
-    assert err.startswith("cannot write the report")
+    assert err.startswith(f"{PREFIX}{blocker / 'sub'}"), err
+    assert "is a file" in err
+    assert out == ""  # refused before the scenario ran
 
 
 def test_reports_default_to_the_working_directory(tmp_path: Path) -> None:
@@ -170,3 +178,74 @@ def test_reports_default_to_the_working_directory(tmp_path: Path) -> None:
         "tiny.privacy-report.html", "tiny.privacy-report.json",
     ]
     assert "requests: 0" in done.stdout
+
+
+def _tiny(tmp_path: Path, text: str | None = None, **changes: object) -> Path:
+    scenario = tmp_path / "tiny.json"
+    scenario.write_text(text if text is not None else json.dumps({**TINY, **changes}, indent=1),
+                        encoding="utf-8")
+    return scenario
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda t: json.dumps(TINY).replace('"count": 2', '"count": ' + "9" * 5000),
+         "tiny.json:1: a number with more than 100 digits"),
+        (lambda t: json.dumps({**TINY, "x": 1})[:-1] + ', "y": ' + "[" * 500 + "]" * 500 + "}",
+         "tiny.json:1: nested deeper than 64 levels"),
+        (lambda t: json.dumps({**TINY, "x": 1})[:-1] + ', "y": ' + "[" * 990 + "]" * 990 + "}",
+         "tiny.json:1: nested deeper than 64 levels"),
+        (lambda t: json.dumps({**TINY, "address_book": {"path": "/dev/zero"}}),
+         "tiny.json:1: address_book.path: cannot load the address book: the address book is "
+         "not a regular file"),
+        (lambda t: json.dumps({**TINY, "address_book": {"path": str(t)}}),
+         "tiny.json:1: address_book.path: cannot load the address book: the address book is "
+         "not a regular file"),
+        (lambda t: json.dumps({**TINY, "surprise": True}, indent=1),
+         "tiny.json:17: surprise: unknown field"),
+    ],
+    ids=["5000-digit-int", "nested-500", "nested-990", "dev-zero-book", "directory-book",
+         "unknown-key"],
+)
+def test_hostile_scenarios_exit_2_with_file_and_line(
+    capsys: Capture, tmp_path: Path, make: object, message: str
+) -> None:
+    scenario = _tiny(tmp_path, make(tmp_path))  # type: ignore[operator]
+    code, _, err = audit(capsys, scenario, "--out", tmp_path)
+    assert code == 2
+    assert err.startswith(PREFIX + str(tmp_path / message)), err
+    assert "Traceback" not in err and err.count("\n") == 1
+
+
+def test_an_oversized_address_book_is_refused_unread(capsys: Capture, tmp_path: Path) -> None:
+    book = tmp_path / "book.json"
+    with book.open("wb") as handle:  # sparse: no disk used
+        handle.truncate(64 * 1024 * 1024 + 1)
+    scenario = _tiny(tmp_path, address_book={"path": "book.json"})
+    code, _, err = audit(capsys, scenario, "--out", tmp_path)
+    assert code == 2
+    assert "the address book is larger than 64 MiB" in err
+
+
+@pytest.mark.parametrize("flag", ["--json", "--html"])
+def test_a_report_path_equal_to_an_input_is_refused(
+    capsys: Capture, tmp_path: Path, flag: str
+) -> None:
+    scenario = _tiny(tmp_path)
+    before = scenario.read_text(encoding="utf-8")
+    code, out, err = audit(capsys, scenario, flag, scenario)
+    assert code == 2
+    assert err == f"{PREFIX}{scenario}: refusing to overwrite an input file with a report\n"
+    assert scenario.read_text(encoding="utf-8") == before and out == ""
+    book = tmp_path / "book.json"
+    book.write_text('{"contacts": []}', encoding="utf-8")
+    scenario = _tiny(tmp_path, address_book={"path": "book.json"})
+    code, _, err = audit(capsys, scenario, flag, book)
+    assert code == 2 and "refusing to overwrite an input file" in err
+
+
+def test_the_schema_flag_prints_the_report_schema(capsys: Capture) -> None:
+    code, out, _ = audit(capsys, "--schema")
+    assert code == 0
+    assert json.loads(out)["properties"]["format"]["const"] == "n2net.privacy-report/2"

@@ -13,10 +13,14 @@ from hypothesis import strategies as st
 
 from n2net_privacy.audit.decoding import (
     MAX_DECOMPRESSED_BYTES,
+    MAX_LAYERS_DEEP,
     Encoding,
     base64_texts,
     decompress,
     expand,
+    expand_checked,
+    text_of,
+    unwrap_body,
 )
 
 
@@ -102,3 +106,76 @@ def test_decompress_leaves_other_bodies_alone_and_caps_bombs() -> None:
     bomb = gzip.compress(b"\0" * (MAX_DECOMPRESSED_BYTES + 1000))
     out = decompress(bomb, "gzip")
     assert out is not None and len(out) == MAX_DECOMPRESSED_BYTES
+
+
+# --- the decoders added for the red-team's tricks ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding"),
+    [
+        ("note=ann=40example=2Ecom=\r\n", Encoding.QUOTED_PRINTABLE),
+        ("ann&#64;example&period;com", Encoding.HTML_ENTITIES),
+        ('{"e":"ann\\u0040example.com"}', Encoding.JSON_ESCAPES),
+        ("ann@xn--bcher-kva.example", Encoding.PUNYCODE),
+    ],
+)
+def test_text_decoders(text: str, encoding: Encoding) -> None:
+    layers = expand(text)
+    assert any(how is encoding and ("ann@example.com" in layer or "bücher" in layer)
+               for layer, how in layers), layers
+
+
+def test_wrapped_base64_and_base64_of_gzip() -> None:
+    wrapped = base64.encodebytes(b"x" * 60 + b" ann@example.com " + b"y" * 60).decode()
+    assert "\n" in wrapped.strip()
+    assert any("ann@example.com" in layer for layer, _ in expand(wrapped))
+    packed = base64.b64encode(gzip.compress(b"to ann@example.com", mtime=0)).decode()
+    assert ("to ann@example.com", Encoding.BASE64) in expand(f'{{"blob": "{packed}"}}')
+
+
+def test_layers_stop_at_the_depth_bound_and_say_so() -> None:
+    text = "ann@example.com"
+    for _ in range(MAX_LAYERS_DEEP + 2):
+        text = base64.b64encode(text.encode()).decode()
+    found = expand_checked(text)
+    assert found.truncated
+    assert not any("ann@example.com" in layer for layer, _ in found.layers)
+    assert not expand_checked("plain words").truncated
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        gzip.compress(gzip.compress(b"payload", mtime=0), mtime=0),
+        zlib.compress(b"payload"),
+        zlib.compress(b"payload")[2:-4],  # raw deflate, undeclared
+    ],
+    ids=["gzip-twice", "undeclared-zlib", "undeclared-raw-deflate"],
+)
+def test_unwrap_body_undoes_compression_declared_or_not(body: bytes) -> None:
+    unwrapped = unwrap_body(body)
+    assert unwrapped.text == "payload" and unwrapped.encoding is Encoding.GZIP
+
+
+def test_unwrap_body_flags_a_body_too_large_and_an_unknown_encoding() -> None:
+    bomb = gzip.compress(b" " * (MAX_DECOMPRESSED_BYTES + 1), mtime=0)
+    assert unwrap_body(bomb, "gzip").too_large
+    assert unwrap_body(b"\x8b\x05", "br").unsupported == "br"
+    assert unwrap_body(b"plain", "identity").unsupported is None
+
+
+@pytest.mark.parametrize(
+    ("data", "encoding"),
+    [
+        ("\ufeff{}".encode(), None),
+        ('{"a": "b"}'.encode("utf-16"), Encoding.UTF16),
+        ('{"a": "b"}'.encode("utf-16-le"), Encoding.UTF16),
+        ('{"a": "b"}'.encode("utf-16-be"), Encoding.UTF16),
+        ('{"a": "b"}'.encode("utf-32"), Encoding.UTF32),
+        ('{"a": "b"}'.encode("utf-32-le"), Encoding.UTF32),
+    ],
+)
+def test_text_of_reads_boms_and_wide_text(data: bytes, encoding: Encoding | None) -> None:
+    text, how = text_of(data)
+    assert text.lstrip("\ufeff") in ("{}", '{"a": "b"}') and how is encoding

@@ -34,7 +34,8 @@ S = PermissionStatus
 class FakePermissions:
     """A thread-safe stand-in for the permission service.
 
-    ``set`` changes the status and tells subscribers, like a Settings change;
+    ``set`` changes the status and tells subscribers, like a Settings change
+    (revocation hooks first, as the consent core runs them);
     ``set_silently`` changes it without telling anyone, which is what the
     app sees when the OS changed it while nobody was listening. ``on_status``
     runs inside ``status()`` before it answers, so a test can revoke in the
@@ -46,6 +47,7 @@ class FakePermissions:
         self._status = status
         self._selected = selected
         self._listeners: list[Callable[[PermissionChange], None]] = []
+        self._hooks: list[Callable[[PermissionChange], None]] = []
         self.status_calls = 0
         self.on_status: Callable[[int], None] | None = None
         self.on_selected: Callable[[], None] | None = None
@@ -77,6 +79,11 @@ class FakePermissions:
             self._listeners.append(listener)
         return lambda: self._listeners.remove(listener)
 
+    def on_revoke(self, hook: Callable[[PermissionChange], None]) -> Callable[[], None]:
+        with self._lock:
+            self._hooks.append(hook)
+        return lambda: self._hooks.remove(hook)
+
     def set_silently(self, status: S, selected: frozenset[str] | None = None) -> None:
         with self._lock:
             self._status, self._selected = status, selected
@@ -92,15 +99,18 @@ class FakePermissions:
         with self._lock:
             old = self._status
             self._status, self._selected = status, selected
-            listeners = list(self._listeners)
+            listeners, hooks = list(self._listeners), list(self._hooks)
         change = PermissionChange(permission, old, status, app_killed, selected)
+        if app_killed or (old.allows_access and not status.allows_access):
+            for hook in hooks:
+                hook(change)
         for listener in listeners:
             listener(change)
 
     @property
     def listener_count(self) -> int:
         with self._lock:
-            return len(self._listeners)
+            return len(self._listeners) + len(self._hooks)
 
 
 class BlockingBook(InMemoryAddressBook):
@@ -724,7 +734,7 @@ def test_ios_18_end_to_end_with_the_real_provider() -> None:
     assert ids(gateway.list_contacts()) == ["ann"]
     assert deltas[-1] == ContactsDelta(S.LIMITED, added=frozenset({"ann"}))
 
-    user.push(SelectContacts(["bob"]))
+    user.push(SelectContacts(["ann", "bob"]))  # the picker's answer is the new selection
     provider.present_contact_picker()
     assert deltas[-1] == ContactsDelta(S.LIMITED, added=frozenset({"bob"}))
     assert ids(gateway.search_by_name("o")) == ["bob"]

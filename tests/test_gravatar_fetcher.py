@@ -318,8 +318,7 @@ def test_a_purge_that_fails_on_disk_still_stops_everything(tmp_path: Path) -> No
         cache=AvatarCache(MemoryCache(), StubbornDisk(tmp_path)),
     )
     assert fetcher.fetch("ann@example.com").found
-    with pytest.raises(PermissionError):
-        settings.gravatar_enabled = False
+    settings.gravatar_enabled = False  # the failed disk purge is logged, never raised
     assert settings.gravatar_enabled is False
     assert len(fetcher.cache.memory) == 0
     assert fetcher.fetch("ann@example.com") == NoAvatar(R.DISABLED)

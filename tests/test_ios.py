@@ -15,8 +15,12 @@ from n2net_privacy.errors import (
     MissingUsageDescriptionError,
     UnknownPermissionError,
 )
-from n2net_privacy.permissions.ios import DEFAULT_USAGE_DESCRIPTION, IOSPermissionProvider
-from n2net_privacy.permissions.prompt import Answer, PromptAnswer, SelectContacts
+from n2net_privacy.permissions.ios import (
+    DEFAULT_USAGE_DESCRIPTION,
+    IOSPermissionProvider,
+    PickerResult,
+)
+from n2net_privacy.permissions.prompt import Answer, Prompt, PromptAnswer, SelectContacts
 from n2net_privacy.permissions.status import (
     Permission,
     PermissionChange,
@@ -111,23 +115,32 @@ ROWS = [
         ("request", None, GRANTED, GRANTED, None),
         ("settings_set_limited", ids("x"), Invalid, GRANTED, None),
     ), dialogs=1),
-    Row("picker adds and reports only new ids", 18, (
+    # ContactAccessPicker: the answer is the new selection, removals included.
+    # https://developer.apple.com/documentation/contactsui/contactaccesspicker
+    Row("picker result is the new selection", 18, (
         SelectContacts(["a"]), SelectContacts(["a", "b", "c"]), Answer.DISMISS,
+        SelectContacts(["c", "d"]),
     ), (
         ("request", None, LIMITED, LIMITED, ids("a")),
-        ("picker", None, ids("b", "c"), LIMITED, ids("a", "b", "c")),
-        ("picker", None, ids(), LIMITED, ids("a", "b", "c")),
+        ("picker", None, PickerResult(LIMITED, ids("a", "b", "c"), added=ids("b", "c")),
+         LIMITED, ids("a", "b", "c")),
+        ("picker", None, PickerResult(LIMITED, ids("a", "b", "c")), LIMITED, ids("a", "b", "c")),
+        ("picker", None, PickerResult(LIMITED, ids("c", "d"), added=ids("d"),
+                                      removed=ids("a", "b")), LIMITED, ids("c", "d")),
     ), dialogs=1),
     Row("picker offers no grant", 18, (SelectContacts(["a"]), GRANT), (
         ("request", None, LIMITED, LIMITED, ids("a")),
         ("picker", None, Invalid, LIMITED, ids("a")),
     ), dialogs=1),
-    Row("picker needs limited access", 18, (GRANT,), (
-        ("picker", None, Invalid, ND, None),
+    # Outside limited access: "invoked with an empty result", no picker, no error.
+    Row("picker outside limited access: empty result with the status", 18, (GRANT,), (
+        ("picker", None, PickerResult(ND, presented=False), ND, None),
         ("request", None, GRANTED, GRANTED, None),
-        ("picker", None, Invalid, GRANTED, None),
+        ("picker", None, PickerResult(GRANTED, presented=False), GRANTED, None),
+        ("settings_revoke", None, None, BLOCKED, None),
+        ("picker", None, PickerResult(BLOCKED, presented=False), BLOCKED, None),
     ), dialogs=1),
-    Row("ios17 has no picker", 17, (), (
+    Row("ios17 has no picker API", 17, (), (
         ("picker", None, Invalid, ND, None),
     ), dialogs=0),
     Row("MDM before asking: no prompt, Settings frozen", 18, (GRANT,), (
@@ -241,10 +254,35 @@ def test_picker_change_reports_full_set_without_killing() -> None:
     provider.request(CONTACTS)
     changes: list[PermissionChange] = []
     provider.subscribe(changes.append)
-    assert provider.present_contact_picker() == ids("b")
-    assert changes == [PermissionChange(CONTACTS, LIMITED, LIMITED, False, ids("a", "b"))]
+    result = provider.present_contact_picker()
+    assert result == PickerResult(LIMITED, ids("b"), added=ids("b"), removed=ids("a"))
+    assert changes == [PermissionChange(CONTACTS, LIMITED, LIMITED, False, ids("b"))]
     assert provider.pickers_shown == 1
     assert user.prompts[-1].picker is True
+    assert user.prompts[-1].selected == ids("a")  # the picker opens on the current selection
+
+
+def test_a_responder_can_add_to_the_selection_it_is_shown() -> None:
+    def add_z(prompt: Prompt) -> PromptAnswer:
+        return SelectContacts(prompt.selected | {"z"}) if prompt.picker else SelectContacts(["a"])
+
+    provider = IOSPermissionProvider(ios_version=18, user=ScriptedUser(respond=add_z))
+    provider.request(CONTACTS)
+    assert provider.present_contact_picker().added == ids("z")
+    assert provider.selected_ids(CONTACTS) == ids("a", "z")
+
+
+def test_picker_outside_limited_access_shows_nothing_and_changes_nothing() -> None:
+    provider = IOSPermissionProvider(ios_version=18, user=ScriptedUser([GRANT]))
+    provider.request(CONTACTS)
+    changes: list[PermissionChange] = []
+    provider.subscribe(changes.append)
+    result = provider.present_contact_picker()
+    assert (result.status, result.selected, result.changed, result.presented) == (
+        GRANTED, ids(), False, False,
+    )
+    assert provider.pickers_shown == 0
+    assert changes == []
 
 
 def test_one_prompt_at_a_time() -> None:

@@ -112,7 +112,7 @@ def test_follows_auto_reset() -> None:
     assert service.request(CONTACTS) == GRANTED
     now[0] += 91 * DAY
     assert service.status(CONTACTS) == ND
-    assert service.learned(CONTACTS) == ND
+    assert service.learned(CONTACTS) == DENIED  # the reset reads as a Deny (issue #15)
 
 
 def test_never_caches_a_grant() -> None:
@@ -132,7 +132,11 @@ def test_stale_block_cleared_by_a_live_grant(tmp_path: Path) -> None:
     provider = android()
     provider.settings_grant()  # while the app was not running
     service = PermissionService(provider, store)
+    before = (tmp_path / "p.json").read_bytes()
     assert service.status(CONTACTS) == GRANTED
+    assert service.learned(CONTACTS) is None  # forgotten in memory at once
+    assert (tmp_path / "p.json").read_bytes() == before  # but a read never writes
+    service.close()  # the next write saves what the read learned
     assert store.load() == {}
 
 

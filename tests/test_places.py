@@ -18,7 +18,18 @@ def _request(
 
 
 def _places(request: OutgoingRequest) -> list[tuple[str, str]]:
-    return [(f.place(lambda _: True), f.text) for f in request_fields(request)]
+    """Places other than the method and the Host header, and no joined-body field."""
+    return [(f.place(lambda _: True), f.text) for f in request_fields(request)
+            if f.area != "method" and f.keys != ("host",) and not f.whole]
+
+
+def test_the_method_the_host_header_and_content_length_are_places() -> None:
+    request = _request(b"x", (("Content-Length", "1"),))
+    places = [(f.place(lambda _: True), f.text) for f in request_fields(request)]
+    assert places[:5] == [
+        ("method", "POST"), ("url.host", "h"), ("url.path", "/p"),
+        ("header:host", "Host: h"), ("header:content-length", "Content-Length: 1"),
+    ]
 
 
 def test_url_query_and_headers() -> None:
@@ -43,17 +54,17 @@ def test_json_body_leaves_and_keys() -> None:
 def test_gzip_form_and_text_bodies() -> None:
     form = _request(gzip.compress(b"note=hi&x=1"),
                     (("Content-Type", "application/x-www-form-urlencoded"),))
-    fields = request_fields(form)[3:]
+    fields = [f for f in request_fields(form)[5:] if not f.whole]
     assert [(f.place(lambda _: True), f.encoding) for f in fields] == [
         ("body:form:note", Encoding.GZIP), ("body:form:x", Encoding.GZIP)
     ]
     assert _places(_request(b"{not json"))[2:] == [("body", "{not json")]
-    assert _places(_request(b"\xff\xfe"))[2:] == [("body", "\xff\xfe")]
+    assert _places(_request(b"\xff\xfd"))[2:] == [("body", "\xff\xfd")]
 
 
 def test_bodies_can_be_left_out() -> None:
     assert [f.area for f in request_fields(_request(b"x"), with_body=False)] == [
-        "url.host", "url.path"
+        "method", "url.host", "url.path", "header"
     ]
 
 

@@ -15,16 +15,18 @@ import pytest
 from n2net_privacy.audit.auditor import EgressAuditor
 from n2net_privacy.audit.findings import DataFlow, Finding, Rule
 from n2net_privacy.audit.report import (
+    Outcome,
     PrivacyReport,
     RequestRow,
     TimelineEvent,
     build_report,
     report_for,
 )
+from n2net_privacy.audit.report_schema import report_json_schema, validate_report
 from n2net_privacy.contacts.model import Contact
 from n2net_privacy.egress import Egress, Purpose
 from n2net_privacy.egress_policy import AuditEntry
-from n2net_privacy.errors import EgressPolicyError
+from n2net_privacy.errors import EgressPolicyError, NetworkError
 
 HOSTILE = '<script>alert("x")</script><img src="https://evil.example/p.png">&amp;\'"'
 
@@ -157,7 +159,8 @@ def test_dynamic_text_is_escaped() -> None:
 def test_json_round_trip() -> None:
     report = _report()
     text = report.to_json()
-    assert json.loads(text)["format"] == "n2net.privacy-report/1"
+    assert json.loads(text)["format"] == "n2net.privacy-report/2"
+    assert validate_report(json.loads(text)) == []
     assert PrivacyReport.from_json(text) == report
     with pytest.raises(ValueError, match="privacy-report"):
         PrivacyReport.from_json('{"format": "other"}')
@@ -170,11 +173,12 @@ def test_paths_are_redacted_by_default_and_summary_counts() -> None:
                  _entry(2.0, "api.n2net.com", "/u/ann@example.com/x")],
     )
     assert report.requests[0] == RequestRow(
-        1.0, "gravatar", "GET", "api.n2net.com", "/u/+1******0123", 12, 200, False
+        0, 1.0, "gravatar", "GET", "api.n2net.com", "/u/+1******0123", 12, 200, None, False,
+        "sent",
     )
     assert "ann" not in report.requests[1].path
-    assert report.summary_lines()[:3] == ["requests: 2 (gravatar @ api.n2net.com: 2)",
-                                          "blocked: 0", "findings: 0"]
+    assert report.summary_lines()[:4] == ["requests: 2 (gravatar @ api.n2net.com: 2)",
+                                          "blocked: 0", "failed: 0, retried: 0", "findings: 0"]
     assert report.clean
 
 
@@ -196,6 +200,55 @@ def test_report_for_an_audited_run() -> None:
     html = report.render_html()
     assert "Ann" not in html and "Lee" not in html
     assert not report.clean
+
+
+def test_requests_have_ids_that_findings_point_to_and_failures_show() -> None:
+    ann = Contact(id="a", display_name="Ann Lee", emails=("ann@example.com",))
+    replies = iter([httpx.ConnectError("refused"), httpx.Response(503), httpx.Response(200),
+                    httpx.Response(200)])
+
+    def reply(request: httpx.Request) -> httpx.Response:
+        answer = next(replies)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    ticks = iter(range(1_717_243_200, 1_717_243_300))
+    egress = Egress(transport=httpx.MockTransport(reply), clock=lambda: float(next(ticks)))
+    auditor = EgressAuditor([ann])
+    egress.add_inspector(auditor)
+    with egress.client(Purpose.N2NET_API) as client:
+        with pytest.raises(NetworkError):
+            client.request("POST", "https://api.n2net.com/v1/events", content=b"{}")
+        client.request("POST", "https://api.n2net.com/v1/events", content=b"{}")
+        client.request("POST", "https://api.n2net.com/v1/events", content=b"{}")
+        client.request("GET", "https://api.n2net.com/u?e=ann@example.com")
+    report = report_for(auditor, egress.audit, generated_at=0.0)
+    rows = [(r.id, r.status, r.error, r.outcome) for r in report.requests]
+    assert rows == [(1, None, "ConnectError", Outcome.RETRIED), (2, 503, None, Outcome.RETRIED),
+                    (3, 200, None, Outcome.SENT), (4, 200, None, Outcome.SENT)]
+    assert [r.at for r in report.requests] == [0.0, 1.0, 2.0, 3.0]  # since the start
+    assert {f.request_id for f in report.findings} == {4}
+    html = report.render_html()
+    assert "ConnectError" in html and "retried" in html and "#4" in html
+    assert validate_report(json.loads(report.to_json())) == []
+
+
+def test_the_schema_documents_the_format_and_rejects_drift() -> None:
+    schema = report_json_schema()
+    assert schema["properties"]["format"]["const"] == "n2net.privacy-report/2"
+    assert set(schema["required"]) >= {"timeline", "requests", "findings", "flows"}
+    document = json.loads(_report().to_json())
+    document["requests"][0]["outcome"] = "lost"
+    document["extra"] = 1
+    problems = validate_report(document)
+    assert any(p.startswith("requests.0.outcome") for p in problems)
+    assert any(p.startswith("extra") for p in problems)
+    documented = Path(__file__).parents[1] / "docs" / "privacy-report.schema.json"
+    assert json.loads(documented.read_text(encoding="utf-8")) == schema, (
+        "docs/privacy-report.schema.json is stale: regenerate it with "
+        "`n2net-privacy audit --schema > docs/privacy-report.schema.json`"
+    )
 
 
 CHROMIUM = next(
@@ -220,3 +273,30 @@ def test_renders_in_headless_chromium(tmp_path: Path) -> None:
     data = shot.read_bytes()
     assert data.startswith(b"\x89PNG")
     assert len(data) > 5_000  # a blank page compresses to almost nothing
+
+
+def test_demo_and_audit_timelines_read_the_same_way() -> None:
+    """The demo stamps wall-clock times, the scenario runner seconds since start:
+    both reports come out with the same fields, every time relative to the start."""
+    start = 1_717_243_200.0
+    demo = build_report(
+        generated_at=start + 9,
+        entries=[_entry(start + 2.0, "gravatar.com", "/avatar/abc")],
+        timeline=[(start + 1.0, "user", "Gravatar on")],
+        started_at=start,
+    )
+    audit = build_report(
+        generated_at=start + 9,
+        entries=[_entry(2.0, "gravatar.com", "/avatar/abc")],
+        timeline=[(1.0, "user", "Gravatar on")],
+    )
+    implicit = build_report(generated_at=start + 9,
+                            entries=[_entry(start + 2.0, "gravatar.com", "/avatar/abc")],
+                            timeline=[(start + 1.0, "user", "Gravatar on")])
+    assert [e.at for e in implicit.timeline] == [0.0] and implicit.requests[0].at == 1.0
+    for report in (demo, audit):
+        document = json.loads(report.to_json())
+        assert validate_report(document) == []
+        assert document["timeline"] == [{"at": 1.0, "actor": "user", "what": "Gravatar on"}]
+        assert document["requests"][0]["at"] == 2.0
+    assert demo.started_at == start and audit.started_at == 0.0

@@ -249,3 +249,38 @@ def test_the_shipped_clean_example_has_no_findings_and_a_full_timeline() -> None
     assert {row.purpose for row in report.requests} == {"gravatar", "n2net_api"}
     assert len(report.timeline) >= 5
     assert report.title.startswith("iOS 18")
+
+
+def _shape(report: PrivacyReport) -> tuple[object, ...]:
+    """Everything but the times: what must not change from run to run."""
+    return (
+        [(r.id, r.purpose, r.method, r.path, r.status, r.error, r.outcome)
+         for r in report.requests if r.purpose == "n2net_api"],
+        sorted((r.path, r.outcome) for r in report.requests if r.purpose == "gravatar"),
+        [(f.request_id, f.rule, f.place, f.detail) for f in report.findings],
+        [(e.actor, e.what) for e in report.timeline],
+    )
+
+
+def test_a_seeded_scenario_with_an_outage_gives_the_same_report_every_run() -> None:
+    text = document(
+        {"step": "request_permission"},
+        {"step": "enable_gravatar"},
+        {"step": "fetch_avatars", "limit": 3},
+        {"step": "record_sms", "to": "+1 201 555 0187"},
+        {"step": "server_outage", "down": True},
+        {"step": "record_call", "to": "+1 201 555 0188", "duration_s": 3},
+        {"step": "flush", "timeout_s": 0.3},
+        {"step": "server_outage", "down": False},
+        {"step": "leak", "kind": "email", "place": "query", "encoding": "base64"},
+        {"step": "flush"},
+        answers=["grant"],
+    )
+    reports = [run_scenario(parse_scenario(text)) for _ in range(3)]
+    assert _shape(reports[0]) == _shape(reports[1]) == _shape(reports[2])
+    outcomes = [r.outcome for r in reports[0].requests if r.purpose == "n2net_api"]
+    assert "retried" in outcomes and outcomes[-1] == "sent"
+    failed = [r for r in reports[0].requests if r.outcome == "retried"]
+    assert all(r.status is None and r.error for r in failed)
+    leak = [f for f in reports[0].findings if f.rule is Rule.PII_EMAIL]
+    assert leak and {r.id for r in reports[0].requests} >= {f.request_id for f in leak}

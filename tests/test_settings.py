@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import errno
 import itertools
 import json
+import os
 import threading
 from pathlib import Path
 
 import pytest
 
-from n2net_privacy.errors import ConfigurationError
+from n2net_privacy.errors import ConfigurationError, StorageError
 from n2net_privacy.gravatar import HashAlgorithm
 from n2net_privacy.settings import SettingKey, Settings, SettingsChange
 
@@ -104,7 +106,7 @@ def test_unsubscribe_stops_notifications_and_is_idempotent() -> None:
     assert len(seen) == 1
 
 
-def test_a_failing_listener_does_not_stop_the_others() -> None:
+def test_a_failing_listener_does_not_stop_the_others(caplog: pytest.LogCaptureFixture) -> None:
     settings = Settings()
     purged: list[bool] = []
 
@@ -113,10 +115,10 @@ def test_a_failing_listener_does_not_stop_the_others() -> None:
 
     settings.subscribe(broken)
     settings.subscribe(lambda _change: purged.append(True))
-    with pytest.raises(RuntimeError, match="ui bug"):
-        settings.gravatar_enabled = True
+    settings.gravatar_enabled = True  # an app bug in one listener never reaches the setter
     assert purged == [True]
     assert settings.gravatar_enabled is True
+    assert "listener raised RuntimeError" in caplog.text
 
 
 def test_a_listener_may_change_settings_itself() -> None:
@@ -153,23 +155,45 @@ def test_consent_counts_only_once_saved(tmp_path: Path) -> None:
     path.parent.write_text("a file where the settings folder should be")
     seen: list[SettingsChange] = []
     settings.subscribe(seen.append)
-    with pytest.raises(ConfigurationError, match="cannot save"):
+    with pytest.raises(StorageError, match="cannot save") as raised:
         settings.gravatar_enabled = True
+    assert isinstance(raised.value, ConfigurationError)
     assert settings.gravatar_enabled is False
     assert seen == []
 
 
 def test_revocation_applies_even_when_it_cannot_be_saved(tmp_path: Path) -> None:
     path = tmp_path / "cfg" / "settings.json"
-    settings = Settings(path)
+    reported: list[StorageError] = []
+    settings = Settings(path, on_storage_error=reported.append)
     settings.gravatar_enabled = True
     _break_directory(path)
     seen: list[SettingsChange] = []
     settings.subscribe(seen.append)
-    with pytest.raises(ConfigurationError, match="off for this session"):
-        settings.gravatar_enabled = False
+    settings.gravatar_enabled = False  # never raises: the revocation holds regardless
     assert settings.gravatar_enabled is False
     assert seen == [SettingsChange(K.GRAVATAR_ENABLED, True, False)]
+    assert len(reported) == 1 and reported[0].path == str(path)
+
+
+def test_a_switch_off_that_cannot_be_saved_survives_a_restart(tmp_path: Path) -> None:
+    """A full disk cannot write the new file, but removing the old one needs no space."""
+    path = tmp_path / "settings.json"
+    full = {"on": False}
+
+    def fsync(fd: int) -> None:
+        if full["on"]:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        os.fsync(fd)
+
+    reported: list[StorageError] = []
+    settings = Settings(path, on_storage_error=reported.append, fsync=fsync)
+    settings.gravatar_enabled = True
+    assert Settings(path).gravatar_enabled is True
+    full["on"] = True
+    settings.gravatar_enabled = False  # never raises
+    assert len(reported) == 1 and "removed the file" in str(reported[0])
+    assert Settings(path).gravatar_enabled is False  # the app restarts: still off
 
 
 def test_concurrent_writers_leave_memory_file_and_events_consistent(tmp_path: Path) -> None:
@@ -200,3 +224,63 @@ def test_concurrent_writers_leave_memory_file_and_events_consistent(tmp_path: Pa
     assert all(a.new == b.old for a, b in itertools.pairwise(events))
     assert events[-1].new == settings.gravatar_enabled
     assert [p.name for p in tmp_path.iterdir()] == ["settings.json"]
+
+
+class HeldDisk:
+    """An fsync that, once armed, waits for ``release`` (a slow disk, deterministically)."""
+
+    def __init__(self) -> None:
+        self.armed = False
+        self.holding = threading.Event()
+        self.release = threading.Event()
+
+    def fsync(self, fd: int) -> None:
+        if self.armed:
+            self.holding.set()
+            assert self.release.wait(10)
+        os.fsync(fd)
+
+
+def test_a_revocation_does_not_wait_for_a_slow_save(tmp_path: Path) -> None:
+    disk = HeldDisk()
+    settings = Settings(tmp_path / "settings.json", fsync=disk.fsync)
+    settings.gravatar_enabled = True
+    disk.armed = True
+    revoked = threading.Event()
+    settings.on_revoke(lambda _change: revoked.set())
+    changing = threading.Thread(
+        target=setattr, args=(settings, "gravatar_hash_algorithm", "sha256")
+    )
+    changing.start()
+    assert disk.holding.wait(10)  # the algorithm change is being saved, slowly
+    revoking = threading.Thread(target=setattr, args=(settings, "gravatar_enabled", False))
+    revoking.start()
+    assert revoked.wait(10)  # published and purged while the disk is still busy
+    assert settings.gravatar_enabled is False
+    disk.release.set()
+    changing.join(10)
+    revoking.join(10)
+    # Both changes count: the later revocation, and the algorithm change decided again on top.
+    assert settings.gravatar_enabled is False
+    assert settings.gravatar_hash_algorithm is HashAlgorithm.SHA256
+    assert json.loads((tmp_path / "settings.json").read_text()) == {
+        "version": 1, "gravatar_enabled": False, "gravatar_hash_algorithm": "sha256",
+    }
+
+
+def test_a_grant_still_being_saved_loses_to_a_later_revocation(tmp_path: Path) -> None:
+    disk = HeldDisk()
+    settings = Settings(tmp_path / "settings.json", fsync=disk.fsync)
+    seen: list[SettingsChange] = []
+    settings.subscribe(seen.append)
+    disk.armed = True
+    granting = threading.Thread(target=setattr, args=(settings, "gravatar_enabled", True))
+    granting.start()
+    assert disk.holding.wait(10)
+    assert settings.gravatar_enabled is False  # not saved yet, so not in force
+    settings.gravatar_enabled = False  # the user changes their mind: returns at once
+    disk.release.set()
+    granting.join(10)
+    assert settings.gravatar_enabled is False  # the later call wins; the grant never counted
+    assert seen == []
+    assert json.loads((tmp_path / "settings.json").read_text())["gravatar_enabled"] is False

@@ -1,11 +1,15 @@
 """The egress auditor: proves, request by request, that no PII leaves the device.
 
 Register it on the chokepoint and it inspects every request before it leaves:
-the host, the path, the query, the headers and the body (JSON, form or text,
-inflated when gzip/deflate), for every email, name and number in the
-address book, plain, percent-encoded, base64 or in any case. Given the
-server's private key (test mode) it also opens the uploader's sealed body
-and checks the events against wire contract v1.
+the method, the host, the path, the query, every header and the body (JSON,
+form, multipart or text, inflated and decoded to a fixed point: see
+:mod:`~n2net_privacy.audit.places` and :mod:`~n2net_privacy.audit.decoding`),
+for every email, name and number in the address book, however encoded.
+Given the server's private key (test mode) it also opens the uploader's
+sealed body and checks the events against wire contract v1. What it cannot
+inspect fully (too large, too deep, an unknown compression) is an
+``audit.not_inspected`` finding, never a silent pass. Findings carry the
+egress's request id.
 
 Typical use in a test::
 
@@ -19,7 +23,8 @@ and never leaves; in ``record`` mode it leaves and the finding is kept.
 Either way :meth:`EgressAuditor.findings` lists them, with the PII redacted.
 
 Allowed, and not findings: a Gravatar hash in the path of a Gravatar
-request, and numbers inside the sealed body of an uploader POST to
+request (only while Gravatar is on, when :meth:`watch_gravatar_consent`
+gives the toggle), and numbers inside the sealed body of an uploader POST to
 ``/v1/events``. Without the server key that body is ciphertext and is not
 inspected.
 """
@@ -27,7 +32,7 @@ inspected.
 from __future__ import annotations
 
 import threading
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 
 from n2net_privacy.audit.detectors import AddressBookPii, ContactLike, PiiDetector, PiiKind
 from n2net_privacy.audit.events import check_events
@@ -48,6 +53,7 @@ _RULES = {
     PiiKind.EMAIL_HASH: Rule.PII_EMAIL,
     PiiKind.NAME: Rule.PII_NAME,
     PiiKind.PHONE: Rule.PII_PHONE,
+    PiiKind.NOT_INSPECTED: Rule.NOT_INSPECTED,
 }
 _OPAQUE = "sealed event batch (not opened)"
 _NOTHING = "no personal data found"
@@ -82,6 +88,7 @@ class EgressAuditor:
         allow_loopback_http: bool = False,
         server_private_key: PrivateKey | None = None,
         region: str | None = None,
+        gravatar_consent: Callable[[], bool] | None = None,
     ) -> None:
         pii = (
             address_book
@@ -89,7 +96,10 @@ class EgressAuditor:
             else AddressBookPii.from_contacts(address_book)
         )
         self.mode = AuditMode(mode)
+        self._book = pii
+        self._region = region
         self._detector = PiiDetector(pii, region=region)
+        self._consent = gravatar_consent
         hosts = allowed_hosts if allowed_hosts is not None else EgressPolicy().allowed_hosts
         self._allowed = {purpose: frozenset(h.lower() for h in names)
                          for purpose, names in hosts.items()}
@@ -102,11 +112,32 @@ class EgressAuditor:
 
     # --- the inspector -------------------------------------------------------
 
+    def add_contacts(self, contacts: AddressBookPii | Iterable[ContactLike]) -> None:
+        """Also look for these contacts' PII from the next request on."""
+        more = contacts if isinstance(contacts, AddressBookPii) \
+            else AddressBookPii.from_contacts(contacts)
+        with self._lock:
+            self._book = AddressBookPii(
+                self._book.names + more.names,
+                self._book.emails + more.emails,
+                self._book.numbers + more.numbers,
+            )
+            self._detector = PiiDetector(self._book, region=self._region)
+
+    def watch_gravatar_consent(self, consent: Callable[[], bool] | None) -> None:
+        """Read the Gravatar toggle through ``consent()`` at each request.
+
+        While it returns False, an email hash in any request, Gravatar's
+        included, is a ``pii.email`` finding. ``Settings`` fits as
+        ``lambda: settings.gravatar_enabled`` (its public read).
+        """
+        self._consent = consent
+
     def inspect(self, request: OutgoingRequest) -> None:
         """Check one request; in block mode raise :class:`EgressPolicyError` on a finding."""
         with self._lock:
             self._seen += 1
-            request_id = self._seen
+            request_id = request.request_id or self._seen
         problems, categories = self._check(request)
         blocked = bool(problems) and self.mode is AuditMode.BLOCK
         findings = self._findings_for(request, request_id, problems, blocked=blocked)
@@ -143,7 +174,12 @@ class EgressAuditor:
         sealed = media_type(request) == CONTENT_TYPE
         fields = request_fields(request, with_body=not sealed)
         gravatar = request.purpose is Purpose.GRAVATAR
-        problems.extend(self._pii(fields, hash_path_allowed=gravatar))
+        consent = self._consent
+        hash_allowed = gravatar and (consent is None or consent())
+        problems.extend(self._pii(fields, hash_path_allowed=hash_allowed))
+        if gravatar and not hash_allowed and any(r is Rule.PII_EMAIL and "hash" in d
+                                                 for r, _, d in problems):
+            problems.append((Rule.PII_EMAIL, here, "email hash sent while Gravatar is off"))
         if gravatar:
             last = request.path.rstrip("/").rsplit("/", 1)[-1]
             if is_gravatar_hash(last):
@@ -155,7 +191,12 @@ class EgressAuditor:
     def _pii(
         self, fields: list[Field], *, hash_path_allowed: bool, phones: bool = True
     ) -> list[_Problem]:
-        problems: list[_Problem] = []
+        problems: list[_Problem] = [
+            (Rule.NOT_INSPECTED, field, f"not inspected: {field.note}")
+            for field in fields if field.note is not None
+        ]
+        wholes = [field for field in fields if field.whole]
+        fields = [field for field in fields if not field.whole and field.note is None]
         if self._detector.empty:
             return problems
         # Short places (host, path, headers, query) repeat across requests and
@@ -173,6 +214,12 @@ class EgressAuditor:
         ):
             for field in long_fields:
                 problems.extend(self._field_problems(field, phones))
+        if wholes:
+            # Values joined: digits split over adjacent JSON values, form fields, parts.
+            seen = {detail for _, _, detail in problems}
+            for field in wholes:
+                problems.extend(p for p in self._field_problems(field, phones)
+                                if p[2] not in seen)
         return problems
 
     def _field_problems(
@@ -238,6 +285,7 @@ class EgressAuditor:
             return []
         host = self._safe_host(request, problems)
         path = self.redact_path(request.path)
+        method = self.redact_path(request.method.upper())
         seen: set[tuple[Rule, str, str]] = set()
         findings: list[Finding] = []
         for rule, field, detail in problems:
@@ -250,7 +298,7 @@ class EgressAuditor:
                     rule=rule,
                     request_id=request_id,
                     purpose=request.purpose.value,
-                    method=request.method.upper(),
+                    method=method,
                     host=host,
                     path=path,
                     place=place,

@@ -5,16 +5,23 @@ emails, names and numbers does this text contain?" in time linear in the
 text, whatever the size of the book:
 
 * **emails**: at each ``@``, the few characters on each side are looked up
-  in sets keyed by the known domains and local-part lengths; any case;
-* **email hashes**: every 32- or 64-digit hex run is looked up among the MD5
-  and SHA-256 of the known emails (Gravatar's ids; the auditor allows them
-  only in a Gravatar request path);
-* **names**: the text is accent-folded and split into words; a contact's
-  given and family names of 3+ letters match as whole words, and the full
-  display name as a run of words;
-* **numbers**: digit runs, with any punctuation between digits, are looked
-  up by their substrings among the national significant numbers of the book,
-  so E.164, national, ``00``/``011``-prefixed and punctuated forms all match.
+  in sets keyed by the known domains (as written and in punycode) and
+  local-part lengths; any case; a local part of 4+ characters also matches
+  on its own, as a whole token;
+* **email hashes**: every 32-, 40- or 64-digit hex run and every base64 run
+  of a digest's length is looked up among the MD5, SHA-1 and SHA-256 of the
+  known emails, normalized and as written (Gravatar's ids; the auditor allows
+  them only in a Gravatar request path while Gravatar is on);
+* **names**: the text is NFKC-normalized, stripped of zero-width characters,
+  accent-folded, case-folded and split into words; a contact's given and
+  family names of 3+ letters match as whole words, and the full display name
+  as a run of words; a name in a script written without spaces (CJK, Thai...)
+  matches as a substring;
+* **numbers**: digit runs, with any non-digit run of one or two characters
+  between digits (spaces, dots, commas, underscores, Unicode dashes, a JSON
+  ``","``), are looked up by their substrings among the national significant
+  numbers of the book, so E.164, national, ``00``/``011``-prefixed and
+  punctuated forms all match.
 
 Every layer from :func:`~n2net_privacy.audit.decoding.expand` is searched,
 so percent-encoded and base64 (standard or URL-safe, at any offset) values
@@ -23,6 +30,8 @@ are found too. A :class:`PiiMatch` carries only the redacted form.
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import hashlib
 import re
 import unicodedata
@@ -33,7 +42,7 @@ from typing import Protocol
 
 import phonenumbers
 
-from n2net_privacy.audit.decoding import Encoding, expand
+from n2net_privacy.audit.decoding import Encoding, expand_checked
 from n2net_privacy.phone import load_phone_metadata
 from n2net_privacy.redact import redact_email, redact_name, redact_phone
 
@@ -56,6 +65,7 @@ class PiiKind(StrEnum):
     EMAIL_HASH = "email hash"
     NAME = "name"
     PHONE = "phone"
+    NOT_INSPECTED = "not inspected"
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,8 +145,25 @@ def fold(text: str) -> str:
 
 
 _WORD = re.compile(r"[^\W_]+")
-_HEX = re.compile(r"(?<![0-9a-f])(?:[0-9a-f]{64}|[0-9a-f]{32})(?![0-9a-f])")
-_DIGIT_RUN = re.compile(r"[0-9](?:[\s().\-/+]*[0-9])*")
+_HEX = re.compile(r"(?<![0-9a-f])(?:[0-9a-f]{64}|[0-9a-f]{40}|[0-9a-f]{32})(?![0-9a-f])")
+_B64_DIGEST = re.compile(r"(?<![A-Za-z0-9+/_-])(?:[A-Za-z0-9+/_-]{43}|[A-Za-z0-9+/_-]{27}"
+                         r"|[A-Za-z0-9+/_-]{22})(?![A-Za-z0-9+/_-])")
+# Any one or two non-digit characters may sit between the digits of a number.
+# (or a longer run of the punctuation people type: " - ", ") ").
+_DIGIT_RUN = re.compile(
+    r"[0-9](?:(?:[^0-9]{0,2}|[\s().\-/+_,\u2010-\u2015\u2212\u30fc]+)[0-9])*"
+)
+_LOCAL_TOKEN = re.compile(r"[a-z0-9][a-z0-9._%+-]{2,}[a-z0-9]")
+_ZERO_WIDTH = re.compile("[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+_UNSPACED = re.compile("[\u0e00-\u0eff\u1000-\u109f\u3040-\u30ff\u3400-\u4dbf"
+                       "\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+_MIN_LOCAL = 4
+# Role mailboxes: as lone words they are ordinary traffic ("info", "support").
+_ROLE_LOCALS = frozenset(
+    {"info", "admin", "test", "mail", "email", "support", "contact", "hello", "office",
+     "sales", "noreply", "no-reply", "user", "team", "help", "billing", "webmaster"}
+)
+_DIGESTS = (("md5", Encoding.MD5), ("sha1", Encoding.SHA1), ("sha256", Encoding.SHA256))
 _NOT_DIGIT = re.compile(r"[^0-9]")
 _MIN_TOKEN = 3
 _MIN_NUMBER_DIGITS = 6
@@ -175,6 +202,9 @@ class PiiDetector:
     def __init__(self, pii: AddressBookPii, *, region: str | None = None) -> None:
         self._email_index: dict[str, dict[int, dict[str, _Entry]]] = {}
         self._hashes: dict[str, tuple[Encoding, _Entry]] = {}
+        self._b64_hashes: dict[str, tuple[Encoding, _Entry]] = {}
+        self._locals: dict[str, _Entry] = {}
+        self._unspaced: list[tuple[str, _Entry]] = []
         for ref, email in enumerate(pii.emails):
             self._add_email(ref, email)
         self._domain_lengths = tuple(sorted({len(d) for d in self._email_index}))
@@ -197,11 +227,18 @@ class PiiDetector:
         if not (at and local and domain):
             return
         entry = (redact_email(normal), ref)
-        self._email_index.setdefault(domain, {}).setdefault(len(local), {})[local] = entry
-        encoded = normal.encode("utf-8")
-        md5 = hashlib.md5(encoded, usedforsecurity=False).hexdigest()
-        self._hashes[md5] = (Encoding.MD5, entry)
-        self._hashes[hashlib.sha256(encoded).hexdigest()] = (Encoding.SHA256, entry)
+        for form in _domain_forms(domain):
+            self._email_index.setdefault(form, {}).setdefault(len(local), {})[local] = entry
+        for part in {local, local.split("+", 1)[0]}:
+            if len(part) >= _MIN_LOCAL and part not in _ROLE_LOCALS:
+                self._locals.setdefault(part, entry)
+        for written in {normal, email, email.strip()}:
+            encoded = written.encode("utf-8")
+            for algorithm, encoding in _DIGESTS:
+                digest = hashlib.new(algorithm, encoded, usedforsecurity=False).digest()
+                self._hashes[digest.hex()] = (encoding, entry)
+                for b64 in (base64.b64encode(digest), base64.urlsafe_b64encode(digest)):
+                    self._b64_hashes[b64.decode("ascii").rstrip("=")] = (encoding, entry)
 
     def _add_name(self, ref: int, name: str) -> None:
         words = tuple(_WORD.findall(fold(name)))
@@ -209,6 +246,10 @@ class PiiDetector:
             return
         entry = (redact_name(name), ref)
         self._full_names.setdefault(words[0], []).append((words, entry))
+        if _UNSPACED.search(name):
+            compact = "".join(words)
+            if len(compact) >= 2:
+                self._unspaced.append((compact, entry))
         if "@" in name:  # an email typed as a name: its words are web words
             return
         for word in words:
@@ -229,7 +270,8 @@ class PiiDetector:
     @property
     def empty(self) -> bool:
         """True when the book has nothing to look for."""
-        return not (self._email_index or self._tokens or self._full_names or self._numbers)
+        return not (self._email_index or self._tokens or self._full_names or self._numbers
+                    or self._locals)
 
     def scan(self, text: str, *, phones: bool = True) -> tuple[PiiMatch, ...]:
         """Every distinct PII of the book found in ``text`` or any layer under it.
@@ -244,9 +286,15 @@ class PiiDetector:
             if cached is not None:
                 return cached
         found: dict[tuple[PiiKind, int], PiiMatch] = {}
-        for layer, how in expand(text):
+        expanded = expand_checked(text)
+        for layer, how in expanded.layers:
             for match in self._scan_layer(layer, how, phones=phones):
                 found.setdefault((match.kind, match.ref), match)
+        if expanded.truncated:
+            found[(PiiKind.NOT_INSPECTED, 0)] = PiiMatch(
+                PiiKind.NOT_INSPECTED, Encoding.PLAIN,
+                "encoded too deep or too large to decode fully",
+            )
         result = tuple(found.values())
         if short:
             if len(self._cache) >= _CACHE_ENTRIES:
@@ -263,18 +311,37 @@ class PiiDetector:
         return self.scan(text, phones=phones)
 
     def _scan_layer(self, layer: str, how: Encoding, *, phones: bool) -> Iterator[PiiMatch]:
+        if not layer.isascii():
+            layer = unicodedata.normalize("NFKC", _ZERO_WIDTH.sub("", layer))
         low = layer.lower()
         if self._email_index and "@" in low:
             yield from self._emails(low, how)
+        if self._locals:
+            for token in _LOCAL_TOKEN.findall(low):
+                entry = self._locals.get(token)
+                if entry is not None:
+                    yield PiiMatch(PiiKind.EMAIL, how, *entry)
         if self._hashes:
-            for hexrun in _HEX.findall(low):
-                hit = self._hashes.get(hexrun)
-                if hit is not None:
-                    yield PiiMatch(PiiKind.EMAIL_HASH, hit[0], *hit[1])
+            yield from self._digests(layer, low)
+        if self._unspaced:
+            compact = "".join(_WORD.findall(fold(layer)))
+            for name, entry in self._unspaced:
+                if name in compact:
+                    yield PiiMatch(PiiKind.NAME, how, *entry)
         if self._full_names:
             yield from self._names(layer, how)
         if phones and self._numbers:
             yield from self._phones(layer, how)
+
+    def _digests(self, layer: str, low: str) -> Iterator[PiiMatch]:
+        for hexrun in _HEX.findall(low):
+            hit = self._hashes.get(hexrun)
+            if hit is not None:
+                yield PiiMatch(PiiKind.EMAIL_HASH, hit[0], *hit[1])
+        for run in _B64_DIGEST.findall(layer):
+            hit = self._b64_hashes.get(run)
+            if hit is not None:
+                yield PiiMatch(PiiKind.EMAIL_HASH, hit[0], *hit[1])
 
     def _emails(self, low: str, how: Encoding) -> Iterator[PiiMatch]:
         at = low.find("@")
@@ -319,9 +386,27 @@ class PiiDetector:
         >>> detector.redact_path("/u/ann@example.com/avatar")  # doctest: +SKIP
         '/u/[email]/avatar'
         """
-        if self.empty or not self.scan(path):
+        if self.empty:
             return path
-        return "/".join(_masked(segment, self.scan(segment)) for segment in path.split("/"))
+        found = self.scan(path)
+        if not found:
+            return path
+        masked = "/".join(_masked(segment, self.scan(segment)) for segment in path.split("/"))
+        if self.scan(masked) or masked == path:
+            # The value spans segments (``/contacts/215/555/2671``): no segment
+            # alone carries it, so the whole path goes.
+            return "/" + _masked("*", found)
+        return masked
+
+
+def _domain_forms(domain: str) -> set[str]:
+    """The domain as written, in punycode (``xn--``) and in Unicode."""
+    forms = {domain}
+    with contextlib.suppress(UnicodeError):
+        forms.add(domain.encode("idna").decode("ascii"))
+    with contextlib.suppress(UnicodeError):
+        forms.add(domain.encode("ascii").decode("idna").lower())
+    return forms
 
 
 def _masked(segment: str, matches: tuple[PiiMatch, ...]) -> str:

@@ -38,6 +38,7 @@ class Rule(StrEnum):
     EVENTS_SCHEMA = "events.schema"
     HOST_NOT_ALLOWED = "host.not_allowed"
     TRANSPORT_PLAINTEXT = "transport.plaintext"
+    NOT_INSPECTED = "audit.not_inspected"
 
     @property
     def category(self) -> str:
@@ -53,6 +54,7 @@ _CATEGORIES = {
     Rule.EVENTS_SCHEMA: "field outside wire contract v1 (LEAK)",
     Rule.HOST_NOT_ALLOWED: "request to a host outside the allowlist",
     Rule.TRANSPORT_PLAINTEXT: "plaintext HTTP",
+    Rule.NOT_INSPECTED: "content the auditor could not inspect fully",
 }
 
 

@@ -31,6 +31,7 @@ from n2net_privacy.redact import scrub
 
 __all__ = [
     "REPORT_FORMAT",
+    "Outcome",
     "PrivacyReport",
     "RequestRow",
     "TimelineEvent",
@@ -38,8 +39,10 @@ __all__ = [
     "report_for",
 ]
 
-REPORT_FORMAT = "n2net.privacy-report/1"
-_ABSOLUTE_AFTER = 1e8  # times below this are seconds since the scenario started
+REPORT_FORMAT = "n2net.privacy-report/2"
+"""Version 2: request ids, status/error/outcome per request, every time relative to
+the run's start. The JSON Schema is ``n2net_privacy/audit/report.schema.json``."""
+_ABSOLUTE_AFTER = 1e8  # times below this are seconds since the run started
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,10 +54,26 @@ class TimelineEvent:
     what: str
 
 
+class Outcome:
+    """What became of a request: the values of :attr:`RequestRow.outcome`."""
+
+    SENT = "sent"
+    BLOCKED = "blocked"
+    FAILED = "failed"
+    RETRIED = "retried"
+
+
 @dataclass(frozen=True, slots=True)
 class RequestRow:
-    """One request as the report shows it; ``path`` is already redacted."""
+    """One request as the report shows it; ``method``, ``host`` and ``path`` are redacted.
 
+    ``id`` is the request's id, the one findings point to. ``at`` is seconds
+    since the run started. ``outcome``: ``sent`` (a reply came), ``blocked``
+    (the chokepoint refused it), ``failed`` (a network error, a 5xx or 429)
+    or ``retried`` (failed, and the same request was sent again later).
+    """
+
+    id: int
     at: float
     purpose: str
     method: str
@@ -62,7 +81,9 @@ class RequestRow:
     path: str
     bytes: int
     status: int | None
+    error: str | None
     blocked: bool
+    outcome: str
 
 
 def _when(at: float) -> str:
@@ -71,12 +92,37 @@ def _when(at: float) -> str:
     return f"t+{at:.3f}s"
 
 
+def _failed(entry: AuditEntry) -> bool:
+    return not entry.blocked and (
+        entry.status is None or entry.status >= 500 or entry.status == 429
+    )
+
+
+def _outcomes(entries: list[AuditEntry]) -> list[str]:
+    """Each entry's outcome; a failure followed by the same request again is ``retried``."""
+    outcomes: list[str] = []
+    for index, entry in enumerate(entries):
+        if entry.blocked:
+            outcomes.append(Outcome.BLOCKED)
+        elif not _failed(entry):
+            outcomes.append(Outcome.SENT)
+        else:
+            again = any(
+                (later.purpose, later.method, later.host, later.path)
+                == (entry.purpose, entry.method, entry.host, entry.path)
+                for later in entries[index + 1:]
+            )
+            outcomes.append(Outcome.RETRIED if again else Outcome.FAILED)
+    return outcomes
+
+
 @dataclass(frozen=True)
 class PrivacyReport:
     """Everything a person needs to judge one run; see the module docstring."""
 
     title: str
     generated_at: float
+    started_at: float
     timeline: tuple[TimelineEvent, ...]
     requests: tuple[RequestRow, ...]
     flows: tuple[DataFlow, ...]
@@ -96,10 +142,11 @@ class PrivacyReport:
     def summary_lines(self) -> list[str]:
         """A short plain-text summary for a terminal."""
         per_host = ", ".join(f"{h}: {n}" for h, n in self.requests_per_destination().items())
-        blocked = sum(row.blocked for row in self.requests)
+        outcomes = Counter(row.outcome for row in self.requests)
         return [
             f"requests: {len(self.requests)}" + (f" ({per_host})" if per_host else ""),
-            f"blocked: {blocked}",
+            f"blocked: {outcomes[Outcome.BLOCKED]}",
+            f"failed: {outcomes[Outcome.FAILED]}, retried: {outcomes[Outcome.RETRIED]}",
             *(
                 f"data to {flow.purpose} @ {flow.destination}: {', '.join(flow.categories)}"
                 for flow in self.flows
@@ -115,6 +162,7 @@ class PrivacyReport:
             "format": REPORT_FORMAT,
             "title": self.title,
             "generated_at": self.generated_at,
+            "started_at": self.started_at,
             "timeline": [asdict(e) for e in self.timeline],
             "requests": [asdict(r) for r in self.requests],
             "flows": [f.to_dict() for f in self.flows],
@@ -131,6 +179,7 @@ class PrivacyReport:
         return cls(
             title=str(data["title"]),
             generated_at=float(data["generated_at"]),
+            started_at=float(data["started_at"]),
             timeline=tuple(TimelineEvent(**e) for e in data["timeline"]),
             requests=tuple(RequestRow(**r) for r in data["requests"]),
             flows=tuple(DataFlow.from_dict(f) for f in data["flows"]),
@@ -207,14 +256,14 @@ class PrivacyReport:
 
     def _requests_html(self) -> str:
         rows = [
-            (_when(r.at), r.host, r.purpose, r.method, r.path, str(r.bytes),
-             "" if r.status is None else str(r.status), "blocked" if r.blocked else "sent")
+            (f"#{r.id}", _when(r.at), r.host, r.purpose, r.method, r.path, str(r.bytes),
+             str(r.status) if r.status is not None else (r.error or "no reply"), r.outcome)
             for r in self.requests
         ]
         return (
             '<section id="requests"><h2>Every request</h2>'
-            + _table(("When", "Destination", "Purpose", "Method", "Path", "Bytes", "Status",
-                      "Outcome"), rows, row_class="request", empty="No requests.")
+            + _table(("Request", "When", "Destination", "Purpose", "Method", "Path", "Bytes",
+                      "Status", "Outcome"), rows, row_class="request", empty="No requests.")
             + "</section>"
         )
 
@@ -262,31 +311,49 @@ def build_report(
     flows: Iterable[DataFlow] = (),
     title: str = "N2Net privacy report",
     redact: Callable[[str], str] = scrub,
+    started_at: float | None = None,
 ) -> PrivacyReport:
-    """Gather a report. ``redact`` masks PII in request hosts and paths (the
+    """Gather a report. ``redact`` masks PII in request methods, hosts and paths (the
     auditor's :meth:`~n2net_privacy.audit.auditor.EgressAuditor.redact_path`
-    knows the address book; the default only masks emails and numbers)."""
+    knows the address book; the default only masks emails and numbers).
+
+    Every time in the report is seconds since ``started_at`` (default: the
+    earliest absolute time among the entries and timeline events); times
+    already relative (below 1e8 s) are kept as they are. Requests are listed
+    by id.
+    """
+    events = [e if isinstance(e, TimelineEvent) else TimelineEvent(*e) for e in timeline]
+    rows = sorted(entries, key=lambda e: (e.request_id, e.at))
+    absolute = [t for t in (*(e.at for e in events), *(e.at for e in rows))
+                if t >= _ABSOLUTE_AFTER]
+    start = started_at if started_at is not None else min(absolute, default=0.0)
+
+    def rel(at: float) -> float:
+        return round(at - start, 6) if at >= _ABSOLUTE_AFTER else at
+
     return PrivacyReport(
         title=title,
         generated_at=generated_at,
+        started_at=start,
         timeline=tuple(
-            sorted(
-                (e if isinstance(e, TimelineEvent) else TimelineEvent(*e) for e in timeline),
-                key=lambda e: e.at,
-            )
+            sorted((TimelineEvent(rel(e.at), e.actor, e.what) for e in events),
+                   key=lambda e: e.at)
         ),
         requests=tuple(
             RequestRow(
-                at=e.at,
+                id=e.request_id,
+                at=rel(e.at),
                 purpose=e.purpose.value,
-                method=e.method,
+                method=redact(e.method),
                 host=redact(e.host),
                 path=redact(e.path),
                 bytes=e.request_bytes,
                 status=e.status,
+                error=e.error,
                 blocked=e.blocked,
+                outcome=outcome,
             )
-            for e in entries
+            for e, outcome in zip(rows, _outcomes(rows), strict=True)
         ),
         flows=tuple(flows),
         findings=tuple(findings),
@@ -308,9 +375,11 @@ def report_for(
     generated_at: float,
     timeline: Iterable[TimelineEvent | tuple[float, str, str]] = (),
     title: str = "N2Net privacy report",
+    started_at: float | None = None,
 ) -> PrivacyReport:
     """The report of one run: an :class:`EgressAuditor` plus its egress's audit log."""
     return build_report(
+        started_at=started_at,
         generated_at=generated_at,
         entries=audit.entries(),
         findings=auditor.findings(),

@@ -24,16 +24,16 @@ import contextlib
 import csv
 import functools
 import importlib
+import io
 import itertools
-import os
 import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Protocol, TextIO
 
+from n2net_privacy.atomic_write import replacing
 from n2net_privacy.errors import ConfigurationError
 from n2net_privacy.phone import NormalizationResult, normalize_many
 
@@ -145,21 +145,17 @@ def _open_input(path: Path) -> Iterator[TextIO]:
 
 @contextlib.contextmanager
 def _replace_on_success(path: Path) -> Iterator[TextIO]:
-    """Yield a temporary file beside ``path`` that becomes ``path`` only on success."""
+    """Yield a text file that becomes ``path`` only on success (the SDK's one atomic write)."""
     try:
-        fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        with replacing(path, make_parents=False) as raw:
+            sink = io.TextIOWrapper(raw, newline="", encoding="utf-8")
+            try:
+                yield sink
+                sink.flush()
+            finally:
+                sink.detach()  # the helper closes, fsyncs and renames the file itself
     except OSError as exc:
         raise _BadInput(f"cannot write {path}: {exc.strerror or exc}") from exc
-    try:
-        with open(fd, "w", newline="", encoding="utf-8") as sink:
-            yield sink
-        os.replace(temp, path)
-    except BaseException as exc:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
-        if isinstance(exc, OSError):
-            raise _BadInput(f"cannot write {path}: {exc.strerror or exc}") from exc
-        raise
 
 
 def _normalize_csv(

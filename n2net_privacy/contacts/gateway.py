@@ -7,11 +7,17 @@ Three promises, kept here:
   only the selected contacts exist as far as the app can tell.
 * **Never in the app's way.** Without access a call returns an empty
   result carrying the status; a denial is never raised.
-* **Revocation wins.** A revoke (or any app kill) bumps a generation
-  counter and drops every cached contact and index at once. A call
-  captures the generation before it checks the permission and checks both
-  again before it returns, so no contact comes back after a revoke, even
-  one that lands on another thread halfway through a listing.
+* **Revocation wins.** The gateway is a revocation hook of the permission
+  service's consent core: before the call that revoked access (or killed
+  the app) returns, it bumps a generation counter and drops every cached
+  contact and index. A call captures the generation before it checks the
+  permission and checks both again before it returns, so no contact comes
+  back after a revoke, even one that lands on another thread halfway
+  through a listing.
+* **No change is lost.** Deltas go through the one serial
+  :class:`~n2net_privacy.consent.Dispatcher`: in order, outside every lock,
+  each revocation announced by its own ``purged`` delta.
+* **Reads never write.** Listing, getting and searching touch no file.
 
 Typical use::
 
@@ -28,11 +34,13 @@ import threading
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Protocol, TypeVar, runtime_checkable
 
+from n2net_privacy.consent import Dispatcher, Kind, classify
 from n2net_privacy.contacts.index import Catalog
 from n2net_privacy.contacts.model import Contact, ContactField, resolve_fields
 from n2net_privacy.contacts.results import (
     ContactLookup,
     ContactPage,
+    ContactsDelta,
     ContactsListener,
     PageRequest,
     visible_delta,
@@ -60,6 +68,8 @@ class PermissionView(Protocol):
 
     def subscribe(self, listener: Callable[[PermissionChange], None]) -> Callable[[], None]: ...
 
+    def on_revoke(self, hook: Callable[[PermissionChange], None]) -> Callable[[], None]: ...
+
 
 class ContactsGateway:
     """Permission-gated, paged, searchable access to an address book.
@@ -82,15 +92,15 @@ class ContactsGateway:
         self._generation = 0
         self._closed = False
         self._catalog: Catalog | None = None
-        self._listeners: list[ContactsListener] = []
+        self._deltas: Dispatcher[ContactsDelta] = Dispatcher("contacts")
         # What listeners were last told is visible; _announced also keeps the
         # contacts themselves (to spot updates) and is dropped on revocation.
         self._announced_ids: frozenset[str] = frozenset()
         self._announced: Mapping[str, Contact] | None = None
-        self._pending = False
-        self._pending_purge = False
-        self._dispatching = threading.Lock()
+        # A purge whose delta was superseded before delivery rides on the next one.
+        self._carry_purge = False
         self._unsubscribers = (
+            permissions.on_revoke(self._on_revoke),
             permissions.subscribe(self._on_permission_change),
             source.subscribe(self._on_source_change),
         )
@@ -171,25 +181,26 @@ class ContactsGateway:
         """Call ``listener`` with a :class:`ContactsDelta` after every visible change.
 
         Deltas are relative to what was visible when the listener subscribed.
-        They are delivered in order, one at a time, on whichever thread
-        caused or is delivering the change. Returns the unsubscribe callable.
+        They are delivered in order, one at a time, outside every lock, on
+        whichever thread caused or is delivering the change. Every
+        revocation is announced by a delta with ``purged`` set and a status
+        that allows no access. Returns the unsubscribe callable.
         """
         generation = self._current_generation()
         baseline = self._visible_now()
         with self._lock:
-            if not self._listeners:
+            if not self._deltas.listener_count:
                 fresh = generation == self._generation
                 self._announced = baseline if fresh else {}
                 self._announced_ids = frozenset(self._announced)
-            self._listeners.append(listener)
+            remove = self._deltas.subscribe(listener)
         # Picks up anything that changed between reading the baseline and now.
-        self._request_reconcile(purged=False)
+        self._deltas.post_lazy(lambda: self._delta(purged=False))
 
         def unsubscribe() -> None:
             with self._lock:
-                if listener in self._listeners:
-                    self._listeners.remove(listener)
-                if not self._listeners:
+                remove()
+                if not self._deltas.listener_count:
                     self._announced, self._announced_ids = None, frozenset()
 
         return unsubscribe
@@ -202,7 +213,7 @@ class ContactsGateway:
             self._closed = True
             self._generation += 1
             self._catalog = None
-            self._listeners.clear()
+            self._deltas.clear()
             self._announced, self._announced_ids = None, frozenset()
 
     def __enter__(self) -> ContactsGateway:
@@ -310,51 +321,57 @@ class ContactsGateway:
         return {}
 
     def _on_source_change(self) -> None:
-        self._request_reconcile(purged=False)
+        self._deltas.post_lazy(lambda: self._delta(purged=False))
 
-    def _on_permission_change(self, change: PermissionChange) -> None:
+    def _on_revoke(self, change: PermissionChange) -> None:
+        """CANCEL_AND_PURGE: runs before the revoking call returns."""
         if change.permission.group is not self._permission.group:
             return
-        revoked = change.app_killed or not change.new.allows_access
         with self._lock:
             self._generation += 1
             self._catalog = None
-            if revoked:
-                self._announced = None
-        if revoked:
-            _log.info(
-                "contacts access now %s%s: cached contacts purged",
-                change.new.value,
-                " (app killed)" if change.app_killed else "",
-            )
-        self._request_reconcile(purged=revoked)
+            self._announced = None
+        _log.info(
+            "contacts access now %s%s: cached contacts purged",
+            change.new.value,
+            " (app killed)" if change.app_killed else "",
+        )
+        if change.new.allows_access:  # an app kill that kept access: re-read, marked purged
+            self._deltas.post_lazy(lambda: self._delta(purged=True))
+        else:
+            status = change.new
+            self._deltas.post_lazy(lambda: self._revocation_delta(status))
 
-    def _request_reconcile(self, *, purged: bool) -> None:
-        """Queue a delta computation and run the queue unless another thread is.
-
-        A thread that finds the queue busy leaves its request for the busy
-        thread, so a permission callback never waits on a slow app listener
-        and a listener that changes the book does not deadlock.
-        """
-        with self._lock:
-            self._pending = True
-            self._pending_purge = self._pending_purge or purged
-        while self._dispatching.acquire(blocking=False):
-            try:
-                with self._lock:
-                    if not self._pending:
-                        return
-                    purge = self._pending_purge
-                    self._pending = self._pending_purge = False
-                self._reconcile(purged=purge)
-            finally:
-                self._dispatching.release()
-
-    def _reconcile(self, *, purged: bool) -> None:
-        with self._lock:
-            listeners = tuple(self._listeners)
-        if not listeners:
+    def _on_permission_change(self, change: PermissionChange) -> None:
+        """NOTIFY: grants and other changes; revocations were handled by _on_revoke."""
+        if change.permission.group is not self._permission.group:
             return
+        kind = classify(
+            was_allowed=change.old.allows_access,
+            now_allowed=change.new.allows_access,
+            app_killed=change.app_killed,
+        )
+        if kind in (Kind.REVOKE, Kind.RESET):
+            return
+        with self._lock:
+            self._generation += 1
+            self._catalog = None
+        self._deltas.post_lazy(lambda: self._delta(purged=False))
+
+    def _revocation_delta(self, status: PermissionStatus) -> ContactsDelta | None:
+        """Everything announced so far is gone; computed in turn on the delivering thread."""
+        with self._lock:
+            if not self._deltas.listener_count:
+                return None
+            old_ids = self._announced_ids
+            self._announced_ids, self._announced = frozenset(), {}
+            self._carry_purge = False
+        return visible_delta(status, old_ids, None, {}, purged=True)
+
+    def _delta(self, *, purged: bool) -> ContactsDelta | None:
+        """What changed since listeners were last told."""
+        if not self._deltas.listener_count:
+            return None
         generation = self._current_generation()
         status = self._permissions.status(self._permission)
         visible: Mapping[str, Contact] = {}
@@ -362,20 +379,15 @@ class ContactsGateway:
             catalog = self._catalog_for(generation, self._selection(status))
             visible = catalog.by_id if catalog is not None else visible
         with self._lock:
+            purged = purged or self._carry_purge
             if generation != self._generation:
-                # The change that moved it queued its own run; keep our purge for it.
-                self._pending = True
-                self._pending_purge = self._pending_purge or purged
-                return
-            if not self._listeners:
-                return  # the last listener left meanwhile: keep no baseline
+                # The change that moved it queued its own delta after this one.
+                self._carry_purge = purged
+                return None
+            self._carry_purge = False
+            if not self._deltas.listener_count:
+                return None  # the last listener left meanwhile: keep no baseline
             old_ids, old = self._announced_ids, self._announced
             self._announced_ids, self._announced = frozenset(visible), visible
         delta = visible_delta(status, old_ids, old, visible, purged=purged)
-        if delta.empty:
-            return
-        for listener in listeners:
-            try:
-                listener(delta)
-            except Exception as exc:  # an app bug must not stop the other listeners
-                _log.error("contacts listener raised %s", type(exc).__name__)
+        return None if delta.empty else delta

@@ -1,8 +1,17 @@
-"""vCard 3.0 and 4.0 address books, read with ``vobject`` (the ``vcard`` extra).
+"""vCard 2.1, 3.0 and 4.0 address books, as phones and desktop apps export them.
+
+Read by :mod:`n2net_privacy.contacts.vcard_lines` (pure Python, no extra
+needed). vCard 2.1 is what Android's contacts app and Outlook still write:
+``QUOTED-PRINTABLE`` values with soft line breaks and ``CHARSET``, bare
+``TEL;CELL`` parameters, base64 running to a blank line. All of it is read.
 
 What is taken from each card:
 
-* ``FN`` (required by both versions) becomes the display name;
+* ``FN`` becomes the display name, whole: an unescaped comma (Gmail writes
+  ``FN:Mr. John Richter, James Doe Sr.``) is part of the name, never a cut.
+  ``FN`` is required in 3.0 and 4.0 (RFC 2426 §3.1.1, RFC 6350 §6.2.1); a 2.1
+  card without it is named from ``N`` (prefix, given, middle, family,
+  suffix), as Android does, or left unnamed;
 * every non-empty ``TEL`` becomes a phone: a 4.0 ``tel:`` URI is turned
   back into the number, with its ``ext=``; the label is the Apple
   ``X-ABLabel`` of the same group if there is one, else the first
@@ -15,18 +24,21 @@ What is taken from each card:
   but an edit to such a card reads as a removal and an addition. Derived
   ids are hashes of personal data: keep them on the device.
 
-Other versions (2.1), other components, a missing ``FN``, an invalid value
-or a repeated id raise :class:`~n2net_privacy.errors.AddressBookError`
-naming the card and its ``BEGIN`` line, or the line vobject could not read.
+Every other property (``PROFILE:VCard`` of RFC 2426 §2.1.3, ``NAME``,
+``SOURCE``, ``PHOTO``...) is skipped, but its base64 or quoted-printable
+must still decode: a corrupt value means a corrupt file.
+
+Cards are read and checked one at a time, so the error names the *first*
+bad card: :class:`~n2net_privacy.errors.AddressBookError` with location
+``card N (line L)`` (the line of the offending property, or the card's
+``BEGIN`` line) or ``line L`` outside any card. Messages never quote a value.
 Nothing is published until every card has been read.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
 from pathlib import Path
-from typing import Any
 
 from pydantic import ValidationError
 
@@ -37,62 +49,41 @@ from n2net_privacy.contacts.sources import (
     describe_validation_error,
     read_text,
 )
-from n2net_privacy.errors import AddressBookError, ConfigurationError
+from n2net_privacy.contacts.vcard_lines import (
+    ContentLine,
+    RawCard,
+    VCardSyntaxError,
+    check_encoded,
+    decode_value,
+    iter_cards,
+)
+from n2net_privacy.errors import AddressBookError
 
 __all__ = ["VCardAddressBook", "parse_vcard"]
 
 _MEMORY = "<memory>"
-_VERSIONS = frozenset({"3.0", "4.0"})
-_BEGIN = re.compile(r"BEGIN:VCARD\s*", re.IGNORECASE)
+_VERSIONS = frozenset({"2.1", "3.0", "4.0"})
 # TYPE values that say nothing about which number this is.
 _UNINFORMATIVE = frozenset({"voice", "pref", "internet", "x400", "x-internet"})
 _LABEL_NAMES = {"cell": "mobile", "iphone": "mobile"}
 _MAX_LABEL = 64
-# vobject's ParseError text quotes the offending line; only its kind is kept.
-_PARSE_REASONS = (
-    ("Failed to parse line", "not a vCard content line"),
-    ("never closed", "card is never closed (no END:VCARD)"),
-    ("wasn't closed", "END does not match the open BEGIN"),
-    ("never opened", "END without a BEGIN"),
-)
-
-
-def _import_vobject() -> Any:
-    try:
-        import vobject
-    except ImportError as exc:
-        raise ConfigurationError(
-            "reading vCard files needs the optional extra: pip install 'n2net-privacy[vcard]'"
-        ) from exc
-    return vobject
+_USED = frozenset({"VERSION", "FN", "N", "TEL", "EMAIL", "UID", "X-ABLABEL"})
+# N's components in the order a name is said: prefix, given, additional, family, suffix.
+_N_ORDER = (3, 1, 2, 0, 4)
 
 
 def parse_vcard(text: str, *, source: str = _MEMORY) -> tuple[Contact, ...]:
     """Parse every card in ``text`` into contacts, or raise for the first bad one."""
-    vobject = _import_vobject()
-    begin_lines = [
-        number for number, line in enumerate(text.split("\n"), 1) if _BEGIN.fullmatch(line)
-    ]
-    cards: list[Any] = []
+    contacts: list[Contact] = []
+    uids: list[bool] = []
     try:
-        for card in vobject.readComponents(text, transform=False, allowQP=True):
-            cards.append(card)
-    except vobject.base.ParseError as exc:
-        message = str(getattr(exc, "msg", ""))
-        reason = next((r for key, r in _PARSE_REASONS if key in message), "invalid vCard syntax")
-        line = max(int(getattr(exc, "lineNumber", 0) or 0), 1)
-        # Not chained: the ParseError's own text quotes the line, names and all.
-        raise AddressBookError(reason, source=source, location=f"line {line}") from None
-    except Exception as exc:  # vobject decodes values (base64, QP) with assorted errors
-        where = _card_location(len(cards), begin_lines)
-        raise AddressBookError(
-            f"card cannot be decoded ({type(exc).__name__})", source=source, location=where
-        ) from None
-    contacts = [
-        _contact_from_card(card, source=source, where=_card_location(index, begin_lines))
-        for index, card in enumerate(cards)
-    ]
-    _derive_missing_ids(contacts, cards)
+        for card in iter_cards(text):
+            contact, has_uid = _contact_from_card(card, source=source)
+            contacts.append(contact)
+            uids.append(has_uid)
+    except VCardSyntaxError as exc:
+        raise AddressBookError(exc.reason, source=source, location=_where(exc)) from None
+    _derive_missing_ids(contacts, uids)
     check_unique_ids(contacts, source=source, unit="card")
     return tuple(contacts)
 
@@ -116,61 +107,145 @@ class VCardAddressBook(InMemoryAddressBook):
         return parse_vcard(read_text(self.path), source=str(self.path))
 
 
-def _card_location(index: int, begin_lines: list[int]) -> str:
-    if index < len(begin_lines):
-        return f"card {index} (line {begin_lines[index]})"
-    return f"card {index}"
+def _where(exc: VCardSyntaxError) -> str:
+    return f"card {exc.card} (line {exc.line})" if exc.card is not None else f"line {exc.line}"
 
 
-def _first_value(card: Any, name: str) -> Any:
-    for line in card.lines():
-        if line.name == name:
-            return line.value
-    return None
+def _text(content: ContentLine, version: str) -> str:
+    value = decode_value(content, version)
+    if not isinstance(value, str):
+        raise VCardSyntaxError(f"{content.name} is not text", content.line)
+    return value
 
 
-def _contact_from_card(card: Any, *, source: str, where: str) -> Contact:
-    def fail(reason: str) -> AddressBookError:
-        return AddressBookError(reason, source=source, location=where)
+def _name_from_n(card: RawCard, version: str) -> str:
+    n = card.first("N")
+    if n is None:
+        return ""
+    parts = _text(n, version).split(";")
+    ordered = [parts[i].replace(",", " ").strip() for i in _N_ORDER if i < len(parts)]
+    return " ".join(p for p in ordered if p)
 
-    if str(card.name).upper() != "VCARD":
-        raise fail("not a vCard component")
-    if _first_value(card, "VERSION") not in _VERSIONS:
-        raise fail("missing or unsupported VERSION (3.0 or 4.0 expected)")
-    display_name = _first_value(card, "FN")
-    if display_name is None:
-        raise fail("missing FN")
-    if not isinstance(display_name, str):
-        raise fail("FN is not text")
-    ab_labels = {
-        line.group.lower(): line.value
-        for line in card.lines()
-        if line.name == "X-ABLABEL" and line.group and isinstance(line.value, str)
-    }
-    phones, emails = [], []
-    for line in card.lines():
-        value = line.value
-        if line.name not in ("TEL", "EMAIL") or value == "":
-            continue
-        if not isinstance(value, str):
-            raise fail(f"{line.name} is not text")
-        if line.name == "EMAIL":
-            emails.append(value)
+
+def _contact_from_card(card: RawCard, *, source: str) -> tuple[Contact, bool]:
+    """One card to a contact (with a placeholder id if it has no UID); raises if bad."""
+    try:
+        return _read_card(card)
+    except VCardSyntaxError as exc:
+        exc.card = card.index
+        raise
+    except _Invalid as exc:
+        raise AddressBookError(
+            exc.reason, source=source, location=f"card {card.index} (line {exc.line})"
+        ) from None
+
+
+class _Invalid(Exception):
+    def __init__(self, reason: str, line: int) -> None:
+        super().__init__(reason)
+        self.reason, self.line = reason, line
+
+
+def _version(card: RawCard) -> str:
+    version_line = card.first("VERSION")
+    version = version_line.value.strip() if version_line else ""
+    if version not in _VERSIONS:
+        raise _Invalid(
+            "missing or unsupported VERSION (2.1, 3.0 or 4.0 expected)",
+            version_line.line if version_line else card.line,
+        )
+    return version
+
+
+def _display_name(card: RawCard, version: str) -> tuple[str, int]:
+    fn = card.first("FN")
+    if fn is not None:
+        return _text(fn, version), fn.line
+    if version == "2.1":  # FN is optional in 2.1
+        return _name_from_n(card, version), card.line
+    raise _Invalid("missing FN", card.line)
+
+
+class _Entries:
+    """The phones and emails of one card, with the line each came from."""
+
+    def __init__(self) -> None:
+        self.phones: list[dict[str, str]] = []
+        self.emails: list[str] = []
+        self.lines: dict[str, list[int]] = {"phones": [], "emails": []}
+        #: The first undecodable property the card does not use, kept so that of
+        #: two problems the one higher in the file is named.
+        self.skipped_error: VCardSyntaxError | None = None
+
+    def read(self, card: RawCard, version: str) -> None:
+        ab_labels = {
+            c.group.lower(): _text(c, version)
+            for c in card.lines
+            if c.name == "X-ABLABEL" and c.group
+        }
+        for content in card.lines:
+            if content.name not in _USED:
+                try:
+                    check_encoded(content)  # skipped, but a corrupt value is a corrupt file
+                except VCardSyntaxError as exc:
+                    self.skipped_error = self.skipped_error or exc
+            elif content.name in ("TEL", "EMAIL"):
+                self._add(content, version, ab_labels)
+
+    def _add(self, content: ContentLine, version: str, ab_labels: dict[str, str]) -> None:
+        try:
+            value = _text(content, version)
+        except VCardSyntaxError:
+            if self.skipped_error is not None:
+                raise self.skipped_error from None
+            raise
+        if value.strip() == "":
+            return
+        if content.name == "EMAIL":
+            self.emails.append(value)
+            self.lines["emails"].append(content.line)
         else:
-            label = ab_labels.get((line.group or "").lower()) or _type_label(line.params)
-            phones.append({"number": _tel_number(value), "label": _clean_label(label)})
-    uid = _first_value(card, "UID")
+            label = ab_labels.get((content.group or "").lower()) or _type_label(content.params)
+            self.phones.append({"number": _tel_number(value), "label": _clean_label(label)})
+            self.lines["phones"].append(content.line)
+
+
+def _read_card(card: RawCard) -> tuple[Contact, bool]:
+    version = _version(card)
+    display_name, name_line = _display_name(card, version)
+    entries = _Entries()
+    entries.read(card, version)
+    uid_line = card.first("UID")
+    uid = _text(uid_line, version).strip() if uid_line else ""
     record = {
         # A placeholder, replaced by a derived id after every card is read.
-        "id": uid.strip() if isinstance(uid, str) and uid.strip() else "vcard-pending",
+        "id": uid or "vcard-pending",
         "display_name": display_name,
-        "phones": phones,
-        "emails": emails,
+        "phones": entries.phones,
+        "emails": entries.emails,
     }
+    skipped = entries.skipped_error
     try:
-        return Contact.model_validate(record)
+        contact = Contact.model_validate(record)
     except ValidationError as exc:
-        raise fail(describe_validation_error(exc)) from None  # see contacts_from_records
+        other = uid_line.line if uid_line else card.line
+        line = _error_line(exc, entries.lines, name_line, other)
+        if skipped is not None and skipped.line < line:
+            raise skipped from None
+        raise _Invalid(describe_validation_error(exc), line) from None  # see contacts_from_records
+    if skipped is not None:
+        raise skipped
+    return contact, bool(uid)
+
+
+def _error_line(
+    exc: ValidationError, lines: dict[str, list[int]], name_line: int, uid_line: int
+) -> int:
+    """The line of the first property pydantic rejected."""
+    loc = exc.errors(include_url=False, include_input=False)[0]["loc"]
+    if loc and loc[0] in lines and len(loc) > 1 and isinstance(loc[1], int):
+        return lines[str(loc[0])][loc[1]]
+    return name_line if loc and loc[0] == "display_name" else uid_line
 
 
 def _type_label(params: dict[str, list[str]]) -> str:
@@ -200,11 +275,10 @@ def _tel_number(value: str) -> str:
     return f"{number} ext. {extension}" if extension else number
 
 
-def _derive_missing_ids(contacts: list[Contact], cards: list[Any]) -> None:
+def _derive_missing_ids(contacts: list[Contact], has_uid: list[bool]) -> None:
     seen: dict[str, int] = {}
-    for index, (contact, card) in enumerate(zip(contacts, cards, strict=True)):
-        uid = _first_value(card, "UID")
-        if isinstance(uid, str) and uid.strip():
+    for index, (contact, kept) in enumerate(zip(contacts, has_uid, strict=True)):
+        if kept:
             continue
         content = "\x1f".join(
             [contact.display_name]

@@ -53,9 +53,9 @@ def run_demo(
 
     with tempfile.TemporaryDirectory(prefix="n2net-demo-") as tmp:
         data_dir = Path(tmp)
-        android_chapter(story, book)
-        ios_chapter(story, book)
-        gravatar_chapter(story, book, egress, data_dir / "gravatar")
+        android_chapter(story, book, data_dir)
+        ios_chapter(story, book, data_dir)
+        gravatar_chapter(story, book, egress, data_dir / "gravatar", auditor=auditor)
         uploader_chapter(story, book, egress, server_key, data_dir / "uploader")
 
     story.chapter("The privacy report")

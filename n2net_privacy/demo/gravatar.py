@@ -8,8 +8,10 @@ time in Settings, and his/her app experience is not hindered or interrupted."
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
 
+from n2net_privacy.audit import EgressAuditor
 from n2net_privacy.contacts import Contact
 from n2net_privacy.demo.story import Story
 from n2net_privacy.egress import Egress
@@ -45,14 +47,36 @@ def _hashes_to_ask(contacts: list[Contact], with_avatar: set[str]) -> set[str]:
     return asked
 
 
+class SentCounter:
+    """An egress inspector that counts requests as they leave the device (ordering, not clocks)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.count = 0
+
+    def inspect(self, _request: object) -> None:
+        with self._lock:
+            self.count += 1
+
+
 def gravatar_chapter(
-    story: Story, book: list[Contact], egress: Egress, data_dir: Path
+    story: Story,
+    book: list[Contact],
+    egress: Egress,
+    data_dir: Path,
+    *,
+    auditor: EgressAuditor | None = None,
 ) -> None:
     story.chapter("Chapter 3 - Gravatar: off by default, hash only, revocable mid-batch")
     first, second = book[: len(book) // 4], book[len(book) // 4 : len(book) // 2]
     with_avatar = sorted(_unique_hashes(book))[::2]  # half the addresses have an avatar
     settings = Settings(data_dir / "settings.json")
+    if auditor is not None:
+        # Any email hash that leaves while the toggle is off is then a finding.
+        auditor.watch_gravatar_consent(lambda: settings.gravatar_enabled)
     stand_in = GravatarStandIn(with_avatar, latency=0.005).start()
+    sent = SentCounter()
+    egress.add_inspector(sent)
     fetcher = GravatarFetcher(
         settings,
         egress,
@@ -63,7 +87,7 @@ def gravatar_chapter(
     try:
         _run(
             story, settings=settings, stand_in=stand_in, fetcher=fetcher,
-            first=first, second=second,
+            first=first, second=second, sent=sent,
         )
     finally:
         fetcher.close()
@@ -78,6 +102,7 @@ def _run(
     fetcher: GravatarFetcher,
     first: list[Contact],
     second: list[Contact],
+    sent: SentCounter,
 ) -> None:
     results = asyncio.run(fetcher.fetch_many(first))
     story.check(
@@ -112,20 +137,34 @@ def _run(
     asyncio.run(fetcher.fetch_many(first))
     story.check(stand_in.request_count == before, "a second pass is served from the cache")
 
-    switched: list[int] = []
+    received: list[int] = []
+    returned: list[int] = []
+    lock, switched_off = threading.Lock(), threading.Event()
 
     def switch_off(_request: RecordedRequest) -> None:
-        if stand_in.request_count - before >= SWITCH_OFF_AFTER and not switched:
-            switched.append(stand_in.request_count)
+        with lock:  # the stand-in serves requests on several threads
+            if stand_in.request_count - before < SWITCH_OFF_AFTER or received:
+                return
+            received.append(stand_in.request_count)
+        try:
             settings.gravatar_enabled = False
+        finally:
+            returned.append(sent.count)
+            switched_off.set()
 
     stand_in.on_request = switch_off
     results = asyncio.run(fetcher.fetch_many(second))
+    # The setter runs on the stand-in's thread: the batch can end before it returns.
+    with lock:
+        started = bool(received)
+    if started:
+        switched_off.wait()
     story.event("user", "disables Gravatar in Settings in the middle of a batch")
-    in_flight = stand_in.request_count - switched[0] if switched else -1
     story.check(
-        bool(switched) and 0 <= in_flight <= CONCURRENCY,
-        f"after the switch no new request started ({in_flight} were already in flight)",
+        bool(returned) and sent.count == returned[0] and stand_in.request_count <= returned[0],
+        "no request left the device after the switch-off returned, and every request "
+        f"Gravatar saw had left before ({returned[0] - received[0] if returned else -1} "
+        "were already on their way)",
     )
     story.check(
         all(isinstance(r, NoAvatar) for r in results),

@@ -7,8 +7,8 @@ contacts", and a revoke leaves the app "not hindered or interrupted".
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
+from pathlib import Path
 
 from n2net_privacy.contacts import (
     Contact,
@@ -23,17 +23,21 @@ from n2net_privacy.permissions import (
     AndroidPermissionProvider,
     Answer,
     IOSPermissionProvider,
+    JsonLearnedStatusStore,
     Permission,
+    PermissionProvider,
     PermissionService,
     PermissionStatus,
     ScriptedUser,
     SelectContacts,
 )
 
-__all__ = ["android_chapter", "ios_chapter", "revoke_during_listing"]
+__all__ = ["android_chapter", "ios_chapter", "restart_sdk", "revoke_during_listing"]
 
 S = PermissionStatus
 PAGE = 50
+PAGES_AFTER_REVOKE = 5
+MAX_PAGES = 100_000  # a bound, never reached: the revoke comes after three pages
 
 
 def _full_pass(gateway: ContactsGateway) -> int:
@@ -49,48 +53,68 @@ def _full_pass(gateway: ContactsGateway) -> int:
 def revoke_during_listing(
     story: Story, gateway: ContactsGateway, revoke: Callable[[], None], who: str
 ) -> None:
-    """List page after page on one thread while the user revokes on another."""
-    pages: list[tuple[float, int]] = []
+    """List page after page on one thread while the user revokes on another.
+
+    "After the revoke" is decided by order, not by clocks: the lister reads
+    ``revoked`` (set only once ``revoke()`` has returned) *before* it asks
+    for a page, so a page asked for after that moment must be empty. The
+    lister keeps going until it has asked for several such pages.
+    """
+    before: list[int] = []
+    after: list[int] = []
     errors: list[BaseException] = []
-    started = threading.Event()
+    started, revoked, finished = threading.Event(), threading.Event(), threading.Event()
 
     def lister() -> None:
         try:
             offset = 0
-            for _ in range(400):
+            while len(after) < PAGES_AFTER_REVOKE and len(before) < MAX_PAGES:
+                asked_after_revoke = revoked.is_set()
                 page = gateway.list_contacts(offset=offset, limit=PAGE)
-                pages.append((time.monotonic(), len(page.items)))
-                if len(pages) == 3:
+                (after if asked_after_revoke else before).append(len(page.items))
+                if len(before) == 3:
                     started.set()
                 offset = page.next_offset if page.next_offset is not None else 0
         except BaseException as exc:  # the claim is that nothing reaches the app
             errors.append(exc)
+        finally:
             started.set()
+            finished.set()
 
     thread = threading.Thread(target=lister, name="demo-lister")
     thread.start()
-    started.wait(10)
+    started.wait()
     revoke()
-    revoked_at = time.monotonic()
+    revoked.set()
     story.event(who, "revokes contacts access in Settings while the app is listing")
-    thread.join(30)
-    after = [n for t, n in pages if t > revoked_at]
+    finished.wait()
+    thread.join()
     story.say(
-        f"the listing thread read {len(pages)} pages; {len(after)} of them returned "
-        "after the revoke"
+        f"the listing thread read {len(before) + len(after)} pages; {len(after)} of them were "
+        "asked for after the revoke had returned"
     )
     story.check(not errors, "no exception reached the app during the revoke")
-    story.check(all(n == 0 for n in after), "no contact came back after the moment of the revoke")
+    story.check(
+        len(after) == PAGES_AFTER_REVOKE and all(n == 0 for n in after),
+        "no contact came back from a page asked for after the revoke",
+    )
     story.check(gateway.cached_contact_count == 0, "every cached contact was purged")
 
 
+def restart_sdk(
+    provider: PermissionProvider, book: list[Contact], state_file: Path
+) -> tuple[PermissionService, ContactsGateway]:
+    """What a relaunched app does: build the SDK again from its files, and nothing else."""
+    permissions = PermissionService(provider, JsonLearnedStatusStore(state_file))
+    return permissions, ContactsGateway(InMemoryAddressBook(book), permissions)
 
-def android_chapter(story: Story, book: list[Contact]) -> None:
+
+def android_chapter(story: Story, book: list[Contact], data_dir: Path) -> None:
     story.chapter("Chapter 1 - Android 14 (API 34): ask, deny, rationale, block, Settings")
     user = ScriptedUser([Answer.DENY, Answer.DENY])
     android = AndroidPermissionProvider(api_level=34, user=user)
-    permissions = PermissionService(android)
-    gateway = ContactsGateway(InMemoryAddressBook(book), permissions)
+    state_file = data_dir / "android" / "permissions.json"
+    permissions, gateway = restart_sdk(android, book, state_file)
     deltas: list[ContactsDelta] = []
     gateway.subscribe(deltas.append)
 
@@ -128,6 +152,16 @@ def android_chapter(story: Story, book: list[Contact]) -> None:
         and permissions.status(Permission.CONTACTS) is S.BLOCKED,
         "Android's own check says only DENIED; the SDK remembers it is BLOCKED",
     )
+    gateway.close()
+    permissions.close()
+    permissions, gateway = restart_sdk(android, book, state_file)
+    story.event("user", "swipes the app away and opens it again")
+    gateway.subscribe(deltas.append)
+    story.check(
+        permissions.status(Permission.CONTACTS) is S.BLOCKED
+        and android.check(Permission.CONTACTS) is S.DENIED,
+        "the SDK, started again from its files, still knows BLOCKED",
+    )
     android.settings_grant()
     story.event("user", "opens Settings and allows contacts")
     story.check(
@@ -141,6 +175,14 @@ def android_chapter(story: Story, book: list[Contact]) -> None:
     story.check(
         gateway.list_contacts() == ContactPage(S.DENIED),
         "after the revoke the app shows its no-contacts screen (DENIED), not an error",
+    )
+    gateway.close()
+    permissions.close()
+    permissions, gateway = restart_sdk(android, book, state_file)
+    story.event("Android", "kills the app for the revoke; the app is started again")
+    story.check(
+        gateway.list_contacts() == ContactPage(S.DENIED) and gateway.cached_contact_count == 0,
+        "the SDK, started again from its files after the kill, still shows DENIED and no contact",
     )
 
     legacy = AndroidPermissionProvider(api_level=22)
@@ -160,14 +202,14 @@ def android_chapter(story: Story, book: list[Contact]) -> None:
     permissions.close()
 
 
-def ios_chapter(story: Story, book: list[Contact]) -> None:
+def ios_chapter(story: Story, book: list[Contact], data_dir: Path) -> None:
     story.chapter("Chapter 2 - iOS 18: one prompt, limited access, Settings")
     chosen = [c.id for c in book[:3]]
     more = [c.id for c in book[3:5]]
     user = ScriptedUser([SelectContacts(chosen), SelectContacts([*chosen[:1], *more])])
     ios = IOSPermissionProvider(ios_version=18, user=user)
-    permissions = PermissionService(ios)
-    gateway = ContactsGateway(InMemoryAddressBook(book), permissions)
+    state_file = data_dir / "ios" / "permissions.json"
+    permissions, gateway = restart_sdk(ios, book, state_file)
     kills: list[bool] = []
     permissions.subscribe(lambda change: kills.append(change.app_killed))
 
@@ -177,16 +219,32 @@ def ios_chapter(story: Story, book: list[Contact]) -> None:
     story.check(
         _full_pass(gateway) == len(chosen), "the app sees exactly the selected contacts"
     )
-    added = ios.present_contact_picker()
-    story.event("user", f"adds {len(more)} more contacts with the picker")
-    story.check(added == frozenset(more), "the picker reports only the newly added ids")
+    picked = ios.present_contact_picker()
+    story.event(
+        "user", f"keeps 1 contact, removes {len(chosen) - 1} and adds {len(more)} with the picker"
+    )
     story.check(
-        _full_pass(gateway) == len(chosen) + len(more), "the listing follows the new selection"
+        picked.added == frozenset(more) and picked.removed == frozenset(chosen[1:]),
+        "the picker's result is the new selection, with what was added and removed",
+    )
+    story.check(
+        _full_pass(gateway) == 1 + len(more), "the listing follows the new selection"
     )
     ios.settings_grant()
     story.event("user", "switches to Full Access in Settings (iOS kills the app)")
-    story.check(kills[-1:] == [True], "the SDK survived the app kill")
-    story.check(_full_pass(gateway) == len(book), "with full access every contact shows")
+    story.check(
+        kills[-1:] == [True] and gateway.cached_contact_count == 0,
+        "iOS killed the app: the SDK had dropped every contact it held",
+    )
+    gateway.close()
+    permissions.close()
+    permissions, gateway = restart_sdk(ios, book, state_file)
+    story.event("user", "opens the app again")
+    story.check(
+        permissions.status(Permission.CONTACTS) is S.GRANTED
+        and _full_pass(gateway) == len(book),
+        "the SDK, started again from its files, finds full access: every contact shows",
+    )
     revoke_during_listing(story, gateway, ios.settings_revoke, "user")
     dialogs = ios.dialogs_shown
     story.check(

@@ -13,7 +13,6 @@ import contextlib
 import json
 import os
 import re
-import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -21,6 +20,7 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
+from n2net_privacy.atomic_write import Fsync, write_atomically
 from n2net_privacy.gravatar.result import Avatar, AvatarResult, NoAvatar, NoAvatarReason
 from n2net_privacy.redact import get_logger
 
@@ -160,11 +160,14 @@ class DiskCache:
 
     A file is a magic line, a JSON header line, then the image bytes. It
     holds the hash and the image, never an email. A file that cannot be read
-    is a miss and is removed.
+    is a miss and is removed. Files are written with the SDK's one atomic
+    write (:func:`~n2net_privacy.atomic_write.write_atomically`); ``fsync``
+    is injectable for tests.
     """
 
-    def __init__(self, directory: str | os.PathLike[str]) -> None:
+    def __init__(self, directory: str | os.PathLike[str], *, fsync: Fsync = os.fsync) -> None:
         self.directory = Path(directory)
+        self._fsync = fsync
 
     def _path(self, key: str) -> Path:
         if not _KEY.fullmatch(key):
@@ -191,15 +194,7 @@ class DiskCache:
         path = self._path(key)
         try:
             self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".", suffix=".tmp")
-            try:
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(_encode(entry))
-                os.replace(tmp, path)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-                raise
+            write_atomically(path, _encode(entry), fsync=self._fsync, make_parents=False)
         except OSError:
             # A full or read-only disk costs a refetch later, never the app.
             _log.warning("avatar cache write failed; keeping the avatar in memory only")

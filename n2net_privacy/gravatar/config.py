@@ -42,7 +42,9 @@ class GravatarSettings(Protocol):
     @property
     def gravatar_hash_algorithm(self) -> HashAlgorithm: ...
 
-    def subscribe(self, listener: Callable[[Any], None]) -> Callable[[], None]: ...
+    def on_revoke(self, hook: Callable[[Any], None]) -> Callable[[], None]:
+        """Call ``hook`` when the toggle goes off, before the setter returns."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

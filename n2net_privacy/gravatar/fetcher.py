@@ -8,9 +8,13 @@ the email. It returns values, not exceptions: an :class:`Avatar` or a
 The consent switch is read at the moment of use and observed:
 
 * toggle off: no request, ``NoAvatar(DISABLED)`` at once;
-* switched off mid-flight: the caches are purged before the setter returns,
-  running :meth:`fetch_many` tasks are cancelled, every result of that batch
-  is discarded (all ``DISABLED``), and no request starts afterwards.
+* switched off mid-flight: the fetcher is a revocation hook of the Settings
+  consent core, so before the setter returns (and whatever the disk does
+  with the saved file) no request can start, running :meth:`fetch_many`
+  tasks are cancelled, waiting callers get ``DISABLED``, and the caches are
+  purged. Every result of an interrupted batch is ``DISABLED``. Requests
+  already on the wire when the switch happened are not recalled: their
+  answers are discarded.
 
 One lookup per hash is written once, as a generator of actions (sleep, send)
 in the sans-I/O manner; :meth:`fetch` and :meth:`fetch_many` only drive it
@@ -23,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextlib
 import random
 import threading
 import time
@@ -32,6 +35,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from n2net_privacy.egress import AsyncEgressClient, Egress, EgressClient, Purpose
 from n2net_privacy.errors import NetworkError
 from n2net_privacy.gravatar.backoff import HostBackoff
+from n2net_privacy.gravatar.batch import RunningBatch
 from n2net_privacy.gravatar.cache import AvatarCache, CacheEntry, DiskCache, MemoryCache
 from n2net_privacy.gravatar.config import ContactLike, GravatarConfig, GravatarSettings
 from n2net_privacy.gravatar.lookup import (
@@ -50,23 +54,8 @@ __all__ = ["GravatarFetcher"]
 
 _log = get_logger(__name__)
 _DISABLED = NoAvatar(NoAvatarReason.DISABLED)
-
-
-class _Batch:
-    """The tasks of one running fetch_many, so a revocation can cancel them."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-        self.tasks: list[asyncio.Task[AvatarResult]] = []
-
-    def cancel_soon(self) -> None:
-        # A closed loop raises RuntimeError: its batch is over, nothing to cancel.
-        with contextlib.suppress(RuntimeError):
-            self.loop.call_soon_threadsafe(self._cancel)
-
-    def _cancel(self) -> None:
-        for task in self.tasks:
-            task.cancel()
+#: How long a revocation waits for a batch's event loop to confirm the cancellation.
+_CANCEL_WAIT = 2.0
 
 
 class GravatarFetcher:
@@ -107,36 +96,49 @@ class GravatarFetcher:
         self._lock = threading.Lock()
         self._generation = 0
         self._inflight: dict[str, concurrent.futures.Future[AvatarResult]] = {}
-        self._batches: set[_Batch] = set()
+        self._batches: set[RunningBatch] = set()
         self._sync_slots = threading.BoundedSemaphore(self.config.concurrency)
         self._client: EgressClient | None = None
         if not settings.gravatar_enabled:
             # Leftovers from a run that ended before a purge finished.
-            self.cache.purge()
-        self._unsubscribe = settings.subscribe(self._on_settings_change)
+            try:
+                self.cache.purge()
+            except OSError as exc:
+                _log.warning("gravatar disk cache could not be purged: %s", type(exc).__name__)
+        self._unsubscribe = settings.on_revoke(self._on_revoke)
 
     # -- consent -----------------------------------------------------------
 
-    def _on_settings_change(self, _change: object) -> None:
-        if not self._settings.gravatar_enabled:
-            self.revoke()
+    def _on_revoke(self, _change: object) -> None:
+        self.revoke()
 
     def revoke(self) -> None:
-        """Forget everything and stop all work now (called when the toggle goes off)."""
+        """Stop all work and forget everything now (run when the toggle goes off).
+
+        In the consent order: no new request can start once the generation
+        moved; waiting callers get ``DISABLED``; both cache layers are
+        purged; running :meth:`fetch_many` batches are cancelled, and this
+        returns once their event loop confirmed it (at most about 2 s), so no
+        request of a batch leaves the device after it returns. A cache file that
+        resists deletion is logged, never raised: the work has stopped and
+        the memory layer is empty either way.
+        """
         with self._lock:
             self._generation += 1
             waiting = list(self._inflight.values())
             self._inflight.clear()
             batches = list(self._batches)
+            for future in waiting:
+                if not future.done():
+                    future.set_result(_DISABLED)
             try:
+                # Under the lock, like _claim: nothing can be promoted from disk meanwhile.
                 self.cache.purge()
-            finally:
-                # Even if a cache file resists deletion, the work stops.
-                for future in waiting:
-                    if not future.done():
-                        future.set_result(_DISABLED)
-                for batch in batches:
-                    batch.cancel_soon()
+            except OSError as exc:
+                _log.warning("gravatar disk cache could not be purged: %s", type(exc).__name__)
+        # Outside the lock: the loop may need it to reach the await where it is cancelled.
+        for batch in batches:
+            batch.cancel(_CANCEL_WAIT)
         _log.info("gravatar revoked: caches purged, %d batches cancelled", len(batches))
 
     def _start(self) -> int | None:
@@ -299,7 +301,7 @@ class GravatarFetcher:
         loop = asyncio.get_running_loop()
         slots = asyncio.Semaphore(self.config.concurrency)
         client = self._egress.async_client(Purpose.GRAVATAR, timeout=self.config.timeout)
-        batch = _Batch(loop)
+        batch = RunningBatch(loop)
         with self._lock:
             self._batches.add(batch)
         try:

@@ -14,7 +14,7 @@ True
 from __future__ import annotations
 
 from n2net_privacy.permissions.android import AndroidPermissionProvider
-from n2net_privacy.permissions.ios import IOSPermissionProvider
+from n2net_privacy.permissions.ios import IOSPermissionProvider, PickerResult
 from n2net_privacy.permissions.prompt import (
     Answer,
     Prompt,
@@ -56,6 +56,7 @@ __all__ = [
     "PermissionProvider",
     "PermissionService",
     "PermissionStatus",
+    "PickerResult",
     "Platform",
     "Prompt",
     "PromptAnswer",

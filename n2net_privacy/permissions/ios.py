@@ -6,8 +6,21 @@ and notifies):
 * The system prompts once, ever: only from NOT_DETERMINED. Allow gives
   GRANTED; Don't Allow gives BLOCKED (``.denied``), which only Settings undoes.
 * iOS 18+: the prompt also offers to share selected contacts: LIMITED, with a
-  set of contact ids. The contact picker adds to that set and reports only the
-  newly added ids; Settings can edit the set.
+  set of contact ids. Settings can edit the set.
+  (https://developer.apple.com/documentation/contacts/cnauthorizationstatus/limited)
+* iOS 18+: the ``ContactAccessPicker`` shows the current selection and lets
+  the user change it, adding *and removing* contacts. Its result is the new
+  selection, with what was added and removed (:class:`PickerResult`); a
+  removal is real, so the gateway and its listeners see those contacts go.
+  Outside limited access the picker is not shown: Apple's completion handler
+  "will be invoked with an empty result if your app doesn't have the correct
+  authorization status", so the result is empty and carries the status,
+  nothing is raised. Choosing in the picker is not a Settings change: the app
+  is not killed.
+  (https://developer.apple.com/documentation/contactsui/contactaccesspicker,
+  https://developer.apple.com/documentation/swiftui/view/contactaccesspicker(ispresented:completionhandler:))
+* iOS 17 and earlier have no limited access and no picker: calling it is a
+  programming error (the API is ``@available(iOS 18.0, *)``).
 * RESTRICTED (MDM, parental controls) cannot be changed by the user: any
   Settings change raises :class:`~n2net_privacy.errors.InvalidTransitionError`.
 * The app has no row in Settings until it has asked, so Settings changes from
@@ -56,6 +69,7 @@ __all__ = [
     "LIMITED_ACCESS_VERSION",
     "IOSContactsState",
     "IOSPermissionProvider",
+    "PickerResult",
     "ios_after_answer",
     "ios_after_picker",
     "ios_dialog_options",
@@ -104,6 +118,27 @@ class IOSContactsState:
 _Rule = Callable[[IOSContactsState], IOSContactsState]
 
 
+@dataclass(frozen=True, slots=True)
+class PickerResult:
+    """What the iOS 18 contact-access picker returned.
+
+    ``selected`` is the selection now (empty when access is not LIMITED);
+    ``added`` and ``removed`` are what the user changed against the
+    selection before. ``presented`` is False when iOS did not show the
+    picker because the app's status is not LIMITED (``status`` says which).
+    """
+
+    status: PermissionStatus
+    selected: frozenset[str] = frozenset()
+    added: frozenset[str] = frozenset()
+    removed: frozenset[str] = frozenset()
+    presented: bool = True
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.removed)
+
+
 def ios_dialog_options(state: IOSContactsState, ios_version: int) -> frozenset[Answer]:
     """The alert's choices; empty when iOS would not prompt (it prompts once, ever)."""
     if state.status != _ND:
@@ -126,15 +161,23 @@ def ios_after_answer(state: IOSContactsState, answer: PromptAnswer) -> IOSContac
 
 
 def ios_after_picker(
-    state: IOSContactsState, answer: PromptAnswer
-) -> tuple[IOSContactsState, frozenset[str]]:
-    """Apply a picker answer; return the new state and only the newly added ids."""
+    state: IOSContactsState, answer: PromptAnswer | None
+) -> tuple[IOSContactsState, PickerResult]:
+    """Apply the picker's answer: the new selection replaces the old one.
+
+    ``answer`` is a :class:`SelectContacts` with the whole new selection, or
+    ``Answer.DISMISS`` (cancelled: nothing changes). Outside LIMITED the
+    picker is not shown (``answer`` is ignored) and the result is empty.
+    """
     if state.status != _LIMITED:
-        raise InvalidTransitionError(f"the contact picker needs limited access, not {state.status}")
+        return state, PickerResult(state.status, presented=False)
     if not isinstance(answer, SelectContacts):
-        return state, frozenset()  # cancelled
-    added = answer.ids - state.selected
-    return replace(state, selected=state.selected | added), added
+        return state, PickerResult(_LIMITED, state.selected)  # cancelled
+    new = answer.ids
+    result = PickerResult(
+        _LIMITED, new, added=new - state.selected, removed=state.selected - new
+    )
+    return replace(state, selected=new), result
 
 
 def _editable(state: IOSContactsState, action: str) -> None:
@@ -256,9 +299,18 @@ class IOSPermissionProvider:
 
     def present_contact_picker(
         self, permission: Permission | str = Permission.CONTACTS
-    ) -> frozenset[str]:
-        """Show the iOS 18 picker to add contacts; return only the ids newly added."""
+    ) -> PickerResult:
+        """Show the iOS 18 contact-access picker; return the new selection and its deltas.
+
+        Outside limited access no picker is shown and the result is empty,
+        carrying the status. On iOS 17 and earlier this raises
+        :class:`InvalidTransitionError`: the API does not exist there.
+        """
         group = _known(permission)
+        if self.ios_version < LIMITED_ACCESS_VERSION:
+            raise InvalidTransitionError(
+                f"iOS {self.ios_version} has no contact access picker (iOS 18+ API)"
+            )
         return self.prompt_gate.run(("picker", group), lambda: self._show_picker(group))
 
     def subscribe(self, listener: Listener) -> Unsubscribe:
@@ -330,20 +382,27 @@ class IOSPermissionProvider:
         self._changes.flush()
         return result
 
-    def _show_picker(self, group: Permission) -> frozenset[str]:
+    def _show_picker(self, group: Permission) -> PickerResult:
         with self._lock:
-            if self.ios_version < LIMITED_ACCESS_VERSION:
-                raise InvalidTransitionError(f"iOS {self.ios_version} has no contact picker")
-            ios_after_picker(self._state, Answer.DISMISS)  # raises unless LIMITED
+            before = self._state
+            if before.status != _LIMITED:
+                return ios_after_picker(before, None)[1]
             self._pickers += 1
             options = frozenset({Answer.SELECT, Answer.DISMISS})
-            prompt = Prompt(Platform.IOS, group, options, number=self._pickers, picker=True)
+            prompt = Prompt(
+                Platform.IOS, group, options, number=self._pickers, picker=True,
+                selected=before.selected,
+            )
+            version = self._version
         answer = self.user(prompt)
         ensure_offered(prompt, answer)
         with self._lock:
-            new, added = ios_after_picker(self._state, answer)
-            # Adding contacts from inside the app is not a Settings change.
+            if self._version != version:
+                # Settings (or MDM) changed access while the picker was up: it stands.
+                now = self._state
+                return PickerResult(now.status, now.selected_ids or frozenset())
+            new, result = ios_after_picker(self._state, answer)
+            # Choosing contacts from inside the app is not a Settings change.
             self._apply(new, app_killed=False)
         self._changes.flush()
-        return added
-
+        return result

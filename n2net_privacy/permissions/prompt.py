@@ -85,8 +85,12 @@ class Prompt:
     number: int
     #: iOS: the app's usage description shown in the alert; None on Android.
     message: str | None = None
-    #: True for the iOS 18 contact picker that adds contacts to limited access.
+    #: True for the iOS 18 contact-access picker, which edits the limited selection.
     picker: bool = False
+    #: The picker only: the contact ids selected when it opened. The answer
+    #: (:class:`SelectContacts`) is the whole new selection, so a responder
+    #: adds with ``SelectContacts(prompt.selected | {...})`` and removes with ``-``.
+    selected: frozenset[str] = frozenset()
 
 
 Responder = Callable[[Prompt], PromptAnswer]

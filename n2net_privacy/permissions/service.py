@@ -10,6 +10,17 @@ an app kill never leaves it half-written) and combines it with a fresh check
 on every call. A grant is never stored and never served from memory: only the
 provider's answer at the moment of the call can say GRANTED.
 
+Changes run through the consent core (:mod:`n2net_privacy.consent`): the
+learned state is published first, then revocation hooks run (the contacts
+gateway drops its caches), then listeners hear the change, then the file is
+saved. A save that fails (full or read-only disk) never raises: it is logged
+and passed to ``on_storage_error``, and the service keeps the state in
+memory. Reads (:meth:`~PermissionService.status`,
+:meth:`~PermissionService.should_show_rationale`, :meth:`~PermissionService.learned`,
+:meth:`~PermissionService.selected_ids`) never touch the disk: what a read
+learns (a stale block cleared by a live grant, an auto-reset noticed during
+a check) is saved by the next write or by :meth:`~PermissionService.close`.
+
 The resolution rule (:func:`resolve_status`), for a live check of DENIED:
 
 =========  ================  ===============
@@ -28,16 +39,16 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
-import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Protocol
 
-from n2net_privacy.errors import UnknownPermissionError
+from n2net_privacy.atomic_write import Fsync, os_error_name, write_atomically
+from n2net_privacy.consent import ConsentCore, Origin, Proposal, classify
+from n2net_privacy.consent.state import Kind
+from n2net_privacy.errors import StorageError, UnknownPermissionError
 from n2net_privacy.permissions.status import (
-    ChangeListeners,
     Listener,
     Permission,
     PermissionChange,
@@ -104,18 +115,28 @@ class MemoryLearnedStatusStore:
 class JsonLearnedStatusStore:
     """Keeps learned statuses in a small JSON file that survives app restarts.
 
-    Each save writes a temporary file in the same directory, fsyncs it and
-    ``os.replace``-s it over the old one, so a kill mid-save leaves either the
-    old file or the new one. An unreadable file is logged and treated as
-    "nothing learned": the SDK then asks the platform, which is always safe.
+    Saves go through :func:`~n2net_privacy.atomic_write.write_atomically`, so
+    a kill mid-save leaves either the old file or the new one; a save that
+    fails raises :class:`~n2net_privacy.errors.StorageError`. An unreadable
+    file is logged and treated as "nothing learned": the SDK then asks the
+    platform, which is always safe. ``fsync`` and ``read_file`` are
+    injectable so tests can fail the disk.
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        fsync: Fsync = os.fsync,
+        read_file: Callable[[Path], bytes] = Path.read_bytes,
+    ) -> None:
         self.path = Path(path)
+        self._fsync = fsync
+        self._read_file = read_file
 
     def load(self) -> Learned:
         try:
-            raw = json.loads(self.path.read_text(encoding="utf-8"))
+            raw = json.loads(self._read_file(self.path).decode("utf-8"))
         except FileNotFoundError:
             return {}
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -141,17 +162,14 @@ class JsonLearnedStatusStore:
             "version": _FORMAT_VERSION,
             "learned": {str(p): str(s) for p, s in sorted(learned.items())},
         }
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
+        data = json.dumps(body, sort_keys=True).encode("utf-8")
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(body, handle, sort_keys=True)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+            write_atomically(self.path, data, fsync=self._fsync)
+        except OSError as exc:
+            raise StorageError(
+                f"cannot save permission state to {self.path} ({os_error_name(exc)})",
+                path=str(self.path), errno=exc.errno,
+            ) from exc
 
 
 class PermissionService:
@@ -164,13 +182,27 @@ class PermissionService:
     """
 
     def __init__(
-        self, provider: PermissionProvider, store: LearnedStatusStore | None = None
+        self,
+        provider: PermissionProvider,
+        store: LearnedStatusStore | None = None,
+        *,
+        on_storage_error: Callable[[StorageError], None] | None = None,
     ) -> None:
         self._provider = provider
         self._store: LearnedStatusStore = store if store is not None else MemoryLearnedStatusStore()
-        self._lock = threading.Lock()
-        self._learned = {p: s for p, s in self._store.load().items() if _worth_keeping(s)}
-        self._listeners = ChangeListeners()
+        try:
+            loaded = self._store.load()
+        except OSError as exc:  # a custom store: unreadable means nothing learned, which is safe
+            _log.warning("ignoring unreadable permission state: %s", type(exc).__name__)
+            loaded = {}
+        learned = {p: s for p, s in loaded.items() if _worth_keeping(s)}
+        self._core: ConsentCore[Learned, PermissionChange] = ConsentCore(
+            learned,
+            origin=Origin.PLATFORM,
+            name="permissions",
+            persist=self._save,
+            on_storage_error=on_storage_error,
+        )
         self._unsubscribe = provider.subscribe(self._on_change)
 
     @property
@@ -180,45 +212,67 @@ class PermissionService:
     def status(self, permission: Permission | str) -> PermissionStatus:
         """The status now: NOT_DETERMINED, DENIED and BLOCKED told apart on Android too."""
         member = Permission(permission)
-        live = self._provider.check(member)
-        if live.allows_access:
-            # The user granted it behind our back (Settings while the app was dead).
-            self._remember(member.group, None)
-            return live
-        rationale = (
-            live == PermissionStatus.DENIED and self._provider.should_show_rationale(member)
-        )
-        return resolve_status(live, self.learned(member), rationale)
+        with self._core.reading():
+            live = self._provider.check(member)
+            if live.allows_access:
+                # Granted behind our back (Settings while the app was dead): forget
+                # a stale block in memory; the next write saves it.
+                self._learn(member.group, None, change=None)
+                return live
+            rationale = (
+                live == PermissionStatus.DENIED and self._provider.should_show_rationale(member)
+            )
+            return resolve_status(live, self.learned(member), rationale)
 
     def request(self, permission: Permission | str) -> PermissionStatus:
         """Ask the provider (which may show a dialog) and remember what the answer taught."""
         member = Permission(permission)
         result = self._provider.request(member)
-        self._remember(member.group, result)
+        self._learn(member.group, result, change=None)
+        self._core.flush()  # anything a read learned meanwhile
         return result
 
     def should_show_rationale(self, permission: Permission | str) -> bool:
         """Whether to explain before asking again. Always False on iOS."""
-        return self._provider.should_show_rationale(Permission(permission))
+        member = Permission(permission)
+        with self._core.reading():
+            return self._provider.should_show_rationale(member)
 
     def selected_ids(self, permission: Permission | str) -> frozenset[str] | None:
         """The contact ids of iOS limited access, else None."""
-        return self._provider.selected_ids(Permission(permission))
+        member = Permission(permission)
+        with self._core.reading():
+            return self._provider.selected_ids(member)
 
     def learned(self, permission: Permission | str) -> PermissionStatus | None:
         """What request results and changes taught about this group (never a grant)."""
-        with self._lock:
-            return self._learned.get(Permission(permission).group)
+        return self._core.state.get(Permission(permission).group)
+
+    @property
+    def version(self) -> int:
+        """Bumped by every change the service published; diagnostic."""
+        return self._core.version
 
     def subscribe(self, listener: Listener) -> Unsubscribe:
         """Be told of every provider change, after the service has learned from it.
 
-        So a listener that calls :meth:`status` sees the new state.
+        So a listener that calls :meth:`status` sees the new state. Changes
+        arrive in order, one at a time, outside every lock.
         """
-        return self._listeners.subscribe(listener)
+        return self._core.subscribe(listener)
+
+    def on_revoke(self, hook: Listener) -> Unsubscribe:
+        """Call ``hook`` when access is withdrawn or the app is killed, before that call returns.
+
+        For SDK components that must drop data at once (the contacts
+        gateway); app code wants :meth:`subscribe`.
+        """
+        return self._core.on_revoke(hook)
 
     def close(self) -> None:
+        """Stop following the provider and save anything a read learned. Never raises."""
         self._unsubscribe()
+        self._core.close()
 
     def __enter__(self) -> PermissionService:
         return self
@@ -232,16 +286,40 @@ class PermissionService:
         self.close()
 
     def _on_change(self, change: PermissionChange) -> None:
-        self._remember(change.permission.group, change.new)
-        self._listeners.post(change)
-        self._listeners.flush()
+        if not change.permission.gates_reading:
+            # API 26+ posts WRITE_CONTACTS on its own; consent (and what the
+            # gateway may show) follows READ_CONTACTS only.
+            return
+        kind = classify(
+            was_allowed=change.old.allows_access,
+            now_allowed=change.new.allows_access,
+            app_killed=change.app_killed,
+        )
+        self._learn(change.permission.group, change.new, change=change, kind=kind)
 
-    def _remember(self, group: Permission, status: PermissionStatus | None) -> None:
-        with self._lock:
-            before = self._learned.get(group)
+    def _learn(
+        self,
+        group: Permission,
+        status: PermissionStatus | None,
+        *,
+        change: PermissionChange | None,
+        kind: Kind = Kind.CHANGE,
+    ) -> None:
+        def decide(learned: Learned) -> Proposal[Learned, PermissionChange] | None:
+            updated = {p: s for p, s in learned.items() if p is not group}
             if status is not None and _worth_keeping(status):
-                self._learned[group] = status
-            else:
-                self._learned.pop(group, None)
-            if self._learned.get(group) != before:
-                self._store.save(self._learned)
+                updated[group] = status
+            if change is None and updated == learned:
+                return None
+            return Proposal(updated, change, kind)
+
+        self._core.apply(decide)
+
+    def _save(self, learned: Learned) -> None:
+        try:
+            self._store.save(learned)
+        except OSError as exc:  # a custom store: still one error tree
+            raise StorageError(
+                f"cannot save permission state ({os_error_name(exc)})",
+                path="<store>", errno=exc.errno,
+            ) from exc

@@ -55,7 +55,9 @@ class Permission(StrEnum):
     Extensible by adding members; platform providers map each member onto
     their own permission group and raise :class:`UnknownPermissionError` for
     one they do not support. ``READ_CONTACTS`` and ``WRITE_CONTACTS`` are the
-    Android manifest names; both belong to the one contacts group.
+    Android manifest names; both belong to the one contacts group. Since
+    Android 8.0 (API 26) each is granted on its own request, the other then
+    without a dialog; the Settings toggle is still the group's.
     """
 
     CONTACTS = "contacts"
@@ -68,8 +70,18 @@ class Permission(StrEnum):
 
     @property
     def group(self) -> Permission:
-        """The permission group this member is granted and revoked with."""
+        """The permission group: one Settings toggle (and, below API 26, one grant)."""
         return Permission.CONTACTS
+
+    @property
+    def gates_reading(self) -> bool:
+        """Whether this permission decides if the app may read contacts.
+
+        The SDK's consent is about reading: on Android ``contacts`` is
+        READ_CONTACTS, and from API 26 a WRITE_CONTACTS change is a separate
+        event that says nothing about what the app may show.
+        """
+        return self is not Permission.WRITE_CONTACTS
 
 
 class PermissionStatus(StrEnum):

@@ -7,6 +7,14 @@ Tests and the demo decide up front how each dialog is answered:
 >>> limited = ScriptedUser([SelectContacts(["c1", "c2"])])
 >>> patient = ScriptedUser.always(Answer.GRANT)
 
+The iOS 18 contact-access picker opens on the current selection
+(``prompt.selected``) and its answer is the whole new selection, so a user who
+adds one contact and removes another answers:
+
+>>> editor = ScriptedUser(
+...     respond=lambda prompt: SelectContacts((prompt.selected | {"c3"}) - {"c1"})
+... )
+
 The user only *chooses*; whether the platform offers that choice is the
 provider's call, which raises :class:`~n2net_privacy.errors.InvalidTransitionError`
 for an option the dialog does not have. Settings changes are made on the

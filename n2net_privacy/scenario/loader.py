@@ -17,6 +17,7 @@ a step (see :mod:`~n2net_privacy.scenario.runner`).
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,7 +37,14 @@ from n2net_privacy.scenario.locate import (
 from n2net_privacy.scenario.model import AddressBookSpec, Scenario
 from n2net_privacy.testing.synthetic import synthetic_address_book
 
-__all__ = ["LoadedScenario", "load_scenario", "parse_scenario"]
+__all__ = [
+    "MAX_BOOK_BYTES",
+    "MAX_SCENARIO_BYTES",
+    "LoadedScenario",
+    "load_scenario",
+    "parse_scenario",
+    "regular_file",
+]
 
 _VCARD_SUFFIXES = frozenset({".vcf", ".vcard"})
 
@@ -62,6 +70,25 @@ class LoadedScenario:
         return self.positions.line_of(path)
 
 
+MAX_SCENARIO_BYTES = 4 * 1024 * 1024
+"""A scenario file larger than this is refused unread."""
+MAX_BOOK_BYTES = 64 * 1024 * 1024
+"""An address book file larger than this is refused unread."""
+
+
+def regular_file(path: Path, limit: int, what: str) -> str | None:
+    """Why ``path`` cannot be read as ``what`` (not a regular file, too large), or None."""
+    try:
+        info = path.stat()
+    except OSError as exc:
+        return f"cannot read {what} ({exc.strerror})"
+    if not stat.S_ISREG(info.st_mode):
+        return f"{what} is not a regular file"
+    if info.st_size > limit:
+        return f"{what} is larger than {limit // (1024 * 1024)} MiB"
+    return None
+
+
 def _read_book(spec: AddressBookSpec, base_dir: Path) -> tuple[Contact, ...]:
     if spec.synthetic is not None:
         return tuple(synthetic_address_book(spec.synthetic.count, seed=spec.synthetic.seed))
@@ -69,6 +96,9 @@ def _read_book(spec: AddressBookSpec, base_dir: Path) -> tuple[Contact, ...]:
         return spec.contacts
     assert spec.path is not None  # the model guarantees exactly one source
     path = base_dir / spec.path
+    problem = regular_file(path, MAX_BOOK_BYTES, "the address book")
+    if problem is not None:
+        raise ConfigurationError(problem)
     reader = VCardAddressBook if path.suffix.lower() in _VCARD_SUFFIXES else JsonAddressBook
     return reader(path).snapshot().contacts
 
@@ -120,8 +150,14 @@ def parse_scenario(
 def load_scenario(path: str | os.PathLike[str]) -> LoadedScenario:
     """Read and validate the scenario file at ``path``."""
     file = Path(path)
+    problem = regular_file(file, MAX_SCENARIO_BYTES, "the scenario file")
+    if problem is not None:
+        raise ScenarioError(problem)
     try:
-        data = file.read_bytes()
+        with file.open("rb") as handle:
+            data = handle.read(MAX_SCENARIO_BYTES + 1)
     except OSError as exc:
         raise ScenarioError(f"cannot read the scenario file ({exc.strerror})") from None
+    if len(data) > MAX_SCENARIO_BYTES:  # it grew after the check
+        raise ScenarioError(f"the scenario file is larger than {MAX_SCENARIO_BYTES} bytes")
     return parse_scenario(decode_text(data), base_dir=file.parent, source=str(file))

@@ -150,15 +150,45 @@ def decode_text(data: bytes) -> str:
         raise ScenarioError("not UTF-8 text", line=line) from None
 
 
+MAX_NESTING = 64
+"""Objects and arrays nested deeper than this are refused (no scenario needs 10)."""
+MAX_NUMBER_DIGITS = 100
+"""A number written with more digits than this is refused before it is parsed."""
+_LONG_NUMBER = re.compile(f"[0-9]{{{MAX_NUMBER_DIGITS + 1},}}")
+_STRUCTURE = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def _check_shape(text: str) -> None:
+    """Refuse, in linear time and without recursion, what would crash a parser."""
+    depth = 0
+    for match in _STRUCTURE.finditer(text):
+        bracket = match.group()
+        if bracket in "[{":
+            depth += 1
+            if depth > MAX_NESTING:
+                line = text.count("\n", 0, match.start()) + 1
+                raise ScenarioError(f"nested deeper than {MAX_NESTING} levels", line=line)
+        elif bracket in "]}":
+            depth -= 1
+    outside = _STRUCTURE.sub(lambda m: " " * len(m.group()) if m.group()[0] == '"' else
+                             m.group(), text)
+    long_number = _LONG_NUMBER.search(outside)
+    if long_number is not None:
+        line = text.count("\n", 0, long_number.start()) + 1
+        raise ScenarioError(f"a number with more than {MAX_NUMBER_DIGITS} digits", line=line)
+
+
 def parse_json(text: str) -> tuple[Any, JsonPositions]:
     """The document and its positions, or a :class:`ScenarioError` naming the line."""
+    _check_shape(text)
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
         what = f"invalid JSON: {exc.msg} (column {exc.colno})"
         raise ScenarioError(what, line=exc.lineno) from None
-    except RecursionError:
-        raise ScenarioError("invalid JSON: nested too deeply", line=1) from None
+    except (RecursionError, ValueError) as exc:
+        what = "nested too deeply" if isinstance(exc, RecursionError) else "a value out of range"
+        raise ScenarioError(f"invalid JSON: {what}", line=1) from None
     positions = JsonPositions(text)
     if positions.duplicates:
         path = positions.duplicates[0]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import tempfile
 import time
 from collections import Counter
@@ -98,6 +99,8 @@ _APP_KEY = "scenario-app-key"
 # A simulation: retry quickly so an outage that ends is over within a flush.
 _SENDER = SenderConfig(linger_s=0.0, backoff_base_s=0.05, backoff_cap_s=0.5, request_timeout_s=5.0)
 _CLOSE_TIMEOUT_S = 2.0
+_SEED = 2026  # the sender's backoff jitter: the same every run
+_MAX_ATTEMPTS = 10_000
 _PAGE = 1_000
 
 StepCallback = Callable[["StepOutcome"], None]
@@ -163,7 +166,8 @@ class _Device:
         policy = EgressPolicy(
             allowed_hosts={Purpose.N2NET_API: hosts, Purpose.GRAVATAR: hosts}, test_mode=True
         )
-        self.egress = Egress(policy)
+        # Requests are timed on the timeline's clock, so both read "seconds since the start".
+        self.egress = Egress(policy, clock=lambda: clock() - self._started)
         self.auditor = EgressAuditor(
             self.book, mode="record", server_private_key=keys.private_key,
             allowed_hosts=policy.allowed_hosts, allow_loopback_http=True, region=platform.region,
@@ -184,6 +188,8 @@ class _Device:
 
         self.settings = Settings(data_dir / "settings.json")
         self.settings.subscribe(self._on_setting)
+        # The auditor reads the toggle (public API): an email hash while it is off is a leak.
+        self.auditor.watch_gravatar_consent(lambda: self.settings.gravatar_enabled)
         self.fetcher = GravatarFetcher(
             self.settings, self.egress, GravatarConfig(base_url=self.gravatar.base_url)
         )
@@ -195,10 +201,11 @@ class _Device:
         self.uploader = Uploader(
             self.ingest.url, _APP_KEY, keys.public, data_dir / "uploader",
             key_store=key_store, egress=self.egress, region=platform.region,
-            sender_config=_SENDER,
+            sender_config=_SENDER, start=False, rng=random.Random(_SEED),
         )
         # Closed first (LIFO): what is still queued gets a bounded last chance to go.
         stack.callback(self.uploader.close, _CLOSE_TIMEOUT_S)
+        stack.callback(self._drain, _CLOSE_TIMEOUT_S)
 
     # -- the timeline ---------------------------------------------------------------
 
@@ -206,6 +213,8 @@ class _Device:
         self.timeline.append(TimelineEvent(self._clock() - self._started, self._actor, what))
 
     def _on_permission(self, change: PermissionChange) -> None:
+        if change.permission is Permission.WRITE_CONTACTS:
+            return  # the app only reads; from API 26 WRITE has a state of its own
         self._note(_describe_change(change))
 
     def _on_setting(self, change: SettingsChange) -> None:
@@ -339,8 +348,26 @@ class _Device:
             return f"{result.outcome.value} ({result.skip_reason.value})"
         return result.outcome.value
 
+    def _drain(self, timeout_s: float) -> bool:
+        """Send what is queued, one attempt at a time, on a virtual clock.
+
+        The sender thread is off: each backoff the sender asks for is added
+        to a virtual elapsed time instead of slept, so a run makes the same
+        attempts in the same order every time (the jitter is seeded too),
+        whatever the machine's speed. True when the queue is empty.
+        """
+        elapsed = 0.0
+        for _ in range(_MAX_ATTEMPTS):
+            delay = self.uploader.sender.step()
+            if delay is None:
+                break
+            elapsed += delay
+            if elapsed > timeout_s:
+                break
+        return self.uploader.pending().events == 0
+
     def _flush(self, step: FlushStep) -> str:
-        if self.uploader.flush(step.timeout_s):
+        if self._drain(step.timeout_s):
             return f"queue drained; {self.ingest.count()} event(s) stored on the server"
         return f"{self.uploader.pending().events} event(s) still queued after {step.timeout_s}s"
 
