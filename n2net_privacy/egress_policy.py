@@ -33,6 +33,9 @@ class Purpose(StrEnum):
 
     N2NET_API = "n2net_api"
     GRAVATAR = "gravatar"
+    #: The app's own traffic in a capture from a real device (``audit-har``,
+    #: the mitmproxy addon). The SDK never sends for it: no host is allowed.
+    APP = "app"
 
 
 def is_loopback(host: str) -> bool:
