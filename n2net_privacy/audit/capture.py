@@ -69,8 +69,10 @@ def _epoch(started: str) -> float | None:
 class CaptureAudit:
     """Feed it exchanges; ask it for findings, flows and a report.
 
-    ``contacts`` is the device's address book. Thread-safe, so the mitmproxy
-    addon can call :meth:`audit` from its worker threads.
+    ``contacts`` is the device's address book. ``gravatar_enabled=False``
+    says the app's Gravatar toggle was off during the capture, so an email
+    hash sent anywhere, Gravatar included, is a finding. Thread-safe, so the
+    mitmproxy addon can call :meth:`audit` from its worker threads.
     """
 
     def __init__(
@@ -79,6 +81,7 @@ class CaptureAudit:
         policy: DestinationPolicy | None = None,
         *,
         region: str | None = None,
+        gravatar_enabled: bool = True,
     ) -> None:
         self.policy = policy if policy is not None else DestinationPolicy.sdk_default()
         pii = (
@@ -94,6 +97,10 @@ class CaptureAudit:
         # so a response's findings never count as a request of their own.
         self._requests = EgressAuditor(pii, mode="record", allowed_hosts=allowed, region=region)
         self._responses = EgressAuditor(pii, mode="record", allowed_hosts=allowed, region=region)
+        if not gravatar_enabled:
+            # QA says the toggle was off for the whole capture: any email hash is a leak.
+            for auditor in (self._requests, self._responses):
+                auditor.watch_gravatar_consent(lambda: False)
         self.log = AuditLog()
         self._lock = threading.Lock()
         self._extra: list[Finding] = []
@@ -102,8 +109,12 @@ class CaptureAudit:
 
     # -- feeding ---------------------------------------------------------------
 
-    def audit(self, exchange: HarExchange) -> tuple[Finding, ...]:
-        """Inspect one exchange; return the findings it produced."""
+    def audit(self, exchange: HarExchange, *, log: bool = True) -> tuple[Finding, ...]:
+        """Inspect one exchange; return the findings it produced.
+
+        ``log=False`` leaves the audit-log entry to :meth:`log_outcome`, for a
+        live proxy that inspects a request before its response exists.
+        """
         request_id = exchange.index + 1
         parts = urlsplit(exchange.url)
         scheme = (parts.scheme or "https").lower()
@@ -158,20 +169,30 @@ class CaptureAudit:
                 )
             if at is not None and (self._first_at is None or at < self._first_at):
                 self._first_at = at
+        if log:
+            self.log_outcome(exchange)
+        return tuple(f for f in self.findings() if f.request_id == request_id and f not in before)
+
+    def log_outcome(self, exchange: HarExchange, *, blocked: bool = False) -> None:
+        """Add the audit-log entry of ``exchange``: its status, or that none came."""
+        parts = urlsplit(exchange.url)
+        scheme = (parts.scheme or "https").lower()
+        declared = self.policy.purpose_for(exchange.host, exchange.port, scheme)
+        at = _epoch(exchange.started)
         self.log.record(
             AuditEntry(
-                at=at if at is not None else 0.0,
-                purpose=purpose,
-                method=exchange.method,
-                host=exchange.host,
-                path=parts.path or "/",
+                at=at if at is not None else time.time(),
+                purpose=_SDK_PURPOSES.get(declared or "", Purpose.APP),
+                method=self._requests.redact_path(exchange.method),
+                host=self._requests.redact_path(exchange.host),
+                path=self._requests.redact_path(parts.path or "/"),
                 request_bytes=len(exchange.body),
                 status=exchange.status,
-                request_id=request_id,
-                error=None if exchange.status is not None else "no response",
+                blocked=blocked,
+                request_id=exchange.index + 1,
+                error=None if exchange.status is not None or blocked else "no response",
             )
         )
-        return tuple(f for f in self.findings() if f.request_id == request_id and f not in before)
 
     def oversized(self, entry: OversizedEntry) -> Finding:
         """Record an entry that was too large to inspect: never a silent pass."""

@@ -277,7 +277,32 @@ def _content_bytes(content: Any, what: str, index: int) -> bytes:
             return base64.b64decode(text, validate=False)
         except (binascii.Error, ValueError) as exc:
             raise HarError(f"{what} says base64 but is not", entry=index) from exc
-    return text.encode("utf-8", "surrogatepass")
+    return _text_bytes(text)
+
+
+_CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f]")
+
+
+def _text_bytes(text: str) -> bytes:
+    """The bytes behind a HAR ``text`` field, as well as they can be recovered.
+
+    HAR 1.2 has no encoding for ``postData.text``, so exporters put binary
+    bodies there as they can: mitmproxy decodes with the content type's
+    charset (latin-1 when none is given) and falls back to surrogate-escaped
+    UTF-8. A compressed body must come back byte for byte, or its content
+    could not be inspected.
+    """
+    if any("\udc80" <= ch <= "\udcff" for ch in text):
+        return text.encode("utf-8", "surrogateescape")
+    try:
+        latin = text.encode("latin-1")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass")
+    if latin.isascii():
+        return latin
+    # Bytes 0x80-0xFF decoded one char each: text with accents, or binary read as
+    # latin-1. Control characters say binary; otherwise keep it text (UTF-8).
+    return latin if _CONTROL.search(text) else text.encode("utf-8")
 
 
 def _post_body(post: Any, index: int) -> bytes:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -39,17 +40,15 @@ def exchange_from_flow(flow: Any, index: int) -> HarExchange:
     return HarExchange(
         index=index,
         method=str(request.method),
-        url=str(request.pretty_url),
+        url=str(request.url),  # the real target; a Host header is inspected as a header
         headers=tuple((str(k), str(v)) for k, v in request.headers.items(multi=True)),
         cookies=(),
-        body=bytes(request.get_content(strict=False) or b""),
+        body=bytes(request.raw_content or b""),  # as on the wire, Content-Encoding and all
         status=int(response.status_code) if response is not None else None,
         response_headers=tuple((str(k), str(v)) for k, v in response.headers.items(multi=True))
         if response is not None
         else (),
-        response_body=bytes(response.get_content(strict=False) or b"")
-        if response is not None
-        else b"",
+        response_body=bytes(response.raw_content or b"") if response is not None else b"",
         started="",
     )
 
@@ -68,13 +67,19 @@ class N2NetPrivacyAddon:
         loader.add_option("n2net_policy", str, "", "Destinations policy file (JSON).")
         loader.add_option("n2net_block", bool, False, "Answer 451 to requests with findings.")
         loader.add_option(
+            "n2net_gravatar",
+            bool,
+            True,
+            "The app's Gravatar toggle; off: any email hash is a finding.",
+        )
+        loader.add_option(
             "n2net_report", str, "n2net-privacy-report", "Folder for report.json and report.html."
         )
 
     def configure(self, updated: set[str]) -> None:
         from mitmproxy import ctx, exceptions
 
-        if not updated & {"n2net_contacts", "n2net_policy"}:
+        if not updated & {"n2net_contacts", "n2net_policy", "n2net_gravatar"}:
             return
         from n2net_privacy.errors import N2NetPrivacyError
         from n2net_privacy.scenario.loader import read_book_file
@@ -93,7 +98,7 @@ class N2NetPrivacyAddon:
         except N2NetPrivacyError as exc:
             raise exceptions.OptionsError(f"n2net-privacy: {exc}") from exc
         with self._lock:
-            self._audit = CaptureAudit(book, policy)
+            self._audit = CaptureAudit(book, policy, gravatar_enabled=ctx.options.n2net_gravatar)
         _log.info("n2net-privacy: auditing against %d contacts", len(book))
 
     def _next_index(self, flow: Any) -> int:
@@ -111,12 +116,29 @@ class N2NetPrivacyAddon:
         audit = self._audit
         if audit is None:
             return
-        findings = audit.audit(exchange_from_flow(flow, self._next_index(flow)))
+        findings = audit.audit(exchange_from_flow(flow, self._next_index(flow)), log=False)
         for finding in findings:
             _log.warning("n2net-privacy: %s", finding.describe())
         if findings and ctx.options.n2net_block:
+            flow.metadata["n2net_blocked"] = True
             flow.response = http.Response.make(
                 451, _BLOCKED_BODY, {"content-type": "text/plain", "x-n2net-privacy": "blocked"}
+            )
+
+    def response(self, flow: Any) -> None:
+        """Log the outcome (the server's status, or 451 when the addon blocked it)."""
+        audit = self._audit
+        if audit is not None:
+            blocked = bool(flow.metadata.get("n2net_blocked"))
+            audit.log_outcome(exchange_from_flow(flow, self._next_index(flow)), blocked=blocked)
+
+    def error(self, flow: Any) -> None:
+        """Log a request that got no response (the connection failed)."""
+        audit = self._audit
+        if audit is not None:
+            exchange = exchange_from_flow(flow, self._next_index(flow))
+            audit.log_outcome(
+                replace(exchange, status=None, response_headers=(), response_body=b"")
             )
 
     def done(self) -> None:

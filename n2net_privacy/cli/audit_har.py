@@ -64,6 +64,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="POLICY.json",
         help="declared destinations (default: the SDK's own allowlist)",
     )
+    parser.add_argument(
+        "--gravatar",
+        choices=("on", "off"),
+        default="on",
+        help="the app's Gravatar toggle during the capture; with off, any email hash is a "
+        "finding (default: on)",
+    )
     parser.add_argument("--region", metavar="CC", help="region for numbers stored in national form")
     parser.add_argument(
         "--out",
@@ -87,6 +94,7 @@ def _handle(args: argparse.Namespace) -> int:
         contacts=args.contacts,
         policy=args.policy,
         region=args.region,
+        gravatar_enabled=args.gravatar == "on",
         json_path=args.json or args.out / f"{stem}.privacy-report.json",
         html_path=args.html or args.out / f"{stem}.privacy-report.html",
         quiet=args.quiet,
@@ -179,6 +187,7 @@ def run(
     contacts: Path,
     policy: Path | None,
     region: str | None = None,
+    gravatar_enabled: bool = True,
     json_path: Path,
     html_path: Path,
     quiet: bool = False,
@@ -190,7 +199,7 @@ def run(
 
     try:
         book, rules = _inputs(capture, contacts, policy, [json_path, html_path])
-        audit = CaptureAudit(book, rules, region=region)
+        audit = CaptureAudit(book, rules, region=region, gravatar_enabled=gravatar_enabled)
         count = _scan(capture, audit, quiet=quiet, stdout=stdout, stderr=stderr)
         report = audit.report(title=f"N2Net privacy report: {capture.name}")
         for path, text in ((json_path, report.to_json() + "\n"), (html_path, report.render_html())):

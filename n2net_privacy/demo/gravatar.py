@@ -86,8 +86,13 @@ def gravatar_chapter(
     )
     try:
         _run(
-            story, settings=settings, stand_in=stand_in, fetcher=fetcher,
-            first=first, second=second, sent=sent,
+            story,
+            settings=settings,
+            stand_in=stand_in,
+            fetcher=fetcher,
+            first=first,
+            second=second,
+            sent=sent,
         )
     finally:
         fetcher.close()

@@ -88,9 +88,7 @@ def uploader_chapter(
             f"calls; dead letters {uploader.dead_letter_counts() or 0}"
         )
         story.check(len(stored) == queued, f"every one of the {queued} recorded events arrived")
-        story.check(
-            len({e.id for e in stored}) == len(stored), "no event was stored twice"
-        )
+        story.check(len({e.id for e in stored}) == len(stored), "no event was stored twice")
         story.check(
             all(e.number.startswith("+") and " " not in e.number for e in stored),
             "the server received E.164 numbers and nothing about the person",

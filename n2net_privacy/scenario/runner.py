@@ -147,7 +147,10 @@ class _Device:
     """One simulated phone with the SDK on it, wired to the loopback servers."""
 
     def __init__(
-        self, loaded: LoadedScenario, data_dir: Path, stack: contextlib.ExitStack,
+        self,
+        loaded: LoadedScenario,
+        data_dir: Path,
+        stack: contextlib.ExitStack,
         clock: Callable[[], float],
     ) -> None:
         scenario = loaded.scenario
@@ -169,8 +172,12 @@ class _Device:
         # Requests are timed on the timeline's clock, so both read "seconds since the start".
         self.egress = Egress(policy, clock=lambda: clock() - self._started)
         self.auditor = EgressAuditor(
-            self.book, mode="record", server_private_key=keys.private_key,
-            allowed_hosts=policy.allowed_hosts, allow_loopback_http=True, region=platform.region,
+            self.book,
+            mode="record",
+            server_private_key=keys.private_key,
+            allowed_hosts=policy.allowed_hosts,
+            allow_loopback_http=True,
+            region=platform.region,
         )
         self.egress.add_inspector(self.auditor)
 
@@ -195,13 +202,21 @@ class _Device:
         )
         stack.callback(self.fetcher.close)
         key_store = (
-            SimulatedAndroidKeystore() if isinstance(platform, AndroidPlatform)
+            SimulatedAndroidKeystore()
+            if isinstance(platform, AndroidPlatform)
             else SimulatedIOSKeychain()
         )
         self.uploader = Uploader(
-            self.ingest.url, _APP_KEY, keys.public, data_dir / "uploader",
-            key_store=key_store, egress=self.egress, region=platform.region,
-            sender_config=_SENDER, start=False, rng=random.Random(_SEED),
+            self.ingest.url,
+            _APP_KEY,
+            keys.public,
+            data_dir / "uploader",
+            key_store=key_store,
+            egress=self.egress,
+            region=platform.region,
+            sender_config=_SENDER,
+            start=False,
+            rng=random.Random(_SEED),
         )
         # Closed first (LIFO): what is still queued gets a bounded last chance to go.
         stack.callback(self.uploader.close, _CLOSE_TIMEOUT_S)
@@ -374,7 +389,8 @@ class _Device:
     def _leak(self, step: LeakStep) -> str:
         contact = (
             next(c for c in self.book if c.id == step.contact)
-            if step.contact is not None else leak_source(self.book)
+            if step.contact is not None
+            else leak_source(self.book)
         )
         assert contact is not None  # checked at load
         leak = SeededLeak(step.kind, step.place, step.encoding)
@@ -416,6 +432,9 @@ def run_scenario(
         stack.close()  # uploader, fetcher, gateway, servers: every request is in the log now
         title = scenario.title or f"Privacy report: {Path(loaded.source).name}"
         return report_for(
-            device.auditor, device.egress.audit, timeline=device.timeline,
-            generated_at=now(), title=title,
+            device.auditor,
+            device.egress.audit,
+            timeline=device.timeline,
+            generated_at=now(),
+            title=title,
         )
