@@ -73,10 +73,8 @@ def spki_sha256(der_certificate: bytes) -> str:
     from cryptography import x509
     from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-    spki = (
-        x509.load_der_x509_certificate(der_certificate)
-        .public_key()
-        .public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    spki = x509.load_der_x509_certificate(der_certificate).public_key().public_bytes(
+        Encoding.DER, PublicFormat.SubjectPublicKeyInfo
     )
     return base64.b64encode(hashlib.sha256(spki).digest()).decode("ascii")
 
@@ -187,18 +185,12 @@ class _Gate:
     def done(
         self, request: httpx.Request, status: int | None, error: BaseException | None = None
     ) -> None:
-        self.audit.record(
-            self._entry(
-                request, status=status, error=None if error is None else type(error).__name__
-            )
-        )
+        self.audit.record(self._entry(
+            request, status=status, error=None if error is None else type(error).__name__
+        ))
 
     def _entry(
-        self,
-        request: httpx.Request,
-        *,
-        status: int | None = None,
-        blocked: bool = False,
+        self, request: httpx.Request, *, status: int | None = None, blocked: bool = False,
         error: str | None = None,
     ) -> AuditEntry:
         return AuditEntry(
@@ -260,9 +252,9 @@ class _AsyncAuditingTransport(httpx.AsyncBaseTransport):
 
 
 def _no_cookies() -> httpx.Cookies:
-    return httpx.Cookies(
-        http.cookiejar.CookieJar(policy=http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
-    )
+    return httpx.Cookies(http.cookiejar.CookieJar(policy=http.cookiejar.DefaultCookiePolicy(
+        allowed_domains=[]
+    )))
 
 
 _UNUSABLE = EgressResponse(status=0, headers={}, content=b"")
@@ -337,12 +329,9 @@ class EgressClient:
         Raises :class:`NetworkTimeout` / :class:`NetworkError` for network
         trouble and :class:`EgressPolicyError` when the chokepoint refuses.
         """
-        with (
-            _network_errors(),
-            self._client.stream(
-                method, url, headers=headers, content=content, **_timeout(timeout)
-            ) as response,
-        ):
+        with _network_errors(), self._client.stream(
+            method, url, headers=headers, content=content, **_timeout(timeout)
+        ) as response:
             reply = _Reply(response, max_response_bytes)
             if not reply.too_large:
                 for chunk in response.iter_bytes():
@@ -446,13 +435,8 @@ class Egress:
 
     def _gate(self, purpose: Purpose) -> _Gate:
         return _Gate(
-            purpose,
-            self.policy,
-            self.audit,
-            self._inspectors,
-            self._clock,
-            pins=self._pins.get(purpose),
-            ids=self._ids,
+            purpose, self.policy, self.audit, self._inspectors, self._clock,
+            pins=self._pins.get(purpose), ids=self._ids,
         )
 
     def client(self, purpose: Purpose, *, timeout: float = 10.0) -> EgressClient:

@@ -112,8 +112,7 @@ class Settings:
         except OSError as exc:
             raise StorageError(
                 f"cannot read settings file {self.path} ({os_error_name(exc)})",
-                path=str(self.path),
-                errno=exc.errno,
+                path=str(self.path), errno=exc.errno,
             ) from exc
         try:
             values = SettingsValues.model_validate_json(raw)
@@ -206,8 +205,7 @@ class Settings:
                 detail += "; removed the file, so every setting is back to its default (off)"
             raise StorageError(
                 f"cannot save settings to {self.path} ({detail})",
-                path=str(self.path),
-                errno=exc.errno,
+                path=str(self.path), errno=exc.errno,
             ) from exc
 
     def _remove_file(self) -> bool:
@@ -218,3 +216,4 @@ class Settings:
             return False
         _log.warning("settings could not be saved; removed the file so Gravatar stays off")
         return True
+

@@ -141,3 +141,13 @@ def test_no_artefact_carries_a_raw_value() -> None:
     for text in artefacts:
         for raw in RAW:
             assert raw.lower() not in text.lower(), raw
+
+
+def test_image_responses_are_skipped_but_svg_and_text_are_read() -> None:
+    body = f"<text>{NAME}</text>".encode()
+    audit = audited(
+        exchange(0, response_body=body, response_type="image/png"),
+        exchange(1, response_body=body, response_type="image/svg+xml"),
+        exchange(2, response_body=body, response_type="text/html"),
+    )
+    assert sorted({f.request_id for f in audit.findings()}) == [2, 3]

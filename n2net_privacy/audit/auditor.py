@@ -101,9 +101,8 @@ class EgressAuditor:
         self._detector = PiiDetector(pii, region=region)
         self._consent = gravatar_consent
         hosts = allowed_hosts if allowed_hosts is not None else EgressPolicy().allowed_hosts
-        self._allowed = {
-            purpose: frozenset(h.lower() for h in names) for purpose, names in hosts.items()
-        }
+        self._allowed = {purpose: frozenset(h.lower() for h in names)
+                         for purpose, names in hosts.items()}
         self._allow_loopback_http = allow_loopback_http
         self._key = server_private_key
         self._lock = threading.Lock()
@@ -115,11 +114,8 @@ class EgressAuditor:
 
     def add_contacts(self, contacts: AddressBookPii | Iterable[ContactLike]) -> None:
         """Also look for these contacts' PII from the next request on."""
-        more = (
-            contacts
-            if isinstance(contacts, AddressBookPii)
+        more = contacts if isinstance(contacts, AddressBookPii) \
             else AddressBookPii.from_contacts(contacts)
-        )
         with self._lock:
             self._book = AddressBookPii(
                 self._book.names + more.names,
@@ -169,13 +165,8 @@ class EgressAuditor:
         here = Field("request", (), "")
         host = request.host.lower()
         if host not in self._allowed.get(request.purpose, frozenset()):
-            problems.append(
-                (
-                    Rule.HOST_NOT_ALLOWED,
-                    here,
-                    f"host not allowed for purpose {request.purpose.value}",
-                )
-            )
+            problems.append((Rule.HOST_NOT_ALLOWED, here,
+                             f"host not allowed for purpose {request.purpose.value}"))
         if request.scheme != "https" and not (
             self._allow_loopback_http and request.scheme == "http" and is_loopback(host)
         ):
@@ -186,11 +177,8 @@ class EgressAuditor:
         consent = self._consent
         hash_allowed = gravatar and (consent is None or consent())
         problems.extend(self._pii(fields, hash_path_allowed=hash_allowed))
-        if (
-            gravatar
-            and not hash_allowed
-            and any(r is Rule.PII_EMAIL and "hash" in d for r, _, d in problems)
-        ):
+        if gravatar and not hash_allowed and any(r is Rule.PII_EMAIL and "hash" in d
+                                                 for r, _, d in problems):
             problems.append((Rule.PII_EMAIL, here, "email hash sent while Gravatar is off"))
         if gravatar:
             last = request.path.rstrip("/").rsplit("/", 1)[-1]
@@ -205,8 +193,7 @@ class EgressAuditor:
     ) -> list[_Problem]:
         problems: list[_Problem] = [
             (Rule.NOT_INSPECTED, field, f"not inspected: {field.note}")
-            for field in fields
-            if field.note is not None
+            for field in fields if field.note is not None
         ]
         wholes = [field for field in fields if field.whole]
         fields = [field for field in fields if not field.whole and field.note is None]
@@ -231,7 +218,8 @@ class EgressAuditor:
             # Values joined: digits split over adjacent JSON values, form fields, parts.
             seen = {detail for _, _, detail in problems}
             for field in wholes:
-                problems.extend(p for p in self._field_problems(field, phones) if p[2] not in seen)
+                problems.extend(p for p in self._field_problems(field, phones)
+                                if p[2] not in seen)
         return problems
 
     def _field_problems(
@@ -246,7 +234,9 @@ class EgressAuditor:
             problems.append((_RULES[match.kind], field, detail))
         return problems
 
-    def _sealed(self, request: OutgoingRequest, categories: set[str]) -> list[_Problem]:
+    def _sealed(
+        self, request: OutgoingRequest, categories: set[str]
+    ) -> list[_Problem]:
         if self._key is None:
             categories.add(_OPAQUE)
             return []
@@ -258,13 +248,8 @@ class EgressAuditor:
         try:
             plaintext = open_sealed(request.body, self._key)
         except WireFormatError:
-            return [
-                (
-                    Rule.EVENTS_SCHEMA,
-                    Field("sealed", (), ""),
-                    "sealed body cannot be opened with the audit key",
-                )
-            ]
+            return [(Rule.EVENTS_SCHEMA, Field("sealed", (), ""),
+                     "sealed body cannot be opened with the audit key")]
         check = check_events(plaintext)
         categories.update(check.categories)
         problems = [(p.rule, Field("sealed", p.keys, ""), p.detail) for p in check.problems]
@@ -345,11 +330,8 @@ class EgressAuditor:
         with self._lock:
             items = sorted(self._flows.items())
         return tuple(
-            DataFlow(
-                destination=host,
-                purpose=purpose,
-                categories=tuple(sorted(categories)) or (_NOTHING,),
-            )
+            DataFlow(destination=host, purpose=purpose,
+                     categories=tuple(sorted(categories)) or (_NOTHING,))
             for (host, purpose), categories in items
         )
 
@@ -372,3 +354,4 @@ class EgressAuditor:
                 f"egress auditor: {len(findings)} finding(s) in "
                 f"{len({f.request_id for f in findings})} request(s):\n{lines}"
             )
+

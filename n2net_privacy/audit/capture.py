@@ -25,6 +25,7 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import replace
+from typing import Any
 from urllib.parse import urlsplit
 
 from n2net_privacy.audit.auditor import EgressAuditor
@@ -44,6 +45,19 @@ _SDK_PURPOSES = {
 _UNDECLARED = "undeclared"
 _PII_RULES = frozenset({Rule.PII_EMAIL, Rule.PII_NAME, Rule.PII_PHONE, Rule.NOT_INSPECTED})
 _ISO = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(\.\d+)?(Z|[+-]\d\d:?\d\d)?")
+
+
+# Media a server sends back that carry no text to find PII in; inspecting them
+# (megabytes of images per capture) would cost time and find nothing.
+_OPAQUE_MEDIA = ("image/", "audio/", "video/", "font/", "application/font")
+_TEXT_IMAGES = ("image/svg+xml",)
+
+
+def _inspect_response(exchange: HarExchange) -> bool:
+    if not (exchange.response_body or exchange.response_headers):
+        return False
+    media = exchange.response_type
+    return media in _TEXT_IMAGES or not media.startswith(_OPAQUE_MEDIA)
 
 
 def _epoch(started: str) -> float | None:
@@ -73,6 +87,8 @@ class CaptureAudit:
     says the app's Gravatar toggle was off during the capture, so an email
     hash sent anywhere, Gravatar included, is a finding. Thread-safe, so the
     mitmproxy addon can call :meth:`audit` from its worker threads.
+    ``allow_loopback_http`` accepts plain HTTP to loopback (a lab set-up
+    with the reference servers), as the SDK's test mode does.
     """
 
     def __init__(
@@ -82,6 +98,7 @@ class CaptureAudit:
         *,
         region: str | None = None,
         gravatar_enabled: bool = True,
+        allow_loopback_http: bool = False,
     ) -> None:
         self.policy = policy if policy is not None else DestinationPolicy.sdk_default()
         pii = (
@@ -95,8 +112,14 @@ class CaptureAudit:
             allowed[purpose].add(destination.host)
         # Requests and responses are inspected by two auditors of the same book,
         # so a response's findings never count as a request of their own.
-        self._requests = EgressAuditor(pii, mode="record", allowed_hosts=allowed, region=region)
-        self._responses = EgressAuditor(pii, mode="record", allowed_hosts=allowed, region=region)
+        options: dict[str, Any] = {
+            "mode": "record",
+            "allowed_hosts": allowed,
+            "region": region,
+            "allow_loopback_http": allow_loopback_http,
+        }
+        self._requests = EgressAuditor(pii, **options)
+        self._responses = EgressAuditor(pii, **options)
         if not gravatar_enabled:
             # QA says the toggle was off for the whole capture: any email hash is a leak.
             for auditor in (self._requests, self._responses):
@@ -139,7 +162,7 @@ class CaptureAudit:
         )
         before = {f for f in self._requests.findings() if f.request_id == request_id}
         self._requests.inspect(request)
-        if exchange.response_body or exchange.response_headers:
+        if _inspect_response(exchange):
             self._responses.inspect(
                 replace(
                     request,

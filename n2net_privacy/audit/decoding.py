@@ -56,6 +56,7 @@ __all__ = [
 ]
 
 
+
 class Encoding(StrEnum):
     """How a finding's value was written on the wire."""
 
@@ -162,16 +163,8 @@ _QP = re.compile(r"=(?:[0-9A-F]{2}|\r?\n)")
 _ENTITY = re.compile(r"&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);")
 _JSON_ESCAPE = re.compile(r'\\(?:u[0-9a-fA-F]{4}|["\\/bfnrt])')
 _PUNY_LABEL = re.compile(r"xn--[a-z0-9-]+", re.IGNORECASE)
-_SIMPLE_ESCAPES = {
-    '"': '"',
-    "\\": "\\",
-    "/": "/",
-    "b": "\b",
-    "f": "\f",
-    "n": "\n",
-    "r": "\r",
-    "t": "\t",
-}
+_SIMPLE_ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n",
+                   "r": "\r", "t": "\t"}
 
 
 def _unwrapped_base64(text: str) -> list[str]:
@@ -311,9 +304,9 @@ def _guess_wide(data: bytes) -> tuple[str, Encoding] | None:
     if len(sample) < 4 or sample.count(0) < len(sample) // 4:
         return None
     quads = len(sample) // 4
-    if quads and all(sample[4 * i + 1 : 4 * i + 4] == b"\0\0\0" for i in range(min(quads, 8))):
+    if quads and all(sample[4 * i + 1: 4 * i + 4] == b"\0\0\0" for i in range(min(quads, 8))):
         return "utf-32-le", Encoding.UTF32
-    if quads and all(sample[4 * i : 4 * i + 3] == b"\0\0\0" for i in range(min(quads, 8))):
+    if quads and all(sample[4 * i: 4 * i + 3] == b"\0\0\0" for i in range(min(quads, 8))):
         return "utf-32-be", Encoding.UTF32
     odd = sample[1::2].count(0)
     even = sample[0::2].count(0)
@@ -328,7 +321,7 @@ def text_of(data: bytes, charset: str | None = None) -> tuple[str, Encoding | No
     """Bytes as text: by BOM, by the declared charset, by heuristic, else UTF-8/Latin-1."""
     for bom, codec, encoding in _BOMS:
         if data.startswith(bom):
-            return data[len(bom) :].decode(codec, "replace"), encoding
+            return data[len(bom):].decode(codec, "replace"), encoding
     declared = (charset or "").strip().strip('"').lower()
     if declared.startswith(("utf-16", "utf-32")):
         try:
@@ -369,11 +362,8 @@ def unwrap_body(
             inflated, data = Inflated(raw[0], 1, raw[1]), raw[0]
     text, charset_encoding = text_of(data, charset)
     encoding = Encoding.GZIP if inflated.rounds else charset_encoding
-    unknown = [
-        c.strip().lower()
-        for c in (content_encoding or "").split(",")
-        if c.strip().lower() not in _KNOWN_CODINGS
-    ]
+    unknown = [c.strip().lower() for c in (content_encoding or "").split(",")
+               if c.strip().lower() not in _KNOWN_CODINGS]
     return UnwrappedBody(text, encoding, inflated.too_large, ", ".join(unknown) or None)
 
 

@@ -125,24 +125,8 @@ class AddressBookPii:
 
 # Letters NFKD does not decompose, spelled the way people type them without accents.
 _UNDECOMPOSED = str.maketrans(
-    {
-        "ł": "l",
-        "Ł": "L",
-        "ø": "o",
-        "Ø": "O",
-        "đ": "d",
-        "Đ": "D",
-        "ð": "d",
-        "Ð": "D",
-        "ß": "ss",
-        "æ": "ae",
-        "Æ": "AE",
-        "œ": "oe",
-        "Œ": "OE",
-        "\u0131": "i",
-        "þ": "th",
-        "Þ": "Th",
-    }
+    {"ł": "l", "Ł": "L", "ø": "o", "Ø": "O", "đ": "d", "Đ": "D", "ð": "d", "Ð": "D",
+     "ß": "ss", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "\u0131": "i", "þ": "th", "Þ": "Th"}
 )
 _COMBINING = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 
@@ -162,40 +146,22 @@ def fold(text: str) -> str:
 
 _WORD = re.compile(r"[^\W_]+")
 _HEX = re.compile(r"(?<![0-9a-f])(?:[0-9a-f]{64}|[0-9a-f]{40}|[0-9a-f]{32})(?![0-9a-f])")
-_B64_DIGEST = re.compile(
-    r"(?<![A-Za-z0-9+/_-])(?:[A-Za-z0-9+/_-]{43}|[A-Za-z0-9+/_-]{27}"
-    r"|[A-Za-z0-9+/_-]{22})(?![A-Za-z0-9+/_-])"
-)
+_B64_DIGEST = re.compile(r"(?<![A-Za-z0-9+/_-])(?:[A-Za-z0-9+/_-]{43}|[A-Za-z0-9+/_-]{27}"
+                         r"|[A-Za-z0-9+/_-]{22})(?![A-Za-z0-9+/_-])")
 # Any one or two non-digit characters may sit between the digits of a number.
 # (or a longer run of the punctuation people type: " - ", ") ").
-_DIGIT_RUN = re.compile(r"[0-9](?:(?:[^0-9]{0,2}|[\s().\-/+_,\u2010-\u2015\u2212\u30fc]+)[0-9])*")
+_DIGIT_RUN = re.compile(
+    r"[0-9](?:(?:[^0-9]{0,2}|[\s().\-/+_,\u2010-\u2015\u2212\u30fc]+)[0-9])*"
+)
 _LOCAL_TOKEN = re.compile(r"[a-z0-9][a-z0-9._%+-]{2,}[a-z0-9]")
 _ZERO_WIDTH = re.compile("[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
-_UNSPACED = re.compile(
-    "[\u0e00-\u0eff\u1000-\u109f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]"
-)
+_UNSPACED = re.compile("[\u0e00-\u0eff\u1000-\u109f\u3040-\u30ff\u3400-\u4dbf"
+                       "\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 _MIN_LOCAL = 4
 # Role mailboxes: as lone words they are ordinary traffic ("info", "support").
 _ROLE_LOCALS = frozenset(
-    {
-        "info",
-        "admin",
-        "test",
-        "mail",
-        "email",
-        "support",
-        "contact",
-        "hello",
-        "office",
-        "sales",
-        "noreply",
-        "no-reply",
-        "user",
-        "team",
-        "help",
-        "billing",
-        "webmaster",
-    }
+    {"info", "admin", "test", "mail", "email", "support", "contact", "hello", "office",
+     "sales", "noreply", "no-reply", "user", "team", "help", "billing", "webmaster"}
 )
 _DIGESTS = (("md5", Encoding.MD5), ("sha1", Encoding.SHA1), ("sha256", Encoding.SHA256))
 _NOT_DIGIT = re.compile(r"[^0-9]")
@@ -205,28 +171,8 @@ _CACHED_LENGTH = 256
 _CACHE_ENTRIES = 8192
 # Name particles and web words: as lone tokens they are everywhere in traffic.
 _NOT_A_NAME = frozenset(
-    {
-        "van",
-        "von",
-        "der",
-        "den",
-        "del",
-        "della",
-        "dos",
-        "das",
-        "bin",
-        "ibn",
-        "the",
-        "and",
-        "com",
-        "net",
-        "org",
-        "www",
-        "http",
-        "https",
-        "api",
-        "mail",
-    }
+    {"van", "von", "der", "den", "del", "della", "dos", "das", "bin", "ibn", "the", "and",
+     "com", "net", "org", "www", "http", "https", "api", "mail"}
 )
 
 
@@ -324,9 +270,8 @@ class PiiDetector:
     @property
     def empty(self) -> bool:
         """True when the book has nothing to look for."""
-        return not (
-            self._email_index or self._tokens or self._full_names or self._numbers or self._locals
-        )
+        return not (self._email_index or self._tokens or self._full_names or self._numbers
+                    or self._locals)
 
     def scan(self, text: str, *, phones: bool = True) -> tuple[PiiMatch, ...]:
         """Every distinct PII of the book found in ``text`` or any layer under it.
@@ -347,8 +292,7 @@ class PiiDetector:
                 found.setdefault((match.kind, match.ref), match)
         if expanded.truncated:
             found[(PiiKind.NOT_INSPECTED, 0)] = PiiMatch(
-                PiiKind.NOT_INSPECTED,
-                Encoding.PLAIN,
+                PiiKind.NOT_INSPECTED, Encoding.PLAIN,
                 "encoded too deep or too large to decode fully",
             )
         result = tuple(found.values())
@@ -469,3 +413,4 @@ def _masked(segment: str, matches: tuple[PiiMatch, ...]) -> str:
     if not segment or not matches:
         return segment
     return "[" + ", ".join(sorted({m.kind.value for m in matches})) + "]"
+

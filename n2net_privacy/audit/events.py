@@ -85,11 +85,8 @@ def check_events(plaintext: bytes) -> EventsCheck:
     numbers = {e.number for e in batch.events}
     bad = {n for n in numbers if not is_e164(n)}
     problems = tuple(
-        Problem(
-            Rule.EVENTS_NON_E164,
-            ("events", index, "number"),
-            f"number {redact_phone(event.number)} is not E.164",
-        )
+        Problem(Rule.EVENTS_NON_E164, ("events", index, "number"),
+                f"number {redact_phone(event.number)} is not E.164")
         for index, event in enumerate(batch.events)
         if event.number in bad
     )

@@ -75,6 +75,7 @@ class HarExchange:
     response_headers: tuple[tuple[str, str], ...]
     response_body: bytes
     started: str
+    response_type: str = ""
 
     @property
     def host(self) -> str:
@@ -339,4 +340,22 @@ def to_exchange(entry: dict[str, Any], index: int) -> HarExchange:
         response_headers=_pairs(response.get("headers"), "response.headers", index),
         response_body=_content_bytes(response.get("content"), "response.content", index),
         started=started if isinstance(started, str) else "",
+        response_type=_media_type(response),
     )
+
+
+def _media_type(response: dict[str, Any]) -> str:
+    content = response.get("content")
+    mime = content.get("mimeType") if isinstance(content, dict) else None
+    if not isinstance(mime, str) or not mime:
+        headers = response.get("headers")
+        if isinstance(headers, list):
+            mime = next(
+                (
+                    h.get("value")
+                    for h in headers
+                    if isinstance(h, dict) and str(h.get("name", "")).lower() == "content-type"
+                ),
+                "",
+            )
+    return str(mime or "").split(";", 1)[0].strip().lower()

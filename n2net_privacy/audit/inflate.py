@@ -29,9 +29,7 @@ _MAX_INFLATE_ROUNDS = 4
 def is_zlib(data: bytes) -> bool:
     """A zlib stream header: deflate method, a window size, and the FCHECK bits."""
     return (
-        len(data) >= 2
-        and data[0] & 0x0F == 8
-        and data[0] >> 4 <= 7
+        len(data) >= 2 and data[0] & 0x0F == 8 and data[0] >> 4 <= 7
         and (data[0] << 8 | data[1]) % 31 == 0
     )
 

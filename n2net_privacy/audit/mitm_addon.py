@@ -50,6 +50,9 @@ def exchange_from_flow(flow: Any, index: int) -> HarExchange:
         else (),
         response_body=bytes(response.raw_content or b"") if response is not None else b"",
         started="",
+        response_type=str(response.headers.get("content-type", "")).split(";", 1)[0].strip().lower()
+        if response is not None
+        else "",
     )
 
 

@@ -109,13 +109,8 @@ class _TooDeep(Exception):
 
 
 def json_fields(
-    value: object,
-    area: str,
-    keys: tuple[str | int, ...] = (),
-    encoding: Encoding | None = None,
-    *,
-    _depth: int = 0,
-    _embedded: int = 0,
+    value: object, area: str, keys: tuple[str | int, ...] = (), encoding: Encoding | None = None,
+    *, _depth: int = 0, _embedded: int = 0,
 ) -> Iterator[Field]:
     """Every key and every string or number leaf of a parsed JSON document.
 
@@ -128,14 +123,12 @@ def json_fields(
         for key, item in value.items():
             path = (*keys, str(key))
             yield Field(area, path, str(key), encoding)
-            yield from json_fields(
-                item, area, path, encoding, _depth=_depth + 1, _embedded=_embedded
-            )
+            yield from json_fields(item, area, path, encoding, _depth=_depth + 1,
+                                   _embedded=_embedded)
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            yield from json_fields(
-                item, area, (*keys, index), encoding, _depth=_depth + 1, _embedded=_embedded
-            )
+            yield from json_fields(item, area, (*keys, index), encoding, _depth=_depth + 1,
+                                   _embedded=_embedded)
     elif isinstance(value, str | int | float) and not isinstance(value, bool):
         text = str(value)
         yield Field(area, keys, text, encoding)
@@ -144,9 +137,8 @@ def json_fields(
             if inner is not _NOT_JSON:
                 if _embedded >= _MAX_EMBEDDED:
                     raise _TooDeep
-                yield from json_fields(
-                    inner, area, keys, encoding, _depth=_depth + 1, _embedded=_embedded + 1
-                )
+                yield from json_fields(inner, area, keys, encoding, _depth=_depth + 1,
+                                       _embedded=_embedded + 1)
 
 
 _NOT_JSON = object()
@@ -173,9 +165,8 @@ _CHARSET = re.compile(r'charset="?([^";\s]+)"?', re.IGNORECASE)
 def _multipart(raw: bytes, content_type: str, encoding: Encoding | None) -> Iterator[Field]:
     """Each part of a multipart body: its headers and its decoded payload."""
     parser = email.parser.BytesParser(policy=email.policy.compat32)
-    message = parser.parsebytes(
-        b"Content-Type: " + content_type.encode("latin-1", "replace") + b"\r\n\r\n" + raw
-    )
+    message = parser.parsebytes(b"Content-Type: " + content_type.encode("latin-1", "replace")
+                                + b"\r\n\r\n" + raw)
     parts = message.get_payload() if message.is_multipart() else []
     for index, part in enumerate(parts[:_MAX_PARTS] if isinstance(parts, list) else []):
         name = part.get_param("name", header="content-disposition")
@@ -184,71 +175,44 @@ def _multipart(raw: bytes, content_type: str, encoding: Encoding | None) -> Iter
             yield Field("body:part", (key,), f"{header_name}: {value}", encoding)
         payload = part.get_payload(decode=True)
         if isinstance(payload, bytes):
-            yield from _text_fields(
-                payload,
-                part.get_content_type(),
-                part.get("content-type"),
-                area="body:part",
-                keys=(key,),
-                encoding=encoding,
-            )
+            yield from _text_fields(payload, part.get_content_type(), part.get("content-type"),
+                                    area="body:part", keys=(key,), encoding=encoding)
     if isinstance(parts, list) and len(parts) > _MAX_PARTS:
         yield Field("body", (), "", encoding, note=f"more than {_MAX_PARTS} multipart parts")
 
 
 def _text_fields(
-    raw: bytes,
-    kind: str,
-    content_type: str | None,
-    *,
-    area: str,
-    keys: tuple[str | int, ...],
-    encoding: Encoding | None,
+    raw: bytes, kind: str, content_type: str | None, *, area: str,
+    keys: tuple[str | int, ...], encoding: Encoding | None,
 ) -> Iterator[Field]:
     charset = _CHARSET.search(content_type or "")
     unwrapped = unwrap_body(raw, None, charset.group(1) if charset else None)
     text = unwrapped.text
     encoding = encoding or unwrapped.encoding
     if unwrapped.too_large:
-        yield Field(
-            area,
-            keys,
-            "",
-            encoding,
-            note=f"more than {MAX_DECOMPRESSED_BYTES // (1024 * 1024)} MiB decompressed",
-        )
-    yield from _structured(text, kind, content_type or "", area=area, keys=keys, encoding=encoding)
+        yield Field(area, keys, "", encoding,
+                    note=f"more than {MAX_DECOMPRESSED_BYTES // (1024 * 1024)} MiB decompressed")
+    yield from _structured(text, kind, content_type or "", area=area, keys=keys,
+                           encoding=encoding)
 
 
 def _structured(
-    text: str,
-    kind: str,
-    content_type: str,
-    *,
-    area: str,
-    keys: tuple[str | int, ...],
-    encoding: Encoding | None,
+    text: str, kind: str, content_type: str, *, area: str,
+    keys: tuple[str | int, ...], encoding: Encoding | None,
 ) -> Iterator[Field]:
     stripped = text.lstrip("\ufeff \t\r\n")
     if kind.endswith("json") or stripped[:1] in ("{", "["):
         try:
             document = _parse_json(stripped)
             if document is not _NOT_JSON:
-                fields = list(
-                    json_fields(
-                        document,
-                        "body" if area == "body" else area,
-                        () if area == "body" else keys,
-                        encoding,
-                    )
-                )
+                fields = list(json_fields(document, "body" if area == "body" else area,
+                                          () if area == "body" else keys, encoding))
                 yield from fields
                 yield Field(area, keys, _leaves(fields), encoding, whole=True)
                 return
         except _TooDeep:
-            yield Field(
-                area, keys, "", encoding, note=f"JSON nested deeper than {MAX_JSON_DEPTH} levels"
-            )
+            yield Field(area, keys, "", encoding,
+                        note=f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
             yield Field(area, keys, text, encoding)
             return
     boundary = _BOUNDARY.search(content_type)
@@ -258,9 +222,8 @@ def _structured(
         yield from fields
         yield Field(area, keys, _leaves(fields), encoding, whole=True)
         return
-    if area == "body" and (
-        kind == "application/x-www-form-urlencoded" or _FORM.fullmatch(stripped)
-    ):
+    if area == "body" and (kind == "application/x-www-form-urlencoded"
+                           or _FORM.fullmatch(stripped)):
         fields = list(_pairs(stripped, "body:form", encoding))
         yield from fields
         yield Field(area, keys, _leaves(fields), encoding, whole=True)
@@ -280,19 +243,14 @@ def body_fields(request: OutgoingRequest) -> Iterator[Field]:
         return
     content_type = header(request, "content-type") or ""
     kind = media_type(request)
-    unwrapped = unwrap_body(body, header(request, "content-encoding"), _charset(content_type))
+    unwrapped = unwrap_body(body, header(request, "content-encoding"),
+                            _charset(content_type))
     if unwrapped.unsupported is not None:
-        yield Field(
-            "body", (), "", None, note="a Content-Encoding other than gzip or deflate (not decoded)"
-        )
+        yield Field("body", (), "", None,
+                    note="a Content-Encoding other than gzip or deflate (not decoded)")
     if unwrapped.too_large:
-        yield Field(
-            "body",
-            (),
-            "",
-            unwrapped.encoding,
-            note=f"more than {MAX_DECOMPRESSED_BYTES // (1024 * 1024)} MiB decompressed",
-        )
+        yield Field("body", (), "", unwrapped.encoding,
+                    note=f"more than {MAX_DECOMPRESSED_BYTES // (1024 * 1024)} MiB decompressed")
         # Already a finding; the head is still searched, the rest is not worth the time.
         yield Field("body", (), unwrapped.text[:_HEAD_CHARS], unwrapped.encoding)
         return
@@ -301,9 +259,8 @@ def body_fields(request: OutgoingRequest) -> Iterator[Field]:
         yield from fields
         yield Field("body", (), _leaves(fields), None, whole=True)
         return
-    yield from _structured(
-        unwrapped.text, kind, content_type, area="body", keys=(), encoding=unwrapped.encoding
-    )
+    yield from _structured(unwrapped.text, kind, content_type, area="body", keys=(),
+                           encoding=unwrapped.encoding)
 
 
 def _charset(content_type: str) -> str | None:
@@ -313,16 +270,12 @@ def _charset(content_type: str) -> str | None:
 
 def request_fields(request: OutgoingRequest, *, with_body: bool = True) -> list[Field]:
     """Every place of ``request``; the body is left out when ``with_body`` is False."""
-    fields = [
-        Field("method", (), request.method),
-        Field("url.host", (), request.host),
-        Field("url.path", (), request.path),
-    ]
+    fields = [Field("method", (), request.method), Field("url.host", (), request.host),
+              Field("url.path", (), request.path)]
     fields.extend(_pairs(request.query, "query"))
     # Every header, Host and Content-Length included: a caller can set both.
-    fields.extend(
-        Field("header", (name.lower(),), f"{name}: {value}") for name, value in request.headers
-    )
+    fields.extend(Field("header", (name.lower(),), f"{name}: {value}")
+                  for name, value in request.headers)
     if with_body:
         fields.extend(body_fields(request))
     return fields

@@ -110,7 +110,7 @@ def _outcomes(entries: list[AuditEntry]) -> list[str]:
             again = any(
                 (later.purpose, later.method, later.host, later.path)
                 == (entry.purpose, entry.method, entry.host, entry.path)
-                for later in entries[index + 1 :]
+                for later in entries[index + 1:]
             )
             outcomes.append(Outcome.RETRIED if again else Outcome.FAILED)
     return outcomes
@@ -135,7 +135,9 @@ class PrivacyReport:
 
     def requests_per_destination(self) -> dict[str, int]:
         """How many requests went (or were refused) per purpose and host, busiest first."""
-        return dict(Counter(f"{row.purpose} @ {row.host}" for row in self.requests).most_common())
+        return dict(
+            Counter(f"{row.purpose} @ {row.host}" for row in self.requests).most_common()
+        )
 
     def summary_lines(self) -> list[str]:
         """A short plain-text summary for a terminal."""
@@ -224,25 +226,15 @@ class PrivacyReport:
                 "policy forbids.</p></section>"
             )
         rows = [
-            (
-                f"#{f.request_id}",
-                f.rule.value,
-                f"{f.method} {f.host}{f.path}",
-                f.purpose,
-                f.place,
-                f.detail,
-                "blocked" if f.blocked else "sent",
-            )
+            (f"#{f.request_id}", f.rule.value, f"{f.method} {f.host}{f.path}", f.purpose,
+             f.place, f.detail, "blocked" if f.blocked else "sent")
             for f in self.findings
         ]
         return (
             f'<section id="findings" class="findings" style="{_RED_BOX}">'
             f"<h2>Findings: {len(self.findings)}</h2>"
-            + _table(
-                ("Request", "Rule", "Request line", "Purpose", "Place", "What", "Outcome"),
-                rows,
-                row_class="finding",
-            )
+            + _table(("Request", "Rule", "Request line", "Purpose", "Place", "What", "Outcome"),
+                     rows, row_class="finding")
             + "</section>"
         )
 
@@ -264,37 +256,14 @@ class PrivacyReport:
 
     def _requests_html(self) -> str:
         rows = [
-            (
-                f"#{r.id}",
-                _when(r.at),
-                r.host,
-                r.purpose,
-                r.method,
-                r.path,
-                str(r.bytes),
-                str(r.status) if r.status is not None else (r.error or "no reply"),
-                r.outcome,
-            )
+            (f"#{r.id}", _when(r.at), r.host, r.purpose, r.method, r.path, str(r.bytes),
+             str(r.status) if r.status is not None else (r.error or "no reply"), r.outcome)
             for r in self.requests
         ]
         return (
             '<section id="requests"><h2>Every request</h2>'
-            + _table(
-                (
-                    "Request",
-                    "When",
-                    "Destination",
-                    "Purpose",
-                    "Method",
-                    "Path",
-                    "Bytes",
-                    "Status",
-                    "Outcome",
-                ),
-                rows,
-                row_class="request",
-                empty="No requests.",
-            )
+            + _table(("Request", "When", "Destination", "Purpose", "Method", "Path", "Bytes",
+                      "Status", "Outcome"), rows, row_class="request", empty="No requests.")
             + "</section>"
         )
 
@@ -355,7 +324,8 @@ def build_report(
     """
     events = [e if isinstance(e, TimelineEvent) else TimelineEvent(*e) for e in timeline]
     rows = sorted(entries, key=lambda e: (e.request_id, e.at))
-    absolute = [t for t in (*(e.at for e in events), *(e.at for e in rows)) if t >= _ABSOLUTE_AFTER]
+    absolute = [t for t in (*(e.at for e in events), *(e.at for e in rows))
+                if t >= _ABSOLUTE_AFTER]
     start = started_at if started_at is not None else min(absolute, default=0.0)
 
     def rel(at: float) -> float:
@@ -366,7 +336,8 @@ def build_report(
         generated_at=generated_at,
         started_at=start,
         timeline=tuple(
-            sorted((TimelineEvent(rel(e.at), e.actor, e.what) for e in events), key=lambda e: e.at)
+            sorted((TimelineEvent(rel(e.at), e.actor, e.what) for e in events),
+                   key=lambda e: e.at)
         ),
         requests=tuple(
             RequestRow(

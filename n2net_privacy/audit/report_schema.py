@@ -53,25 +53,15 @@ class _Flow(StrictModel):
 class _Finding(StrictModel):
     """One broken rule in one request, redacted."""
 
-    rule: Literal[
-        "pii.email",
-        "pii.name",
-        "pii.phone",
-        "events.non_e164",
-        "events.schema",
-        "host.not_allowed",
-        "transport.plaintext",
-        "audit.not_inspected",
-    ]
+    rule: Literal["pii.email", "pii.name", "pii.phone", "events.non_e164", "events.schema",
+                  "host.not_allowed", "transport.plaintext", "audit.not_inspected"]
     request_id: int = Field(ge=0, description="the id of the request in `requests`")
     purpose: str
     method: str
     host: str
     path: str
-    place: str = Field(
-        description="method, url.host, url.path, query:K, header:K, body:$.a.b, "
-        "body:form:K, body:part:K, sealed:$..., request"
-    )
+    place: str = Field(description="method, url.host, url.path, query:K, header:K, body:$.a.b, "
+                                   "body:form:K, body:part:K, sealed:$..., request")
     detail: str = Field(description="what was found, in redacted form")
     blocked: bool
 

@@ -51,18 +51,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("scenario", metavar="SCENARIO.json", type=Path, nargs="?")
     parser.add_argument(
-        "--out",
-        type=Path,
-        default=Path("."),
-        metavar="DIR",
+        "--out", type=Path, default=Path("."), metavar="DIR",
         help="directory for <stem>.privacy-report.json and .html (default: .)",
     )
     parser.add_argument("--json", type=Path, metavar="PATH", help="write the JSON report here")
     parser.add_argument("--html", type=Path, metavar="PATH", help="write the HTML report here")
     parser.add_argument("-q", "--quiet", action="store_true", help="do not print each step")
     parser.add_argument(
-        "--schema",
-        action="store_true",
+        "--schema", action="store_true",
         help="print the JSON Schema of the JSON report (n2net.privacy-report/2) and exit",
     )
     parser.set_defaults(handler=_handle)
@@ -159,34 +155,19 @@ def run(
     problem = _output_problem([json_path, html_path], inputs)
     if problem is not None:
         return fail(problem)
-    return _run_loaded(
-        scenario,
-        loaded,
-        json_path=json_path,
-        html_path=html_path,
-        show=show,
-        stdout=stdout,
-        fail=fail,
-    )
+    return _run_loaded(scenario, loaded, json_path=json_path, html_path=html_path,
+                       show=show, stdout=stdout, fail=fail)
 
 
 def _run_loaded(
-    scenario: Path,
-    loaded: LoadedScenario,
-    *,
-    json_path: Path,
-    html_path: Path,
-    show: Callable[[StepOutcome], None],
-    stdout: TextIO,
-    fail: Callable[[str], int],
+    scenario: Path, loaded: LoadedScenario, *, json_path: Path, html_path: Path,
+    show: Callable[[StepOutcome], None], stdout: TextIO, fail: Callable[[str], int],
 ) -> int:
     from n2net_privacy.scenario.runner import run_scenario
 
     try:
-        stdout.write(
-            f"scenario: {scenario} ({len(loaded.scenario.steps)} steps, "
-            f"{len(loaded.book)} contacts)\n"
-        )
+        stdout.write(f"scenario: {scenario} ({len(loaded.scenario.steps)} steps, "
+                     f"{len(loaded.book)} contacts)\n")
         report = run_scenario(loaded, on_step=show)
     except ScenarioError as exc:
         return fail(_where(scenario, exc))

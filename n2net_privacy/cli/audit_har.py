@@ -71,6 +71,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="the app's Gravatar toggle during the capture; with off, any email hash is a "
         "finding (default: on)",
     )
+    parser.add_argument(
+        "--allow-loopback-http", action="store_true",
+        help="accept plain HTTP to loopback (a lab capture of the reference servers)",
+    )
     parser.add_argument("--region", metavar="CC", help="region for numbers stored in national form")
     parser.add_argument(
         "--out",
@@ -95,6 +99,7 @@ def _handle(args: argparse.Namespace) -> int:
         policy=args.policy,
         region=args.region,
         gravatar_enabled=args.gravatar == "on",
+        allow_loopback_http=args.allow_loopback_http,
         json_path=args.json or args.out / f"{stem}.privacy-report.json",
         html_path=args.html or args.out / f"{stem}.privacy-report.html",
         quiet=args.quiet,
@@ -188,6 +193,7 @@ def run(
     policy: Path | None,
     region: str | None = None,
     gravatar_enabled: bool = True,
+    allow_loopback_http: bool = False,
     json_path: Path,
     html_path: Path,
     quiet: bool = False,
@@ -199,7 +205,10 @@ def run(
 
     try:
         book, rules = _inputs(capture, contacts, policy, [json_path, html_path])
-        audit = CaptureAudit(book, rules, region=region, gravatar_enabled=gravatar_enabled)
+        audit = CaptureAudit(
+            book, rules, region=region, gravatar_enabled=gravatar_enabled,
+            allow_loopback_http=allow_loopback_http,
+        )
         count = _scan(capture, audit, quiet=quiet, stdout=stdout, stderr=stderr)
         report = audit.report(title=f"N2Net privacy report: {capture.name}")
         for path, text in ((json_path, report.to_json() + "\n"), (html_path, report.render_html())):

@@ -31,4 +31,6 @@ def register(subparsers: Any) -> None:
 def _run(args: argparse.Namespace) -> int:
     from n2net_privacy.demo import run_demo
 
-    return run_demo(sys.stdout, contacts=args.contacts, seed=args.seed, report_dir=args.report_dir)
+    return run_demo(
+        sys.stdout, contacts=args.contacts, seed=args.seed, report_dir=args.report_dir
+    )

@@ -174,7 +174,9 @@ class ConsentCore(Generic[S, C]):
         if self._dirty:
             self._persist_latest()
 
-    def _apply_durable_first(self, decide: Callable[[S], Proposal[S, C] | None]) -> Applied[S]:
+    def _apply_durable_first(
+        self, decide: Callable[[S], Proposal[S, C] | None]
+    ) -> Applied[S]:
         """SAVE, then PUBLISH only if nothing was published while saving.
 
         Only transitions without SAVE (revocations) can be published while
@@ -193,10 +195,8 @@ class ConsentCore(Generic[S, C]):
                 )
                 if first and proposal is not None and not kind_needs_save:
                     break  # the state moved before we got the disk: no save needed now
-                if (
-                    proposal is None
-                    or not kind_needs_save
-                    or (not first and proposal.kind is Kind.GRANT)
+                if proposal is None or not kind_needs_save or (
+                    not first and proposal.kind is Kind.GRANT
                 ):
                     if not first:
                         self._restore_latest()  # the disk must say what is in force

@@ -170,7 +170,9 @@ def iter_cards(text: str) -> Iterator[RawCard]:
         value = content.value.strip().upper()
         if content.name == "BEGIN" and content.group is None:
             if card is not None:
-                raise VCardSyntaxError("card is never closed (no END:VCARD)", card.line, card.index)
+                raise VCardSyntaxError(
+                    "card is never closed (no END:VCARD)", card.line, card.index
+                )
             if value != "VCARD":
                 raise VCardSyntaxError("not a vCard component", content.line, count)
             card = RawCard(count, content.line)
@@ -221,7 +223,9 @@ def decode_value(content: ContentLine, version: str, *, text: bool = True) -> st
     raw = content.value
     if encoding == "QUOTED-PRINTABLE":
         if _BAD_QP.search(raw):
-            raise VCardSyntaxError("value cannot be decoded (quoted-printable)", content.line)
+            raise VCardSyntaxError(
+                "value cannot be decoded (quoted-printable)", content.line
+            )
         if not text:
             return quopri.decodestring(raw.encode("utf-8"))
         charset = (content.params.get("CHARSET") or ["UTF-8"])[0]
@@ -232,7 +236,9 @@ def decode_value(content: ContentLine, version: str, *, text: bool = True) -> st
         try:
             raw = quopri.decodestring(raw.encode("utf-8")).decode(charset)
         except UnicodeDecodeError:
-            raise VCardSyntaxError("value is not valid text in its CHARSET", content.line) from None
+            raise VCardSyntaxError(
+                "value is not valid text in its CHARSET", content.line
+            ) from None
     return _unescape(raw, version)
 
 

@@ -168,7 +168,9 @@ def android_chapter(story: Story, book: list[Contact], data_dir: Path) -> None:
         _full_pass(gateway) == len(book),
         f"with the grant, a paged pass shows all {len(book)} contacts",
     )
-    story.check(any(d.added for d in deltas), "the app was told which contacts became visible")
+    story.check(
+        any(d.added for d in deltas), "the app was told which contacts became visible"
+    )
     revoke_during_listing(story, gateway, android.settings_revoke, "user")
     story.check(
         gateway.list_contacts() == ContactPage(S.DENIED),
@@ -191,10 +193,10 @@ def android_chapter(story: Story, book: list[Contact], data_dir: Path) -> None:
     q_user = ScriptedUser([Answer.DENY, Answer.DENY_DONT_ASK_AGAIN])
     android10 = AndroidPermissionProvider(api_level=29, user=q_user)
     first, second = android10.request("contacts"), android10.request("contacts")
-    story.event("user", 'on Android 10 denies, then ticks "Don\'t ask again"')
+    story.event("user", "on Android 10 denies, then ticks \"Don't ask again\"")
     story.check(
         (first, second) == (S.DENIED, S.BLOCKED),
-        'on API 23-29 only the "Don\'t ask again" checkbox blocks',
+        "on API 23-29 only the \"Don't ask again\" checkbox blocks",
     )
     gateway.close()
     permissions.close()
@@ -214,7 +216,9 @@ def ios_chapter(story: Story, book: list[Contact], data_dir: Path) -> None:
     status = permissions.request(Permission.CONTACTS)
     story.event("user", f"shares {len(chosen)} selected contacts (iOS 18 limited access)")
     story.check(status is S.LIMITED, f"the request returns LIMITED (got {status.value})")
-    story.check(_full_pass(gateway) == len(chosen), "the app sees exactly the selected contacts")
+    story.check(
+        _full_pass(gateway) == len(chosen), "the app sees exactly the selected contacts"
+    )
     picked = ios.present_contact_picker()
     story.event(
         "user", f"keeps 1 contact, removes {len(chosen) - 1} and adds {len(more)} with the picker"
@@ -223,7 +227,9 @@ def ios_chapter(story: Story, book: list[Contact], data_dir: Path) -> None:
         picked.added == frozenset(more) and picked.removed == frozenset(chosen[1:]),
         "the picker's result is the new selection, with what was added and removed",
     )
-    story.check(_full_pass(gateway) == 1 + len(more), "the listing follows the new selection")
+    story.check(
+        _full_pass(gateway) == 1 + len(more), "the listing follows the new selection"
+    )
     ios.settings_grant()
     story.event("user", "switches to Full Access in Settings (iOS kills the app)")
     story.check(
@@ -235,7 +241,8 @@ def ios_chapter(story: Story, book: list[Contact], data_dir: Path) -> None:
     permissions, gateway = restart_sdk(ios, book, state_file)
     story.event("user", "opens the app again")
     story.check(
-        permissions.status(Permission.CONTACTS) is S.GRANTED and _full_pass(gateway) == len(book),
+        permissions.status(Permission.CONTACTS) is S.GRANTED
+        and _full_pass(gateway) == len(book),
         "the SDK, started again from its files, finds full access: every contact shows",
     )
     revoke_during_listing(story, gateway, ios.settings_revoke, "user")

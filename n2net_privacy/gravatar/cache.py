@@ -238,7 +238,7 @@ def _encode(entry: CacheEntry) -> bytes:
 def _decode(raw: bytes) -> CacheEntry | None:
     if not raw.startswith(_MAGIC):
         return None
-    line, sep, body = raw[len(_MAGIC) :].partition(b"\n")
+    line, sep, body = raw[len(_MAGIC):].partition(b"\n")
     try:
         header = json.loads(line) if sep else None
         if not isinstance(header, dict):

@@ -157,12 +157,8 @@ class GravatarFetcher:
 
     def _steps(self, email_hash: str, generation: int) -> Steps:
         return lookup_steps(
-            email_hash,
-            urls=self._urls,
-            config=self.config,
-            backoff=self._backoff,
-            clock=self._clock,
-            may_send=lambda: self._current(generation),
+            email_hash, urls=self._urls, config=self.config, backoff=self._backoff,
+            clock=self._clock, may_send=lambda: self._current(generation),
         )
 
     def _claim(
@@ -272,9 +268,7 @@ class GravatarFetcher:
                     continue
                 try:
                     reply = self._sync_client().request(
-                        "GET",
-                        action.url,
-                        timeout=self.config.timeout,
+                        "GET", action.url, timeout=self.config.timeout,
                         max_response_bytes=self.config.max_image_bytes,
                     )
                 except NetworkError as exc:
@@ -312,7 +306,8 @@ class GravatarFetcher:
             self._batches.add(batch)
         try:
             batch.tasks = [
-                loop.create_task(self._fetch_one(item, generation, client, slots)) for item in items
+                loop.create_task(self._fetch_one(item, generation, client, slots))
+                for item in items
             ]
             outcomes = await asyncio.gather(*batch.tasks, return_exceptions=True)
         finally:
@@ -383,9 +378,7 @@ class GravatarFetcher:
                     continue
                 try:
                     reply = await client.request(
-                        "GET",
-                        action.url,
-                        timeout=self.config.timeout,
+                        "GET", action.url, timeout=self.config.timeout,
                         max_response_bytes=self.config.max_image_bytes,
                     )
                 except NetworkError as exc:

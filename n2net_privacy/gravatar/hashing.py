@@ -43,7 +43,9 @@ def _algorithm(value: HashAlgorithm | str) -> HashAlgorithm:
         return HashAlgorithm(str(value).lower())
     except ValueError:
         allowed = ", ".join(a.value for a in HashAlgorithm)
-        raise GravatarError(f"unknown hash algorithm {value!r}; allowed: {allowed}") from None
+        raise GravatarError(
+            f"unknown hash algorithm {value!r}; allowed: {allowed}"
+        ) from None
 
 
 def normalize_email(email: str) -> str:

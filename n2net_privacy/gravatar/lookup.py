@@ -133,10 +133,7 @@ def lookup_steps(
             continue
         backoff.answered(host)
         result = classify_reply(
-            email_hash,
-            reply.status,
-            reply.headers,
-            reply.content,
+            email_hash, reply.status, reply.headers, reply.content,
             max_bytes=config.max_image_bytes,
         )
         if isinstance(result, NoAvatar) and not result.reason.cacheable:

@@ -463,7 +463,9 @@ class AndroidPermissionProvider:
                 # Settings changed while the dialog was up; the tap lands on nothing.
                 result = self._get(key)
             else:
-                result = android_status_after(before, self.api_level, kind, auto_revoked=revoked)
+                result = android_status_after(
+                    before, self.api_level, kind, auto_revoked=revoked
+                )
                 still_revoked = revoked and kind == Answer.DISMISS
                 self._set(key, result, app_killed=False, auto_revoked=still_revoked)
         self._changes.flush()

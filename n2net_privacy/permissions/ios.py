@@ -174,7 +174,9 @@ def ios_after_picker(
     if not isinstance(answer, SelectContacts):
         return state, PickerResult(_LIMITED, state.selected)  # cancelled
     new = answer.ids
-    result = PickerResult(_LIMITED, new, added=new - state.selected, removed=state.selected - new)
+    result = PickerResult(
+        _LIMITED, new, added=new - state.selected, removed=state.selected - new
+    )
     return replace(state, selected=new), result
 
 
@@ -388,11 +390,7 @@ class IOSPermissionProvider:
             self._pickers += 1
             options = frozenset({Answer.SELECT, Answer.DISMISS})
             prompt = Prompt(
-                Platform.IOS,
-                group,
-                options,
-                number=self._pickers,
-                picker=True,
+                Platform.IOS, group, options, number=self._pickers, picker=True,
                 selected=before.selected,
             )
             version = self._version

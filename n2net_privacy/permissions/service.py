@@ -168,8 +168,7 @@ class JsonLearnedStatusStore:
         except OSError as exc:
             raise StorageError(
                 f"cannot save permission state to {self.path} ({os_error_name(exc)})",
-                path=str(self.path),
-                errno=exc.errno,
+                path=str(self.path), errno=exc.errno,
             ) from exc
 
 
@@ -220,8 +219,8 @@ class PermissionService:
                 # a stale block in memory; the next write saves it.
                 self._learn(member.group, None, change=None)
                 return live
-            rationale = live == PermissionStatus.DENIED and self._provider.should_show_rationale(
-                member
+            rationale = (
+                live == PermissionStatus.DENIED and self._provider.should_show_rationale(member)
             )
             return resolve_status(live, self.learned(member), rationale)
 
@@ -322,6 +321,5 @@ class PermissionService:
         except OSError as exc:  # a custom store: still one error tree
             raise StorageError(
                 f"cannot save permission state ({os_error_name(exc)})",
-                path="<store>",
-                errno=exc.errno,
+                path="<store>", errno=exc.errno,
             ) from exc

@@ -57,10 +57,8 @@ def _platform_problems(scenario: Scenario) -> list[Problem]:
     for index, answer in enumerate(scenario.answers):
         if isinstance(answer, SelectAnswer) and not limited_ok:
             problems.append(
-                (
-                    ("answers", index, "select"),
-                    f'"select" (limited access) needs iOS {LIMITED_ACCESS_SINCE}+',
-                )
+                (("answers", index, "select"),
+                 f'"select" (limited access) needs iOS {LIMITED_ACCESS_SINCE}+')
             )
     return problems
 
@@ -75,12 +73,8 @@ def _recipient_problems(
         return [((*path, "contact"), _NO_SUCH_CONTACT)]
     if to.phone >= len(contact.phones):
         count = len(contact.phones)
-        return [
-            (
-                (*path, "phone"),
-                f"phone index {to.phone} is out of range: the contact has {count} number(s)",
-            )
-        ]
+        return [((*path, "phone"),
+                 f"phone index {to.phone} is out of range: the contact has {count} number(s)")]
     return []
 
 

@@ -170,9 +170,8 @@ def _check_shape(text: str) -> None:
                 raise ScenarioError(f"nested deeper than {MAX_NESTING} levels", line=line)
         elif bracket in "]}":
             depth -= 1
-    outside = _STRUCTURE.sub(
-        lambda m: " " * len(m.group()) if m.group()[0] == '"' else m.group(), text
-    )
+    outside = _STRUCTURE.sub(lambda m: " " * len(m.group()) if m.group()[0] == '"' else
+                             m.group(), text)
     long_number = _LONG_NUMBER.search(outside)
     if long_number is not None:
         line = text.count("\n", 0, long_number.start()) + 1
@@ -308,15 +307,16 @@ def _what(error: ErrorDetails, document: Any, path: JsonPath, absent: str | int 
     return message.replace("Input should be", "must be")
 
 
-def schema_error(exc: ValidationError, document: Any, positions: JsonPositions) -> ScenarioError:
+def schema_error(
+    exc: ValidationError, document: Any, positions: JsonPositions
+) -> ScenarioError:
     """The first (topmost) schema problem as a :class:`ScenarioError` with its line."""
     errors = exc.errors(include_url=False, include_input=False)
     # A container's complaint caused by its items' ("tuple too short" after a
     # bad step was dropped) only repeats them: keep the innermost errors.
     locs = [tuple(error["loc"]) for error in errors]
     errors = [
-        error
-        for error, loc in zip(errors, locs, strict=True)
+        error for error, loc in zip(errors, locs, strict=True)
         if not any(other[: len(loc)] == loc and len(other) > len(loc) for other in locs)
     ]
     problems: list[tuple[int, str]] = []

@@ -309,7 +309,8 @@ Step = Annotated[
 
 #: Every step type, in the order docs/scenarios.md lists them.
 STEP_TYPES: tuple[str, ...] = tuple(
-    model.model_fields["step"].annotation.__args__[0] for model in get_args(get_args(Step)[0])
+    model.model_fields["step"].annotation.__args__[0]
+    for model in get_args(get_args(Step)[0])
 )
 
 

@@ -147,11 +147,8 @@ class _Device:
     """One simulated phone with the SDK on it, wired to the loopback servers."""
 
     def __init__(
-        self,
-        loaded: LoadedScenario,
-        data_dir: Path,
-        stack: contextlib.ExitStack,
-        clock: Callable[[], float],
+        self, loaded: LoadedScenario, data_dir: Path, stack: contextlib.ExitStack,
+        clock: Callable[[], float], route: Callable[[str], str],
     ) -> None:
         scenario = loaded.scenario
         self.loaded = loaded
@@ -164,6 +161,7 @@ class _Device:
         keys = ServerKeyPair.generate(key_id="scenario")
         self.ingest = IngestServer(keys, app_key=_APP_KEY)
         stack.callback(self.ingest.close)
+        self._ingest_url = route(self.ingest.url)
         self.gravatar = stack.enter_context(GravatarStandIn(_avatars_for(self.book)))
         hosts = frozenset({LOOPBACK})
         policy = EgressPolicy(
@@ -172,12 +170,8 @@ class _Device:
         # Requests are timed on the timeline's clock, so both read "seconds since the start".
         self.egress = Egress(policy, clock=lambda: clock() - self._started)
         self.auditor = EgressAuditor(
-            self.book,
-            mode="record",
-            server_private_key=keys.private_key,
-            allowed_hosts=policy.allowed_hosts,
-            allow_loopback_http=True,
-            region=platform.region,
+            self.book, mode="record", server_private_key=keys.private_key,
+            allowed_hosts=policy.allowed_hosts, allow_loopback_http=True, region=platform.region,
         )
         self.egress.add_inspector(self.auditor)
 
@@ -198,25 +192,17 @@ class _Device:
         # The auditor reads the toggle (public API): an email hash while it is off is a leak.
         self.auditor.watch_gravatar_consent(lambda: self.settings.gravatar_enabled)
         self.fetcher = GravatarFetcher(
-            self.settings, self.egress, GravatarConfig(base_url=self.gravatar.base_url)
+            self.settings, self.egress, GravatarConfig(base_url=route(self.gravatar.base_url))
         )
         stack.callback(self.fetcher.close)
         key_store = (
-            SimulatedAndroidKeystore()
-            if isinstance(platform, AndroidPlatform)
+            SimulatedAndroidKeystore() if isinstance(platform, AndroidPlatform)
             else SimulatedIOSKeychain()
         )
         self.uploader = Uploader(
-            self.ingest.url,
-            _APP_KEY,
-            keys.public,
-            data_dir / "uploader",
-            key_store=key_store,
-            egress=self.egress,
-            region=platform.region,
-            sender_config=_SENDER,
-            start=False,
-            rng=random.Random(_SEED),
+            route(self.ingest.url), _APP_KEY, keys.public, data_dir / "uploader",
+            key_store=key_store, egress=self.egress, region=platform.region,
+            sender_config=_SENDER, start=False, rng=random.Random(_SEED),
         )
         # Closed first (LIFO): what is still queued gets a bounded last chance to go.
         stack.callback(self.uploader.close, _CLOSE_TIMEOUT_S)
@@ -389,12 +375,11 @@ class _Device:
     def _leak(self, step: LeakStep) -> str:
         contact = (
             next(c for c in self.book if c.id == step.contact)
-            if step.contact is not None
-            else leak_source(self.book)
+            if step.contact is not None else leak_source(self.book)
         )
         assert contact is not None  # checked at load
         leak = SeededLeak(step.kind, step.place, step.encoding)
-        client = LeakyClient.for_contact(self.egress, contact, base_url=self.ingest.url)
+        client = LeakyClient.for_contact(self.egress, contact, base_url=self._ingest_url)
         try:
             response = client.send(leak)
         except NetworkError:
@@ -411,12 +396,16 @@ def run_scenario(
     on_step: StepCallback | None = None,
     clock: Callable[[], float] = time.monotonic,
     now: Callable[[], float] = time.time,
+    route: Callable[[str], str] | None = None,
 ) -> PrivacyReport:
     """Run every step of ``loaded``; return the privacy report of the run.
 
     Raises :class:`ScenarioError` (with the step's line) when the simulated
     platform refuses a step, e.g. a prompt the scripted user has no answer for.
     ``clock`` times the timeline (seconds from the start); ``now`` stamps the report.
+    ``route`` maps each loopback server's base URL to the one the SDK should
+    use instead: QA puts an intercepting proxy (mitmproxy in reverse mode)
+    in between to capture the SDK's own traffic as a real device's.
     Blocking: call it from a thread without a running event loop.
     """
     scenario = loaded.scenario
@@ -424,7 +413,7 @@ def run_scenario(
         tempfile.TemporaryDirectory(prefix="n2net-scenario-") as tmp,
         contextlib.ExitStack() as stack,
     ):
-        device = _Device(loaded, Path(tmp), stack, clock)
+        device = _Device(loaded, Path(tmp), stack, clock, route or (lambda url: url))
         for index, step in enumerate(scenario.steps):
             outcome = device.run(index, step)
             if on_step is not None:
@@ -432,9 +421,6 @@ def run_scenario(
         stack.close()  # uploader, fetcher, gateway, servers: every request is in the log now
         title = scenario.title or f"Privacy report: {Path(loaded.source).name}"
         return report_for(
-            device.auditor,
-            device.egress.audit,
-            timeline=device.timeline,
-            generated_at=now(),
-            title=title,
+            device.auditor, device.egress.audit, timeline=device.timeline,
+            generated_at=now(), title=title,
         )

@@ -59,11 +59,8 @@ class AuditedEgress(Egress):
         gravatar_consent: Callable[[], bool] | None = None,
     ) -> None:
         if policy is None:
-            policy = (
-                EgressPolicy(allowed_hosts=LOOPBACK_HOSTS, test_mode=True)
-                if loopback
+            policy = EgressPolicy(allowed_hosts=LOOPBACK_HOSTS, test_mode=True) if loopback \
                 else EgressPolicy()
-            )
         self.auditor = EgressAuditor(
             address_book,
             mode=mode,

@@ -126,7 +126,7 @@ class RecordedRequest:
     def hash(self) -> str | None:
         """The hash the request asked for, or None for another path."""
         if self.path.startswith(_PATH_PREFIX):
-            return self.path[len(_PATH_PREFIX) :]
+            return self.path[len(_PATH_PREFIX):]
         return None
 
 
@@ -181,9 +181,7 @@ class _Server(http.server.ThreadingHTTPServer):
 
     def process_request(self, request: Any, client_address: Any) -> None:
         thread = threading.Thread(
-            target=self._serve,
-            args=(request, client_address),
-            daemon=True,
+            target=self._serve, args=(request, client_address), daemon=True,
             name="gravatar-stand-in",
         )
         with self.lock:
@@ -258,10 +256,8 @@ class GravatarStandIn:
         self._stopping.clear()
         self._server = _Server(self, self._host)
         self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            daemon=True,
-            name="gravatar-stand-in-accept",
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+            daemon=True, name="gravatar-stand-in-accept",
         )
         self._thread.start()
         return self

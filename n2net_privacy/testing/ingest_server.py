@@ -198,10 +198,8 @@ class IngestServer:
         self._port = httpd.server_address[1]
         self._httpd = httpd
         self._thread = threading.Thread(
-            target=httpd.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="n2net-ingest-server",
-            daemon=True,
+            target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
+            name="n2net-ingest-server", daemon=True,
         )
         self._thread.start()
 
@@ -249,7 +247,9 @@ class IngestServer:
         the device's delete.
         """
         with self._lock:
-            self._faults.extend(_Fault(None, after_processing=after_processing) for _ in range(n))
+            self._faults.extend(
+                _Fault(None, after_processing=after_processing) for _ in range(n)
+            )
 
     def delay(self, seconds: float) -> None:
         """Wait ``seconds`` before handling every POST from now on (0 to stop)."""
@@ -295,9 +295,7 @@ class IngestServer:
             self._stopping.wait(delay)  # cut short by stop(), so exit never waits on it
         if fault is not None and fault.status is not None:
             reply = error_reply(
-                fault.status,
-                "injected",
-                "failure injected by the test",
+                fault.status, "injected", "failure injected by the test",
                 retry_after=fault.retry_after,
             )
             self._finish(handler, headers, body, reply)

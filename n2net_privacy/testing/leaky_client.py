@@ -59,11 +59,8 @@ class LeakKind(StrEnum):
     @property
     def rule(self) -> Rule:
         """The auditor rule that must fire for this kind."""
-        return {
-            LeakKind.EMAIL: Rule.PII_EMAIL,
-            LeakKind.NAME: Rule.PII_NAME,
-            LeakKind.PHONE: Rule.PII_PHONE,
-        }[self]
+        return {LeakKind.EMAIL: Rule.PII_EMAIL, LeakKind.NAME: Rule.PII_NAME,
+                LeakKind.PHONE: Rule.PII_PHONE}[self]
 
 
 class LeakPlace(StrEnum):

@@ -191,7 +191,8 @@ def egress(
     asks (1 by default; marker ``n2net_no_requests`` or ``min=0`` opts out).
     Any other ``Egress`` built during the test gets this auditor as well.
     """
-    audited = AuditedEgress(_n2net_known_books.contacts, server_private_key=server_key.private_key)
+    audited = AuditedEgress(_n2net_known_books.contacts,
+                            server_private_key=server_key.private_key)
     _n2net_known_books.egress = audited
     if request.node.get_closest_marker(_NO_REQUESTS) is None:
         audited.expect_requests(min=1)

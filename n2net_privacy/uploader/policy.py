@@ -55,7 +55,9 @@ class Outcome(StrEnum):
     """The server will never accept this batch: count it with its reason, drop it."""
 
 
-def classify(status: int | None, *, network_error: bool = False, timeout: bool = False) -> Outcome:
+def classify(
+    status: int | None, *, network_error: bool = False, timeout: bool = False
+) -> Outcome:
     """Decide what to do after an attempt that got ``status`` (or no reply).
 
     >>> classify(503)

@@ -53,7 +53,9 @@ __all__ = [
 SEAL_OVERHEAD = NONCE_BYTES + 16
 _AAD_PREFIX = b"n2net/queue/v1:"
 _INSERT = "INSERT INTO events (seq, blob) VALUES (?, ?)"
-_MEMBERS = "SELECT seq, blob FROM events WHERE seq BETWEEN ? AND ? AND batch_id = ? ORDER BY seq"
+_MEMBERS = (
+    "SELECT seq, blob FROM events WHERE seq BETWEEN ? AND ? AND batch_id = ? ORDER BY seq"
+)
 _REASSIGN = "UPDATE events SET batch_id = ? WHERE seq BETWEEN ? AND ? AND batch_id IS ?"
 _NEW_BATCH = "INSERT INTO batches (id, lo, hi) VALUES (?, ?, ?)"
 _log = get_logger(__name__)

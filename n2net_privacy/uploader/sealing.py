@@ -50,7 +50,9 @@ _MLKEM768_SEED_LEN = 64
 _HYBRID_PUBLIC_LEN = _MLKEM768_PUBLIC_LEN + _X25519_LEN
 _HYBRID_PRIVATE_LEN = _MLKEM768_SEED_LEN + _X25519_LEN
 _KEY_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
-_PEM_BLOCK = re.compile(rb"-----BEGIN PUBLIC KEY-----.+?-----END PUBLIC KEY-----", re.DOTALL)
+_PEM_BLOCK = re.compile(
+    rb"-----BEGIN PUBLIC KEY-----.+?-----END PUBLIC KEY-----", re.DOTALL
+)
 
 
 def _suite(kem: hpke.KEM) -> hpke.Suite:
@@ -77,7 +79,9 @@ class ServerKey:
     def __post_init__(self) -> None:
         _check_key_id(self.key_id)
         if not isinstance(self.public_key, x25519.X25519PublicKey | hpke.MLKEM768X25519PublicKey):
-            raise ConfigurationError("public_key must be an X25519 or ML-KEM-768+X25519 public key")
+            raise ConfigurationError(
+                "public_key must be an X25519 or ML-KEM-768+X25519 public key"
+            )
 
     @property
     def kind(self) -> KeyKind:
@@ -194,7 +198,9 @@ class ServerKeyPair:
             parts = [x25519.X25519PublicKey.from_public_bytes(self.public_bytes)]
         else:
             parts = [
-                mlkem.MLKEM768PublicKey.from_public_bytes(self.public_bytes[:_MLKEM768_PUBLIC_LEN]),
+                mlkem.MLKEM768PublicKey.from_public_bytes(
+                    self.public_bytes[:_MLKEM768_PUBLIC_LEN]
+                ),
                 x25519.X25519PublicKey.from_public_bytes(self.public_bytes[_MLKEM768_PUBLIC_LEN:]),
             ]
         return b"".join(

@@ -255,7 +255,9 @@ class Sender:
             return None
         return _Flight(batch, body)
 
-    def _split_or_dead(self, batch: QueuedBatch, status: int | None, key: str, reason: str) -> None:
+    def _split_or_dead(
+        self, batch: QueuedBatch, status: int | None, key: str, reason: str
+    ) -> None:
         if self._queue.split(batch.batch_id) is None:
             self._finish_dead(batch, status, key, reason)
         else:
@@ -349,18 +351,15 @@ class Sender:
         _log.info("upload attempt %d failed (%s); retrying in %.2fs", flight.attempt, reason, delay)
         self._emit(
             SendStatus(
-                state,
-                flight.batch.batch_id,
-                len(flight.batch),
-                status,
-                flight.attempt,
-                delay,
+                state, flight.batch.batch_id, len(flight.batch), status, flight.attempt, delay,
                 reason,
             )
         )
         return delay
 
-    def _finish_dead(self, batch: QueuedBatch, status: int | None, key: str, reason: str) -> None:
+    def _finish_dead(
+        self, batch: QueuedBatch, status: int | None, key: str, reason: str
+    ) -> None:
         """Dead-letter under a stable counter ``key``; ``reason`` is for people."""
         count = self._queue.dead_letter(batch.batch_id, key)
         _log.warning("upload batch dead-lettered (%s): %d events", reason, count)

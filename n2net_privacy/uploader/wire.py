@@ -97,10 +97,8 @@ def _wire_error(exc: ValidationError, what: str) -> WireFormatError:
     locs = [error["loc"] for error in errors]
     for error in errors:
         # pydantic adds "too short" for a list whose items failed; the item errors say it.
-        if any(
-            len(other) > len(error["loc"]) and other[: len(error["loc"])] == error["loc"]
-            for other in locs
-        ):
+        if any(len(other) > len(error["loc"]) and other[: len(error["loc"])] == error["loc"]
+               for other in locs):
             continue
         loc = ".".join(str(part) for part in error["loc"])
         # Messages never hold the input (hide_input_in_errors), but a field
