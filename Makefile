@@ -26,7 +26,11 @@ test: $(VENV)/.test-installed
 	$(BIN)/mypy --strict n2net_privacy
 	$(BIN)/pytest -q
 
-bench: $(VENV)/.test-installed
+$(VENV)/.bench-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	touch $@
+
+bench: $(VENV)/.bench-installed
 	$(BIN)/python -m benchmarks
 
 clean:

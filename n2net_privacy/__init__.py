@@ -132,7 +132,6 @@ if TYPE_CHECKING:
         WireEvent,
     )
     from n2net_privacy.uploader.keystore import (
-        FileKeyStore,
         KeyStore,
         SimulatedAndroidKeystore,
         SimulatedIOSKeychain,
@@ -170,7 +169,6 @@ _EXPORTS: dict[str, str] = {
     "EgressPolicy": "n2net_privacy.egress",
     "EgressPolicyError": "n2net_privacy.errors",
     "EventBatch": "n2net_privacy.uploader",
-    "FileKeyStore": "n2net_privacy.uploader.keystore",
     "Finding": "n2net_privacy.audit",
     "GravatarConfig": "n2net_privacy.gravatar",
     "GravatarError": "n2net_privacy.errors",
@@ -272,7 +270,6 @@ __all__ = [
     "EgressPolicy",
     "EgressPolicyError",
     "EventBatch",
-    "FileKeyStore",
     "Finding",
     "GravatarConfig",
     "GravatarError",

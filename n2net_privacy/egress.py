@@ -1,15 +1,22 @@
 """The one egress chokepoint: every HTTP request the SDK makes leaves through here.
 
-This is the only module that imports httpx (a test enforces it). It builds
-the clients for each :class:`Purpose`, and wraps their transport so that every
-request, before a byte leaves:
+With :mod:`n2net_privacy.egress_transport` (the gate it wraps around every
+transport) this is the only module that imports httpx; a test enforces it.
+It builds the clients for each :class:`Purpose`, so that every request,
+before a byte leaves, whatever transport is underneath:
 
-* goes only to a host on its purpose's allowlist;
+* goes only to a ``(host, port)`` pair on its purpose's allowlist, with a
+  method allowed for that purpose;
 * uses ``https://`` (plaintext only to loopback, and only when the policy says
   so for tests);
+* carries the framing the door derives (``Host``, ``Content-Length``) and no
+  caller-set framing or hop-by-hop header (:mod:`n2net_privacy.egress_headers`);
 * carries no cookie, no Referer, and the SDK's fixed generic User-Agent;
 * is shown to each registered inspector (the QA auditor), which may block it;
 * is recorded in the :class:`AuditLog`: time, purpose, method, host, path, bytes.
+
+TLS contexts and pins follow :mod:`n2net_privacy.egress_tls`; a pin is
+checked after the handshake and before the first request byte.
 
 The rest of the SDK sees :class:`EgressClient` / :class:`AsyncEgressClient`,
 which return an :class:`EgressResponse` and raise :class:`NetworkError` for
@@ -18,19 +25,16 @@ network trouble, so no httpx type escapes this module.
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import hashlib
 import http.cookiejar
 import itertools
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import httpx
 
-from n2net_privacy._version import __version__
 from n2net_privacy.egress_policy import (
     AuditEntry,
     AuditLog,
@@ -40,8 +44,17 @@ from n2net_privacy.egress_policy import (
     Purpose,
     RequestInspector,
 )
-from n2net_privacy.errors import EgressPolicyError, NetworkError, NetworkTimeout, PinMismatchError
-from n2net_privacy.redact import get_logger
+from n2net_privacy.egress_tls import PinSet, check_context, harden, spki_sha256
+from n2net_privacy.egress_transport import (
+    CALLER_HEADERS,
+    USER_AGENT,
+    AsyncAuditingTransport,
+    AuditingTransport,
+    Gate,
+    check_transport,
+    pin_checks,
+)
+from n2net_privacy.errors import NetworkError, NetworkTimeout
 
 __all__ = [
     "USER_AGENT",
@@ -53,202 +66,12 @@ __all__ = [
     "EgressPolicy",
     "EgressResponse",
     "OutgoingRequest",
+    "PinSet",
     "Purpose",
     "RequestInspector",
     "on_new_egress",
     "spki_sha256",
 ]
-
-USER_AGENT = f"n2net-privacy/{__version__}"
-_STRIPPED_HEADERS = ("cookie", "referer", "origin")
-_log = get_logger(__name__)
-
-
-def spki_sha256(der_certificate: bytes) -> str:
-    """The base64 SHA-256 of a certificate's SubjectPublicKeyInfo: the pin format.
-
-    The same value ``openssl x509 -pubkey | openssl pkey -pubin -outform der |
-    openssl dgst -sha256 -binary | base64`` prints.
-    """
-    from cryptography import x509
-    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
-    spki = x509.load_der_x509_certificate(der_certificate).public_key().public_bytes(
-        Encoding.DER, PublicFormat.SubjectPublicKeyInfo
-    )
-    return base64.b64encode(hashlib.sha256(spki).digest()).decode("ascii")
-
-
-def _pinned(stream: object, pins: frozenset[str]) -> bool:
-    """True when the TLS stream's peer certificate carries one of the pinned keys."""
-    get_extra_info = getattr(stream, "get_extra_info", None)
-    ssl_object = get_extra_info("ssl_object") if get_extra_info is not None else None
-    der = ssl_object.getpeercert(True) if ssl_object is not None else None
-    return der is not None and spki_sha256(der) in pins
-
-
-_TLS_DONE = "connection.start_tls.complete"
-
-
-def _mismatch(purpose: Purpose) -> PinMismatchError:
-    return PinMismatchError(f"server key for purpose {purpose.value!r} is not pinned")
-
-
-def _pin_tracer(pins: frozenset[str], purpose: Purpose) -> Callable[[str, dict[str, Any]], None]:
-    """An httpcore trace hook that checks the pin right after the TLS handshake.
-
-    It runs before the first byte of the request is written, so on a
-    mismatch nothing is sent; the stream is closed and the error propagates.
-    """
-
-    def trace(event: str, info: dict[str, Any]) -> None:
-        stream: Any = info.get("return_value")
-        if event == _TLS_DONE and not _pinned(stream, pins):
-            stream.close()
-            raise _mismatch(purpose)
-
-    return trace
-
-
-def _async_pin_tracer(
-    pins: frozenset[str], purpose: Purpose
-) -> Callable[[str, dict[str, Any]], Awaitable[None]]:
-    """The asyncio twin of :func:`_pin_tracer` (httpcore wants a coroutine there)."""
-
-    async def trace(event: str, info: dict[str, Any]) -> None:
-        stream: Any = info.get("return_value")
-        if event == _TLS_DONE and not _pinned(stream, pins):
-            await stream.aclose()
-            raise _mismatch(purpose)
-
-    return trace
-
-
-def _wire_size(request: httpx.Request) -> int:
-    """Bytes an HTTP/1.1 request puts on the wire: request line, headers, body."""
-    line = len(request.method) + len(request.url.raw_path) + len(" HTTP/1.1\r\n") + 1
-    headers = sum(len(k) + len(v) + 4 for k, v in request.headers.raw)  # "k: v\r\n"
-    return line + headers + 2 + len(request.content)
-
-
-class _Gate:
-    """The decisions shared by the sync and async transports (no I/O)."""
-
-    def __init__(
-        self,
-        purpose: Purpose,
-        policy: EgressPolicy,
-        audit: AuditLog,
-        inspectors: list[RequestInspector],
-        clock: Callable[[], float],
-        *,
-        pins: frozenset[str] | None = None,
-        ids: Iterator[int] | None = None,
-    ) -> None:
-        self.pins = pins
-        self._ids = ids if ids is not None else itertools.count(1)
-        self.purpose = purpose
-        self.policy = policy
-        self.audit = audit
-        # Shared, not copied: an inspector added later sees existing clients too.
-        self.inspectors = inspectors
-        self.clock = clock
-
-    def admit(self, request: httpx.Request) -> None:
-        """Scrub headers, enforce the policy, run inspectors; raise to block."""
-        for name in _STRIPPED_HEADERS:
-            request.headers.pop(name, None)
-        request.headers["user-agent"] = USER_AGENT
-        url = request.url
-        request.extensions["n2net_request_id"] = request_id = next(self._ids)
-        outgoing = OutgoingRequest(
-            purpose=self.purpose,
-            method=request.method,
-            url=str(url),
-            scheme=url.scheme,
-            host=url.host,
-            path=url.path,
-            query=url.query.decode("ascii", "replace"),
-            headers=tuple(request.headers.items()),
-            body=request.content,
-            request_id=request_id,
-        )
-        try:
-            self.policy.check(self.purpose, url.scheme, url.host)
-            for inspector in tuple(self.inspectors):
-                inspector.inspect(outgoing)
-        except EgressPolicyError:
-            self.audit.record(self._entry(request, blocked=True))
-            _log.warning("egress blocked: purpose=%s host=%s", self.purpose.value, url.host)
-            raise
-
-    def done(
-        self, request: httpx.Request, status: int | None, error: BaseException | None = None
-    ) -> None:
-        self.audit.record(self._entry(
-            request, status=status, error=None if error is None else type(error).__name__
-        ))
-
-    def _entry(
-        self, request: httpx.Request, *, status: int | None = None, blocked: bool = False,
-        error: str | None = None,
-    ) -> AuditEntry:
-        return AuditEntry(
-            at=self.clock(),
-            purpose=self.purpose,
-            method=request.method,
-            host=request.url.host,
-            path=request.url.path,
-            request_bytes=_wire_size(request),
-            status=status,
-            blocked=blocked,
-            request_id=request.extensions.get("n2net_request_id", 0),
-            error=error,
-        )
-
-
-class _AuditingTransport(httpx.BaseTransport):
-    def __init__(self, gate: _Gate, inner: httpx.BaseTransport) -> None:
-        self._gate = gate
-        self._inner = inner
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        request.read()
-        self._gate.admit(request)
-        if self._gate.pins is not None:
-            request.extensions["trace"] = _pin_tracer(self._gate.pins, self._gate.purpose)
-        try:
-            response = self._inner.handle_request(request)
-        except Exception as exc:
-            self._gate.done(request, None, exc)
-            raise
-        self._gate.done(request, response.status_code)
-        return response
-
-    def close(self) -> None:
-        self._inner.close()
-
-
-class _AsyncAuditingTransport(httpx.AsyncBaseTransport):
-    def __init__(self, gate: _Gate, inner: httpx.AsyncBaseTransport) -> None:
-        self._gate = gate
-        self._inner = inner
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        await request.aread()
-        self._gate.admit(request)
-        if self._gate.pins is not None:
-            request.extensions["trace"] = _async_pin_tracer(self._gate.pins, self._gate.purpose)
-        try:
-            response = await self._inner.handle_async_request(request)
-        except Exception as exc:
-            self._gate.done(request, None, exc)
-            raise
-        self._gate.done(request, response.status_code)
-        return response
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
 
 
 def _no_cookies() -> httpx.Cookies:
@@ -302,8 +125,12 @@ def _network_errors() -> Iterator[None]:
         raise NetworkError(f"network error: {type(exc).__name__}") from exc
 
 
-def _timeout(timeout: float | None) -> dict[str, Any]:
-    return {} if timeout is None else {"timeout": timeout}
+def _options(headers: Mapping[str, str] | None, timeout: float | None) -> dict[str, Any]:
+    """Per-request options: the caller's header names travel to the gate."""
+    options: dict[str, Any] = {"extensions": {CALLER_HEADERS: tuple(headers or ())}}
+    if timeout is not None:
+        options["timeout"] = timeout
+    return options
 
 
 class EgressClient:
@@ -330,7 +157,7 @@ class EgressClient:
         trouble and :class:`EgressPolicyError` when the chokepoint refuses.
         """
         with _network_errors(), self._client.stream(
-            method, url, headers=headers, content=content, **_timeout(timeout)
+            method, url, headers=headers, content=content, **_options(headers, timeout)
         ) as response:
             reply = _Reply(response, max_response_bytes)
             if not reply.too_large:
@@ -368,7 +195,7 @@ class AsyncEgressClient:
         """The async twin of :meth:`EgressClient.request`."""
         with _network_errors():
             async with self._client.stream(
-                method, url, headers=headers, content=content, **_timeout(timeout)
+                method, url, headers=headers, content=content, **_options(headers, timeout)
             ) as response:
                 reply = _Reply(response, max_response_bytes)
                 if not reply.too_large:
@@ -391,12 +218,15 @@ class Egress:
     """Builds every HTTP client the SDK uses, all sharing one policy and audit log.
 
     ``verify`` is an :class:`ssl.SSLContext` (for example one trusting a
-    ``trustme`` test CA) or None for the system trust store. Certificate
-    verification cannot be turned off outside ``policy.test_mode``.
-    ``transport``/``async_transport`` replace the network layer (tests).
-    ``pins`` maps a purpose to the SPKI SHA-256 pins (see :func:`spki_sha256`)
-    its server must present; on a mismatch :class:`PinMismatchError` is
-    raised after the handshake and before any request byte is written.
+    ``trustme`` test CA) or None for httpx's default trust store (certifi),
+    always with TLS 1.2 as the floor. Outside ``policy.test_mode`` a context
+    must verify certificates and host names.
+    ``transport``/``async_transport`` replace the network layer (tests); the
+    door's rules still apply to every request, and combinations it could not
+    enforce (pins through a custom transport, a proxy) are refused here.
+    ``pins`` maps a purpose to a :class:`PinSet`; on a mismatch
+    :class:`PinMismatchError` is raised after the handshake and before any
+    request byte is written. Construction errors are :class:`EgressPolicyError`.
     """
 
     def __init__(
@@ -409,19 +239,19 @@ class Egress:
         transport: httpx.BaseTransport | None = None,
         async_transport: httpx.AsyncBaseTransport | None = None,
         clock: Callable[[], float] = time.time,
-        pins: Mapping[Purpose, frozenset[str]] | None = None,
+        pins: Mapping[Purpose, PinSet] | None = None,
     ) -> None:
         self.policy = policy if policy is not None else EgressPolicy()
-        self._pins = dict(pins or {})
-        if verify is not None and verify.verify_mode == ssl.CERT_NONE and not self.policy.test_mode:
-            raise EgressPolicyError(
-                "certificate verification cannot be disabled outside test mode",
-                purpose="*",
-                host="*",
-            )
+        test_mode = self.policy.test_mode
+        if verify is not None:
+            check_context(verify, test_mode=test_mode)
+        self._pins = pin_checks(pins, verify, clock)
+        for injected in (transport, async_transport):
+            check_transport(injected, pinned=bool(self._pins), verify=verify,
+                             test_mode=test_mode)
         self.audit = audit if audit is not None else AuditLog()
         self._inspectors = list(inspectors)
-        self._verify: ssl.SSLContext | bool = verify if verify is not None else True
+        self._verify = verify
         self._transport = transport
         self._async_transport = async_transport
         self._clock = clock
@@ -433,22 +263,29 @@ class Egress:
         """Register an inspector; it sees every later request of every client."""
         self._inspectors.append(inspector)
 
-    def _gate(self, purpose: Purpose) -> _Gate:
-        return _Gate(
+    def _gate(self, purpose: Purpose) -> Gate:
+        return Gate(
             purpose, self.policy, self.audit, self._inspectors, self._clock,
             pins=self._pins.get(purpose), ids=self._ids,
         )
 
+    def _context(self) -> ssl.SSLContext:
+        if self._verify is None:  # built once, shared by every client of this egress
+            self._verify = harden(httpx.create_ssl_context(trust_env=False))
+        return self._verify
+
     def client(self, purpose: Purpose, *, timeout: float = 10.0) -> EgressClient:
         """A blocking client for ``purpose``; every request passes the chokepoint."""
-        inner = self._transport or httpx.HTTPTransport(verify=self._verify)
-        transport = _AuditingTransport(self._gate(purpose), inner)
+        inner = self._transport or httpx.HTTPTransport(verify=self._context(), trust_env=False)
+        transport = AuditingTransport(self._gate(purpose), inner)
         return EgressClient(httpx.Client(transport=transport, **_client_options(timeout)))
 
     def async_client(self, purpose: Purpose, *, timeout: float = 10.0) -> AsyncEgressClient:
         """The asyncio twin of :meth:`client`."""
-        inner = self._async_transport or httpx.AsyncHTTPTransport(verify=self._verify)
-        transport = _AsyncAuditingTransport(self._gate(purpose), inner)
+        inner = self._async_transport or httpx.AsyncHTTPTransport(
+            verify=self._context(), trust_env=False
+        )
+        transport = AsyncAuditingTransport(self._gate(purpose), inner)
         return AsyncEgressClient(httpx.AsyncClient(transport=transport, **_client_options(timeout)))
 
 

@@ -17,6 +17,7 @@ from typing import Protocol
 from n2net_privacy.errors import EgressPolicyError
 
 __all__ = [
+    "DEFAULT_PORTS",
     "AuditEntry",
     "AuditLog",
     "EgressPolicy",
@@ -25,11 +26,12 @@ __all__ = [
     "Purpose",
     "RequestInspector",
     "is_loopback",
+    "parse_endpoint",
 ]
 
 
 class Purpose(StrEnum):
-    """Why a request leaves the device. Each purpose has its own host allowlist."""
+    """Why a request leaves the device. Each purpose has its own allowlists."""
 
     N2NET_API = "n2net_api"
     GRAVATAR = "gravatar"
@@ -48,10 +50,53 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+#: The port a bare host name admits, per scheme.
+DEFAULT_PORTS: Mapping[str, int] = {"https": 443, "http": 80}
+
+
+def parse_endpoint(entry: str) -> tuple[str, int | None]:
+    """Split an allowlist entry into ``(host, port)``; port None for a bare host.
+
+    >>> parse_endpoint("api.n2net.com:8443")
+    ('api.n2net.com', 8443)
+    >>> parse_endpoint("[::1]:9000"), parse_endpoint("::1")
+    (('::1', 9000), ('::1', None))
+    """
+    text = entry.strip().lower()
+    host, port = text, ""
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port = rest.removeprefix(":")
+    elif text.count(":") == 1:
+        host, _, port = text.partition(":")
+    if not host or (port and not (port.isdigit() and 0 < int(port) < 65536)):
+        raise EgressPolicyError(
+            f"allowlist entry {entry!r} is not 'host' or 'host:port'", purpose="*", host="*"
+        )
+    return host, int(port) if port else None
+
+
+def _admits(endpoints: frozenset[tuple[str, int | None]], host: str, port: int) -> bool:
+    for name, explicit in endpoints:
+        if name != host:
+            continue
+        if explicit is not None:
+            if explicit == port:
+                return True
+        elif port == DEFAULT_PORTS["https"] or is_loopback(name):
+            # A bare loopback name admits any port: loopback never leaves the
+            # device, and local test servers bind ephemeral ports.
+            return True
+    return False
+
+
 @dataclass(frozen=True)
 class EgressPolicy:
-    """Which hosts each purpose may reach, and whether loopback plaintext is allowed.
+    """Which ``(host, port)`` pairs and methods each purpose may use.
 
+    ``allowed_hosts`` entries are ``"host"`` (port 443 only; a loopback name
+    admits any port) or ``"host:port"`` (exactly that port).
+    ``allowed_methods`` lists the HTTP methods of each purpose.
     ``test_mode`` is the only switch that admits ``http://`` (to loopback
     hosts only) and TLS contexts that do not verify certificates.
     """
@@ -63,13 +108,49 @@ class EgressPolicy:
         }
     )
     test_mode: bool = False
+    allowed_methods: Mapping[Purpose, frozenset[str]] = field(
+        default_factory=lambda: {
+            # POST: sealed event batches. GET: reads of the API (and QA probes).
+            Purpose.N2NET_API: frozenset({"GET", "POST"}),
+            Purpose.GRAVATAR: frozenset({"GET"}),
+        }
+    )
 
-    def check(self, purpose: Purpose, scheme: str, host: str) -> None:
-        """Raise :class:`EgressPolicyError` unless the policy admits this destination."""
-        host = host.lower()
-        if host not in self.allowed_hosts.get(purpose, frozenset()):
+    _endpoints: Mapping[Purpose, frozenset[tuple[str, int | None]]] = field(
+        init=False, repr=False, compare=False
+    )
+    _methods: Mapping[Purpose, frozenset[str]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Parsed once: a typo fails here, not on the first request.
+        endpoints = {
+            purpose: frozenset(parse_endpoint(entry) for entry in entries)
+            for purpose, entries in self.allowed_hosts.items()
+        }
+        methods = {
+            purpose: frozenset(m.upper() for m in names)
+            for purpose, names in self.allowed_methods.items()
+        }
+        object.__setattr__(self, "_endpoints", endpoints)
+        object.__setattr__(self, "_methods", methods)
+
+    def check(self, purpose: Purpose, scheme: str, host: str, port: int | None = None) -> None:
+        """Raise :class:`EgressPolicyError` unless the policy admits this destination.
+
+        ``port`` None means the scheme's default port (443 for https).
+        """
+        host = host.lower().strip("[]")
+        endpoints = self._endpoints.get(purpose, frozenset())
+        if not any(name == host for name, _ in endpoints):
             raise EgressPolicyError(
                 f"host {host!r} is not allowed for purpose {purpose.value!r}",
+                purpose=purpose.value,
+                host=host,
+            )
+        effective = port if port is not None else DEFAULT_PORTS.get(scheme, 0)
+        if not _admits(endpoints, host, effective):
+            raise EgressPolicyError(
+                f"port {effective} of {host!r} is not allowed for purpose {purpose.value!r}",
                 purpose=purpose.value,
                 host=host,
             )
@@ -82,6 +163,26 @@ class EgressPolicy:
             purpose=purpose.value,
             host=host,
         )
+
+    def check_method(self, purpose: Purpose, method: str, host: str) -> None:
+        """Raise :class:`EgressPolicyError` unless ``method`` is allowed for ``purpose``."""
+        allowed = self._methods.get(purpose, frozenset())
+        if method.upper() not in allowed:
+            # Name the method only when it is a standard one: a made-up method is
+            # caller data, and a leaky app may have put a number in it.
+            upper = method.upper()
+            shown = f"method {upper!r}" if upper in _STANDARD_METHODS else "a non-standard method"
+            raise EgressPolicyError(
+                f"{shown} is not allowed for purpose {purpose.value!r} "
+                f"(allowed: {', '.join(sorted(allowed)) or 'none'})",
+                purpose=purpose.value,
+                host=host,
+            )
+
+
+_STANDARD_METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -417,3 +417,17 @@ def test_findings_are_frozen() -> None:
     finding = Finding(Rule.PII_NAME, 1, "n2net_api", "GET", "h", "/", "url.path", "name A. L.")
     with pytest.raises(AttributeError):
         finding.rule = Rule.PII_EMAIL  # type: ignore[misc]
+
+
+def test_allowlist_entries_with_a_port_name_their_host() -> None:
+    """The door's ``host:port`` entries (issue 10) are hosts to the auditor, not unknown names."""
+    from n2net_privacy.egress_policy import OutgoingRequest, Purpose
+
+    auditor = EgressAuditor((), allowed_hosts={Purpose.N2NET_API: ["api.n2net.com:8443"]})
+    auditor.inspect(
+        OutgoingRequest(
+            Purpose.N2NET_API, "POST", "https://api.n2net.com:8443/v1/x", "https",
+            "api.n2net.com", "/v1/x", "", (), b"",
+        )
+    )
+    assert auditor.findings() == ()

@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 
 from n2net_privacy.egress import Egress, EgressPolicy, Purpose
+from n2net_privacy.testing.file_keystore import FileKeyStore
 from n2net_privacy.testing.ingest_server import IngestServer
 from n2net_privacy.uploader.crashpoints import CrashPoint
-from n2net_privacy.uploader.keystore import FileKeyStore
 from n2net_privacy.uploader.recorder import Uploader
 from n2net_privacy.uploader.sender import SenderConfig
 from n2net_privacy.uploader.wire import ServerKeyPair
@@ -39,7 +39,7 @@ CHILD = textwrap.dedent(
     import os, signal, sys, threading
     from pathlib import Path
     from n2net_privacy.egress import Egress, EgressPolicy, Purpose
-    from n2net_privacy.uploader.keystore import FileKeyStore
+    from n2net_privacy.testing.file_keystore import FileKeyStore
     from n2net_privacy.uploader.recorder import Uploader
     from n2net_privacy.uploader.sender import SenderConfig
     from n2net_privacy.uploader.wire import ServerKey

@@ -1,19 +1,18 @@
-"""The egress chokepoint: allowlist, https-only, header scrubbing, audit, pinning."""
+"""The egress chokepoint: allowlist, https-only, header scrubbing, audit.
+
+Real-socket tests of the door (TLS, pins, bytes on the wire) are in test_egress_wire.py.
+"""
 
 from __future__ import annotations
 
 import ast
 import asyncio
-import http.server
 import ssl
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 import respx
-import trustme
 
 from n2net_privacy.egress import (
     USER_AGENT,
@@ -21,13 +20,11 @@ from n2net_privacy.egress import (
     EgressPolicy,
     OutgoingRequest,
     Purpose,
-    spki_sha256,
 )
 from n2net_privacy.errors import (
     EgressPolicyError,
     NetworkError,
     NetworkTimeout,
-    PinMismatchError,
 )
 
 PACKAGE = Path(__file__).resolve().parent.parent / "n2net_privacy"
@@ -227,7 +224,7 @@ def test_respx_captures_requests_below_the_chokepoint() -> None:
     assert len(egress.audit) == 1
 
 
-def test_no_module_but_egress_imports_httpx() -> None:
+def test_no_module_but_the_egress_door_imports_httpx() -> None:
     offenders = []
     for path in PACKAGE.rglob("*.py"):
         tree = ast.parse(path.read_text(), filename=str(path))
@@ -239,107 +236,4 @@ def test_no_module_but_egress_imports_httpx() -> None:
                 names = [node.module]
             if any(n.split(".")[0] in {"httpx", "httpcore"} for n in names):
                 offenders.append(path.relative_to(PACKAGE).as_posix())
-    assert set(offenders) == {"egress.py"}
-
-
-# --- pinning over real TLS on loopback ------------------------------------------------
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    hits: list[str]
-
-    def do_GET(self) -> None:
-        self.hits.append(self.path)
-        self.send_response(200)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def tls_server() -> Iterator[tuple[str, trustme.CA, list[str], str]]:
-    ca = trustme.CA()
-    cert = ca.issue_cert("127.0.0.1")
-    hits: list[str] = []
-    handler = type("H", (_Handler,), {"hits": hits})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    cert.configure_cert(ctx)
-    server.socket = ctx.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    pin = spki_sha256(ssl.PEM_cert_to_DER_cert(cert.cert_chain_pems[0].bytes().decode()))
-    try:
-        yield f"https://127.0.0.1:{server.server_address[1]}", ca, hits, pin
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
-
-
-def _client_ctx(ca: trustme.CA) -> ssl.SSLContext:
-    ctx = ssl.create_default_context()
-    ca.configure_trust(ctx)
-    return ctx
-
-
-def test_matching_pin_lets_the_request_through(
-    tls_server: tuple[str, trustme.CA, list[str], str],
-) -> None:
-    url, ca, hits, pin = tls_server
-    egress = Egress(LOOPBACK, verify=_client_ctx(ca), pins={Purpose.N2NET_API: frozenset({pin})})
-    client = egress.client(Purpose.N2NET_API)
-    try:
-        assert client.request("GET", f"{url}/v1/ping").status == 200
-    finally:
-        client.close()
-    assert hits == ["/v1/ping"]
-
-
-def test_pin_mismatch_sends_nothing(tls_server: tuple[str, trustme.CA, list[str], str]) -> None:
-    url, ca, hits, _ = tls_server
-    wrong = frozenset({"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="})
-    egress = Egress(LOOPBACK, verify=_client_ctx(ca), pins={Purpose.N2NET_API: wrong})
-    client = egress.client(Purpose.N2NET_API)
-    try:
-        with pytest.raises(PinMismatchError):
-            client.request("GET", f"{url}/v1/ping")
-    finally:
-        client.close()
-    assert hits == []
-
-
-def test_pin_mismatch_sends_nothing_async(
-    tls_server: tuple[str, trustme.CA, list[str], str],
-) -> None:
-    url, ca, hits, _ = tls_server
-    egress = Egress(
-        LOOPBACK, verify=_client_ctx(ca), pins={Purpose.N2NET_API: frozenset({"bm9wZQ=="})}
-    )
-
-    async def run() -> None:
-        client = egress.async_client(Purpose.N2NET_API)
-        try:
-            with pytest.raises(PinMismatchError):
-                await client.request("GET", f"{url}/v1/ping")
-        finally:
-            await client.aclose()
-
-    asyncio.run(run())
-    assert hits == []
-
-
-def test_untrusted_certificate_is_a_network_error(
-    tls_server: tuple[str, trustme.CA, list[str], str],
-) -> None:
-    url, _, hits, _ = tls_server
-    client = Egress(LOOPBACK).client(Purpose.N2NET_API)  # system trust: test CA unknown
-    try:
-        with pytest.raises(NetworkError):
-            client.request("GET", f"{url}/v1/ping")
-    finally:
-        client.close()
-    assert hits == []
+    assert set(offenders) == {"egress.py", "egress_transport.py"}

@@ -80,3 +80,13 @@ def test_importing_the_package_imports_no_heavy_dependency() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout.strip()
     assert out == "[]"
+
+
+def test_the_raw_key_file_store_is_only_in_testing() -> None:
+    # It writes the AES key unwrapped next to the queue: a test aid, not a device store.
+    import n2net_privacy.testing
+    import n2net_privacy.uploader
+
+    assert "FileKeyStore" not in n2net_privacy.__all__
+    assert "FileKeyStore" not in n2net_privacy.uploader.__all__
+    assert "FileKeyStore" in n2net_privacy.testing.__all__

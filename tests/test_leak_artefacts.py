@@ -104,8 +104,29 @@ REDTEAM_DETECTOR = PiiDetector(AddressBookPii.from_contacts(REDTEAM_BOOK))
 REDTEAM_VALUES = [*REDTEAM_RAW, *_raw_values(REDTEAM_BOOK)]
 
 
+@pytest.mark.parametrize(
+    "leak", [x for x in redteam_matrix() if x.door_refuses], ids=lambda leak: leak.name
+)
+def test_the_door_refuses_these_cells_before_any_byte_or_inspector(leak: RedTeamLeak) -> None:
+    """The method, ``Host`` and ``Content-Length`` carriers cannot leave through the SDK."""
+    sent: list[httpx.Request] = []
+
+    def transport(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200)
+
+    egress = Egress(transport=httpx.MockTransport(transport))
+    with pytest.raises(EgressPolicyError) as refused:
+        _send_redteam(leak)(egress)  # type: ignore[operator]
+    assert sent == []
+    assert [e.blocked for e in egress.audit.entries()] == [True]
+    _assert_clean(str(refused.value), REDTEAM_DETECTOR, REDTEAM_VALUES, leak.name)
+
+
 @pytest.mark.parametrize("mode", [AuditMode.RECORD, AuditMode.BLOCK], ids=str)
-@pytest.mark.parametrize("leak", redteam_matrix(), ids=lambda leak: leak.name)
+@pytest.mark.parametrize(
+    "leak", [x for x in redteam_matrix() if not x.door_refuses], ids=lambda leak: leak.name
+)
 def test_every_redteam_leak_is_caught_and_no_artefact_is_raw(
     leak: RedTeamLeak, mode: AuditMode
 ) -> None:

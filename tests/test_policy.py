@@ -40,7 +40,7 @@ CLASSIFY = [
     (599, False, False, R),
     (413, False, False, S),
     (400, False, False, X),
-    (401, False, False, X),
+    (401, False, False, Outcome.HOLD),  # a rotated key or app key: never dead-letter
     (403, False, False, X),
     (404, False, False, X),
     (405, False, False, X),

@@ -359,7 +359,10 @@ def test_concurrent_appends_and_acks_lose_nothing(path: Path) -> None:
 def test_after_fork_reopens_and_keeps_working(path: Path) -> None:
     queue = make(path)
     queue.append(payload(0))
-    queue.after_fork()  # in-process stand-in: the real fork is covered in test_sender
+    owner = queue.leases.owner
+    queue.after_fork()  # in-process stand-in: the real fork is covered in test_fork
+    queue.reopen()
+    assert queue.leases.owner != owner  # a child is a new lease owner
     queue.append(payload(1))
     assert drain(queue) == [payload(0), payload(1)]
 

@@ -167,7 +167,7 @@ DELIVERED, RETRYING, SPLIT, DEAD = (
         (0, RETRYING, 4, {}),  # egress's "reply too large"
         (413, SPLIT, 4, {}),
         (400, DEAD, 0, {"http_400": 4}),
-        (401, DEAD, 0, {"http_401": 4}),
+        (401, SendState.UNAUTHORIZED, 4, {}),  # configuration: never dead-lettered
         (403, DEAD, 0, {"http_403": 4}),
         (404, DEAD, 0, {"http_404": 4}),
         (422, DEAD, 0, {"http_422": 4}),
@@ -455,7 +455,8 @@ HTTP_DATE = format_datetime(NOW + timedelta(seconds=20), usegmt=True)
         (httpx.RemoteProtocolError("reset"), RETRYING, None, 2),
         (httpx.Response(413), SPLIT, 0.0, 2),
         (httpx.Response(422, json={"error": "invalid_batch"}), DEAD, 0.0, 0),
-        (httpx.Response(401), DEAD, 0.0, 0),
+        (httpx.Response(401), SendState.UNAUTHORIZED, 60.0, 2),  # held, never dead-lettered
+        (httpx.Response(401, json={"error": "unknown_key_id"}), SendState.KEY_REJECTED, 0.0, 2),
         (httpx.Response(505), DEAD, 0.0, 0),
     ],
 )

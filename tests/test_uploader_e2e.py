@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import ssl
 from collections.abc import Iterator
@@ -12,9 +13,10 @@ import pytest
 import trustme
 
 from n2net_privacy.contacts.model import ContactPhone
-from n2net_privacy.egress import Egress, EgressPolicy, Purpose, spki_sha256
+from n2net_privacy.egress import Egress, EgressPolicy, PinSet, Purpose, spki_sha256
+from n2net_privacy.testing.file_keystore import FileKeyStore
 from n2net_privacy.testing.ingest_server import IngestServer
-from n2net_privacy.uploader.keystore import FileKeyStore, SimulatedAndroidKeystore
+from n2net_privacy.uploader.keystore import SimulatedAndroidKeystore
 from n2net_privacy.uploader.recorder import Uploader
 from n2net_privacy.uploader.sender import SenderConfig, SendState, SendStatus
 from n2net_privacy.uploader.wire import ServerKeyPair
@@ -25,6 +27,7 @@ FAST = SenderConfig(linger_s=0.0, backoff_base_s=0.02, backoff_cap_s=0.1)
 # Linger long enough that a test's records all land in one batch, cut by flush().
 ONE_BATCH = SenderConfig(linger_s=1.0, backoff_base_s=0.02, backoff_cap_s=0.1)
 POLICY = EgressPolicy(allowed_hosts={Purpose.N2NET_API: frozenset({"127.0.0.1"})})
+PINS_EXPIRE = datetime.date(2100, 1, 1)  # pin sets need an expiry and a backup pin
 
 
 @dataclass
@@ -143,7 +146,7 @@ def test_pin_mismatch_sends_nothing_and_keeps_events(tmp_path: Path, tls: Tls) -
     statuses: list[SendStatus] = []
     wrong = Egress(
         POLICY, verify=tls.client_ctx,
-        pins={Purpose.N2NET_API: frozenset({"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="})},
+        pins={Purpose.N2NET_API: PinSet({"A" * 43 + "=", "B" * 43 + "="}, expires=PINS_EXPIRE)},
     )
     uploader = make(tmp_path, tls, egress=wrong, on_status=statuses.append)
     uploader.record_sms("+12015550123")
@@ -153,7 +156,8 @@ def test_pin_mismatch_sends_nothing_and_keeps_events(tmp_path: Path, tls: Tls) -
     assert statuses
     assert {s.state for s in statuses} == {SendState.PIN_MISMATCH}
     assert tls.server.requests() == ()  # not a byte of the request was written
-    right = Egress(POLICY, verify=tls.client_ctx, pins={Purpose.N2NET_API: frozenset({tls.pin})})
+    right = Egress(POLICY, verify=tls.client_ctx,
+                   pins={Purpose.N2NET_API: PinSet({tls.pin, "A" * 43 + "="}, expires=PINS_EXPIRE)})
     with make(tmp_path, tls, egress=right) as uploader:
         assert uploader.flush(5)
     assert tls.server.count() == 1

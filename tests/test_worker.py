@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -62,17 +62,44 @@ def queue(tmp_path: Path) -> EventQueue:
     return EventQueue(tmp_path / "q.sqlite3", AtRestKey(b"k" * 32))
 
 
+class FakeClock:
+    """A monotonic clock that moves only when told (``step`` per read, if set)."""
+
+    def __init__(self, step: float = 0.0) -> None:
+        self.now = 0.0
+        self.step = step
+        self.reads = 0
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        with self._lock:
+            self.reads += 1
+            self.now += self.step
+            return self.now
+
+
+def until(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
+    """Wait for ``condition`` (bounded); the bound is a safety net, never the assertion."""
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    return condition()
+
+
 def worker(
     queue: EventQueue,
     client: Client,
     sleep: object = None,
+    clock: FakeClock | None = None,
     **config: object,
 ) -> SenderThread:
     sender = Sender(
         queue, lambda: client, events_url="https://x/v1/events", app_key="a",
         server_key=KEYS.public, config=SenderConfig(**config),  # type: ignore[arg-type]
     )
-    return SenderThread(sender, queue, sleep=sleep)  # type: ignore[arg-type]
+    return SenderThread(
+        sender, queue, sleep=sleep, monotonic=clock or time.monotonic  # type: ignore[arg-type]
+    )
 
 
 def add(queue: EventQueue, thread: SenderThread, n: int, start: int = 0) -> None:
@@ -82,59 +109,50 @@ def add(queue: EventQueue, thread: SenderThread, n: int, start: int = 0) -> None
 
 
 def test_a_partial_batch_waits_for_linger(queue: EventQueue) -> None:
+    clock = FakeClock()  # stands still unless advanced
     client = Client()
-    thread = worker(queue, client, linger_s=0.3)
+    thread = worker(queue, client, clock=clock, linger_s=0.3)
     thread.start()
-    started = time.monotonic()
     add(queue, thread, 3)
-    assert thread.flush(2.0)  # flush cuts at once, but linger would also have fired
+    assert thread.flush(2.0) is True  # flush cuts at once
     assert client.batch_sizes == [3]
     add(queue, thread, 2, start=3)
-    time.sleep(0.1)
-    assert client.batch_sizes == [3]  # still lingering
-    deadline = time.monotonic() + 2
-    while len(queue) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert client.batch_sizes == [3, 2]
-    assert client.sent_at[1] - started >= 0.3
+    reads = clock.reads
+    assert until(lambda: clock.reads >= reads + 2)  # the worker looked, and...
+    assert client.batch_sizes == [3]  # ...kept lingering: no linger_s has passed
+    clock.now += 0.3
+    thread.notify()
+    assert until(lambda: client.batch_sizes == [3, 2])
     assert thread.stop(2.0)
 
 
 def test_a_full_batch_goes_without_waiting_for_linger(queue: EventQueue) -> None:
     client = Client()
-    thread = worker(queue, client, linger_s=1.0, batch_max_events=5)
+    thread = worker(queue, client, clock=FakeClock(), linger_s=1.0, batch_max_events=5)
     thread.start()
-    started = time.monotonic()
     add(queue, thread, 5)
-    deadline = time.monotonic() + 2
-    while not client.batch_sizes and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert client.batch_sizes == [5]
-    assert client.sent_at[0] - started < 0.5
+    # The clock never moves, so only the count can have cut this batch.
+    assert until(lambda: client.batch_sizes == [5])
     assert thread.stop(2.0)
 
 
 def test_flush_gives_up_at_its_timeout(queue: EventQueue) -> None:
     gate = threading.Event()
-    thread = worker(queue, Client(gate=gate))
+    thread = worker(queue, Client(gate=gate), clock=FakeClock(step=0.05))
     thread.start()
     add(queue, thread, 2)
-    started = time.monotonic()
-    assert thread.flush(0.2) is False
-    assert 0.15 <= time.monotonic() - started < 1.0
+    assert thread.flush(0.2) is False  # the request hangs; the (injected) deadline passes
     gate.set()
-    assert thread.flush(2.0) is True
+    assert thread.flush(5.0) is True
     assert thread.stop(1.0)
 
 
 def test_stop_never_waits_past_its_timeout_and_keeps_events(queue: EventQueue) -> None:
     gate = threading.Event()
-    thread = worker(queue, Client(gate=gate))
+    thread = worker(queue, Client(gate=gate), clock=FakeClock(step=0.05))
     thread.start()
     add(queue, thread, 2)
-    started = time.monotonic()
-    assert thread.stop(0.3) is False  # the worker is stuck in a request
-    assert time.monotonic() - started < 1.0
+    assert thread.stop(0.3) is False  # the worker is stuck in a request: stop gives up
     assert len(queue) == 2  # nothing lost: it stays queued for the next start
     gate.set()
 
@@ -144,12 +162,9 @@ def test_stop_cuts_a_backoff_wait_short(queue: EventQueue) -> None:
     thread = worker(queue, client, linger_s=0)
     thread.start()
     add(queue, thread, 1)
-    deadline = time.monotonic() + 2
-    while not client.batch_sizes and time.monotonic() < deadline:
-        time.sleep(0.01)
-    started = time.monotonic()
-    assert thread.stop(0.5) is True
-    assert time.monotonic() - started < 0.8
+    assert until(lambda: bool(client.batch_sizes))
+    # The worker now waits 30 s; stop succeeds within 1 s only if the wait is cut short.
+    assert thread.stop(1.0) is True
     assert len(queue) == 1
 
 
@@ -174,11 +189,12 @@ def test_injected_sleep_receives_the_backoff(queue: EventQueue) -> None:
 
 
 def test_worker_survives_a_failing_step(queue: EventQueue) -> None:
-    client = Client()
-    thread = worker(queue, client, backoff_base_s=0.05)
+    waits: list[float] = []
+    thread = worker(queue, Client(), sleep=waits.append, backoff_base_s=0.05)
     queue.close()  # every step now raises
     thread.start()
     thread.notify()
-    time.sleep(0.15)
+    assert until(lambda: len(waits) >= 3)  # it failed, backed off, and tried again
     assert thread.running
+    assert waits[:3] == [0.05, 0.05, 0.05]
     assert thread.stop(1.0)

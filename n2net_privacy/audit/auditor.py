@@ -38,7 +38,13 @@ from n2net_privacy.audit.detectors import AddressBookPii, ContactLike, PiiDetect
 from n2net_privacy.audit.events import check_events
 from n2net_privacy.audit.findings import AuditMode, DataFlow, Finding, Rule
 from n2net_privacy.audit.places import Field, json_fields, media_type, request_fields
-from n2net_privacy.egress_policy import EgressPolicy, OutgoingRequest, Purpose, is_loopback
+from n2net_privacy.egress_policy import (
+    EgressPolicy,
+    OutgoingRequest,
+    Purpose,
+    is_loopback,
+    parse_endpoint,
+)
 from n2net_privacy.errors import EgressPolicyError, WireFormatError
 from n2net_privacy.gravatar.hashing import is_gravatar_hash
 from n2net_privacy.redact import get_logger
@@ -101,7 +107,7 @@ class EgressAuditor:
         self._detector = PiiDetector(pii, region=region)
         self._consent = gravatar_consent
         hosts = allowed_hosts if allowed_hosts is not None else EgressPolicy().allowed_hosts
-        self._allowed = {purpose: frozenset(h.lower() for h in names)
+        self._allowed = {purpose: frozenset(parse_endpoint(h)[0] for h in names)
                          for purpose, names in hosts.items()}
         self._allow_loopback_http = allow_loopback_http
         self._key = server_private_key

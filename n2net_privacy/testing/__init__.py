@@ -6,6 +6,7 @@ imported by the SDK itself; it uses the SDK's public API only.
 
 from __future__ import annotations
 
+from n2net_privacy.testing.file_keystore import FileKeyStore
 from n2net_privacy.testing.gravatar_server import (
     Fault,
     FaultKind,
@@ -19,6 +20,7 @@ from n2net_privacy.testing.ingest_server import IngestRequest, IngestServer
 __all__ = [
     "Fault",
     "FaultKind",
+    "FileKeyStore",
     "GravatarStandIn",
     "IngestRequest",
     "IngestServer",

@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -77,9 +78,19 @@ class IngestEndpoint:
     def __init__(
         self, keys: Mapping[str, ServerKeyPair], *, app_key: str, store: EventStore
     ) -> None:
+        self._keys_lock = threading.Lock()
         self._keys = dict(keys)
         self._app_key = app_key.encode("utf-8")
         self._store = store
+
+    def set_keys(self, keys: Mapping[str, ServerKeyPair]) -> None:
+        """Serve exactly these keys from now on (key rotation)."""
+        with self._keys_lock:
+            self._keys = dict(keys)
+
+    def key_ids(self) -> tuple[str, ...]:
+        with self._keys_lock:
+            return tuple(self._keys)
 
     def handle(self, path: str, headers: Mapping[str, str], body: bytes) -> Reply:
         """Answer one POST; ``headers`` must have lower-case names."""
@@ -118,7 +129,8 @@ class IngestEndpoint:
         key_id = headers.get("n2net-key-id", "")
         if not key_id:
             raise _Rejected(error_reply(400, "missing_key_id", "N2Net-Key-Id is required"))
-        pair = self._keys.get(key_id)
+        with self._keys_lock:
+            pair = self._keys.get(key_id)
         if pair is None:
             raise _Rejected(
                 error_reply(401, "unknown_key_id", "N2Net-Key-Id names no key of this server")

@@ -11,8 +11,11 @@ Tests, the demo and backend teams use it as the contract that runs.
 ...     assert server.count() == 1
 
 Failure injection (``fail_next``, ``delay``, ``reset_next_connection``) and
-the request log (``requests()``) are for tests. Plain HTTP by default; pass
-an ``ssl.SSLContext`` (e.g. made with ``trustme``) for TLS.
+the request log (``requests()``) are for tests. Key rotation
+(``rotate_key``, ``retire_key``) is what a backend does: serve the new key
+next to the old one during a grace period, then retire the old one; a
+request under a key the server no longer holds gets ``401 unknown_key_id``.
+Plain HTTP by default; pass an ``ssl.SSLContext`` (e.g. made with ``trustme``) for TLS.
 """
 
 from __future__ import annotations
@@ -123,8 +126,8 @@ class _HTTPServer(ThreadingHTTPServer):
             self.open_sockets.discard(request)
         super().shutdown_request(request)
 
-    def handleerror_reply(self, request: object, client_address: object) -> None:
-        """Clients that hang up (timeouts, resets) are not server errors."""
+    def handle_error(self, request: object, client_address: object) -> None:
+        """Clients that hang up (timeouts, resets) are not server errors: no traceback."""
 
     def drop_connections(self) -> None:
         with self.sockets_lock:
@@ -160,9 +163,8 @@ class IngestServer:
         self._max_body_bytes = max_body_bytes
         self._capture_bodies = capture_bodies
         self._store = EventStore(db_path)
-        self._endpoint = IngestEndpoint(
-            {pair.key_id: pair for pair in pairs}, app_key=app_key, store=self._store
-        )
+        self._pairs = {pair.key_id: pair for pair in pairs}
+        self._endpoint = IngestEndpoint(self._pairs, app_key=app_key, store=self._store)
         self._lock = threading.Lock()
         self._faults: deque[_Fault] = deque()
         self._delay = 0.0
@@ -231,6 +233,24 @@ class IngestServer:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+    # -- key rotation ------------------------------------------------------
+
+    def rotate_key(self, new: ServerKeyPair, *, grace: bool = True) -> None:
+        """Start serving ``new``. With ``grace`` the old keys stay valid until retired."""
+        with self._lock:
+            self._pairs = ({**self._pairs} if grace else {}) | {new.key_id: new}
+            self._endpoint.set_keys(self._pairs)
+
+    def retire_key(self, key_id: str) -> None:
+        """End the grace period of ``key_id``: uploads under it get 401 unknown_key_id."""
+        with self._lock:
+            self._pairs = {k: v for k, v in self._pairs.items() if k != key_id}
+            self._endpoint.set_keys(self._pairs)
+
+    def key_ids(self) -> tuple[str, ...]:
+        """The ids of the keys the server accepts now."""
+        return self._endpoint.key_ids()
 
     # -- failure injection -------------------------------------------------
 

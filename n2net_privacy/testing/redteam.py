@@ -62,6 +62,11 @@ class RedTeamLeak:
     build: Callable[[], LeakyRequest] = field(repr=False)
     purpose: Purpose = Purpose.N2NET_API
     gravatar_on: bool = True
+    #: The egress door refuses this request before any inspector sees it (a method
+    #: the purpose does not allow, a caller-set ``Host`` or ``Content-Length``), so
+    #: through the SDK it cannot leave at all; in a capture of other traffic
+    #: (``audit-har``, the mitmproxy addon) the auditor still catches it.
+    door_refuses: bool = False
 
 
 def _post(body: bytes, **headers: str) -> LeakyRequest:
@@ -131,13 +136,16 @@ def redteam_matrix() -> tuple[RedTeamLeak, ...]:
                     lambda: _post("联系人王小明的电话号码".encode(),
                                   **{"content-type": "text/plain; charset=utf-8"})),
         RedTeamLeak("phone/in-the-method", Rule.PII_PHONE,
-                    lambda: LeakyRequest(f"X{digits}", f"{_API}/v1/note", {}, b"")),
+                    lambda: LeakyRequest(f"X{digits}", f"{_API}/v1/note", {}, b""),
+                    door_refuses=True),
         RedTeamLeak("phone/in-the-host-header", Rule.PII_PHONE,
                     lambda: LeakyRequest("GET", f"{_API}/v1/note",
-                                         {"host": f"n{digits}.api.n2net.com"}, b"")),
+                                         {"host": f"n{digits}.api.n2net.com"}, b""),
+                    door_refuses=True),
         RedTeamLeak("phone/in-content-length", Rule.PII_PHONE,
                     lambda: LeakyRequest("POST", f"{_API}/v1/note",
-                                         {"content-length": digits}, b"x")),
+                                         {"content-length": digits}, b"x"),
+                    door_refuses=True),
         RedTeamLeak("phone/split-over-path-segments", Rule.PII_PHONE,
                     lambda: LeakyRequest("GET", f"{_API}/contacts/{digits[:3]}/{digits[3:6]}/"
                                          f"{digits[6:]}", {}, b"")),

@@ -16,7 +16,6 @@ from __future__ import annotations
 from n2net_privacy.uploader.crashpoints import CrashPoint
 from n2net_privacy.uploader.keystore import (
     AtRestKey,
-    FileKeyStore,
     KeyStore,
     SimulatedAndroidKeystore,
     SimulatedIOSKeychain,
@@ -59,7 +58,6 @@ __all__ = [
     "CrashPoint",
     "DropReason",
     "EventBatch",
-    "FileKeyStore",
     "HasNumber",
     "IngestReply",
     "KeyStore",

@@ -14,8 +14,10 @@ next to the data in plaintext on a real phone:
 :class:`SimulatedAndroidKeystore` and :class:`SimulatedIOSKeychain` model
 those semantics in memory, so they last as long as the object does (pass the
 same instance to a restarted uploader to simulate an app restart).
-:class:`FileKeyStore` is for development machines and tests that restart
-the process: one key file per alias, created atomically with mode ``0600``.
+A store that writes the raw key to a file protects the rows against nothing
+an attacker who can read the queue's directory cannot also read, so it is not
+part of the SDK: :class:`n2net_privacy.testing.FileKeyStore` exists for
+tests and development machines that restart the process.
 
 Every store hands out an :class:`AtRestKey`, which can seal and open but has
 no way to give its key bytes back.
@@ -23,13 +25,9 @@ no way to give its key bytes back.
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import os
 import re
-import stat
 import threading
-from pathlib import Path
 from typing import NoReturn, Protocol, runtime_checkable
 
 from cryptography.exceptions import InvalidTag
@@ -39,7 +37,6 @@ from n2net_privacy.errors import KeyStoreError
 
 __all__ = [
     "AtRestKey",
-    "FileKeyStore",
     "KeyStore",
     "SimulatedAndroidKeystore",
     "SimulatedIOSKeychain",
@@ -48,10 +45,6 @@ __all__ = [
 NONCE_BYTES = 12
 _KEY_BYTES = 32
 _ALIAS = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-# File format: magic, 32 key bytes, first 8 bytes of SHA-256(magic + key).
-_MAGIC = b"N2K1"
-_CHECK_BYTES = 8
-_FILE_BYTES = len(_MAGIC) + _KEY_BYTES + _CHECK_BYTES
 
 
 class AtRestKey:
@@ -97,6 +90,11 @@ class KeyStore(Protocol):
     """
 
     def at_rest_key(self, alias: str) -> AtRestKey: ...
+
+
+def check_alias(alias: str) -> str:
+    """Return ``alias`` if it is a valid key alias, else raise :class:`KeyStoreError`."""
+    return _check_alias(alias)
 
 
 def _check_alias(alias: str) -> str:
@@ -164,88 +162,3 @@ class SimulatedIOSKeychain:
 
     def __contains__(self, alias: object) -> bool:
         return alias in self._items
-
-
-class FileKeyStore:
-    """A development key store: one ``<alias>.key`` file per key, mode ``0600``.
-
-    Creation is atomic and race-free across processes: the key is written to
-    a private temporary file, fsynced, then hard-linked into place, so a
-    reader sees either no file or a complete one, and two processes creating
-    the same alias at once agree on one key. A file that is truncated, has a
-    bad checksum or is readable by group/others raises :class:`KeyStoreError`
-    rather than being silently replaced, since replacing it would orphan
-    every row sealed with the old key.
-    """
-
-    def __init__(self, directory: str | os.PathLike[str]) -> None:
-        self.directory = Path(directory)
-
-    def path_for(self, alias: str) -> Path:
-        return self.directory / f"{_check_alias(alias)}.key"
-
-    def at_rest_key(self, alias: str) -> AtRestKey:
-        path = self.path_for(alias)
-        try:
-            return AtRestKey(self._read(path))
-        except FileNotFoundError:
-            pass
-        self._create(path)
-        return AtRestKey(self._read(path))
-
-    def _read(self, path: Path) -> bytes:
-        """Read and check a key file; FileNotFoundError means "create it"."""
-        try:
-            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-        except FileNotFoundError:
-            raise
-        except OSError as exc:  # a symlink (ELOOP), a permission problem
-            raise KeyStoreError(f"cannot open key file: {exc.strerror}") from exc
-        try:
-            mode = os.fstat(fd).st_mode
-            if not stat.S_ISREG(mode):
-                raise KeyStoreError("key file is not a regular file")
-            if mode & (stat.S_IRWXG | stat.S_IRWXO):
-                raise KeyStoreError("key file is accessible by group or others (want 0600)")
-            data = os.read(fd, _FILE_BYTES + 1)
-        finally:
-            os.close(fd)
-        if len(data) != _FILE_BYTES or not data.startswith(_MAGIC):
-            raise KeyStoreError("key file is corrupt (wrong size or header)")
-        key = data[len(_MAGIC) : len(_MAGIC) + _KEY_BYTES]
-        if hashlib.sha256(_MAGIC + key).digest()[:_CHECK_BYTES] != data[-_CHECK_BYTES:]:
-            raise KeyStoreError("key file is corrupt (checksum mismatch)")
-        return key
-
-    def _create(self, path: Path) -> None:
-        try:
-            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        except OSError as exc:
-            raise KeyStoreError(f"cannot create key directory: {exc.strerror}") from exc
-        key = AESGCM.generate_key(bit_length=256)
-        data = _MAGIC + key + hashlib.sha256(_MAGIC + key).digest()[:_CHECK_BYTES]
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            try:
-                os.fchmod(fd, 0o600)  # the umask may have narrowed, never widened, but be exact
-                os.write(fd, data)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            # If another process won the race, its key is the key.
-            with contextlib.suppress(FileExistsError):
-                os.link(tmp, path)
-            _fsync_directory(self.directory)
-        except OSError as exc:
-            raise KeyStoreError(f"cannot write key file: {exc.strerror}") from exc
-        finally:
-            tmp.unlink(missing_ok=True)
-
-
-def _fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

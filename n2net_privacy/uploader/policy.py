@@ -12,9 +12,13 @@ network error, timeout, no status      RETRY
 408, 429, 5xx except 501 and 505       RETRY
 1xx, 3xx, 0 (unusable reply)           RETRY
 413                                    SPLIT
-501, 505, 400, 401, 403, 422, other    DEAD_LETTER
-4xx
+401 (app key or server key refused)    HOLD
+501, 505, 400, 403, 422, other 4xx     DEAD_LETTER
 =====================================  ===============
+
+A 401 is a configuration problem of the client (a rotated server key, a
+revoked app key), never a property of the events: they stay queued until
+the configuration is fixed.
 """
 
 from __future__ import annotations
@@ -39,7 +43,6 @@ DEFAULT_CAP = 60.0
 # 2.0 ** 1024 overflows a float; far past the cap anyway.
 _MAX_EXPONENT = 64
 _FINAL_5XX = frozenset({HTTPStatus.NOT_IMPLEMENTED, HTTPStatus.HTTP_VERSION_NOT_SUPPORTED})
-_RETRYABLE_4XX = frozenset({HTTPStatus.REQUEST_TIMEOUT, HTTPStatus.TOO_MANY_REQUESTS})
 
 
 class Outcome(StrEnum):
@@ -51,8 +54,18 @@ class Outcome(StrEnum):
     """Transient trouble: keep the batch and try again after a backoff."""
     SPLIT = "split"
     """The body was too large: split the batch in two and send each half."""
+    HOLD = "hold"
+    """The server refused our credentials or key (401): keep everything, wait for config."""
     DEAD_LETTER = "dead_letter"
     """The server will never accept this batch: count it with its reason, drop it."""
+
+
+_SPECIAL: dict[int, Outcome] = {
+    HTTPStatus.REQUEST_ENTITY_TOO_LARGE: Outcome.SPLIT,
+    HTTPStatus.UNAUTHORIZED: Outcome.HOLD,
+    HTTPStatus.REQUEST_TIMEOUT: Outcome.RETRY,
+    HTTPStatus.TOO_MANY_REQUESTS: Outcome.RETRY,
+}
 
 
 def classify(
@@ -69,10 +82,9 @@ def classify(
         return Outcome.RETRY
     if 200 <= status < 300:
         return Outcome.DELIVERED
-    if status == HTTPStatus.REQUEST_ENTITY_TOO_LARGE:
-        return Outcome.SPLIT
-    if status in _RETRYABLE_4XX:
-        return Outcome.RETRY
+    special = _SPECIAL.get(status)
+    if special is not None:
+        return special
     if 400 <= status < 500 or status in _FINAL_5XX:
         return Outcome.DEAD_LETTER
     # 5xx, and statuses the contract never sends (1xx, 3xx, egress's 0 for an

@@ -13,22 +13,32 @@ a short code or an emergency number is not uploaded but counted by reason
 (:meth:`Uploader.skipped_counts`). A queued event is durable when the call
 returns; the network is only ever touched by the background sender.
 
-Recently seen numbers are normalized once and kept in a small in-memory LRU
-(``normalize_cache_size``, 1,024 by default, 0 turns it off), because people
-text the same few contacts; it is never written anywhere.
+Numbers are normalized once and the result kept in a bounded in-memory
+cache (``normalize_cache_size`` entries, 16,384 by default, 0 turns it off;
+inputs longer than 32 characters are never cached, so it cannot hold
+arbitrary strings). When full it keeps what it has and does not cache the
+newcomer, so a phone's few contacts always hit and a fleet simulation cycling
+through N > size numbers still hits size/N of the time, where an LRU would
+miss every time. It is never written anywhere.
+
+Fork safety (see :mod:`~n2net_privacy.uploader.forking`): the worker is
+quiesced around ``fork``; a child reopens the queue and starts its own worker
+on first use. Several processes may share one queue file: the counts
+(:meth:`Uploader.pending`, :meth:`Uploader.flush`, :meth:`Uploader.close`)
+are read from the file, so they cover every process's events, and a batch is
+leased to one process at a time (:mod:`~n2net_privacy.uploader.leases`).
 """
 
 from __future__ import annotations
 
 import atexit
-import functools
 import os
 import random
+import sqlite3
 import threading
 import time
-import uuid
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -41,10 +51,17 @@ from n2net_privacy.device import DeviceContext
 from n2net_privacy.egress import Egress
 from n2net_privacy.egress_policy import Purpose
 from n2net_privacy.errors import ConfigurationError, UploaderError
-from n2net_privacy.phone import NormalizationResult, PhoneNumberErrorReason, normalize
+from n2net_privacy.phone import PhoneNumberErrorReason, normalize
 from n2net_privacy.redact import get_logger
+from n2net_privacy.uploader import forking
 from n2net_privacy.uploader.crashpoints import CrashHook, CrashPoint
 from n2net_privacy.uploader.keystore import KeyStore
+from n2net_privacy.uploader.payload import (
+    StampCache,
+    encode_event,
+    encode_with_stamp,
+    new_event_id,
+)
 from n2net_privacy.uploader.queue import DropReason, EventQueue, OnDrop, QueueStats
 from n2net_privacy.uploader.sender import Sender, SenderConfig, SendStatus
 from n2net_privacy.uploader.wire import EVENTS_PATH, ServerKey
@@ -99,39 +116,8 @@ def _now_utc() -> datetime:
     return datetime.now(UTC)
 
 
-def encode_event(event_id: str, e164: str, at: datetime, duration_s: int | None) -> bytes:
-    """The queued payload: byte for byte ``WireEvent.model_dump_json(exclude_none=True)``.
-
-    Built by hand because it sits on the ``record_*`` hot path (a fifth of
-    the pydantic round trip). Every input is already well-formed here (a
-    uuid4, a normalizer's E.164, a checked duration), and the sender parses
-    each payload with :class:`WireEvent` before anything leaves, so a slip
-    here can never put a malformed event on the wire.
-    """
-    if at.tzinfo is None or at.utcoffset() is None:
-        raise UploaderError("the clock must return timezone-aware datetimes")
-    u = at.astimezone(UTC)
-    stamp = f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}Z"
-    if duration_s is None:
-        text = f'{{"id":"{event_id}","type":"sms","number":"{e164}","at":"{stamp}"}}'
-    else:
-        text = (
-            f'{{"id":"{event_id}","type":"call","number":"{e164}","at":"{stamp}",'
-            f'"duration_s":{duration_s}}}'
-        )
-    return text.encode("ascii")
-
-
-# Reset in a forked child: the parent may have held it at the moment of fork.
-_FORK_LOCK = threading.Lock()
-
-
-def _reset_fork_lock() -> None:
-    global _FORK_LOCK  # noqa: PLW0603
-    _FORK_LOCK = threading.Lock()
-
-
-os.register_at_fork(after_in_child=_reset_fork_lock)
+_MAX_CACHED_INPUT = 32
+_Normalized = tuple[str | None, PhoneNumberErrorReason | None]
 _LIVE: weakref.WeakSet[Uploader] = weakref.WeakSet()
 
 
@@ -159,7 +145,7 @@ class Uploader:
         self,
         api_url: str,
         app_key: str,
-        server_key: ServerKey,
+        server_key: ServerKey | Sequence[ServerKey],
         data_dir: str | os.PathLike[str],
         *,
         key_store: KeyStore,
@@ -170,7 +156,7 @@ class Uploader:
         max_queue_bytes: int = 32 * 1024 * 1024,
         power_safe: bool = False,
         exit_flush_timeout_s: float = 1.0,
-        normalize_cache_size: int = 1024,
+        normalize_cache_size: int = 16_384,
         on_drop: OnDrop | None = None,
         on_status: Callable[[SendStatus], None] | None = None,
         clock: Callable[[], datetime] = _now_utc,
@@ -185,9 +171,9 @@ class Uploader:
             raise ConfigurationError("app_key must be a non-empty token without spaces")
         normalize("0", region)  # raises ConfigurationError for an unknown region now
         self._region = region
-        self._normalize: Callable[[str], NormalizationResult] = functools.lru_cache(
-            maxsize=normalize_cache_size
-        )(functools.partial(normalize, region=region))
+        self._cache: dict[str, _Normalized] = {}
+        self._stamps = StampCache()
+        self._cache_size = max(normalize_cache_size, 0)
         self._clock = clock
         self._crash = crash_point
         self.exit_flush_timeout_s = exit_flush_timeout_s
@@ -209,18 +195,22 @@ class Uploader:
             server_key=server_key,
             config=config,
             clock=clock,
+            monotonic=monotonic,
             rng=rng,
             on_status=on_status,
             crash_point=crash_point,
         )
         self._worker = SenderThread(self.sender, self._queue, monotonic=monotonic, sleep=sleep)
         self._pid = os.getpid()
+        self._fork_lock = threading.Lock()
+        self._final_stats = QueueStats(0, 0, 0)
         self._started = start
         self._closed = False
         self._drained = False
         if start:
             self._worker.start()
         _LIVE.add(self)
+        forking.register(self)
 
     # -- recording ------------------------------------------------------------
 
@@ -245,14 +235,14 @@ class Uploader:
         raw = to if isinstance(to, str) else getattr(to, "number", None)
         if not isinstance(raw, str):
             raise UploaderError("`to` must be a number string or have a string .number")
-        result = self._normalize(raw)
-        if result.e164 is None:
-            reason = result.reason or PhoneNumberErrorReason.INVALID
+        e164, reason = self._normalized(raw)
+        if e164 is None:
+            reason = reason or PhoneNumberErrorReason.INVALID
             _log.debug("number not uploaded: %s", reason.value)
             self._queue.file.bump(f"skipped:{reason.value}")
             return RecordResult(RecordOutcome.SKIPPED, skip_reason=reason)
-        event_id = str(uuid.uuid4())
-        payload = encode_event(event_id, result.e164, self._clock(), duration_s)
+        event_id = new_event_id()
+        payload = encode_with_stamp(event_id, e164, self._stamps.stamp(self._clock()), duration_s)
         if self._crash is not None:
             self._crash(CrashPoint.RECORD_BEFORE_WRITE)
         if self._queue.append(payload) is None:
@@ -262,7 +252,40 @@ class Uploader:
         self._worker.notify()
         return RecordResult(RecordOutcome.QUEUED, event_id=event_id)
 
+    def _normalized(self, raw: str) -> _Normalized:
+        found = self._cache.get(raw)
+        if found is not None:
+            return found
+        result = normalize(raw, self._region)
+        value = (result.e164, result.reason)
+        if len(raw) <= _MAX_CACHED_INPUT and len(self._cache) < self._cache_size:
+            self._cache[raw] = value
+        return value
+
+    def set_server_keys(self, keys: ServerKey | Sequence[ServerKey]) -> None:
+        """Replace the server keys (current first, then next) and resume sending at once.
+
+        Events held because the server knew none of the old keys go out under the new ones.
+        """
+        self.sender.keys.replace(keys)
+        self._worker.kick()
+
     # -- process and lifecycle -------------------------------------------------
+
+    def before_fork(self) -> None:
+        """Fork hook: wait for the attempt in progress, then hold every lock."""
+        self.sender.io_lock.acquire()
+        self._queue.file.quiesce()
+
+    def after_fork_in_parent(self) -> None:
+        self._queue.file.resume()
+        self.sender.io_lock.release()
+
+    def after_fork_in_child(self) -> None:
+        """Fork hook: fresh locks now; the file is reopened on first use here."""
+        self._fork_lock = threading.Lock()
+        self._queue.after_fork()
+        self._worker.after_fork()
 
     @property
     def owned_by_this_process(self) -> bool:
@@ -272,36 +295,52 @@ class Uploader:
     def _check_process(self) -> None:
         if self._pid == os.getpid():
             return
-        with _FORK_LOCK:
+        with self._fork_lock:
             if self._pid == os.getpid():
                 return
             # A forked child: the parent's thread is gone and its connections are not ours.
-            self._queue.after_fork()
-            self._worker.after_fork()
+            self._queue.reopen()
             self._pid = os.getpid()
             if self._started and not self._closed:
                 self._worker.start()
 
     def flush(self, timeout: float = 5.0) -> bool:
-        """Upload everything queued, waiting at most ``timeout`` s. True if drained."""
-        self._check_process()
-        if self._closed:
-            return len(self._queue) == 0
-        return self._worker.flush(timeout)
+        """Upload everything queued, waiting at most ``timeout`` s. True if drained.
+
+        "Drained" is read from the queue file: no event of any process sharing
+        it is left. Never raises; storage trouble reads as not drained.
+        """
+        try:
+            self._check_process()
+            if self._closed:
+                return self._drained
+            return self._worker.flush(timeout)
+        except (sqlite3.Error, UploaderError) as exc:
+            _log.warning("flush could not read the queue: %s", type(exc).__name__)
+            return False
 
     def close(self, timeout: float = 5.0) -> bool:
         """Flush for at most ``timeout`` s and stop. True if everything was sent.
 
-        What is not sent stays queued for the next start. Idempotent.
+        What is not sent stays queued for the next start. Idempotent; never raises.
         """
-        self._check_process()
+        try:
+            self._check_process()
+        except (sqlite3.Error, UploaderError) as exc:
+            _log.warning("close could not reopen the queue: %s", type(exc).__name__)
         if self._closed:
             return self._drained
         self._closed = True
         stopped = self._worker.stop(timeout)
-        self._drained = len(self._queue) == 0
+        try:
+            self._final_stats = self._queue.stats()
+        except (sqlite3.Error, UploaderError) as exc:
+            _log.warning("close could not read the queue: %s", type(exc).__name__)
+        self._drained = self._final_stats.events == 0
         if not self._drained:
-            _log.info("uploader closed with %d events queued for next time", len(self._queue))
+            _log.info(
+                "uploader closed with %d events queued for next time", self._final_stats.events
+            )
         if stopped:
             self._queue.close()
         _LIVE.discard(self)
@@ -321,9 +360,19 @@ class Uploader:
     # -- counts ---------------------------------------------------------------
 
     def pending(self) -> QueueStats:
-        """Events (and sealed bytes) queued on the device now."""
-        self._check_process()
-        return self._queue.stats()
+        """Events (and sealed bytes) queued on the device now, read from the file.
+
+        Counts every process sharing the queue file; after :meth:`close`, the
+        figures as of close. Never raises: storage trouble reads as the last figures.
+        """
+        if self._closed:
+            return self._final_stats
+        try:
+            self._check_process()
+            self._final_stats = self._queue.stats()
+        except (sqlite3.Error, UploaderError) as exc:
+            _log.warning("pending could not read the queue: %s", type(exc).__name__)
+        return self._final_stats
 
     def skipped_counts(self) -> dict[PhoneNumberErrorReason, int]:
         """Numbers not uploaded, by reason (persisted across restarts)."""

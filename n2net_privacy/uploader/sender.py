@@ -10,15 +10,27 @@ outcome        what happens
 DELIVERED      rows deleted (a crash before that only causes a re-send)
 RETRY          same batch, same Idempotency-Key, after
                :func:`~n2net_privacy.uploader.policy.backoff_delay`
-               (full jitter, base 0.5 s, cap 60 s, ``Retry-After`` wins)
+               (full jitter, base ``backoff_base_s``, cap
+               ``backoff_cap_s``; ``Retry-After`` wins, capped at
+               ``backoff_cap_s``). With an HTTP status the batch is
+               *parked* and the batches behind it go meanwhile; one that
+               keeps failing is split, then dead-lettered by event
+               (:mod:`~n2net_privacy.uploader.poison`)
 SPLIT (413)    the batch becomes two batches with new ids
+HOLD (401)     nothing is dropped: ``unknown_key_id`` moves to the next
+               configured server key; with none left, or a refused app
+               key, the events wait for new configuration
+               (:mod:`~n2net_privacy.uploader.keyring`)
 DEAD_LETTER    rows deleted and counted under the reason; never retried
 =============  ==========================================================
 
 Retryable: network errors, timeouts, 408, 429 and 5xx other than 501/505.
-Final: 400, 401, 403, 422, 501, 505 (and other 4xx). A pin mismatch or an
+Final: 400, 403, 422, 501, 505 (and other 4xx). A pin mismatch or an
 egress-policy refusal sends nothing: the events stay queued, the status
 callback says why, and the sender backs off.
+
+Every attempt runs under :attr:`Sender.io_lock`, which the fork hooks take
+(:mod:`~n2net_privacy.uploader.forking`), so no fork happens mid-request.
 
 ``step`` never waits: it returns how long to wait, and
 :mod:`~n2net_privacy.uploader.worker` does the waiting on its thread, so
@@ -28,16 +40,13 @@ tests drive every branch without a clock or a thread.
 from __future__ import annotations
 
 import random
+import threading
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from enum import StrEnum
-from typing import Protocol
 
 from n2net_privacy.egress_policy import EgressResponse
 from n2net_privacy.errors import (
-    ConfigurationError,
     EgressPolicyError,
     NetworkError,
     NetworkTimeout,
@@ -45,7 +54,10 @@ from n2net_privacy.errors import (
     WireFormatError,
 )
 from n2net_privacy.redact import get_logger
+from n2net_privacy.uploader.body import Envelope, Flight, error_code
 from n2net_privacy.uploader.crashpoints import CrashHook, CrashPoint
+from n2net_privacy.uploader.keyring import ServerKeyRing
+from n2net_privacy.uploader.poison import ParkingLot
 from n2net_privacy.uploader.policy import (
     Outcome,
     backoff_delay,
@@ -54,12 +66,14 @@ from n2net_privacy.uploader.policy import (
     parse_retry_after,
 )
 from n2net_privacy.uploader.queue import EventQueue, QueuedBatch
+from n2net_privacy.uploader.sendconfig import (
+    PostClient,
+    SenderConfig,
+    SendState,
+    SendStatus,
+)
 from n2net_privacy.uploader.wire import (
-    EventBatch,
     ServerKey,
-    WireEvent,
-    decode_batch,
-    encode_batch,
     parse_reply,
     request_headers,
     seal,
@@ -73,102 +87,13 @@ __all__ = [
     "SenderConfig",
 ]
 
-MAX_BATCH_EVENTS = 500
-MAX_BATCH_BYTES = 256 * 1024
-MAX_LINGER_S = 1.0
 _MAX_REPLY_BYTES = 1024 * 1024
-_VALIDATE_CHUNK = 50
 _ABANDONED: list[object] = []  # clients inherited across fork: never closed in the child
 _log = get_logger(__name__)
 
 
-class SendState(StrEnum):
-    """What just happened to a batch, as the status callback reports it."""
-
-    DELIVERED = "delivered"
-    RETRYING = "retrying"
-    SPLIT = "split"
-    DEAD_LETTERED = "dead_lettered"
-    PIN_MISMATCH = "pin_mismatch"
-    """The server's key is not pinned: nothing was sent, the events stay queued."""
-    BLOCKED = "blocked"
-    """The egress policy refused the request: nothing was sent."""
-
-
-@dataclass(frozen=True, slots=True)
-class SendStatus:
-    """One report to ``on_status``; it never carries a number or a payload."""
-
-    state: SendState
-    batch_id: str
-    events: int
-    http_status: int | None = None
-    attempt: int = 0
-    retry_in: float | None = None
-    reason: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class SenderConfig:
-    """Batching, timeouts and backoff. Limits may be lowered, never raised past v1's."""
-
-    batch_max_events: int = MAX_BATCH_EVENTS
-    batch_max_bytes: int = MAX_BATCH_BYTES
-    linger_s: float = MAX_LINGER_S
-    request_timeout_s: float = 10.0
-    backoff_base_s: float = 0.5
-    backoff_cap_s: float = 60.0
-    checkpoint_every: int = 1000
-
-    def __post_init__(self) -> None:
-        if not 1 <= self.batch_max_events <= MAX_BATCH_EVENTS:
-            raise ConfigurationError(f"batch_max_events must be 1..{MAX_BATCH_EVENTS}")
-        if not 1024 <= self.batch_max_bytes <= MAX_BATCH_BYTES:
-            raise ConfigurationError(f"batch_max_bytes must be 1024..{MAX_BATCH_BYTES}")
-        if not 0 <= self.linger_s <= MAX_LINGER_S:
-            raise ConfigurationError(f"linger_s must be 0..{MAX_LINGER_S}")
-        if self.request_timeout_s <= 0 or self.backoff_base_s <= 0 or self.backoff_cap_s < 0:
-            raise ConfigurationError("timeouts and backoff must be positive")
-
-
-class PostClient(Protocol):
-    """What the sender needs from an egress client (``EgressClient`` fits)."""
-
-    def request(
-        self,
-        method: str,
-        url: str,
-        *,
-        headers: Mapping[str, str] | None = None,
-        content: bytes | None = None,
-        timeout: float | None = None,
-        max_response_bytes: int | None = None,
-    ) -> EgressResponse: ...
-
-    def close(self) -> None: ...
-
-
-@dataclass(slots=True)
-class _Flight:
-    batch: QueuedBatch
-    body: bytes
-    attempt: int = 0
-
-
 def _now_utc() -> datetime:
     return datetime.now(UTC)
-
-
-def _envelope() -> tuple[bytes, bytes]:
-    """The bytes :func:`encode_batch` puts before and after the events' JSON."""
-    sample = WireEvent.sms(
-        "00000000-0000-4000-8000-000000000000", "+12015550123", datetime(2000, 1, 1, tzinfo=UTC)
-    )
-    event = sample.model_dump_json(exclude_none=True).encode("utf-8")
-    head, found, tail = encode_batch(EventBatch.of([sample])).partition(event)
-    if not found:
-        raise WireFormatError("encode_batch no longer embeds the event JSON verbatim")
-    return head, tail
 
 
 class Sender:
@@ -181,9 +106,10 @@ class Sender:
         *,
         events_url: str,
         app_key: str,
-        server_key: ServerKey,
+        server_key: ServerKey | Iterable[ServerKey],
         config: SenderConfig | None = None,
         clock: Callable[[], datetime] = _now_utc,
+        monotonic: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
         on_status: Callable[[SendStatus], None] | None = None,
         crash_point: CrashHook | None = None,
@@ -192,22 +118,27 @@ class Sender:
         self._client_factory = client_factory
         self._url = events_url
         self._app_key = app_key
-        self._server_key = server_key
+        self.keys = ServerKeyRing(server_key)
         self.config = config or SenderConfig()
         self._clock = clock
+        self._monotonic = monotonic
         self._rng = rng or random.Random()
         self._on_status = on_status
         self._crash = crash_point
-        self._head, self._tail = _envelope()
-        seal_overhead = len(seal(b"", server_key))
-        self._payload_budget = (
-            self.config.batch_max_bytes - len(self._head) - len(self._tail) - seal_overhead
-        )
+        self._envelope = Envelope()
+        self._budget_for = (-1, 0)  # (key generation, payload bytes per batch)
+        self.parking = ParkingLot(self.config.split_after_attempts, self.config.split_after_s)
         self._init_process_state()
 
     def _init_process_state(self) -> None:
+        self.io_lock = threading.RLock()
+        """Held around every attempt (every socket use); the fork hooks take it."""
         self._client: PostClient | None = None
-        self._flight: _Flight | None = None
+        self._flight: Flight | None = None
+        self._deliveries = 0
+        self._streak = 0
+        self._held_since: float | None = None
+        self.parking.clear()
 
     # -- one attempt (no waiting; tests call this directly) -------------------
 
@@ -216,62 +147,90 @@ class Sender:
 
         ``lease_new=False`` only resumes batches already persisted (linger not over).
         """
+        with self.io_lock:
+            return self._step(lease_new)
+
+    def _step(self, lease_new: bool) -> float | None:
+        now = self._monotonic()
         if self._flight is None:
             batch = self._queue.next_batch(
-                self.config.batch_max_events, self._payload_budget, lease_new=lease_new
+                self.config.batch_max_events,
+                self._payload_budget(),
+                lease_new=lease_new,
+                skip=self.parking.parked(now),
             )
             if batch is None:
-                return None
+                return self.parking.next_due(now)
             if self._crash is not None:
                 self._crash(CrashPoint.LEASE_AFTER_COMMIT)
-            flight = self._build(batch)
-            if flight is None:
+            if not self._valid(batch):
                 return 0.0
-            self._flight = flight
-        return self._attempt(self._flight)
+            self._flight = Flight(batch, b"", "", -1, self.parking.strikes(batch.batch_id))
+        elif not self._queue.renew(self._flight.batch.batch_id):
+            # Our lease lapsed and another process took the batch over: let it.
+            self._flight = None
+            return 0.0
+        key = self.keys.current()
+        if key is None:
+            return self._hold(self._flight, SendState.KEY_REJECTED, "no configured key accepted")
+        if not self._seal(self._flight, key):
+            return 0.0
+        return self._attempt(self._flight, key)
 
-    def _build(self, batch: QueuedBatch) -> _Flight | None:
-        """Seal a batch, or split it when it is too large or holds a bad payload.
+    def _payload_budget(self) -> int:
+        """Payload bytes per batch under the largest seal overhead of the configured keys."""
+        generation, budget = self._budget_for
+        if generation != self.keys.generation:
+            overhead = max(len(seal(b"", key)) for key in self.keys.keys)
+            budget = self.config.batch_max_bytes - self._envelope.overhead - overhead
+            self._budget_for = (self.keys.generation, budget)
+        return budget
 
-        The payloads are canonical event JSON already, so the plaintext is the
-        envelope around them; :func:`decode_batch` still checks every event
-        against v1 (50 at a time) before anything leaves. A bad payload (only
-        a bug could queue one) is isolated by halving and dead-lettered alone.
+    def _valid(self, batch: QueuedBatch) -> bool:
+        """Check every payload against v1 before anything leaves (see :mod:`.body`).
+
+        A bad payload (only a bug could queue one) is isolated by halving and
+        dead-lettered alone.
         """
-        payloads = batch.payloads
-        try:
-            for start in range(0, len(payloads), _VALIDATE_CHUNK):
-                chunk = payloads[start : start + _VALIDATE_CHUNK]
-                decode_batch(self._head + b",".join(chunk) + self._tail)
-                # Validation holds the GIL; yield it so a record_* on another
-                # thread never waits for a whole batch.
-                time.sleep(0)
-        except WireFormatError:
-            self._split_or_dead(batch, None, "invalid_payload", "invalid payload")
-            return None
-        body = seal(self._head + b",".join(payloads) + self._tail, self._server_key)
+        if self._envelope.valid(batch.payloads):
+            return True
+        self._split_or_dead(batch, None, "invalid_payload", "invalid payload")
+        return False
+
+    def _seal(self, flight: Flight, key: ServerKey) -> bool:
+        """(Re)seal the flight to ``key`` if it is not sealed to it yet; False if split."""
+        if flight.key_id == key.key_id and flight.generation == self.keys.generation:
+            return True
+        batch = flight.batch
+        body = seal(self._envelope.plaintext(batch.payloads), key)
         if len(body) > self.config.batch_max_bytes:
+            self._flight = None
             self._split_or_dead(batch, None, "too_large", "event larger than batch_max_bytes")
-            return None
-        return _Flight(batch, body)
+            return False
+        flight.body, flight.key_id, flight.generation = body, key.key_id, self.keys.generation
+        return True
 
     def _split_or_dead(
         self, batch: QueuedBatch, status: int | None, key: str, reason: str
     ) -> None:
-        if self._queue.split(batch.batch_id) is None:
+        halves = self._queue.split(batch.batch_id)
+        if halves is None:
             self._finish_dead(batch, status, key, reason)
         else:
-            self._emit(SendStatus(SendState.SPLIT, batch.batch_id, len(batch), status))
+            self.parking.inherit(batch.batch_id, halves)
+            self._emit(
+                SendStatus(SendState.SPLIT, batch.batch_id, len(batch), status, reason=reason)
+            )
 
     def _client_now(self) -> PostClient:
         if self._client is None:
             self._client = self._client_factory()
         return self._client
 
-    def _post(self, flight: _Flight) -> EgressResponse | tuple[SendState, str]:
+    def _post(self, flight: Flight) -> EgressResponse | tuple[SendState, str]:
         """One POST; network trouble comes back as (state, reason), never raised."""
         batch = flight.batch
-        headers = request_headers(self._app_key, batch.batch_id, self._server_key.key_id)
+        headers = request_headers(self._app_key, batch.batch_id, flight.key_id)
         if self._crash is not None:
             self._crash(CrashPoint.POST_BEFORE_SEND)
         try:
@@ -292,7 +251,7 @@ class Sender:
         except NetworkError:
             return SendState.RETRYING, failure_reason(None, network_error=True)
 
-    def _attempt(self, flight: _Flight) -> float:
+    def _attempt(self, flight: Flight, key: ServerKey) -> float:
         batch = flight.batch
         response = self._post(flight)
         if isinstance(response, tuple):
@@ -303,11 +262,19 @@ class Sender:
         if outcome is Outcome.DELIVERED:
             self._delivered(flight, response)
             return 0.0
+        if outcome is Outcome.HOLD:
+            if error_code(response.content) == "unknown_key_id":
+                self.keys.reject(key.key_id)
+                _log.warning("the server does not know server key %s", key.key_id)
+                self._emit(
+                    SendStatus(SendState.KEY_REJECTED, batch.batch_id, len(batch), status,
+                               reason=f"server key {key.key_id} unknown to the server")
+                )
+                return 0.0  # the next configured key, if any, goes at once
+            return self._hold(flight, SendState.UNAUTHORIZED, "app key refused", status)
         if outcome is Outcome.RETRY:
             retry_after = parse_retry_after(response.header("retry-after"), self._clock())
-            return self._retry(
-                flight, SendState.RETRYING, status, failure_reason(status), retry_after
-            )
+            return self._park(flight, status, retry_after)
         self._flight = None
         if outcome is Outcome.SPLIT:
             self._split_or_dead(batch, status, f"http_{status}", failure_reason(status))
@@ -315,12 +282,33 @@ class Sender:
             self._finish_dead(batch, status, f"http_{status}", failure_reason(status))
         return 0.0
 
-    def _delivered(self, flight: _Flight, response: EgressResponse) -> None:
+    def _hold(
+        self, flight: Flight, state: SendState, reason: str, status: int | None = 401
+    ) -> float:
+        """A configuration problem: keep everything, report it, look again later."""
+        now = self._monotonic()
+        if self._held_since is None:
+            self._held_since = now
+        elif now - self._held_since >= self.config.backoff_cap_s:
+            self.keys.forget_rejections()  # the server may have restored a key
+            self._held_since = now
+        _log.warning("uploads held (%s); events stay queued", reason)
+        self._emit(
+            SendStatus(state, flight.batch.batch_id, len(flight.batch), status,
+                       flight.attempt, self.config.backoff_cap_s, reason)
+        )
+        return self.config.backoff_cap_s
+
+    def _delivered(self, flight: Flight, response: EgressResponse) -> None:
         batch = flight.batch
         if self._crash is not None:
             self._crash(CrashPoint.ACK_BEFORE_DELETE)
         self._queue.ack(batch.batch_id)
         self._flight = None
+        self._deliveries += 1
+        self._streak = 0
+        self._held_since = None
+        self.parking.forget(batch.batch_id)
         try:
             parse_reply(response.status, response.content)
         except WireFormatError:
@@ -332,9 +320,44 @@ class Sender:
             )
         )
 
+    def _park(self, flight: Flight, status: int, retry_after: float | None) -> float:
+        """An HTTP-level failure: park this batch if others can go meanwhile, else retry it."""
+        batch = flight.batch
+        self._streak += 1
+        wait = backoff_delay(
+            flight.attempt, retry_after, self._rng,
+            base=self.config.backoff_base_s, cap=self.config.backoff_cap_s,
+        )
+        flight.attempt += 1
+        reason = failure_reason(status)
+        now = self._monotonic()
+        if self.parking.fail(batch.batch_id, now, self._deliveries, wait):
+            _log.warning("upload batch keeps failing (%s) while others go: splitting", reason)
+            self._flight = None
+            self._split_or_dead(batch, status, "retries_exhausted", f"retries exhausted, {reason}")
+            return 0.0
+        _log.info("upload attempt %d failed (%s); retrying in %.2fs", flight.attempt, reason, wait)
+        self._emit(
+            SendStatus(SendState.RETRYING, batch.batch_id, len(batch), status,
+                       flight.attempt, wait, reason)
+        )
+        skip = self.parking.parked(now) | {batch.batch_id}
+        if not self._queue.other_work(skip):
+            self.parking.due_now(batch.batch_id)
+            return wait  # nothing else to send: this batch again, after its backoff
+        self._flight = None  # parked: the batches behind it go meanwhile
+        if retry_after is not None or self._streak > 1:
+            # The server asked us to slow down, or a second batch in a row
+            # failed: it is the server, not the batch. Back off as a whole.
+            return backoff_delay(
+                self._streak - 2 if retry_after is None else 0, retry_after, self._rng,
+                base=self.config.backoff_base_s, cap=self.config.backoff_cap_s,
+            )
+        return 0.0
+
     def _retry(
         self,
-        flight: _Flight,
+        flight: Flight,
         state: SendState,
         status: int | None,
         reason: str,
@@ -362,6 +385,7 @@ class Sender:
     ) -> None:
         """Dead-letter under a stable counter ``key``; ``reason`` is for people."""
         count = self._queue.dead_letter(batch.batch_id, key)
+        self.parking.forget(batch.batch_id)
         _log.warning("upload batch dead-lettered (%s): %d events", reason, count)
         self._emit(
             SendStatus(SendState.DEAD_LETTERED, batch.batch_id, len(batch), status, reason=reason)
@@ -383,6 +407,7 @@ class Sender:
 
     def close(self) -> None:
         """Close the egress client; the next attempt opens a new one."""
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        with self.io_lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None

@@ -14,10 +14,12 @@ uploader does when it sees a new process id) to get a worker of its own.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
 
+from n2net_privacy.errors import UploaderError
 from n2net_privacy.redact import get_logger
 from n2net_privacy.uploader.queue import EventQueue
 from n2net_privacy.uploader.sender import Sender
@@ -55,11 +57,17 @@ class SenderThread:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._wake = threading.Event()
+        self._interrupt = threading.Event()
         self._progress = threading.Condition()
         self._flushing = 0
         self._flushing_lock = threading.Lock()
         self._linger_since: float | None = None
         self._writes_seen = 0
+        # While lingering, only the linger timer or a full batch need the worker:
+        # notify() counts events and wakes it at ``_wake_after``, not on every one.
+        self._lingering = False
+        self._notified = 0
+        self._wake_after = 1
 
     def start(self) -> None:
         """Start the worker (again after fork). A no-op while it runs."""
@@ -74,9 +82,22 @@ class SenderThread:
         return self._thread is not None and self._thread.is_alive()
 
     def notify(self) -> None:
-        """An event was queued: wake the worker if it idles."""
+        """An event was queued: wake the worker if it idles, or if a batch is now full.
+
+        While the worker lingers over a partial batch, waking it for every
+        event would cost a thread switch and a few queries per event; its
+        linger timer or the event that fills the batch wakes it instead.
+        """
+        self._notified += 1
+        if self._lingering and self._notified < self._wake_after:
+            return
         if not self._wake.is_set():  # set() takes a lock; is_set() does not
             self._wake.set()
+
+    def kick(self) -> None:
+        """The configuration changed (new server keys): cut any wait short."""
+        self._interrupt.set()
+        self._wake.set()
 
     def after_fork(self) -> None:
         """In a forked child: the parent's thread does not exist here; forget it."""
@@ -87,6 +108,7 @@ class SenderThread:
 
     def _should_cut(self, now: float) -> bool:
         free = self._queue.free_events()
+        self._wake_after = max(self.sender.config.batch_max_events - free, 1)
         if free == 0:
             self._linger_since = None
             return False
@@ -101,6 +123,8 @@ class SenderThread:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            self._lingering = False
+            self._notified = 0
             self._wake.clear()
             self._maybe_checkpoint()
             now = self._monotonic()
@@ -112,6 +136,7 @@ class SenderThread:
                 delay = self.sender.config.backoff_base_s
             self._notify_progress()
             if delay is None:
+                self._lingering = self._linger_since is not None
                 self._wait_for_work(now)
             elif delay > 0:
                 self._pause(delay)
@@ -127,7 +152,8 @@ class SenderThread:
         if self._sleep is not None:
             self._sleep(delay)
         else:
-            self._stop.wait(delay)
+            self._interrupt.wait(delay)
+            self._interrupt.clear()
 
     def _maybe_checkpoint(self) -> None:
         writes = self._queue.writes
@@ -143,21 +169,29 @@ class SenderThread:
 
     def flush(self, timeout: float) -> bool:
         """Send everything queued now; wait at most ``timeout`` s. True if drained."""
-        deadline = time.monotonic() + max(timeout, 0.0)
+        deadline = self._monotonic() + max(timeout, 0.0)
         with self._flushing_lock:
             self._flushing += 1
         self._wake.set()
         try:
             with self._progress:
-                while len(self._queue) > 0:
-                    remaining = deadline - time.monotonic()
+                while self._queued() != 0:
+                    remaining = deadline - self._monotonic()
                     if remaining <= 0 or not self.running:
                         break
                     self._progress.wait(min(remaining, _POLL_S))
         finally:
             with self._flushing_lock:
                 self._flushing -= 1
-        return len(self._queue) == 0
+        return self._queued() == 0
+
+    def _queued(self) -> int:
+        """Events left in the file (every process's); -1 if it cannot be read."""
+        try:
+            return len(self._queue)
+        except (sqlite3.Error, UploaderError) as exc:
+            _log.debug("queue unreadable: %s", type(exc).__name__)
+            return -1
 
     def stop(self, timeout: float) -> bool:
         """Flush for up to ``timeout`` s, then stop the worker. True if it stopped.
@@ -165,15 +199,16 @@ class SenderThread:
         A worker stuck in a request past the deadline is left behind (it is a
         daemon); whatever it was sending stays queued for the next start.
         """
-        deadline = time.monotonic() + max(timeout, 0.0)
+        deadline = self._monotonic() + max(timeout, 0.0)
         if self.running:
             # Keep a little of the budget for the worker to notice the stop.
             self.flush(timeout - min(_STOP_GRACE_S, timeout / 5))
         self._stop.set()
+        self._interrupt.set()
         self._wake.set()
         thread = self._thread
         if thread is not None and thread.is_alive():
-            thread.join(max(deadline - time.monotonic(), 0.0))
+            thread.join(max(deadline - self._monotonic(), 0.0))
             if thread.is_alive():
                 return False
         self.sender.close()
