@@ -22,7 +22,6 @@ Without a file, the SDK's egress allowlist is the policy.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,15 +64,14 @@ class DestinationPolicy:
 
     @classmethod
     def sdk_default(cls) -> DestinationPolicy:
-        """The SDK's own egress allowlist, on port 443."""
-        from n2net_privacy.egress_policy import EgressPolicy
+        """The SDK's own egress allowlist (``host`` means port 443, ``host:port`` that port)."""
+        from n2net_privacy.egress_policy import EgressPolicy, parse_endpoint
 
-        pairs: Iterable[tuple[Any, Any]] = EgressPolicy().allowed_hosts.items()
         out = []
-        for purpose, hosts in pairs:
-            for host in sorted(hosts):
-                name = host[0] if isinstance(host, tuple) else host
-                out.append(Destination(str(name).lower(), str(getattr(purpose, "value", purpose))))
+        for purpose, entries in EgressPolicy().allowed_hosts.items():
+            for entry in sorted(entries):
+                host, port = parse_endpoint(entry)
+                out.append(Destination(host, purpose.value, frozenset({port or 443})))
         return cls(tuple(out))
 
     @classmethod
