@@ -18,10 +18,29 @@ $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
+# mitmproxy 12 needs Python 3.12+ (11.0.2, the last for 3.11, pins a cryptography
+# older than ours), so its real-proxy tests get their own venv where such a
+# Python exists; tests/test_mitm_real.py finds mitmdump there, or skips saying why.
+_PY312 := import sys; sys.version_info >= (3, 12) and print(sys.executable)
+PYTHON_MITM ?= $(firstword $(foreach p,python3.13 python3.12 \
+	$(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python) \
+	$(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python),$(shell $(p) -c '$(_PY312)' 2>/dev/null)))
+VENV_MITM := .venv-mitm
+
+$(VENV_MITM)/.installed: pyproject.toml
+ifneq ($(PYTHON_MITM),)
+	$(PYTHON_MITM) -m venv $(VENV_MITM)
+	$(VENV_MITM)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV_MITM)/bin/python -m pip install --quiet -e '.[mitm]'
+	touch $@
+else
+	@echo "no Python 3.12+ found: the mitmproxy tests will be skipped"
+endif
+
 demo: $(VENV)/.demo-installed
 	$(BIN)/n2net-privacy demo
 
-test: $(VENV)/.test-installed
+test: $(VENV)/.test-installed $(VENV_MITM)/.installed
 	$(BIN)/ruff check n2net_privacy tests benchmarks examples
 	$(BIN)/mypy --strict n2net_privacy
 	$(BIN)/pytest -q
@@ -49,4 +68,4 @@ bench: $(VENV)/.bench-installed
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) $(NEWEST_VENV) build dist *.egg-info
+	rm -rf $(VENV) $(NEWEST_VENV) $(VENV_MITM) build dist *.egg-info

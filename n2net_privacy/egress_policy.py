@@ -38,6 +38,9 @@ class Purpose(StrEnum):
     #: An Oblivious HTTP relay (RFC 9458): it sees only ciphertext, and no host is
     #: allowed until the app names its relay in the policy.
     OHTTP_RELAY = "ohttp_relay"
+    #: The app's own traffic in a capture from a real device (``audit-har``,
+    #: the mitmproxy addon). The SDK never sends for it: no host is allowed.
+    APP = "app"
 
 
 def is_loopback(host: str) -> bool:

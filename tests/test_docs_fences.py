@@ -23,7 +23,7 @@ PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 PYTHON = {"python", "py", "python3"}
 # Languages that are shown, never run: shell sessions, data, protocol text.
 SHOWN = {"bash", "sh", "console", "shell", "json", "jsonc", "text", "http", "csv", "toml", "ini",
-         "yaml", "html", "diff"}
+         "yaml", "html", "diff", "xml"}
 NOTEST_REASON = re.compile(r"^<!-- notest: \S.* -->$")
 
 

@@ -39,6 +39,7 @@ class Rule(StrEnum):
     HOST_NOT_ALLOWED = "host.not_allowed"
     TRANSPORT_PLAINTEXT = "transport.plaintext"
     NOT_INSPECTED = "audit.not_inspected"
+    DESTINATION_UNDECLARED = "destination.undeclared"
 
     @property
     def category(self) -> str:
@@ -55,6 +56,7 @@ _CATEGORIES = {
     Rule.HOST_NOT_ALLOWED: "request to a host outside the allowlist",
     Rule.TRANSPORT_PLAINTEXT: "plaintext HTTP",
     Rule.NOT_INSPECTED: "content the auditor could not inspect fully",
+    Rule.DESTINATION_UNDECLARED: "request to an undeclared destination",
 }
 
 

@@ -18,7 +18,7 @@ from n2net_privacy._version import __version__
 
 __all__ = ["main"]
 
-_SUBCOMMANDS = ("demo", "normalize", "schema", "audit")
+_SUBCOMMANDS = ("demo", "normalize", "schema", "audit", "audit-har", "mitm-addon-path")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,9 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in _SUBCOMMANDS:
         try:
-            module = importlib.import_module(f"n2net_privacy.cli.{name}")
+            module = importlib.import_module(f"n2net_privacy.cli.{name.replace('-', '_')}")
         except ModuleNotFoundError as exc:
-            if exc.name != f"n2net_privacy.cli.{name}":
+            if exc.name != f"n2net_privacy.cli.{name.replace('-', '_')}":
                 raise
             continue
         module.register(subparsers)

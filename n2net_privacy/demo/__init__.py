@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
@@ -36,8 +37,14 @@ def run_demo(
     contacts: int = 2_000,
     seed: int = 2026,
     report_dir: Path | None = None,
+    route: Callable[[str], str] | None = None,
 ) -> int:
-    """Run every chapter; return 0 when every claim held and nothing leaked."""
+    """Run every chapter; return 0 when every claim held and nothing leaked.
+
+    ``route`` maps each loopback server's base URL to the one the SDK uses
+    instead, so QA can capture the demo's traffic through a proxy.
+    """
+    route = route or (lambda url: url)
     story = Story(out)
     book = synthetic_address_book(contacts, seed=seed)
     out.write(f"N2Net Mobile privacy demo: {len(book)} synthetic contacts, seed {seed}\n")
@@ -62,8 +69,10 @@ def run_demo(
         data_dir = Path(tmp)
         android_chapter(story, book, data_dir)
         ios_chapter(story, book, data_dir)
-        gravatar_chapter(story, book, egress, data_dir / "gravatar", auditor=auditor)
-        uploader_chapter(story, book, egress, server_key, data_dir / "uploader")
+        gravatar_chapter(
+            story, book, egress, data_dir / "gravatar", auditor=auditor, route=route
+        )
+        uploader_chapter(story, book, egress, server_key, data_dir / "uploader", route=route)
         oblivious_chapter(story, book, egress, server_key, data_dir / "oblivious")
 
     story.chapter("The privacy report")

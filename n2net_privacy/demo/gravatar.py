@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from n2net_privacy.audit import EgressAuditor
@@ -66,6 +67,7 @@ def gravatar_chapter(
     data_dir: Path,
     *,
     auditor: EgressAuditor | None = None,
+    route: Callable[[str], str] = lambda url: url,
 ) -> None:
     story.chapter("Chapter 3 - Gravatar: off by default, hash only, revocable mid-batch")
     first, second = book[: len(book) // 4], book[len(book) // 4 : len(book) // 2]
@@ -81,7 +83,9 @@ def gravatar_chapter(
         settings,
         egress,
         GravatarConfig(
-            base_url=stand_in.base_url, concurrency=CONCURRENCY, cache_dir=data_dir / "avatars"
+            base_url=route(stand_in.base_url),
+            concurrency=CONCURRENCY,
+            cache_dir=data_dir / "avatars",
         ),
     )
     try:

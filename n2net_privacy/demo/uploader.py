@@ -8,6 +8,7 @@ number and pertinent metadata".
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from pathlib import Path
 
 from n2net_privacy.contacts import Contact
@@ -32,14 +33,15 @@ def _international_numbers(book: list[Contact]) -> list[str]:
 
 
 def uploader_chapter(
-    story: Story, book: list[Contact], egress: Egress, server_key: ServerKeyPair, data_dir: Path
+    story: Story, book: list[Contact], egress: Egress, server_key: ServerKeyPair, data_dir: Path,
+    *, route: Callable[[str], str] = lambda url: url,
 ) -> None:
     story.chapter("Chapter 4 - SMS and calls: only the number and metadata, sealed, never lost")
     numbers = _international_numbers(book)[:120]
     rng = random.Random(7)
     server = IngestServer(server_key, app_key=APP_KEY)
     uploader = Uploader(
-        server.url,
+        route(server.url),
         APP_KEY,
         server_key.public,
         data_dir,

@@ -43,6 +43,7 @@ __all__ = [
     "LoadedScenario",
     "load_scenario",
     "parse_scenario",
+    "read_book_file",
     "regular_file",
 ]
 
@@ -95,7 +96,16 @@ def _read_book(spec: AddressBookSpec, base_dir: Path) -> tuple[Contact, ...]:
     if spec.contacts is not None:
         return spec.contacts
     assert spec.path is not None  # the model guarantees exactly one source
-    path = base_dir / spec.path
+    return read_book_file(base_dir / spec.path)
+
+
+def read_book_file(path: Path) -> tuple[Contact, ...]:
+    """The contacts of a vCard (``.vcf``, ``.vcard``) or JSON address book file.
+
+    Raises :class:`ConfigurationError` for a path that is not a regular file
+    or is over :data:`MAX_BOOK_BYTES`, and :class:`AddressBookError` for a
+    malformed book; nothing is half-loaded.
+    """
     problem = regular_file(path, MAX_BOOK_BYTES, "the address book")
     if problem is not None:
         raise ConfigurationError(problem)

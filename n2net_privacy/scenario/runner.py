@@ -148,7 +148,7 @@ class _Device:
 
     def __init__(
         self, loaded: LoadedScenario, data_dir: Path, stack: contextlib.ExitStack,
-        clock: Callable[[], float],
+        clock: Callable[[], float], route: Callable[[str], str],
     ) -> None:
         scenario = loaded.scenario
         self.loaded = loaded
@@ -161,6 +161,7 @@ class _Device:
         keys = ServerKeyPair.generate(key_id="scenario")
         self.ingest = IngestServer(keys, app_key=_APP_KEY)
         stack.callback(self.ingest.close)
+        self._ingest_url = route(self.ingest.url)
         self.gravatar = stack.enter_context(GravatarStandIn(_avatars_for(self.book)))
         hosts = frozenset({LOOPBACK})
         policy = EgressPolicy(
@@ -191,7 +192,7 @@ class _Device:
         # The auditor reads the toggle (public API): an email hash while it is off is a leak.
         self.auditor.watch_gravatar_consent(lambda: self.settings.gravatar_enabled)
         self.fetcher = GravatarFetcher(
-            self.settings, self.egress, GravatarConfig(base_url=self.gravatar.base_url)
+            self.settings, self.egress, GravatarConfig(base_url=route(self.gravatar.base_url))
         )
         stack.callback(self.fetcher.close)
         key_store = (
@@ -199,7 +200,7 @@ class _Device:
             else SimulatedIOSKeychain()
         )
         self.uploader = Uploader(
-            self.ingest.url, _APP_KEY, keys.public, data_dir / "uploader",
+            route(self.ingest.url), _APP_KEY, keys.public, data_dir / "uploader",
             key_store=key_store, egress=self.egress, region=platform.region,
             sender_config=_SENDER, start=False, rng=random.Random(_SEED),
         )
@@ -378,7 +379,7 @@ class _Device:
         )
         assert contact is not None  # checked at load
         leak = SeededLeak(step.kind, step.place, step.encoding)
-        client = LeakyClient.for_contact(self.egress, contact, base_url=self.ingest.url)
+        client = LeakyClient.for_contact(self.egress, contact, base_url=self._ingest_url)
         try:
             response = client.send(leak)
         except NetworkError:
@@ -395,12 +396,16 @@ def run_scenario(
     on_step: StepCallback | None = None,
     clock: Callable[[], float] = time.monotonic,
     now: Callable[[], float] = time.time,
+    route: Callable[[str], str] | None = None,
 ) -> PrivacyReport:
     """Run every step of ``loaded``; return the privacy report of the run.
 
     Raises :class:`ScenarioError` (with the step's line) when the simulated
     platform refuses a step, e.g. a prompt the scripted user has no answer for.
     ``clock`` times the timeline (seconds from the start); ``now`` stamps the report.
+    ``route`` maps each loopback server's base URL to the one the SDK should
+    use instead: QA puts an intercepting proxy (mitmproxy in reverse mode)
+    in between to capture the SDK's own traffic as a real device's.
     Blocking: call it from a thread without a running event loop.
     """
     scenario = loaded.scenario
@@ -408,7 +413,7 @@ def run_scenario(
         tempfile.TemporaryDirectory(prefix="n2net-scenario-") as tmp,
         contextlib.ExitStack() as stack,
     ):
-        device = _Device(loaded, Path(tmp), stack, clock)
+        device = _Device(loaded, Path(tmp), stack, clock, route or (lambda url: url))
         for index, step in enumerate(scenario.steps):
             outcome = device.run(index, step)
             if on_step is not None:

@@ -1,0 +1,165 @@
+"""A mitmproxy addon: audit a phone's traffic live, against its address book.
+
+Run it with the path that ``n2net-privacy mitm-addon-path`` prints::
+
+    mitmdump -s "$(n2net-privacy mitm-addon-path)" --set n2net_contacts=book.vcf
+
+Each request is audited as it passes, with the same detectors as
+``n2net-privacy audit-har`` (:class:`~n2net_privacy.audit.capture.CaptureAudit`);
+findings are logged, redacted. With ``--set n2net_block=true`` a request with
+a finding never reaches its server: the addon answers ``451`` itself. When
+mitmproxy exits, the JSON and HTML report go to ``n2net_report``.
+
+mitmproxy is imported only when mitmproxy loads this file, so the SDK never
+depends on it (the ``mitm`` extra, Python 3.12+).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from n2net_privacy.audit.capture import CaptureAudit
+from n2net_privacy.audit.destinations import DestinationPolicy
+from n2net_privacy.audit.findings import Finding
+from n2net_privacy.audit.har import HarExchange
+
+__all__ = ["N2NetPrivacyAddon", "addons", "exchange_from_flow"]
+
+_log = logging.getLogger("n2net_privacy.mitm")
+_BLOCKED_BODY = b"blocked by the n2net-privacy addon: personal data in the request\n"
+
+
+def exchange_from_flow(flow: Any, index: int) -> HarExchange:
+    """A mitmproxy ``HTTPFlow`` as the exchange the capture auditor reads."""
+    request = flow.request
+    response = flow.response
+    return HarExchange(
+        index=index,
+        method=str(request.method),
+        url=str(request.url),  # the real target; a Host header is inspected as a header
+        headers=tuple((str(k), str(v)) for k, v in request.headers.items(multi=True)),
+        cookies=(),
+        body=bytes(request.raw_content or b""),  # as on the wire, Content-Encoding and all
+        status=int(response.status_code) if response is not None else None,
+        response_headers=tuple((str(k), str(v)) for k, v in response.headers.items(multi=True))
+        if response is not None
+        else (),
+        response_body=bytes(response.raw_content or b"") if response is not None else b"",
+        started="",
+        response_type=str(response.headers.get("content-type", "")).split(";", 1)[0].strip().lower()
+        if response is not None
+        else "",
+    )
+
+
+class N2NetPrivacyAddon:
+    """The addon: options, a per-request audit, a report at shutdown."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._audit: CaptureAudit | None = None
+        self._count = 0
+        self._ids: dict[str, int] = {}
+
+    def load(self, loader: Any) -> None:
+        loader.add_option("n2net_contacts", str, "", "The device's address book (vCard or JSON).")
+        loader.add_option("n2net_policy", str, "", "Destinations policy file (JSON).")
+        loader.add_option("n2net_block", bool, False, "Answer 451 to requests with findings.")
+        loader.add_option(
+            "n2net_gravatar",
+            bool,
+            True,
+            "The app's Gravatar toggle; off: any email hash is a finding.",
+        )
+        loader.add_option(
+            "n2net_report", str, "n2net-privacy-report", "Folder for report.json and report.html."
+        )
+
+    def configure(self, updated: set[str]) -> None:
+        from mitmproxy import ctx, exceptions
+
+        if not updated & {"n2net_contacts", "n2net_policy", "n2net_gravatar"}:
+            return
+        from n2net_privacy.errors import N2NetPrivacyError
+        from n2net_privacy.scenario.loader import read_book_file
+
+        contacts = ctx.options.n2net_contacts
+        if not contacts:
+            raise exceptions.OptionsError("n2net_contacts: set it to the device's address book")
+        try:
+            book = read_book_file(Path(contacts))
+            policy_path = ctx.options.n2net_policy
+            policy = (
+                DestinationPolicy.load(Path(policy_path))
+                if policy_path
+                else DestinationPolicy.sdk_default()
+            )
+        except N2NetPrivacyError as exc:
+            raise exceptions.OptionsError(f"n2net-privacy: {exc}") from exc
+        with self._lock:
+            self._audit = CaptureAudit(book, policy, gravatar_enabled=ctx.options.n2net_gravatar)
+        _log.info("n2net-privacy: auditing against %d contacts", len(book))
+
+    def _next_index(self, flow: Any) -> int:
+        with self._lock:
+            index = self._ids.get(flow.id)
+            if index is None:
+                index = self._ids[flow.id] = self._count
+                self._count += 1
+            return index
+
+    def request(self, flow: Any) -> None:
+        """Audit a request before it is forwarded; block it if asked to."""
+        from mitmproxy import ctx, http
+
+        audit = self._audit
+        if audit is None:
+            return
+        findings = audit.audit(exchange_from_flow(flow, self._next_index(flow)), log=False)
+        for finding in findings:
+            _log.warning("n2net-privacy: %s", finding.describe())
+        if findings and ctx.options.n2net_block:
+            flow.metadata["n2net_blocked"] = True
+            flow.response = http.Response.make(
+                451, _BLOCKED_BODY, {"content-type": "text/plain", "x-n2net-privacy": "blocked"}
+            )
+
+    def response(self, flow: Any) -> None:
+        """Log the outcome (the server's status, or 451 when the addon blocked it)."""
+        audit = self._audit
+        if audit is not None:
+            blocked = bool(flow.metadata.get("n2net_blocked"))
+            audit.log_outcome(exchange_from_flow(flow, self._next_index(flow)), blocked=blocked)
+
+    def error(self, flow: Any) -> None:
+        """Log a request that got no response (the connection failed)."""
+        audit = self._audit
+        if audit is not None:
+            exchange = exchange_from_flow(flow, self._next_index(flow))
+            audit.log_outcome(
+                replace(exchange, status=None, response_headers=(), response_body=b"")
+            )
+
+    def done(self) -> None:
+        """Write the reports when mitmproxy exits."""
+        from mitmproxy import ctx
+
+        audit = self._audit
+        if audit is None:
+            return
+        folder = Path(ctx.options.n2net_report)
+        report = audit.report(title="N2Net privacy report: mitmproxy session")
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "report.json").write_text(report.to_json() + "\n", encoding="utf-8")
+        (folder / "report.html").write_text(report.render_html(), encoding="utf-8")
+        _log.info("n2net-privacy: %d finding(s); report in %s", len(report.findings), folder)
+
+    def findings(self) -> tuple[Finding, ...]:
+        return self._audit.findings() if self._audit is not None else ()
+
+
+addons = [N2NetPrivacyAddon()]

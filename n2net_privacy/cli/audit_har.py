@@ -1,0 +1,234 @@
+"""``n2net-privacy audit-har CAPTURE.har --contacts BOOK``: audit a real device's traffic.
+
+    n2net-privacy audit-har capture.har --contacts book.vcf --out reports/
+
+Runs every detector of the egress auditor over every entry of a HAR 1.2
+capture (Chrome, Firefox, Safari, Charles, Proxyman, mitmproxy ``savehar``):
+method, URL and query, headers, cookies, request body (``postData.text`` or
+``params``) and response body (``text``, plain or ``encoding: base64``).
+``BOOK`` is the address book on the test device, as vCard or JSON. A host
+that ``--policy`` does not declare is a finding ("undeclared destination").
+
+The capture is streamed, so memory stays bounded by the largest entry; on a
+terminal a progress bar shows how far it got. Reports and exit codes are
+those of ``n2net-privacy audit``: 0 no finding, 1 findings (each printed,
+redacted), 2 bad input (``n2net-privacy audit-har: error: ...``), never a
+traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from contextlib import ExitStack
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from n2net_privacy.errors import N2NetPrivacyError
+from n2net_privacy.redact import scrub
+
+if TYPE_CHECKING:
+    from n2net_privacy.audit.capture import CaptureAudit
+    from n2net_privacy.audit.destinations import DestinationPolicy
+    from n2net_privacy.contacts import Contact
+
+__all__ = ["register", "run"]
+
+EXIT_CLEAN = 0
+EXIT_FINDINGS = 1
+EXIT_BAD_INPUT = 2
+_PREFIX = "n2net-privacy audit-har: error: "
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``audit-har`` subcommand."""
+    parser = subparsers.add_parser(
+        "audit-har",
+        help="audit a HAR capture from a real device against its address book",
+        description="Run every PII detector over every entry of CAPTURE.har and write the "
+        "same JSON and HTML report as `audit`. Exit codes: 0 no findings, 1 findings, "
+        "2 bad input.",
+    )
+    parser.add_argument("capture", metavar="CAPTURE.har", type=Path)
+    parser.add_argument(
+        "--contacts",
+        required=True,
+        type=Path,
+        metavar="BOOK",
+        help="the device's address book: vCard (.vcf) or JSON",
+    )
+    parser.add_argument(
+        "--policy",
+        type=Path,
+        metavar="POLICY.json",
+        help="declared destinations (default: the SDK's own allowlist)",
+    )
+    parser.add_argument(
+        "--gravatar",
+        choices=("on", "off"),
+        default="on",
+        help="the app's Gravatar toggle during the capture; with off, any email hash is a "
+        "finding (default: on)",
+    )
+    parser.add_argument(
+        "--allow-loopback-http", action="store_true",
+        help="accept plain HTTP to loopback (a lab capture of the reference servers)",
+    )
+    parser.add_argument("--region", metavar="CC", help="region for numbers stored in national form")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("."),
+        metavar="DIR",
+        help="directory for <stem>.privacy-report.json and .html (default: .)",
+    )
+    parser.add_argument("--json", type=Path, metavar="PATH", help="write the JSON report here")
+    parser.add_argument("--html", type=Path, metavar="PATH", help="write the HTML report here")
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress bar, no per-finding lines"
+    )
+    parser.set_defaults(handler=_handle)
+
+
+def _handle(args: argparse.Namespace) -> int:
+    stem = args.capture.stem
+    return run(
+        args.capture,
+        contacts=args.contacts,
+        policy=args.policy,
+        region=args.region,
+        gravatar_enabled=args.gravatar == "on",
+        allow_loopback_http=args.allow_loopback_http,
+        json_path=args.json or args.out / f"{stem}.privacy-report.json",
+        html_path=args.html or args.out / f"{stem}.privacy-report.html",
+        quiet=args.quiet,
+        stdout=sys.stdout,
+        stderr=sys.stderr,
+    )
+
+
+def _progress(
+    capture: Path, stack: ExitStack, quiet: bool, stderr: TextIO
+) -> Callable[[int], None] | None:
+    if quiet or not stderr.isatty():
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:  # the cli extra is not installed: no bar, same result
+        return None
+    bar = stack.enter_context(
+        tqdm(total=capture.stat().st_size, unit="B", unit_scale=True, desc="audit-har", file=stderr)
+    )
+
+    def update(done: int) -> None:
+        bar.update(max(0, done - bar.n))
+
+    return update
+
+
+class _BadInput(Exception):
+    """Why the audit cannot start or finish; becomes exit 2."""
+
+
+def _inputs(
+    capture: Path, contacts: Path, policy: Path | None, outputs: list[Path]
+) -> tuple[tuple[Contact, ...], DestinationPolicy]:
+    from n2net_privacy.audit.destinations import DestinationPolicy
+    from n2net_privacy.cli.audit import _output_problem
+    from n2net_privacy.scenario.loader import read_book_file, regular_file
+
+    problem = regular_file(capture, 1 << 62, "the capture")
+    if problem is not None:
+        raise _BadInput(f"{capture}: {problem}")
+    problem = _output_problem(outputs, [capture, contacts, *([policy] if policy else [])])
+    if problem is not None:
+        raise _BadInput(problem)
+    try:
+        book = read_book_file(contacts)
+    except N2NetPrivacyError as exc:
+        raise _BadInput(f"{contacts}: {exc}") from exc
+    if not book:
+        raise _BadInput(f"{contacts}: the address book has no contacts, so nothing could be found")
+    try:
+        rules = DestinationPolicy.load(policy) if policy else DestinationPolicy.sdk_default()
+    except N2NetPrivacyError as exc:
+        raise _BadInput(str(exc)) from exc
+    return book, rules
+
+
+def _scan(
+    capture: Path, audit: CaptureAudit, *, quiet: bool, stdout: TextIO, stderr: TextIO
+) -> int:
+    from n2net_privacy.audit.har import OversizedEntry, iter_entries, to_exchange
+
+    count = 0
+    try:
+        with ExitStack() as stack, capture.open("rb") as stream:
+            on_progress = _progress(capture, stack, quiet, stderr)
+            tick = (lambda _chars: on_progress(stream.tell())) if on_progress else None
+            for index, entry in enumerate(iter_entries(stream, on_progress=tick)):
+                count += 1
+                if isinstance(entry, OversizedEntry):
+                    audit.oversized(entry)
+                    continue
+                for finding in audit.audit(to_exchange(entry, index)):
+                    if not quiet:
+                        stdout.write(f"{finding.describe()}\n")
+    except N2NetPrivacyError as exc:
+        raise _BadInput(f"{capture}: {exc}") from exc
+    except OSError as exc:
+        raise _BadInput(f"{capture}: cannot read ({exc.strerror})") from exc
+    return count
+
+
+def _plural(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def run(
+    capture: Path,
+    *,
+    contacts: Path,
+    policy: Path | None,
+    region: str | None = None,
+    gravatar_enabled: bool = True,
+    allow_loopback_http: bool = False,
+    json_path: Path,
+    html_path: Path,
+    quiet: bool = False,
+    stdout: TextIO,
+    stderr: TextIO,
+) -> int:
+    """Audit ``capture``; return the exit code. Never raises, never prints a traceback."""
+    from n2net_privacy.audit.capture import CaptureAudit
+
+    try:
+        book, rules = _inputs(capture, contacts, policy, [json_path, html_path])
+        audit = CaptureAudit(
+            book, rules, region=region, gravatar_enabled=gravatar_enabled,
+            allow_loopback_http=allow_loopback_http,
+        )
+        count = _scan(capture, audit, quiet=quiet, stdout=stdout, stderr=stderr)
+        report = audit.report(title=f"N2Net privacy report: {capture.name}")
+        for path, text in ((json_path, report.to_json() + "\n"), (html_path, report.render_html())):
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(text, encoding="utf-8")
+            except OSError as exc:
+                raise _BadInput(f"cannot write the report: {exc.strerror} ({path})") from exc
+    except _BadInput as problem:
+        stderr.write(f"{_PREFIX}{scrub(str(problem))}\n")
+        return EXIT_BAD_INPUT
+    stdout.write(
+        f"capture: {capture} ({_plural(count, 'entry', 'entries')}, "
+        f"{_plural(len(book), 'contact', 'contacts')})\n"
+    )
+    for line in report.summary_lines():
+        stdout.write(f"{line}\n")
+    stdout.write(f"wrote {json_path}\nwrote {html_path}\n")
+    if report.clean:
+        stdout.write("PASS: no personal data of the address book left the device\n")
+        return EXIT_CLEAN
+    stdout.write(f"FAIL: {_plural(len(report.findings), 'finding', 'findings')}\n")
+    return EXIT_FINDINGS
