@@ -131,7 +131,11 @@ def test_an_sdk_built_without_egress_is_audited_too(pytester: pytest.Pytester) -
                     client.request("GET", "https://gravatar.com/avatar/x?e=" + email)
     """)
     result.assert_outcomes(passed=1, failed=2)
-    assert result.stdout.str().count("never asserted") == 2
+    # Counted on the failure lines only: with CI set, pytest's summary repeats them untruncated.
+    failures = [
+        line for line in result.outlines if line.startswith("E ") and "never asserted" in line
+    ]
+    assert len(failures) == 2
 
 
 def test_every_fixture_has_a_docstring(pytester: pytest.Pytester) -> None:
