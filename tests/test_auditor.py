@@ -431,3 +431,23 @@ def test_allowlist_entries_with_a_port_name_their_host() -> None:
         )
     )
     assert auditor.findings() == ()
+
+
+def test_ohttp_ciphertext_to_a_relay_is_opaque_but_plaintext_posing_as_it_is_not() -> None:
+    """Random ciphertext can spell a short name; a body that is not OHTTP-framed is read."""
+    from n2net_privacy.egress_policy import OutgoingRequest, Purpose
+
+    name = "Ada Lovelace"
+    book = [Contact(id="a", display_name=name, emails=("ada.lovelace@example.org",))]
+    auditor = EgressAuditor(book, allowed_hosts={Purpose.OHTTP_RELAY: ["relay.example"]})
+    header = bytes([1, 0x00, 0x20, 0x00, 0x01, 0x00, 0x01])
+    framed = header + bytes(32) + f"..{name}..".encode() + bytes(16)
+    posing = f'{{"note": "{name}"}}'.encode()
+    for body in (framed, posing):
+        auditor.inspect(
+            OutgoingRequest(
+                Purpose.OHTTP_RELAY, "POST", "https://relay.example/", "https", "relay.example",
+                "/", "", (("content-type", "message/ohttp-req"),), body,
+            )
+        )
+    assert [(f.request_id, f.rule.value) for f in auditor.findings()] == [(2, "pii.name")]

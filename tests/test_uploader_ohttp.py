@@ -106,14 +106,19 @@ def test_a_relay_that_is_down_keeps_the_events_queued(
         dead_url = relay.url
         relay.close()
     config = ObliviousConfig(relay_url=dead_url, key_config=gateway_keys)
-    uploader = _uploader(ohttp_stack, tmp_path, config)
+    uploader = Uploader(
+        "https://api.n2net.com", ohttp_stack.app_key, ohttp_stack.ingest_key.public, tmp_path,
+        key_store=SimulatedAndroidKeystore(), egress=_egress(), region="US",
+        sender_config=FAST, oblivious=config, start=False,
+    )
     try:
         uploader.record_sms(NUMBERS[0])
-        assert not uploader.flush(0.5)
+        for _ in range(3):  # three attempts, each refused by the dead relay
+            uploader.sender.step()
         assert uploader.pending().events == 1
         assert uploader.dead_letter_counts() == {}
     finally:
-        uploader.close(0.2)
+        uploader.close(0.5)
 
 
 def test_bad_oblivious_configs_fail_at_construction(

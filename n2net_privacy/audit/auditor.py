@@ -63,6 +63,21 @@ _RULES = {
 }
 _OPAQUE = "sealed event batch (not opened)"
 _OHTTP_REQUEST = "message/ohttp-req"
+# RFC 9458 §4.1 header: key id (1), KEM (2), KDF (2), AEAD (2); then enc and at
+# least an AEAD tag. X25519 (0x0020) enc is 32 bytes; KDFs 1-3; AEADs 1-3.
+_OHTTP_HEADER = 7
+_OHTTP_MIN = _OHTTP_HEADER + 32 + 16
+
+
+def _is_ohttp_ciphertext(request: OutgoingRequest) -> bool:
+    """An encapsulated request to a relay, by purpose, media type and framing."""
+    body = request.body
+    if request.purpose is not Purpose.OHTTP_RELAY or media_type(request) != _OHTTP_REQUEST:
+        return False
+    if len(body) < _OHTTP_MIN:
+        return False
+    kem, kdf, aead = (int.from_bytes(body[i : i + 2], "big") for i in (1, 3, 5))
+    return kem == 0x0020 and kdf in (1, 2, 3) and aead in (1, 2, 3)
 _NOTHING = "no personal data found"
 _REDACTED = "[redacted]"
 _SHORT = 256
@@ -178,10 +193,13 @@ class EgressAuditor:
             self._allow_loopback_http and request.scheme == "http" and is_loopback(host)
         ):
             problems.append((Rule.TRANSPORT_PLAINTEXT, here, f"{request.scheme}:// is plaintext"))
-        if request.purpose is Purpose.OHTTP_RELAY and media_type(request) == _OHTTP_REQUEST:
+        encapsulated = _is_ohttp_ciphertext(request)
+        if encapsulated:
             categories.add("OHTTP-encapsulated request (the relay sees ciphertext only)")
         sealed = media_type(request) == CONTENT_TYPE
-        fields = request_fields(request, with_body=not sealed)
+        # HPKE ciphertext is opaque: read as text it is noise, and noise can
+        # spell a short name or a digit run by chance.
+        fields = request_fields(request, with_body=not (sealed or encapsulated))
         gravatar = request.purpose is Purpose.GRAVATAR
         consent = self._consent
         hash_allowed = gravatar and (consent is None or consent())
