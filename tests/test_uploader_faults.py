@@ -172,6 +172,7 @@ def test_a_batch_answered_500_forever_does_not_block_the_1000_behind_it(tmp_path
     assert SendState.SPLIT in states
     assert states.count(SendState.DEAD_LETTERED) == 1
     assert client.posts < 150
+    queue.close()
 
 
 def test_an_outage_is_not_mistaken_for_a_poison_batch(tmp_path: Path) -> None:
@@ -199,6 +200,7 @@ def test_an_outage_is_not_mistaken_for_a_poison_batch(tmp_path: Path) -> None:
         clock.now += delay
     assert len(queue) == 20 and queue.dead_letter_counts() == {}  # nothing thrown away
     assert sum(waits) > 10  # and it backed off as a whole
+    queue.close()
 
 
 # -- rows bound to their file and seq --------------------------------------------
