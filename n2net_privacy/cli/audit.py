@@ -33,10 +33,11 @@ from n2net_privacy.redact import scrub
 from n2net_privacy.wording import plural
 
 if TYPE_CHECKING:
+    from n2net_privacy.audit.report import PrivacyReport
     from n2net_privacy.scenario.loader import LoadedScenario
     from n2net_privacy.scenario.runner import StepOutcome
 
-__all__ = ["register", "run"]
+__all__ = ["register", "run", "verdict"]
 
 EXIT_CLEAN = 0
 EXIT_FINDINGS = 1
@@ -187,11 +188,21 @@ def _run_loaded(
             path.write_text(text, encoding="utf-8")
     except OSError as exc:
         return fail(f"cannot write the report: {exc.strerror} ({exc.filename})")
+    return verdict(
+        report, json_path, html_path, stdout,
+        passed="no personal data left the device in a form the policy forbids",
+    )
+
+
+def verdict(
+    report: PrivacyReport, json_path: Path, html_path: Path, stdout: TextIO, *, passed: str
+) -> int:
+    """Print the summary and the PASS/FAIL line of a written report; return the exit code."""
     for line in report.summary_lines():
         stdout.write(f"{line}\n")
     stdout.write(f"wrote {json_path}\nwrote {html_path}\n")
     if report.clean:
-        stdout.write("PASS: no personal data left the device in a form the policy forbids\n")
+        stdout.write(f"PASS: {passed}\n")
         return EXIT_CLEAN
     stdout.write(f"FAIL: {plural(len(report.findings), 'finding')}\n")
     return EXIT_FINDINGS

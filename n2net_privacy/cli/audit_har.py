@@ -25,8 +25,11 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from n2net_privacy.cli._output import error
+from n2net_privacy.cli.audit import EXIT_BAD_INPUT, verdict
 from n2net_privacy.errors import N2NetPrivacyError
 from n2net_privacy.redact import scrub
+from n2net_privacy.wording import plural
 
 if TYPE_CHECKING:
     from n2net_privacy.audit.capture import CaptureAudit
@@ -35,10 +38,6 @@ if TYPE_CHECKING:
 
 __all__ = ["register", "run"]
 
-EXIT_CLEAN = 0
-EXIT_FINDINGS = 1
-EXIT_BAD_INPUT = 2
-_PREFIX = "n2net-privacy audit-har: error: "
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -182,9 +181,6 @@ def _scan(
     return count
 
 
-def _plural(n: int, one: str, many: str) -> str:
-    return f"{n} {one if n == 1 else many}"
-
 
 def run(
     capture: Path,
@@ -218,17 +214,13 @@ def run(
             except OSError as exc:
                 raise _BadInput(f"cannot write the report: {exc.strerror} ({path})") from exc
     except _BadInput as problem:
-        stderr.write(f"{_PREFIX}{scrub(str(problem))}\n")
+        error("audit-har", scrub(str(problem)), stderr)
         return EXIT_BAD_INPUT
     stdout.write(
-        f"capture: {capture} ({_plural(count, 'entry', 'entries')}, "
-        f"{_plural(len(book), 'contact', 'contacts')})\n"
+        f"capture: {capture} ({plural(count, 'entry', 'entries')}, "
+        f"{plural(len(book), 'contact')})\n"
     )
-    for line in report.summary_lines():
-        stdout.write(f"{line}\n")
-    stdout.write(f"wrote {json_path}\nwrote {html_path}\n")
-    if report.clean:
-        stdout.write("PASS: no personal data of the address book left the device\n")
-        return EXIT_CLEAN
-    stdout.write(f"FAIL: {_plural(len(report.findings), 'finding', 'findings')}\n")
-    return EXIT_FINDINGS
+    return verdict(
+        report, json_path, html_path, stdout,
+        passed="no personal data of the address book left the device",
+    )
