@@ -24,6 +24,7 @@ __all__ = [
     "EgressResponse",
     "OutgoingRequest",
     "Purpose",
+    "RequestClient",
     "RequestInspector",
     "is_loopback",
     "parse_endpoint",
@@ -266,3 +267,24 @@ class EgressResponse:
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
+
+
+class RequestClient(Protocol):
+    """What a blocking egress client offers its callers (``EgressClient`` fits).
+
+    The uploader's sender and the Oblivious HTTP client depend on this shape,
+    not on httpx, so tests can hand them a fake.
+    """
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        content: bytes | None = None,
+        timeout: float | None = None,
+        max_response_bytes: int | None = None,
+    ) -> EgressResponse: ...
+
+    def close(self) -> None: ...

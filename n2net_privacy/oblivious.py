@@ -33,7 +33,7 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 from n2net_privacy import ohttp
-from n2net_privacy.egress_policy import EgressResponse
+from n2net_privacy.egress_policy import EgressResponse, RequestClient
 from n2net_privacy.errors import ConfigurationError, NetworkError, WireFormatError
 
 __all__ = [
@@ -48,21 +48,8 @@ __all__ = [
 _MAX_KEYS_BYTES = 64 * 1024
 
 
-class RelayClient(Protocol):
-    """What the oblivious client needs from an egress client (``EgressClient`` fits)."""
-
-    def request(
-        self,
-        method: str,
-        url: str,
-        *,
-        headers: Mapping[str, str] | None = None,
-        content: bytes | None = None,
-        timeout: float | None = None,
-        max_response_bytes: int | None = None,
-    ) -> EgressResponse: ...
-
-    def close(self) -> None: ...
+RelayClient = RequestClient
+"""What the oblivious client needs from an egress client (``EgressClient`` fits)."""
 
 
 class AsyncRelayClient(Protocol):

@@ -6,12 +6,10 @@ it) so that the code that *sends* reads on its own.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
 
-from n2net_privacy.egress_policy import EgressResponse
+from n2net_privacy.egress_policy import RequestClient
 from n2net_privacy.errors import ConfigurationError
 
 __all__ = [
@@ -89,20 +87,7 @@ class SenderConfig:
             raise ConfigurationError("split_after_attempts and split_after_s must be positive")
 
 
-class PostClient(Protocol):
-    """What the sender needs from an egress client (``EgressClient`` fits)."""
-
-    def request(
-        self,
-        method: str,
-        url: str,
-        *,
-        headers: Mapping[str, str] | None = None,
-        content: bytes | None = None,
-        timeout: float | None = None,
-        max_response_bytes: int | None = None,
-    ) -> EgressResponse: ...
-
-    def close(self) -> None: ...
+PostClient = RequestClient
+"""What the sender needs from an egress client (``EgressClient`` fits)."""
 
 
