@@ -59,12 +59,8 @@ from phonenumbers import (
     PhoneNumberType,
 )
 
-try:
-    from phonenumbers.phonenumberutil import _number_type_helper
-except ImportError:  # pragma: no cover - a phonenumbers release without the helper
-    _number_type_helper = None  # type: ignore[assignment]
-
 from n2net_privacy import redact
+from n2net_privacy._phone_shortcuts import parse_nanp_e164, region_and_type
 from n2net_privacy.device import DeviceContext
 from n2net_privacy.errors import ConfigurationError, PhoneNumberError
 
@@ -293,13 +289,16 @@ def _normalize_text(raw: str, region: str | None) -> NormalizationResult:
 
 
 def _attempt(text: str, region: str | None) -> NormalizationResult:
-    try:
-        number = phonenumbers.parse(text, region)
-    except NumberParseException as exc:
-        return _FAILURES[_PARSE_REASONS.get(exc.error_type, PhoneNumberErrorReason.NOT_A_NUMBER)]
+    number = parse_nanp_e164(text)  # exactly what parse() returns for +1NXXNXXXXXX
+    if number is None:
+        try:
+            number = phonenumbers.parse(text, region)
+        except NumberParseException as exc:
+            reason = _PARSE_REASONS.get(exc.error_type, PhoneNumberErrorReason.NOT_A_NUMBER)
+            return _FAILURES[reason]
     # UNKNOWN exactly when is_valid_number() is False: both resolve the region and
     # match the same patterns, so one call answers "valid?" and "what type?".
-    number_region, kind = _region_and_type(number)
+    number_region, kind = region_and_type(number)
     if kind == PhoneNumberType.UNKNOWN:
         return _FAILURES[_invalid_reason(text, number, region)]
     e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
@@ -309,26 +308,6 @@ def _attempt(text: str, region: str | None) -> NormalizationResult:
     return NormalizationResult(
         e164, _NUMBER_TYPES[kind], number_region, number.extension or None, None
     )
-
-
-def _region_and_type(number: PhoneNumber) -> tuple[str | None, int]:
-    """``(region_code_for_number(n), number_type(n))`` with one region lookup.
-
-    Both public calls resolve the region, and for a calling code that several
-    regions share (+1, +44, +7) that means matching the number against a
-    region's whole numbering plan. Doing it once, as ``number_type`` itself
-    does internally, is what keeps :func:`normalize_many` within 10% of a bare
-    parse/validate/format loop. A test pins the agreement with the public pair.
-    """
-    region = phonenumbers.region_code_for_number(number)
-    if _number_type_helper is None:  # pragma: no cover
-        return region, phonenumbers.number_type(number)
-    if region is None or number.country_code is None:
-        return region, PhoneNumberType.UNKNOWN
-    metadata = PhoneMetadata.metadata_for_region_or_calling_code(number.country_code, region)
-    if metadata is None:
-        return region, PhoneNumberType.UNKNOWN
-    return region, _number_type_helper(phonenumbers.national_significant_number(number), metadata)
 
 
 def _invalid_reason(text: str, number: PhoneNumber, region: str | None) -> PhoneNumberErrorReason:
