@@ -221,3 +221,22 @@ def test_the_vectors_ship_in_the_package_and_wheel() -> None:
 
 def test_the_idempotency_keys_are_uuids(vector: WireVector) -> None:
     assert str(uuid.UUID(vector.headers["Idempotency-Key"])) == vector.headers["Idempotency-Key"]
+
+
+def test_docs_wire_format_prints_the_shipped_vectors() -> None:
+    """docs/wire-format.md shows the same bytes as the package files (hex wrapped there)."""
+    page = "".join((ROOT / "docs" / "wire-format.md").read_text(encoding="utf-8").split())
+    shown = {
+        "x25519": ("server_private_key", "server_public_key", "ephemeral_private_key",
+                   "shared_secret", "key", "base_nonce", "enc", "ciphertext", "sealed_body"),
+        "mlkem768-x25519": ("server_private_key", "shared_secret", "key", "base_nonce", "enc",
+                            "ciphertext"),
+    }
+    for name, fields in shown.items():
+        v = load_vector(name)  # type: ignore[arg-type]
+        assert f"N2Net-Key-Id{v.key_id}Idempotency-Key{v.headers['Idempotency-Key']}" in page
+        assert v.plaintext.decode("utf-8") in page
+        for field_name in fields:
+            value = getattr(v, field_name)
+            assert f"{field_name}{value.hex()}" in page, (name, field_name)
+    assert "0x647A" in page and "draft-connolly-cfrg-xwing-kem" in page
