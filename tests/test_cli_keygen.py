@@ -220,3 +220,15 @@ def test_without_hard_links_the_file_is_still_exclusive_and_owner_only(
     assert ServerKeyPair.from_private_raw("k1", target.read_bytes()).public_pem().decode() == pem
     assert _mode(target) == 0o600
     assert sorted(p.name for p in tmp_path.iterdir()) == ["k1.key"]
+
+
+def test_write_private_key_raises_the_sdk_error_type(tmp_path: Path) -> None:
+    from n2net_privacy.errors import ConfigurationError
+
+    target = tmp_path / "k"
+    keygen.write_private_key(target, b"\x01" * 32)
+    assert target.read_bytes() == b"\x01" * 32
+    with pytest.raises(ConfigurationError, match="already exists"):
+        keygen.write_private_key(target, b"\x02" * 32)
+    keygen.write_private_key(target, b"\x02" * 32, force=True)
+    assert target.read_bytes() == b"\x02" * 32

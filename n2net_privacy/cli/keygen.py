@@ -67,7 +67,7 @@ examples:
 """
 
 
-class _BadInput(Exception):
+class _BadInput(ConfigurationError):
     """Stop with exit code 2; the message is the one line the user sees."""
 
 
@@ -76,7 +76,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser(
         _COMMAND,
         help="make a server key pair: private key to a file, public key (PEM) to stdout",
-        description="Make a server key pair for wire contract v1. The private key is "
+        description="Make a server key pair for wire contract v1. The private key is\n"
         "written to --out (mode 0600); the public key is printed as PEM on stdout.",
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -142,8 +142,8 @@ def run(
 def write_private_key(path: Path, data: bytes, *, force: bool = False) -> None:
     """Write ``data`` to ``path``, owner-only from the start, whole or not at all.
 
-    Raises :class:`_BadInput` (a one-line reason) if ``path`` exists and
-    ``force`` is false, or if it cannot be written.
+    Raises :class:`~n2net_privacy.errors.ConfigurationError` with a one-line
+    reason if ``path`` exists and ``force`` is false, or if it cannot be written.
     """
     if path.is_dir():
         raise _BadInput(f"{path} is a directory; --out names the private key file")
