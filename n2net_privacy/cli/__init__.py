@@ -1,4 +1,4 @@
-"""The ``n2net-privacy`` command line: ``demo``, ``normalize``, ``schema``, ``audit``.
+"""The ``n2net-privacy`` command line: ``demo``, ``normalize``, ``schema``, ``audit``, ``keygen``.
 
 Each subcommand lives in its own module with a ``register(subparsers)``
 function that adds its parser and sets ``handler`` to a function taking the
@@ -18,7 +18,9 @@ from n2net_privacy._version import __version__
 
 __all__ = ["main"]
 
-_SUBCOMMANDS = ("demo", "normalize", "schema", "audit", "audit-har", "mitm-addon-path")
+_SUBCOMMANDS = (
+    "demo", "normalize", "schema", "audit", "audit-har", "mitm-addon-path", "keygen",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
