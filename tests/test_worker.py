@@ -128,6 +128,31 @@ def test_a_partial_batch_waits_for_linger(queue: EventQueue) -> None:
     assert thread.stop(2.0)
 
 
+def test_the_linger_restarts_after_each_cut(queue: EventQueue) -> None:
+    # Under a steady stream, events arrive while a batch is on the wire. They
+    # must linger (and fill a batch) too, not ride on the first event's linger.
+    clock = FakeClock()
+    gate = threading.Event()
+    client = Client(gate=gate)
+    thread = worker(queue, client, clock=clock, linger_s=1.0, batch_max_events=50)
+    thread.start()
+    add(queue, thread, 3)
+    clock.now += 1.0
+    thread.notify()
+    assert until(lambda: queue.free_events() == 0)  # the 3 were leased (the request waits)
+    add(queue, thread, 2, start=3)  # arrive while the batch is on the wire
+    gate.set()
+    assert until(lambda: client.batch_sizes == [3])
+    reads = clock.reads
+    thread.notify()
+    assert until(lambda: clock.reads >= reads + 2)  # the worker looked, and...
+    assert client.batch_sizes == [3]  # ...lingers: the 2 have not waited 1 s
+    clock.now += 1.0
+    thread.notify()
+    assert until(lambda: client.batch_sizes == [3, 2])
+    assert thread.stop(2.0)
+
+
 def test_a_full_batch_goes_without_waiting_for_linger(queue: EventQueue) -> None:
     client = Client()
     thread = worker(queue, client, clock=FakeClock(), linger_s=1.0, batch_max_events=5)

@@ -123,20 +123,32 @@ class SenderThread:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self._lingering = False
+            # _lingering keeps its value while we look: a reset here let every event
+            # that arrived during the look wake us again, a loop per event.
             self._notified = 0
             self._wake.clear()
             now = self._monotonic()
             try:
                 self._maybe_checkpoint()
-                delay = self.sender.step(lease_new=self._should_cut(now))
+                cut = self._should_cut(now)
+                # From here events that do not fill a batch need not wake us: we will
+                # wait out the linger anyway (see notify). Waking on each one during a
+                # step made the worker spin, a step per event, fighting record_* for the GIL.
+                self._lingering = not cut and self._linger_since is not None
+                if not self._lingering and self._notified:
+                    self._wake.set()  # events that came while we looked, and were let pass
+                delay = self.sender.step(lease_new=cut)
+                if cut:
+                    # The linger restarts with the events left behind: without this the
+                    # clock of the first one ever queued ran on, and under a steady stream
+                    # every step cut whatever had arrived (batches of 20, not 500).
+                    self._linger_since = None
             except Exception as exc:
                 # Storage trouble, a closed queue: never let the worker die of it.
                 _log.warning("uploader step failed: %s", type(exc).__name__)
                 delay = self.sender.config.backoff_base_s
             self._notify_progress()
             if delay is None:
-                self._lingering = self._linger_since is not None
                 self._wait_for_work(now)
             elif delay > 0:
                 self._pause(delay)
