@@ -83,6 +83,8 @@ class Plan:
     rotate_at: float = 60.0
     rotate_window_s: float = 30.0
     rotate_keys: tuple[ServerKey, ...] = ()
+    record_until: float = float("inf")
+    """Devices stop recording then (and go on sending what they hold)."""
 
     def __post_init__(self) -> None:
         if self.scenario is Scenario.KEY_ROTATION and not self.rotate_keys:
@@ -292,7 +294,8 @@ class Device:
             self.restart()
         if now >= self._next_record:
             self._next_record += self._gap(self.config.events_per_s)
-            self._record()
+            if now - self._t0 < self.plan.record_until:
+                self._record()
         if now >= self._next_send:
             self._send(now, drain=False)
         due = min(self._next_record, self._next_send, self._next_restart)

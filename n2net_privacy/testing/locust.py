@@ -101,6 +101,9 @@ def _add_options(parser: Any) -> None:
     option("linger-s", type=float, default=MAX_LINGER_S)
     option("drain-s", type=float, default=10.0,
            help="at stop, how long each device may send what it still holds")
+    option("quiet-s", type=float, default=0.0,
+           help="stop recording this long before -t ends, so every device has sent all it "
+           "holds when Locust stops (whose statistics then count every batch)")
     option("results-dir", default="", help="write each device's summary JSON here")
     option("data-dir", default="", help="where device data directories go (default: temp)")
     option("ca-file", default="", help="a CA bundle to trust for an https --host")
@@ -118,6 +121,9 @@ def _fill_scenario_times(environment: Environment, **_: Any) -> None:
     for name in ("storm_at", "storm_outage_s", "rotate_at", "rotate_window"):
         if getattr(options, f"n2net_{name}", None) is None:
             setattr(options, f"n2net_{name}", third)
+    # Workers are not told -t; custom options (this one too) reach them with each spawn.
+    if options.run_time and options.n2net_quiet_s > 0:
+        options.n2net_record_until = max(options.run_time - options.n2net_quiet_s, 0.0)
 
 
 @_listen(events.test_start)
@@ -177,11 +183,13 @@ def _config(environment: Environment, host: str) -> tuple[DeviceConfig, Plan]:
         value = getattr(options, f"n2net_{name}", None)
         return float(third if value is None else value)
 
+    record_until = getattr(options, "n2net_record_until", None)
     plan = Plan(
         scenario=Scenario(options.n2net_scenario),
         outage_at=when("storm_at"), outage_s=when("storm_outage_s"),
         rotate_at=when("rotate_at"), rotate_window_s=when("rotate_window"),
         rotate_keys=parse_server_keys(options.n2net_rotate_keys),
+        record_until=float("inf") if record_until is None else float(record_until),
     )
     return config, plan
 
