@@ -24,14 +24,10 @@ import pytest
 from n2net_privacy.testing import IngestServer
 from n2net_privacy.uploader import ServerKeyPair
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        importlib.util.find_spec("locust") is None,
-        reason="Locust is not installed: pip install 'n2net-privacy[locust]' "
-        "(the test extra has it)",
-    ),
-]
+needs_locust = pytest.mark.skipif(
+    importlib.util.find_spec("locust") is None,
+    reason="Locust is not installed: pip install 'n2net-privacy[locust]' (the test extra has it)",
+)
 
 APP_KEY = "app-key-locust"
 LOCUSTFILE = "from n2net_privacy.testing.locust import DeviceUser  # noqa: F401\n"
@@ -76,6 +72,33 @@ def run_locust(tmp_path: Path, server: IngestServer, keys: ServerKeyPair, *args:
     return done, summaries, rows
 
 
+def child_python(code: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+def test_the_testing_package_never_pulls_in_locust_or_gevent() -> None:
+    out = child_python(
+        "import sys, n2net_privacy.testing, n2net_privacy.testing.fleet\n"
+        "print(sorted(m for m in ('locust', 'gevent') if m in sys.modules))"
+    )
+    assert out.strip() == "[]"
+
+
+@needs_locust
+def test_the_locust_module_exports_what_it_lists() -> None:
+    out = child_python(
+        "import n2net_privacy.testing.locust as m\n"
+        "print([n for n in m.__all__ if not hasattr(m, n)], m.DeviceUser.abstract)"
+    )
+    assert out.strip() == "[] False"
+
+
+@pytest.mark.slow
+@needs_locust
 def test_fifty_devices_on_two_worker_processes_lose_and_duplicate_nothing(
     tmp_path: Path, server: IngestServer, keys: ServerKeyPair
 ) -> None:
@@ -118,6 +141,8 @@ def test_fifty_devices_on_two_worker_processes_lose_and_duplicate_nothing(
     assert not any(number in written for number in numbers)
 
 
+@pytest.mark.slow
+@needs_locust
 def test_a_reconnect_storm_brings_every_device_back_with_nothing_lost(
     tmp_path: Path, server: IngestServer, keys: ServerKeyPair
 ) -> None:
