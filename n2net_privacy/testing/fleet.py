@@ -1,0 +1,419 @@
+"""One simulated device of a fleet, driven step by step: the core of the Locust kit.
+
+A :class:`Device` owns what a phone owns: a data directory, an encrypted
+queue, a key store, its own timing. It records SMS and calls through the
+real :class:`~n2net_privacy.uploader.Uploader` and sends them through the
+real sender, so every batch it posts holds only its own events, cut and
+sealed exactly as on a phone.
+
+It never starts the uploader's background thread (``start=False``): the
+caller drives it with :meth:`Device.tick`, which does at most one
+``record_*`` and one :meth:`Sender.step <n2net_privacy.uploader.sender.Sender.step>`
+and returns how long until something is due again. Under Locust that caller
+is a gevent greenlet, and doing the work on it, not on a monkey-patched
+thread, keeps every SQLite call short and in one known place (see
+docs/backend.md, "Why the sender is driven, not threaded").
+
+Nothing here imports Locust, so the pytest process can test it directly;
+:mod:`n2net_privacy.testing.locust` wraps it in a ``DeviceUser``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import random
+import shutil
+import ssl
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import urlsplit
+
+import phonenumbers
+
+from n2net_privacy.atomic_write import write_atomically
+from n2net_privacy.egress import AuditEntry, AuditLog, Egress, EgressPolicy, OutgoingRequest
+from n2net_privacy.egress_policy import Purpose
+from n2net_privacy.errors import ConfigurationError, EgressPolicyError
+from n2net_privacy.testing.synthetic import REGIONS, synthetic_number
+from n2net_privacy.uploader import ServerKey, SimulatedAndroidKeystore, Uploader
+from n2net_privacy.uploader.sender import SenderConfig, SendState, SendStatus
+
+__all__ = [
+    "Device",
+    "DeviceConfig",
+    "FleetMetrics",
+    "Plan",
+    "Scenario",
+    "parse_server_keys",
+]
+
+_IDLE_S = 1.0
+_MAX_WAIT_S = 0.5  # a device looks at the plan at least this often
+_DRAIN_POLL_S = 0.05
+_RETRIED = frozenset({SendState.RETRYING, SendState.BLOCKED, SendState.PIN_MISMATCH})
+_HELD = frozenset({SendState.KEY_REJECTED, SendState.UNAUTHORIZED})
+
+
+class Scenario(StrEnum):
+    """What the whole fleet goes through during a run."""
+
+    STEADY = "steady"
+    """Every device records and sends at its own pace (plus its own outages and restarts)."""
+    RECONNECT_STORM = "reconnect-storm"
+    """Every device is offline for a while, then all come back at the same instant."""
+    KEY_ROTATION = "key-rotation"
+    """Mid-run every device installs new server keys, each at its own moment in a window."""
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """When the fleet-wide events of a scenario happen, in seconds since the run started."""
+
+    scenario: Scenario = Scenario.STEADY
+    outage_at: float = 60.0
+    outage_s: float = 60.0
+    rotate_at: float = 60.0
+    rotate_window_s: float = 30.0
+    rotate_keys: tuple[ServerKey, ...] = ()
+    record_until: float = float("inf")
+    """Devices stop recording then (and go on sending what they hold)."""
+
+    def __post_init__(self) -> None:
+        if self.scenario is Scenario.KEY_ROTATION and not self.rotate_keys:
+            raise ConfigurationError("the key-rotation scenario needs the keys to rotate to")
+        if min(self.outage_at, self.outage_s, self.rotate_at, self.rotate_window_s) < 0:
+            raise ConfigurationError("scenario times must not be negative")
+
+    def offline(self, elapsed: float) -> bool:
+        """Whether the fleet-wide outage of a reconnect storm is on at ``elapsed``."""
+        return (
+            self.scenario is Scenario.RECONNECT_STORM
+            and self.outage_at <= elapsed < self.outage_at + self.outage_s
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceConfig:
+    """What every device of the fleet shares. Rates and periods are per device."""
+
+    target: str
+    app_key: str
+    server_keys: tuple[ServerKey, ...]
+    events_per_s: float = 1.0
+    call_share: float = 0.3
+    contacts: int = 20
+    restart_every_s: float = 0.0
+    """Mean seconds between app restarts (exponential); 0: never."""
+    outage_every_s: float = 0.0
+    """Mean seconds between this device's own outages (exponential); 0: never."""
+    outage_s: float = 5.0
+    drain_s: float = 10.0
+    """At stop, how long the device may keep sending what it holds."""
+    sender: SenderConfig = field(default_factory=SenderConfig)
+    ca_file: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.server_keys:
+            raise ConfigurationError("at least one server key is needed")
+        if self.events_per_s <= 0 or self.contacts < 1 or not 0 <= self.call_share <= 1:
+            raise ConfigurationError(
+                "events_per_s must be positive, contacts at least 1, call_share 0..1"
+            )
+        if min(self.restart_every_s, self.outage_every_s, self.outage_s, self.drain_s) < 0:
+            raise ConfigurationError("periods must not be negative")
+
+
+class FleetMetrics(Protocol):
+    """Where a device reports; the Locust kit writes these into Locust's statistics."""
+
+    def batch(self, response_time_ms: float, request_bytes: int, failure: str | None) -> None:
+        """One POST of a sealed batch that reached the network (or failed on it)."""
+
+    def events(self, name: str, count: int, failure: str | None = None) -> None:
+        """``count`` events went through ``name`` (recorded, delivered, retried, ...)."""
+
+
+def parse_server_keys(text: str) -> tuple[ServerKey, ...]:
+    """``"k1=BASE64[,k2=BASE64]"``: key ids and raw public keys, current first."""
+    keys = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        key_id, sep, encoded = item.partition("=")
+        if not sep:
+            raise ConfigurationError("server keys are written id=base64, separated by commas")
+        try:
+            raw = base64.b64decode(encoded, validate=True)
+        except binascii.Error as exc:
+            raise ConfigurationError(f"server key {key_id!r} is not valid base64") from exc
+        keys.append(ServerKey.from_raw(key_id, raw))
+    return tuple(keys)
+
+
+class _Link(AuditLog):
+    """The device's radio: times each POST, and refuses to send while offline.
+
+    It stands in for the egress audit log, so it keeps no entries (a long run
+    would otherwise hold one per request); it turns each into a metric.
+    """
+
+    def __init__(self, metrics: FleetMetrics, clock: Callable[[], float]) -> None:
+        super().__init__()
+        self.offline = False
+        self._metrics = metrics
+        self._clock = clock
+        self._started: dict[int, float] = {}
+
+    def inspect(self, request: OutgoingRequest) -> None:
+        if self.offline:
+            # Nothing leaves, as in airplane mode: the sender backs off and retries.
+            raise EgressPolicyError(
+                "simulated outage: the device is offline", purpose=request.purpose.value,
+                host=request.host,
+            )
+        self._started[request.request_id] = self._clock()
+
+    def record(self, entry: AuditEntry) -> None:
+        started = self._started.pop(entry.request_id, None)
+        if entry.blocked or started is None:
+            return
+        elapsed_ms = (self._clock() - started) * 1000.0
+        failure = None
+        if entry.status is None:
+            failure = f"network error {entry.error or ''}".strip()
+        elif not 200 <= entry.status < 300:
+            failure = f"HTTP {entry.status}"
+        self._metrics.batch(elapsed_ms, entry.request_bytes, failure)
+
+
+def _phone_book(rng: random.Random, size: int) -> list[str]:
+    """Synthetic numbers in international format, so any device region reads them."""
+    fmt = phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    return [
+        phonenumbers.format_number(synthetic_number(rng, rng.choice(REGIONS)), fmt)
+        for _ in range(size)
+    ]
+
+
+def _egress(config: DeviceConfig, link: _Link) -> Egress:
+    parts = urlsplit(config.target)
+    host = parts.hostname or ""
+    # The bare host admits any port of a loopback name (and the check at construction);
+    # host:port admits the target's own port elsewhere.
+    entries = {host} if parts.port is None else {host, f"{host}:{parts.port}"}
+    policy = EgressPolicy({Purpose.N2NET_API: frozenset(entries)},
+                          test_mode=parts.scheme == "http")
+    verify = None
+    if config.ca_file is not None:
+        verify = ssl.create_default_context(cafile=config.ca_file)
+    return Egress(policy, audit=link, inspectors=[link], verify=verify)
+
+
+class Device:
+    """One phone: its own data directory, queue, key store, timing, outages and restarts.
+
+    ``clock`` (monotonic seconds) and ``sleep`` are injected; ``started_at``
+    is the run's start on that clock, which the :class:`Plan` counts from.
+    """
+
+    def __init__(
+        self,
+        config: DeviceConfig,
+        metrics: FleetMetrics,
+        *,
+        plan: Plan | None = None,
+        data_root: str | Path | None = None,
+        started_at: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.device_id = uuid.uuid4().hex[:12]
+        self.config = config
+        self.plan = plan or Plan()
+        self._metrics = metrics
+        self._clock = clock
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self._book = _phone_book(self._rng, config.contacts)
+        self.data_dir = Path(tempfile.mkdtemp(prefix="n2net-device-", dir=data_root))
+        self._key_store = SimulatedAndroidKeystore()  # survives restarts, as on a phone
+        self._link = _Link(metrics, clock)
+        self._egress = _egress(config, self._link)
+        self._keys: Sequence[ServerKey] = config.server_keys
+        now = clock()
+        self._t0 = now if started_at is None else started_at
+        self.recorded_ids: list[str] = []
+        self.counts = {"delivered": 0, "retried": 0, "dead_lettered": 0, "held": 0,
+                       "restarts": 0, "outages": 0}
+        self._rotate_at = self._t0 + self.plan.rotate_at + self._rng.uniform(
+            0, self.plan.rotate_window_s
+        )
+        self._rotated = False
+        self._next_record = now + self._gap(config.events_per_s)
+        self._next_send = now + _IDLE_S
+        self._linger_since: float | None = None
+        self._next_restart = now + self._gap_or_never(config.restart_every_s)
+        self._outage_until: float | None = None
+        self._next_outage = now + self._gap_or_never(config.outage_every_s)
+        self._was_offline = False
+        self.uploader = self._open()
+
+    # -- lifecycle -------------------------------------------------------------
+
+    def _open(self) -> Uploader:
+        return Uploader(
+            self.config.target, self.config.app_key, self._keys, self.data_dir,
+            key_store=self._key_store, egress=self._egress, region="US",
+            sender_config=self.config.sender, on_status=self._on_status,
+            start=False, exit_flush_timeout_s=0.0,
+        )
+
+    def restart(self) -> None:
+        """Close the app and start it again on the same data directory and key store."""
+        self.uploader.close(timeout=0.0)
+        self.counts["restarts"] += 1
+        self._linger_since = None
+        self.uploader = self._open()
+        self._next_send = self._clock()
+
+    # -- the loop ---------------------------------------------------------------
+
+    def tick(self) -> float:
+        """Do what is due now (at most one record and one send attempt); seconds to wait."""
+        now = self._clock()
+        self._follow_plan(now)
+        if now >= self._next_restart:
+            self._next_restart = now + self._gap_or_never(self.config.restart_every_s)
+            self.restart()
+        if now >= self._next_record:
+            self._next_record += self._gap(self.config.events_per_s)
+            if now - self._t0 < self.plan.record_until:
+                self._record()
+        if now >= self._next_send:
+            self._send(now, drain=False)
+        due = min(self._next_record, self._next_send, self._next_restart)
+        return min(max(due - self._clock(), 0.0), _MAX_WAIT_S)
+
+    def _follow_plan(self, now: float) -> None:
+        if self._outage_until is not None and now >= self._outage_until:
+            self._outage_until = None
+        elif self._outage_until is None and now >= self._next_outage:
+            self._outage_until = now + self.config.outage_s
+            self._next_outage = self._outage_until + self._gap_or_never(
+                self.config.outage_every_s
+            )
+        offline = self._outage_until is not None or self.plan.offline(now - self._t0)
+        if offline and not self._was_offline:
+            self.counts["outages"] += 1
+        if self._was_offline and not offline:
+            # Back online: the app hears of it and tries at once, whatever its backoff.
+            self._next_send = now
+        self._link.offline = self._was_offline = offline
+        if (self.plan.scenario is Scenario.KEY_ROTATION and not self._rotated
+                and now >= self._rotate_at):
+            self._rotated = True
+            self._keys = self.plan.rotate_keys
+            self.uploader.set_server_keys(self._keys)
+            self._next_send = now
+
+    def _record(self) -> None:
+        number = self._rng.choice(self._book)
+        if self._rng.random() < self.config.call_share:
+            result = self.uploader.record_call(number, self._rng.randint(0, 600))
+        else:
+            result = self.uploader.record_sms(number)
+        if result.event_id is not None:
+            self.recorded_ids.append(result.event_id)
+            self._metrics.events("recorded", 1)
+        else:
+            self._metrics.events("not recorded", 1, failure=f"record {result.outcome.value}")
+        if self._linger_since is None:
+            self._linger_since = self._clock()
+            self._next_send = min(self._next_send, self._linger_since + self.config.sender.linger_s)
+
+    def _send(self, now: float, *, drain: bool) -> float | None:
+        """One turn of the sender, cutting batches as the SDK's own worker does."""
+        stats = self.uploader.pending()
+        free = stats.events - stats.in_flight
+        if free <= 0:
+            self._linger_since = None
+        elif self._linger_since is None:
+            self._linger_since = now
+        cut = free > 0 and (
+            drain
+            or free >= self.config.sender.batch_max_events
+            or now - (self._linger_since or now) >= self.config.sender.linger_s
+        )
+        delay = self.uploader.sender.step(lease_new=cut)
+        if cut:
+            self._linger_since = None
+        if delay is not None:
+            self._next_send = now + delay
+        elif self._linger_since is not None:
+            self._next_send = self._linger_since + self.config.sender.linger_s
+        else:
+            self._next_send = now + _IDLE_S
+        return delay
+
+    def _on_status(self, status: SendStatus) -> None:
+        if status.state is SendState.DELIVERED:
+            self.counts["delivered"] += status.events
+            self._metrics.events("delivered", status.events)
+        elif status.state in _RETRIED:
+            self.counts["retried"] += status.events
+            self._metrics.events("retried", status.events)
+        elif status.state is SendState.DEAD_LETTERED:
+            self.counts["dead_lettered"] += status.events
+            self._metrics.events("dead-lettered", status.events, failure=status.reason)
+        elif status.state in _HELD:
+            self.counts["held"] += status.events
+            self._metrics.events("held", status.events)
+
+    # -- stop --------------------------------------------------------------------
+
+    def stop(
+        self, results_dir: str | Path | None = None, *, keep_data: bool = False
+    ) -> dict[str, object]:
+        """Send what is left for up to ``drain_s`` (online), close, report; returns the summary.
+
+        The summary carries event ids and counts, never a number. With
+        ``results_dir`` it is also written there as ``<device_id>.json``.
+        """
+        self._link.offline = False
+        deadline = self._clock() + self.config.drain_s
+        while self.uploader.pending().events > 0 and self._clock() < deadline:
+            delay = self._send(self._clock(), drain=True)
+            if delay != 0.0:  # None: idle, only others' leases left; look again shortly
+                wait = _DRAIN_POLL_S if delay is None else delay
+                self._sleep(min(wait, max(deadline - self._clock(), 0.0)))
+        self.uploader.close(timeout=0.0)
+        pending = self.uploader.pending().events
+        summary: dict[str, object] = {
+            "device": self.device_id,
+            "recorded": self.recorded_ids,
+            "pending": pending,
+            **self.counts,
+        }
+        if results_dir is not None:
+            write_atomically(
+                Path(results_dir) / f"{self.device_id}.json",
+                json.dumps(summary).encode(),
+            )
+        if not keep_data:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+        return summary
+
+    # -- timing -----------------------------------------------------------------
+
+    def _gap(self, per_s: float) -> float:
+        return self._rng.expovariate(per_s)
+
+    def _gap_or_never(self, mean_s: float) -> float:
+        return self._rng.expovariate(1.0 / mean_s) if mean_s > 0 else float("inf")

@@ -1,0 +1,163 @@
+"""The Locust kit in the real tool: ``locust --headless --processes 2`` as a child process.
+
+The reference ingest server runs here, on loopback; Locust runs as a child
+(its master forks two workers), because importing Locust would monkey-patch
+this whole pytest process with gevent. Every device writes a summary (its
+recorded event ids and counts) at stop; the server must hold exactly the
+events the devices report delivered. Skips where the ``locust`` extra is missing.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import importlib.util
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from n2net_privacy.testing import IngestServer
+from n2net_privacy.uploader import ServerKeyPair
+
+needs_locust = pytest.mark.skipif(
+    importlib.util.find_spec("locust") is None,
+    reason="Locust is not installed: pip install 'n2net-privacy[locust]' (the test extra has it)",
+)
+
+APP_KEY = "app-key-locust"
+LOCUSTFILE = "from n2net_privacy.testing.locust import DeviceUser  # noqa: F401\n"
+BOUND_S = 150  # the child is killed after this, whatever happens
+
+
+@pytest.fixture
+def keys() -> ServerKeyPair:
+    return ServerKeyPair.generate(key_id="k1")
+
+
+@pytest.fixture
+def server(keys: ServerKeyPair) -> Iterator[IngestServer]:
+    with IngestServer(keys, app_key=APP_KEY) as srv:
+        yield srv
+
+
+Run = tuple[
+    subprocess.CompletedProcess[str], list[dict[str, Any]], dict[tuple[str, str], dict[str, str]]
+]
+
+
+def run_locust(tmp_path: Path, server: IngestServer, keys: ServerKeyPair, *args: str) -> Run:
+    """Locust on ``args``; its output, the devices' summaries and its stats CSV rows."""
+    locustfile = tmp_path / "locustfile.py"
+    locustfile.write_text(LOCUSTFILE)
+    results = tmp_path / "devices"
+    key = f"{keys.key_id}={base64.b64encode(keys.public_bytes).decode()}"
+    command = [
+        sys.executable, "-m", "locust", "-f", str(locustfile), "--headless",
+        "--host", server.url, "--csv", str(tmp_path / "run"), "--only-summary",
+        "--n2net-app-key", APP_KEY, "--n2net-server-keys", key,
+        "--n2net-results-dir", str(results), "--n2net-data-dir", str(tmp_path),
+        *args,
+    ]
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=BOUND_S, check=False, cwd=tmp_path
+    )
+    summaries = [json.loads(path.read_text()) for path in sorted(results.glob("*.json"))]
+    with (tmp_path / "run_stats.csv").open(newline="") as handle:
+        rows = {(row["Type"], row["Name"]): row for row in csv.DictReader(handle)}
+    return done, summaries, rows
+
+
+def child_python(code: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+def test_the_testing_package_never_pulls_in_locust_or_gevent() -> None:
+    out = child_python(
+        "import sys, n2net_privacy.testing, n2net_privacy.testing.fleet\n"
+        "print(sorted(m for m in ('locust', 'gevent') if m in sys.modules))"
+    )
+    assert out.strip() == "[]"
+
+
+@needs_locust
+def test_the_locust_module_exports_what_it_lists() -> None:
+    out = child_python(
+        "import n2net_privacy.testing.locust as m\n"
+        "print([n for n in m.__all__ if not hasattr(m, n)], m.DeviceUser.abstract)"
+    )
+    assert out.strip() == "[] False"
+
+
+@pytest.mark.slow
+@needs_locust
+def test_fifty_devices_on_two_worker_processes_lose_and_duplicate_nothing(
+    tmp_path: Path, server: IngestServer, keys: ServerKeyPair
+) -> None:
+    done, summaries, rows = run_locust(
+        tmp_path, server, keys,
+        "-u", "50", "-r", "25", "-t", "15s", "--processes", "2",
+        "--n2net-events-per-s", "2", "--n2net-restart-every", "6", "--n2net-quiet-s", "3",
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-3000:]
+    assert len(summaries) == 50, output[-3000:]
+
+    # Exactly the events the devices report delivered are on the server.
+    stored = {str(event.id) for event in server.events()}
+    recorded: list[str] = []
+    for summary in summaries:
+        ids = summary["recorded"]
+        assert isinstance(ids, list)
+        recorded += ids
+        assert len(stored & set(ids)) == summary["delivered"]
+        assert summary["delivered"] + summary["pending"] + summary["dead_lettered"] == len(ids)
+    assert len(recorded) == len(set(recorded)) > 500  # no id twice, across devices
+    assert stored <= set(recorded)
+    assert sum(int(s["delivered"]) for s in summaries) == server.count()
+    assert sum(int(s["pending"]) for s in summaries) == 0
+    assert sum(int(s["restarts"]) for s in summaries) > 0
+
+    # Locust's own statistics tell the same story, summed over both workers.
+    post = rows[("POST", "/v1/events")]
+    assert int(post["Request Count"]) == len(server.requests()) > 0
+    assert int(post["Failure Count"]) == 0
+    assert int(rows[("EVENTS", "recorded")]["Request Count"]) == len(recorded)
+    assert int(rows[("EVENTS", "delivered")]["Request Count"]) == server.count()
+    assert int(rows[("", "Aggregated")]["Failure Count"]) == 0
+    assert not (tmp_path / "run_failures.csv").read_text().strip().count("\n")
+
+    # No number in what Locust printed or wrote.
+    numbers = {event.number.lstrip("+") for event in server.events()}
+    written = output + "".join(p.read_text() for p in tmp_path.glob("run_*.csv"))
+    assert not any(number in written for number in numbers)
+
+
+@pytest.mark.slow
+@needs_locust
+def test_a_reconnect_storm_brings_every_device_back_with_nothing_lost(
+    tmp_path: Path, server: IngestServer, keys: ServerKeyPair
+) -> None:
+    done, summaries, rows = run_locust(
+        tmp_path, server, keys,
+        "-u", "10", "-r", "10", "-t", "8s", "--n2net-scenario", "reconnect-storm",
+        "--n2net-storm-at", "2", "--n2net-storm-outage-s", "3", "--n2net-events-per-s", "4",
+        "--n2net-quiet-s", "2",
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-3000:]
+    assert [s["outages"] for s in summaries] == [1] * 10
+    assert int(rows[("EVENTS", "retried")]["Request Count"]) > 0  # they kept trying offline
+    stored = {str(event.id) for event in server.events()}
+    recorded = {i for s in summaries for i in s["recorded"]}
+    assert stored == recorded
+    assert int(rows[("EVENTS", "delivered")]["Request Count"]) == server.count()
+    assert int(rows[("POST", "/v1/events")]["Failure Count"]) == 0
