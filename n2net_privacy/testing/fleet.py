@@ -44,6 +44,7 @@ from n2net_privacy.egress_policy import Purpose
 from n2net_privacy.errors import ConfigurationError, EgressPolicyError
 from n2net_privacy.testing.synthetic import REGIONS, synthetic_number
 from n2net_privacy.uploader import ServerKey, SimulatedAndroidKeystore, Uploader
+from n2net_privacy.uploader.linger import Linger
 from n2net_privacy.uploader.sender import SenderConfig, SendState, SendStatus
 
 __all__ = [
@@ -258,7 +259,7 @@ class Device:
         self._rotated = False
         self._next_record = now + self._gap(config.events_per_s)
         self._next_send = now + _IDLE_S
-        self._linger_since: float | None = None
+        self._linger = Linger(config.sender.batch_max_events, config.sender.linger_s)
         self._next_restart = now + self._gap_or_never(config.restart_every_s)
         self._outage_until: float | None = None
         self._next_outage = now + self._gap_or_never(config.outage_every_s)
@@ -279,7 +280,7 @@ class Device:
         """Close the app and start it again on the same data directory and key store."""
         self.uploader.close(timeout=0.0)
         self.counts["restarts"] += 1
-        self._linger_since = None
+        self._linger.cut()
         self.uploader = self._open()
         self._next_send = self._clock()
 
@@ -334,30 +335,22 @@ class Device:
             self._metrics.events("recorded", 1)
         else:
             self._metrics.events("not recorded", 1, failure=f"record {result.outcome.value}")
-        if self._linger_since is None:
-            self._linger_since = self._clock()
-            self._next_send = min(self._next_send, self._linger_since + self.config.sender.linger_s)
+        if not self._linger.lingering:
+            self._linger.since = self._clock()
+            self._next_send = min(self._next_send, self._linger.since + self._linger.linger_s)
 
     def _send(self, now: float, *, drain: bool) -> float | None:
-        """One turn of the sender, cutting batches as the SDK's own worker does."""
+        """One turn of the sender, cutting batches by the SDK worker's own rule (Linger)."""
         stats = self.uploader.pending()
-        free = stats.events - stats.in_flight
-        if free <= 0:
-            self._linger_since = None
-        elif self._linger_since is None:
-            self._linger_since = now
-        cut = free > 0 and (
-            drain
-            or free >= self.config.sender.batch_max_events
-            or now - (self._linger_since or now) >= self.config.sender.linger_s
-        )
+        cut = self._linger.should_cut(stats.events - stats.in_flight, now, at_once=drain)
         delay = self.uploader.sender.step(lease_new=cut)
         if cut:
-            self._linger_since = None
+            self._linger.cut()
+        deadline = self._linger.deadline()
         if delay is not None:
             self._next_send = now + delay
-        elif self._linger_since is not None:
-            self._next_send = self._linger_since + self.config.sender.linger_s
+        elif deadline is not None:
+            self._next_send = deadline
         else:
             self._next_send = now + _IDLE_S
         return delay

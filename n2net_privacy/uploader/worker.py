@@ -21,6 +21,7 @@ from collections.abc import Callable
 
 from n2net_privacy.errors import UploaderError
 from n2net_privacy.redact import get_logger
+from n2net_privacy.uploader.linger import Linger
 from n2net_privacy.uploader.queue import EventQueue
 from n2net_privacy.uploader.sender import Sender
 
@@ -61,7 +62,7 @@ class SenderThread:
         self._progress = threading.Condition()
         self._flushing = 0
         self._flushing_lock = threading.Lock()
-        self._linger_since: float | None = None
+        self._linger = Linger(self.sender.config.batch_max_events, self.sender.config.linger_s)
         self._writes_seen = 0
         # While lingering, only the linger timer or a full batch need the worker:
         # notify() counts events and wakes it at ``_wake_after``, not on every one.
@@ -109,17 +110,8 @@ class SenderThread:
     def _should_cut(self, now: float) -> bool:
         free = self._queue.free_events()
         self._wake_after = max(self.sender.config.batch_max_events - free, 1)
-        if free == 0:
-            self._linger_since = None
-            return False
-        if self._linger_since is None:
-            self._linger_since = now
-        return (
-            free >= self.sender.config.batch_max_events
-            or self._flushing > 0
-            or self._stop.is_set()
-            or now - self._linger_since >= self.sender.config.linger_s
-        )
+        at_once = self._flushing > 0 or self._stop.is_set()
+        return self._linger.should_cut(free, now, at_once=at_once)
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -134,7 +126,7 @@ class SenderThread:
                 # From here events that do not fill a batch need not wake us: we will
                 # wait out the linger anyway (see notify). Waking on each one during a
                 # step made the worker spin, a step per event, fighting record_* for the GIL.
-                self._lingering = not cut and self._linger_since is not None
+                self._lingering = not cut and self._linger.lingering
                 if not self._lingering and self._notified:
                     self._wake.set()  # events that came while we looked, and were let pass
                 delay = self.sender.step(lease_new=cut)
@@ -142,7 +134,7 @@ class SenderThread:
                     # The linger restarts with the events left behind: without this the
                     # clock of the first one ever queued ran on, and under a steady stream
                     # every step cut whatever had arrived (batches of 20, not 500).
-                    self._linger_since = None
+                    self._linger.cut()
             except Exception as exc:
                 # Storage trouble, a closed queue: never let the worker die of it.
                 _log.warning("uploader step failed: %s", type(exc).__name__)
@@ -155,9 +147,8 @@ class SenderThread:
         self._notify_progress()
 
     def _wait_for_work(self, now: float) -> None:
-        timeout = _IDLE_TICK_S
-        if self._linger_since is not None:
-            timeout = max(0.0, self._linger_since + self.sender.config.linger_s - now)
+        deadline = self._linger.deadline()
+        timeout = _IDLE_TICK_S if deadline is None else max(0.0, deadline - now)
         self._wake.wait(timeout)
 
     def _pause(self, delay: float) -> None:
