@@ -451,3 +451,42 @@ TestQueueMachine.settings = settings(
     max_examples=25, stateful_step_count=15, deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
+
+
+def test_the_sender_steps_aside_only_while_a_write_is_in_progress(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The sender's long loops (opening a leased batch, checking payloads) call
+    # yield_to_writer between chunks. A record_* mid-write holds the file lock and
+    # needs the GIL back when SQLite returns: the sender must truly sleep then
+    # (sleep(0) hands nothing over), and must not slow an idle drain otherwise.
+    from n2net_privacy.uploader import storage
+
+    queue = EventQueue(path, AtRestKey(b"k" * 32))
+    for i in range(40):
+        queue.append(payload(i))
+    sleeps: list[float] = []
+    monkeypatch.setattr(storage.time, "sleep", sleeps.append)
+    batch = queue.next_batch(40, 1 << 20, lease_new=True)
+    assert batch is not None and len(batch.seqs) == 40
+    assert sleeps == []  # nobody writing: the drain runs at full speed
+
+    writing = threading.Event()
+    done = threading.Event()
+
+    def writer() -> None:
+        with queue.file.lock:  # what append holds around its INSERT
+            writing.set()
+            done.wait(5)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        assert writing.wait(5)
+        queue.file.yield_to_writer()
+        queue.file.yield_to_writer()
+    finally:
+        done.set()
+        thread.join(5)
+    assert sleeps == [storage._HANDOFF_S] * 2
+    assert storage._HANDOFF_S > 0

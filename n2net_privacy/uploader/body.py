@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -55,9 +55,12 @@ def envelope() -> tuple[bytes, bytes]:
 class Envelope:
     """Builds and checks a batch's plaintext from its payloads."""
 
-    def __init__(self) -> None:
+    def __init__(self, pause: Callable[[], None] = lambda: time.sleep(0)) -> None:
         self.head, self.tail = envelope()
         self.overhead = len(self.head) + len(self.tail)
+        self._pause = pause
+        """Called between chunks: these loops hold the GIL (the sender passes the
+        queue's :meth:`~n2net_privacy.uploader.storage.QueueFile.yield_to_writer`)."""
 
     def plaintext(self, payloads: Sequence[bytes]) -> bytes:
         return self.head + b",".join(payloads) + self.tail
@@ -67,11 +70,11 @@ class Envelope:
         odd: list[bytes] = []
         for start in range(0, len(payloads), _CHECK_CHUNK):
             odd += [p for p in payloads[start : start + _CHECK_CHUNK] if not is_canonical(p)]
-            time.sleep(0)  # these loops hold the GIL: let a waiting record_* in
+            self._pause()
         try:
             for start in range(0, len(odd), _VALIDATE_CHUNK):
                 decode_batch(self.plaintext(odd[start : start + _VALIDATE_CHUNK]))
-                time.sleep(0)
+                self._pause()
         except WireFormatError:
             return False
         return True

@@ -125,7 +125,7 @@ class Sender:
         self._rng = rng or random.Random()
         self._on_status = on_status
         self._crash = crash_point
-        self._envelope = Envelope()
+        self._envelope = Envelope(pause=queue.file.yield_to_writer)
         self._budget_for = (-1, 0)  # (key generation, payload bytes per batch)
         self.parking = ParkingLot(self.config.split_after_attempts, self.config.split_after_s)
         self._init_process_state()

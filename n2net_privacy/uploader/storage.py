@@ -29,6 +29,7 @@ import ctypes
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -74,6 +75,8 @@ _AUTOCHECKPOINT_PAGES = 16000  # 16 MiB of 1 KiB pages
 # Above the WAL's steady-state size (the sender checkpoints every 1,000 commits),
 # so the costly truncation only follows an exceptional burst.
 _JOURNAL_SIZE_LIMIT = 16 * 1024 * 1024
+_HANDOFF_S = 20e-6
+"""A real sleep (the kernel makes it ~60 us): long enough for a waiting writer to run."""
 # Connections inherited across fork. Closing one in the child could release the
 # parent's locks or checkpoint under it (SQLite forbids using them across fork),
 # so they are kept alive, unused, for the life of the process.
@@ -198,6 +201,19 @@ class QueueFile:
         """(events, sealed bytes, events in flight), exact across processes. Hold :attr:`lock`."""
         row = self.db.execute("SELECT events, bytes, in_flight FROM totals").fetchone()
         return max(int(row[0]), 0), max(int(row[1]), 0), max(int(row[2]), 0)
+
+    def yield_to_writer(self) -> None:
+        """From a long Python loop of the sender: let a ``record_*`` mid-write finish first.
+
+        A writer holds :attr:`lock` while SQLite runs without the GIL; when
+        SQLite returns it needs the GIL back, which a busy sender would keep
+        for up to ``sys.getswitchinterval()`` (5 ms). ``sleep(0)`` is no
+        handoff (the sender takes the GIL again before the woken writer
+        runs), so the sender truly sleeps a moment, and only while a write
+        is in progress: an idle phone's drain never pays for it.
+        """
+        if self.lock.locked():
+            time.sleep(_HANDOFF_S)
 
     def checkpoint(self) -> None:
         """Copy the WAL into the main file without blocking the writer (PASSIVE)."""
