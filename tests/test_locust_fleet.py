@@ -7,6 +7,7 @@ gevent. tests/test_locust.py runs the real tool in child processes.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import random
 from collections import Counter
@@ -232,6 +233,23 @@ def test_server_keys_are_read_from_ids_and_base64() -> None:
     for bad in ("k1", "k1=not base64!", "k1=" + base64.b64encode(b"short").decode()):
         with pytest.raises(ConfigurationError):
             parse_server_keys(bad)
+
+
+def test_server_keys_are_read_from_the_pem_files_keygen_prints(tmp_path: Path) -> None:
+    from n2net_privacy.cli import main
+
+    pem = tmp_path / "k9.pub.pem"
+    with pem.open("w") as out, contextlib.redirect_stdout(out):
+        assert main(["keygen", "--kem", "x25519", "--key-id", "k9",
+                     "--out", str(tmp_path / "k9.key")]) == 0
+    server_pair = ServerKeyPair.from_private_raw("k9", (tmp_path / "k9.key").read_bytes())
+    k1 = base64.b64encode(K1.public_bytes).decode()
+    keys = parse_server_keys(f"k9=@{pem},k1={k1}")
+    assert keys == (server_pair.public, K1.public)
+    with pytest.raises(ConfigurationError, match="cannot read"):
+        parse_server_keys(f"k9=@{tmp_path / 'missing.pem'}")
+    with pytest.raises(ConfigurationError):
+        parse_server_keys(f"k9=@{tmp_path / 'k9.key'}")  # the private file is not a PEM
 
 
 def test_a_plan_or_config_that_cannot_run_is_refused_at_once(

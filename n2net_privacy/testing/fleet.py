@@ -143,18 +143,37 @@ class FleetMetrics(Protocol):
 
 
 def parse_server_keys(text: str) -> tuple[ServerKey, ...]:
-    """``"k1=BASE64[,k2=BASE64]"``: key ids and raw public keys, current first."""
+    """``"k1=BASE64[,k2=@k2.pub.pem]"``: key ids and public keys, current first.
+
+    A key is the base64 of its raw public key, or ``@`` and the path of the
+    PEM file that ``n2net-privacy keygen`` prints.
+    """
     keys = []
     for item in filter(None, (part.strip() for part in text.split(","))):
-        key_id, sep, encoded = item.partition("=")
+        key_id, sep, value = item.partition("=")
         if not sep:
-            raise ConfigurationError("server keys are written id=base64, separated by commas")
+            raise ConfigurationError(
+                "server keys are written id=base64 or id=@file.pem, separated by commas"
+            )
+        if value.startswith("@"):
+            keys.append(_key_from_pem_file(key_id, Path(value[1:])))
+            continue
         try:
-            raw = base64.b64decode(encoded, validate=True)
+            raw = base64.b64decode(value, validate=True)
         except binascii.Error as exc:
             raise ConfigurationError(f"server key {key_id!r} is not valid base64") from exc
         keys.append(ServerKey.from_raw(key_id, raw))
     return tuple(keys)
+
+
+def _key_from_pem_file(key_id: str, path: Path) -> ServerKey:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigurationError(
+            f"server key {key_id!r}: cannot read {path} ({type(exc).__name__})"
+        ) from None
+    return ServerKey.from_pem(key_id, data)
 
 
 class _Link(AuditLog):
