@@ -462,7 +462,7 @@ def test_the_sender_steps_aside_only_while_a_write_is_in_progress(
     # (sleep(0) hands nothing over), and must not slow an idle drain otherwise.
     from n2net_privacy.uploader import storage
 
-    queue = EventQueue(path, AtRestKey(b"k" * 32))
+    queue = make(path)
     for i in range(40):
         queue.append(payload(i))
     sleeps: list[float] = []
@@ -490,3 +490,12 @@ def test_the_sender_steps_aside_only_while_a_write_is_in_progress(
         thread.join(5)
     assert sleeps == [storage._HANDOFF_S] * 2
     assert storage._HANDOFF_S > 0
+
+    # After a restart the batch is resumed while this process holds the lock
+    # itself: that is no writer, and the drain must not pause for it.
+    sleeps.clear()
+    queue.close()
+    reopened = make(path)
+    resumed = reopened.next_batch(40, 1 << 20, lease_new=False)
+    assert resumed is not None and resumed.batch_id == batch.batch_id
+    assert sleeps == []

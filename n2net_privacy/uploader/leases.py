@@ -77,8 +77,14 @@ class RowSeal:
     def seal(self, payload: bytes, seq: int) -> bytes:
         return self._key.seal(payload, self._aad(seq))
 
-    def open_rows(self, rows: _Rows) -> tuple[list[int], list[bytes], list[tuple[int, int]]]:
-        """Open every row: (seqs, payloads) of the good ones, (seq, size) of the bad."""
+    def open_rows(
+        self, rows: _Rows, *, step_aside: bool = True
+    ) -> tuple[list[int], list[bytes], list[tuple[int, int]]]:
+        """Open every row: (seqs, payloads) of the good ones, (seq, size) of the bad.
+
+        ``step_aside=False`` when the caller holds the file lock: no write can be
+        in progress then, and the lock would read as a writer's.
+        """
         seqs: list[int] = []
         payloads: list[bytes] = []
         bad: list[tuple[int, int]] = []
@@ -89,7 +95,7 @@ class RowSeal:
                 seqs.append(seq)
             except KeyStoreError:
                 bad.append((seq, len(blob)))
-            if i % _YIELD_EVERY == _YIELD_EVERY - 1:
+            if step_aside and i % _YIELD_EVERY == _YIELD_EVERY - 1:
                 self._file.yield_to_writer()
         return seqs, payloads, bad
 
@@ -227,7 +233,7 @@ class Leases:
             if not free or not self._claim_locked(batch_id, owner):
                 continue
             members = db.execute(_MEMBERS, (lo, hi, batch_id)).fetchall()
-            seqs, payloads, bad = self._seal.open_rows(members)
+            seqs, payloads, bad = self._seal.open_rows(members, step_aside=False)
             if not bad and seqs:
                 return QueuedBatch(batch_id, tuple(seqs), tuple(payloads))
             if not bad:  # an empty batch (a sibling acked its rows): forget it
