@@ -161,3 +161,64 @@ def test_a_reconnect_storm_brings_every_device_back_with_nothing_lost(
     assert stored == recorded
     assert int(rows[("EVENTS", "delivered")]["Request Count"]) == server.count()
     assert int(rows[("POST", "/v1/events")]["Failure Count"]) == 0
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.slow
+@needs_locust
+def test_a_master_and_two_workers_rotate_keys_mid_run_and_lose_nothing(
+    tmp_path: Path, server: IngestServer, keys: ServerKeyPair
+) -> None:
+    # Locust's distributed mode exactly as docs/backend.md gives it: one --master,
+    # two --worker processes, nothing of the kit changed. The server serves k1 and
+    # k2 (a grace period); the devices switch to k2 during the run.
+    k2 = ServerKeyPair.generate(key_id="k2")
+    server.rotate_key(k2, grace=True)
+    pem = tmp_path / "k2.pub.pem"
+    pem.write_bytes(k2.public_pem())
+    port = _free_port()
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "locust", "-f", str(tmp_path / "locustfile.py"), "--worker",
+             "--master-host", "127.0.0.1", "--master-port", str(port)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+        )
+        for _ in range(2)
+    ]
+    try:
+        done, summaries, rows = run_locust(
+            tmp_path, server, keys,
+            "--master", "--expect-workers", "2", "--master-bind-host", "127.0.0.1",
+            "--master-bind-port", str(port),
+            "-u", "10", "-r", "10", "-t", "10s", "--n2net-scenario", "key-rotation",
+            "--n2net-rotate-keys", f"k2=@{pem}", "--n2net-rotate-at", "2",
+            "--n2net-rotate-window", "3", "--n2net-events-per-s", "4", "--n2net-quiet-s", "3",
+        )
+    finally:
+        for worker in workers:
+            try:
+                worker.wait(30)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.wait()
+            if worker.stderr is not None:
+                worker.stderr.close()
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-3000:]
+    assert len(summaries) == 10, output[-3000:]
+    stored = {str(event.id) for event in server.events()}
+    recorded = {i for s in summaries for i in s["recorded"]}
+    assert stored == recorded and len(recorded) > 50
+    assert sum(int(s["dead_lettered"]) for s in summaries) == 0
+    used = [request.headers.get("n2net-key-id") for request in server.requests()]
+    assert "k1" in used and "k2" in used  # both keys carried batches...
+    assert used[-1] == "k2"  # ...and the fleet ended on the new one
+    assert int(rows[("POST", "/v1/events")]["Failure Count"]) == 0
+    assert int(rows[("EVENTS", "delivered")]["Request Count"]) == server.count()

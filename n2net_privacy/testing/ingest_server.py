@@ -107,6 +107,9 @@ class _Handler(BaseHTTPRequestHandler):
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = False
     block_on_close = True  # server_close joins handler threads: a clean stop
+    # socketserver's listen backlog is 5: a fleet test's devices connecting in the
+    # same second (a reconnect storm) got connection resets from the kernel.
+    request_queue_size = 1024
 
     def __init__(self, ingest: IngestServer, port: int, tls: ssl.SSLContext | None) -> None:
         self.ingest = ingest
