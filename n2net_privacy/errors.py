@@ -8,7 +8,8 @@ toggle is never an exception: it is a value the app renders.
     ├── ConfigurationError              the app or SDK is set up wrongly
     │   ├── MissingUsageDescriptionError    iOS Info.plist lacks NSContactsUsageDescription
     │   ├── EgressPolicyError               a request the egress policy forbids
-    │   └── StorageError                    a file the SDK keeps cannot be read or written
+    │   ├── StorageError                    a file the SDK keeps cannot be read or written
+    │   └── InvalidArgumentError            an argument out of range (also a ValueError)
     ├── PermissionModelError            misuse of the permission simulation
     │   ├── UnknownPermissionError          a permission the platform has never heard of
     │   ├── InvalidTransitionError          a change the real platform would not allow
@@ -42,6 +43,7 @@ __all__ = [
     "ConfigurationError",
     "EgressPolicyError",
     "GravatarError",
+    "InvalidArgumentError",
     "InvalidTransitionError",
     "KeyStoreError",
     "MissingUsageDescriptionError",
@@ -106,6 +108,15 @@ class StorageError(ConfigurationError):
         super().__init__(message)
         self.path = path
         self.errno = errno
+
+
+class InvalidArgumentError(ConfigurationError, ValueError):
+    """An argument the app passed is out of range or malformed: a programmer error.
+
+    Also a :class:`ValueError`, so code that caught the bare ``ValueError``
+    these calls raised before keeps working. The message names the argument,
+    never a contact's data.
+    """
 
 
 class PermissionModelError(N2NetPrivacyError):

@@ -14,6 +14,7 @@ from n2net_privacy.contacts.results import (
     PageRequest,
     visible_delta,
 )
+from n2net_privacy.errors import InvalidArgumentError
 from n2net_privacy.permissions.status import PermissionStatus
 
 S = PermissionStatus
@@ -91,7 +92,7 @@ def test_page_request_projects_and_reuses_projections() -> None:
 
 @pytest.mark.parametrize(("offset", "limit"), [(-1, 1), (0, 0), (0, MAX_PAGE_SIZE + 1)])
 def test_page_request_rejects_bad_windows(offset: int, limit: int) -> None:
-    with pytest.raises(ValueError, match=r"offset|limit"):
+    with pytest.raises(InvalidArgumentError, match=r"offset|limit"):
         PageRequest.checked(offset, limit, None)
 
 

@@ -13,6 +13,7 @@ from n2net_privacy.contacts.gateway import ContactsGateway, PermissionView
 from n2net_privacy.contacts.model import Contact, ContactField, ContactPhone
 from n2net_privacy.contacts.results import ContactLookup, ContactPage, ContactsDelta
 from n2net_privacy.contacts.sources import AddressBookSnapshot, InMemoryAddressBook
+from n2net_privacy.errors import InvalidArgumentError
 from n2net_privacy.permissions import (
     AndroidPermissionProvider,
     Answer,
@@ -294,8 +295,9 @@ def test_a_page_past_the_end_is_empty_and_last() -> None:
 @pytest.mark.parametrize(("offset", "limit"), [(-1, 10), (0, 0), (0, 10_001)])
 def test_a_bad_window_is_a_programmer_error(offset: int, limit: int) -> None:
     gateway, _, _ = make()
-    with pytest.raises(ValueError, match=r"offset|limit"):
+    with pytest.raises(InvalidArgumentError, match=r"offset|limit") as raised:
         gateway.list_contacts(offset=offset, limit=limit)
+    assert isinstance(raised.value, ValueError)  # what apps caught before
 
 
 def test_field_selection_empties_the_rest_and_keeps_ids() -> None:

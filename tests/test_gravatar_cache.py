@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from n2net_privacy.errors import InvalidArgumentError
 from n2net_privacy.gravatar import (
     Avatar,
     AvatarCache,
@@ -134,7 +135,7 @@ def test_disk_expired_or_corrupt_files_are_misses_and_removed(tmp_path: Path) ->
 
 
 def test_disk_rejects_keys_that_could_escape_the_directory(tmp_path: Path) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(InvalidArgumentError):
         DiskCache(tmp_path).put("../evil", CacheEntry(_avatar(), NOW + 1))
 
 

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from n2net_privacy.errors import InvalidArgumentError
 from n2net_privacy.uploader.policy import (
     Outcome,
     backoff_delay,
@@ -180,7 +181,7 @@ def test_backoff_honours_base_and_cap() -> None:
     ("attempt", "base", "cap"), [(-1, 0.5, 60.0), (0, 0.0, 60.0), (0, 0.5, -1.0)]
 )
 def test_backoff_rejects_nonsense(attempt: int, base: float, cap: float) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(InvalidArgumentError):
         backoff_delay(attempt, None, random.Random(1), base=base, cap=cap)
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from n2net_privacy.contacts.index import Catalog
 from n2net_privacy.contacts.model import ALL_FIELDS, Contact, ContactField, resolve_fields
+from n2net_privacy.errors import InvalidArgumentError
 from n2net_privacy.permissions.status import PermissionStatus
 
 __all__ = [
@@ -102,11 +103,11 @@ class PageRequest:
     def checked(
         cls, offset: int, limit: int, fields: Collection[ContactField | str] | None
     ) -> PageRequest:
-        """Validate the app's arguments; bad ones are programmer errors (ValueError)."""
+        """Validate the app's arguments; bad ones are :class:`InvalidArgumentError`."""
         if offset < 0:
-            raise ValueError("offset must be >= 0")
+            raise InvalidArgumentError("offset must be >= 0")
         if not 1 <= limit <= MAX_PAGE_SIZE:
-            raise ValueError(f"limit must be between 1 and {MAX_PAGE_SIZE}")
+            raise InvalidArgumentError(f"limit must be between 1 and {MAX_PAGE_SIZE}")
         return cls(offset, limit, resolve_fields(fields))
 
     def page(

@@ -21,6 +21,7 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 from n2net_privacy.atomic_write import Fsync, write_atomically
+from n2net_privacy.errors import InvalidArgumentError
 from n2net_privacy.gravatar.result import Avatar, AvatarResult, NoAvatar, NoAvatarReason
 from n2net_privacy.redact import get_logger
 
@@ -171,7 +172,7 @@ class DiskCache:
 
     def _path(self, key: str) -> Path:
         if not _KEY.fullmatch(key):
-            raise ValueError("cache keys are lower-case hex, digits, '.' and '-'")
+            raise InvalidArgumentError("cache keys are lower-case hex, digits, '.' and '-'")
         return self.directory / f"{key}{_SUFFIX}"
 
     def get(self, key: str, now: float) -> CacheEntry | None:

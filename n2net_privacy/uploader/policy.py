@@ -30,6 +30,8 @@ from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from http import HTTPStatus
 
+from n2net_privacy.errors import InvalidArgumentError
+
 __all__ = [
     "Outcome",
     "backoff_delay",
@@ -172,9 +174,9 @@ def backoff_delay(
     which spreads a crowd of clients that failed together.
     """
     if attempt < 0:
-        raise ValueError("attempt must be >= 0")
+        raise InvalidArgumentError("attempt must be >= 0")
     if base <= 0 or cap < 0:
-        raise ValueError("base must be > 0 and cap >= 0")
+        raise InvalidArgumentError("base must be > 0 and cap >= 0")
     if retry_after is not None and math.isfinite(retry_after) and retry_after > 0:
         return min(retry_after, cap)
     ceiling = min(cap, base * 2.0 ** min(attempt, _MAX_EXPONENT))
