@@ -338,7 +338,7 @@ def test_assert_no_pii_passes_when_clean_and_lists_findings_redacted() -> None:
         auditor.assert_no_pii()
     message = str(info.value)
     # The name in the path, the email in the query, and "ann" (a given name) inside it.
-    assert "3 finding(s) in 1 request(s)" in message
+    assert "3 findings in 1 request" in message
     assert "pii.email at query:mail: email a***@*** (percent-encoded)" in message
     assert "pii.name at url.path: name A. L. (plain)" in message
     assert "pii.name at query:mail" in message

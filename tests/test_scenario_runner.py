@@ -15,6 +15,7 @@ from n2net_privacy.audit import PrivacyReport, Rule
 from n2net_privacy.errors import ScenarioError
 from n2net_privacy.scenario import StepOutcome, load_scenario, parse_scenario, run_scenario
 from n2net_privacy.testing.leaky_client import LeakEncoding, LeakKind, LeakPlace
+from n2net_privacy.wording import plural
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -86,15 +87,15 @@ def test_android_prompts_blocks_and_settings_are_on_the_timeline() -> None:
         answers=["deny", "deny"],
     ))
     assert run.summaries == [
-        "not_determined: 0 contact(s) visible",
+        "not_determined: 0 contacts visible",
         "contacts access denied",
         "contacts access blocked",
         "contacts access blocked",  # no third dialog, so no third answer needed
         "contacts access granted",
-        "granted: 30 contact(s) visible",
+        "granted: 30 contacts visible",
         "granted: 0 match(es) by name",
         "contacts access denied",
-        "denied: 0 contact(s) visible",
+        "denied: 0 contacts visible",
     ]
     assert all(step_line_shows(run.text, o.line, o.step) for o in run.outcomes)
     assert len({outcome.line for outcome in run.outcomes}) == len(run.outcomes)
@@ -129,12 +130,12 @@ def test_ios_limited_gravatar_uploads_and_an_outage_leave_no_findings() -> None:
     ))
     s = run.summaries
     assert s[0] == "contacts access limited"
-    assert s[1] == "4 contact(s): 0 avatar(s); none for disabled 4"
-    assert s[3].startswith("4 contact(s): ")
+    assert s[1] == "4 contacts: 0 avatars; none for disabled 4"
+    assert s[3].startswith("4 contacts: ")
     assert (s[4], s[6], s[7]) == ("queued", "queued", "skipped (invalid)")
-    assert s[8] == "2 event(s) still queued after 0.2s"
-    assert s[10] == "queue drained; 2 event(s) stored on the server"
-    assert (s[11], s[12]) == ("contacts access limited", "limited: 1 contact(s) visible")
+    assert s[8] == "2 events still queued after 0.2s"
+    assert s[10] == "queue drained; 2 events stored on the server"
+    assert (s[11], s[12]) == ("contacts access limited", "limited: 1 contact visible")
     assert (s[13], s[14]) == ("contacts access restricted", "no visible contacts: nothing to fetch")
     report = run.report
     assert report.clean, report.summary_lines()
@@ -162,8 +163,8 @@ def test_no_gravatar_request_while_the_toggle_is_off() -> None:
         {"step": "fetch_avatars", "limit": 5},
         answers=["grant"],
     ))
-    assert run.summaries[1] == "30 contact(s): 0 avatar(s); none for disabled 30"
-    assert run.summaries[4] == "5 contact(s): 0 avatar(s); none for disabled 5"
+    assert run.summaries[1] == "30 contacts: 0 avatars; none for disabled 30"
+    assert run.summaries[4] == "5 contacts: 0 avatars; none for disabled 5"
     assert run.requests("gravatar") == []
     assert [event.what for event in run.report.timeline][-2:] == ["Gravatar on", "Gravatar off"]
 
@@ -238,7 +239,7 @@ def test_a_book_file_is_read_relative_to_the_scenario(tmp_path: Path, book: str)
     loaded = load_scenario(scenario)
     outcomes: list[StepOutcome] = []
     report = run_scenario(loaded, on_step=outcomes.append)
-    assert outcomes[1].summary == f"granted: {len(loaded.book)} contact(s) visible"
+    assert outcomes[1].summary == f"granted: {plural(len(loaded.book), 'contact')} visible"
     assert report.clean
     assert report.title == "Privacy report: s.json"
 

@@ -50,6 +50,7 @@ from n2net_privacy.gravatar.hashing import is_gravatar_hash
 from n2net_privacy.redact import get_logger
 from n2net_privacy.uploader.sealing import PrivateKey
 from n2net_privacy.uploader.wire import CONTENT_TYPE, EVENTS_PATH, open_sealed
+from n2net_privacy.wording import plural
 
 __all__ = ["EgressAuditor"]
 
@@ -172,7 +173,9 @@ class EgressAuditor:
                 flow.update(f.rule.category for f in findings)
         if not findings:
             return
-        _log.warning("egress auditor: %d finding(s) in request #%d", len(findings), request_id)
+        _log.warning(
+            "egress auditor: %s in request #%d", plural(len(findings), "finding"), request_id
+        )
         if blocked:
             rules = "; ".join(f"{f.rule.value} at {f.place}" for f in findings)
             raise EgressPolicyError(
@@ -378,7 +381,7 @@ class EgressAuditor:
         if findings:
             lines = "\n".join(f"  - {f.describe()}" for f in findings)
             raise AssertionError(
-                f"egress auditor: {len(findings)} finding(s) in "
-                f"{len({f.request_id for f in findings})} request(s):\n{lines}"
+                f"egress auditor: {plural(len(findings), 'finding')} in "
+                f"{plural(len({f.request_id for f in findings}), 'request')}:\n{lines}"
             )
 

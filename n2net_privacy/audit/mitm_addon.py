@@ -26,6 +26,7 @@ from n2net_privacy.audit.capture import CaptureAudit
 from n2net_privacy.audit.destinations import DestinationPolicy
 from n2net_privacy.audit.findings import Finding
 from n2net_privacy.audit.har import HarExchange
+from n2net_privacy.wording import plural
 
 __all__ = ["N2NetPrivacyAddon", "addons", "exchange_from_flow"]
 
@@ -156,7 +157,8 @@ class N2NetPrivacyAddon:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "report.json").write_text(report.to_json() + "\n", encoding="utf-8")
         (folder / "report.html").write_text(report.render_html(), encoding="utf-8")
-        _log.info("n2net-privacy: %d finding(s); report in %s", len(report.findings), folder)
+        found = plural(len(report.findings), "finding")
+        _log.info("n2net-privacy: %s; report in %s", found, folder)
 
     def findings(self) -> tuple[Finding, ...]:
         return self._audit.findings() if self._audit is not None else ()

@@ -28,6 +28,7 @@ from typing import Any, Protocol
 from n2net_privacy.audit.findings import DataFlow, Finding
 from n2net_privacy.egress_policy import AuditEntry, AuditLog
 from n2net_privacy.redact import scrub
+from n2net_privacy.wording import plural
 
 __all__ = [
     "REPORT_FORMAT",
@@ -207,7 +208,8 @@ class PrivacyReport:
             "<body>",
             f"<h1>{escape(self.title)}</h1>",
             f'<p class="meta">Generated {escape(_when(self.generated_at))}. '
-            f"{len(self.requests)} request(s), {len(self.findings)} finding(s).</p>",
+            f"{plural(len(self.requests), 'request')}, "
+            f"{plural(len(self.findings), 'finding')}.</p>",
             self._findings_html(),
             self._flows_html(),
             self._timeline_html(),

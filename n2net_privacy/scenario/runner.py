@@ -91,6 +91,7 @@ from n2net_privacy.uploader import (
     SimulatedIOSKeychain,
     Uploader,
 )
+from n2net_privacy.wording import plural
 
 __all__ = ["LOOPBACK", "StepOutcome", "run_scenario"]
 
@@ -137,7 +138,7 @@ def _avatars_for(book: tuple[Contact, ...]) -> list[str]:
 def _describe_change(change: PermissionChange) -> str:
     what = f"contacts access: {change.old.value} -> {change.new.value}"
     if change.selected_ids is not None:
-        what += f" ({len(change.selected_ids)} contact(s) selected)"
+        what += f" ({plural(len(change.selected_ids), 'contact')} selected)"
     if change.app_killed:
         what += "; the OS restarts the app"
     return what
@@ -278,7 +279,7 @@ class _Device:
 
     def _list_contacts(self, step: ListContactsStep) -> str:
         visible = self._visible(step.page_size)
-        return f"{self.gateway.status().value}: {len(visible)} contact(s) visible"
+        return f"{self.gateway.status().value}: {plural(len(visible), 'contact')} visible"
 
     def _enable_gravatar(self, _step: EnableGravatarStep) -> str:
         with self._as("user (app Settings)"):
@@ -333,7 +334,7 @@ class _Device:
         found = sum(isinstance(result, Avatar) for result in results)
         missing = Counter(r.reason.value for r in results if not isinstance(r, Avatar))
         reasons = ", ".join(f"{reason} {n}" for reason, n in sorted(missing.items()))
-        return f"{len(contacts)} contact(s): {found} avatar(s)" + (
+        return f"{plural(len(contacts), 'contact')}: {plural(found, 'avatar')}" + (
             f"; none for {reasons}" if reasons else ""
         )
 
@@ -369,8 +370,9 @@ class _Device:
 
     def _flush(self, step: FlushStep) -> str:
         if self._drain(step.timeout_s):
-            return f"queue drained; {self.ingest.count()} event(s) stored on the server"
-        return f"{self.uploader.pending().events} event(s) still queued after {step.timeout_s}s"
+            return f"queue drained; {plural(self.ingest.count(), 'event')} stored on the server"
+        queued = plural(self.uploader.pending().events, "event")
+        return f"{queued} still queued after {step.timeout_s}s"
 
     def _leak(self, step: LeakStep) -> str:
         contact = (

@@ -28,6 +28,7 @@ from n2net_privacy.audit import (
 )
 from n2net_privacy.egress import Egress, EgressPolicy, Purpose
 from n2net_privacy.uploader.sealing import PrivateKey
+from n2net_privacy.wording import plural
 
 __all__ = ["LOOPBACK_HOSTS", "AuditedEgress"]
 
@@ -130,14 +131,14 @@ class AuditedEgress(Egress):
         unasserted = seen_findings[acknowledged:] if findings else ()
         if unasserted:
             problems.append(
-                f"egress auditor: {len(unasserted)} finding(s) never asserted "
+                f"egress auditor: {plural(len(unasserted), 'finding')} never asserted "
                 "(call egress.assert_no_pii() or mark the test n2net_allow_findings):"
             )
             problems.extend(f"  - {f.describe()}" for f in unasserted)
         seen = self.auditor.requests_seen
         if requests and seen < wanted:
             problems.append(
-                f"egress auditor: {seen} request(s) audited, expected at least {wanted}: "
+                f"egress auditor: {plural(seen, 'request')} audited, expected at least {wanted}: "
                 "a test that sends nothing proves nothing (egress.expect_requests(min=0) "
                 "opts out)"
             )
