@@ -89,6 +89,12 @@ def test_the_testing_package_never_pulls_in_locust_or_gevent() -> None:
 
 
 @needs_locust
+def test_locusts_own_pytest_plugin_stays_out_of_this_suite(pytestconfig: pytest.Config) -> None:
+    # Its `session` fixture would import locust and gevent-patch this process.
+    assert not pytestconfig.pluginmanager.has_plugin("locust")
+
+
+@needs_locust
 def test_the_locust_module_exports_what_it_lists() -> None:
     out = child_python(
         "import n2net_privacy.testing.locust as m\n"
