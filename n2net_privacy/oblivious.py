@@ -109,6 +109,7 @@ class KeyConfigSource:
         *,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
+        ohttp.require_extra()  # fail when the uploader or fetcher is built, not in its loop
         self._config = config
         self._client = client
         self._monotonic = monotonic

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
+from n2net_privacy import ohttp
 from n2net_privacy.audit import EgressAuditor, report_for
 from n2net_privacy.demo.gravatar import gravatar_chapter
 from n2net_privacy.demo.oblivious import oblivious_chapter
@@ -73,7 +74,11 @@ def run_demo(
             story, book, egress, data_dir / "gravatar", auditor=auditor, route=route
         )
         uploader_chapter(story, book, egress, server_key, data_dir / "uploader", route=route)
-        oblivious_chapter(story, book, egress, server_key, data_dir / "oblivious")
+        if ohttp.extra_installed():
+            oblivious_chapter(story, book, egress, server_key, data_dir / "oblivious")
+        else:
+            story.chapter("Chapter 5 - Oblivious HTTP: skipped")
+            story.say(f"skipped: Oblivious HTTP needs the 'ohttp' extra ({ohttp.INSTALL_LINE})")
 
     story.chapter("The privacy report")
     report = report_for(auditor, egress.audit, timeline=story.timeline, generated_at=time.time())

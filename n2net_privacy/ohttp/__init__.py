@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from n2net_privacy.ohttp import bhttp
 from n2net_privacy.ohttp.encapsulation import (
+    INSTALL_LINE,
     REQUEST_MEDIA_TYPE,
     RESPONSE_MEDIA_TYPE,
     ClientResponseContext,
@@ -29,6 +30,8 @@ from n2net_privacy.ohttp.encapsulation import (
     KeyConfigMismatchError,
     Responder,
     encapsulate_request,
+    extra_installed,
+    require_extra,
 )
 from n2net_privacy.ohttp.keyconfig import (
     AEAD_AES_128_GCM,
@@ -45,6 +48,7 @@ __all__ = [
     "AEAD_AES_128_GCM",
     "AEAD_AES_256_GCM",
     "AEAD_CHACHA20_POLY1305",
+    "INSTALL_LINE",
     "KDF_HKDF_SHA256",
     "KEM_X25519_HKDF_SHA256",
     "KEY_CONFIG_MEDIA_TYPE",
@@ -58,4 +62,6 @@ __all__ = [
     "SymmetricAlgorithm",
     "bhttp",
     "encapsulate_request",
+    "extra_installed",
+    "require_extra",
 ]

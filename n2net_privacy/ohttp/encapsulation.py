@@ -67,14 +67,35 @@ class KeyConfigMismatchError(WireFormatError):
     """
 
 
+INSTALL_LINE = "pip install 'n2net-privacy[ohttp]'"
+"""What to run when the ``ohttp`` extra (``pyhpke``) is missing."""
+
+
 def _pyhpke() -> Any:
     try:
         import pyhpke
-    except ImportError as exc:  # pragma: no cover - exercised only without the extra
-        raise ConfigurationError(
-            "Oblivious HTTP needs the 'ohttp' extra: pip install 'n2net-privacy[ohttp]'"
-        ) from exc
+    except ImportError as exc:
+        raise ConfigurationError(f"Oblivious HTTP needs the 'ohttp' extra: {INSTALL_LINE}") from exc
     return pyhpke
+
+
+def extra_installed() -> bool:
+    """Whether the ``ohttp`` extra is there, so encapsulation can work."""
+    try:
+        _pyhpke()
+    except ConfigurationError:
+        return False
+    return True
+
+
+def require_extra() -> None:
+    """Raise :class:`ConfigurationError` with the install line unless the extra is there.
+
+    Components that will encapsulate later (the uploader, the Gravatar
+    fetcher) call this when they are built, so a missing extra is a
+    configuration error at construction, not a failure in a background loop.
+    """
+    _pyhpke()
 
 
 def _suite(kem_id: int, alg: SymmetricAlgorithm) -> Any:

@@ -47,6 +47,7 @@ from types import TracebackType
 from typing import Protocol, Self
 from urllib.parse import urlsplit
 
+from n2net_privacy import ohttp
 from n2net_privacy.device import DeviceContext
 from n2net_privacy.egress import Egress
 from n2net_privacy.egress_policy import Purpose
@@ -171,6 +172,7 @@ class Uploader:
     ) -> None:
         events_url = _events_url(api_url, egress)
         if oblivious is not None:
+            ohttp.require_extra()  # before anything is opened, so nothing is left behind
             relay = urlsplit(oblivious.relay_url)
             egress.policy.check(Purpose.OHTTP_RELAY, relay.scheme, relay.hostname or "")
         if not app_key or any(ch.isspace() for ch in app_key):
