@@ -313,7 +313,7 @@ _records = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(st.lists(_records | _json_values, max_size=5))
 def test_any_document_either_loads_completely_or_raises_address_book_error(
     records: list[object],
@@ -337,6 +337,7 @@ def test_any_document_either_loads_completely_or_raises_address_book_error(
             assert len(contact.emails) + fields.count("emails") == len(record.get("emails", []))
 
 
+@settings(deadline=None)
 @given(st.text(max_size=60))
 def test_arbitrary_text_never_raises_anything_else(text: str) -> None:
     with contextlib.suppress(AddressBookError):

@@ -149,14 +149,14 @@ _line = st.text(
 )
 
 
-@settings(max_examples=150)
+@settings(max_examples=150, deadline=None)
 @given(st.lists(_line | st.sampled_from(["BEGIN:VCARD", "END:VCARD", "VERSION:3.0"]), max_size=8))
 def test_arbitrary_input_raises_only_address_book_errors(lines: list[str]) -> None:
     with contextlib.suppress(AddressBookError):
         parse_vcard("\n".join(lines))
 
 
-@settings(max_examples=100)
+@settings(max_examples=100, deadline=None)
 @given(
     st.text(
         alphabet=st.characters(categories=["L", "N", "Zs"], exclude_characters="\x85\xa0"),
@@ -207,7 +207,7 @@ _names = st.text(
 ).filter(lambda s: s.strip() == s)
 
 
-@settings(max_examples=100)
+@settings(max_examples=100, deadline=None)
 @given(_names)
 def test_a_2_1_quoted_printable_name_comes_back_whole(name: str) -> None:
     text = card(f"FN;CHARSET=UTF-8;ENCODING=QUOTED-PRINTABLE:{_qp(name)}", version="2.1")
@@ -215,7 +215,7 @@ def test_a_2_1_quoted_printable_name_comes_back_whole(name: str) -> None:
     assert contact.display_name == name
 
 
-@settings(max_examples=100)
+@settings(max_examples=100, deadline=None)
 @given(_names)
 def test_a_3_0_name_with_escapes_comes_back_whole(name: str) -> None:
     escaped = name.replace("\\", "\\\\").replace(",", "\\,").replace(";", "\\;")
@@ -352,7 +352,7 @@ _free_text = st.text(
 _FIELDS = {"display_name", "id", "phones", "phones.label", "emails"}
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(
     st.lists(st.tuples(st.sampled_from(["TEL", "EMAIL", "FN", "UID"]), _free_text), max_size=6),
     st.sampled_from(["2.1", "3.0", "4.0"]),
@@ -371,3 +371,41 @@ def test_any_value_in_a_used_field_loads_the_card(
     dropped = [d.field for d in report.dropped]
     assert len(contact.phones) + dropped.count("phones") == len(given_phones)
     assert len(contact.emails) + dropped.count("emails") == len(given_emails)
+
+
+_BREAKS = {
+    # how a card is broken -> (the break, the line of the card it is reported at)
+    "END:VCARD dropped": (lambda lines: lines[:-1], 0),
+    "a stray line": (lambda lines: [*lines[:2], "not a property", *lines[2:]], 2),
+    "END:VCALENDAR": (lambda lines: [*lines[:-1], "END:VCALENDAR"], -1),
+    "no FN": (lambda lines: [lines[0], lines[1], *lines[3:]], 0),
+}
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.lists(_free_text, max_size=3), min_size=1, max_size=5),
+    st.data(),
+    st.sampled_from(sorted(_BREAKS)),
+)
+def test_a_structural_break_refuses_the_file_naming_the_first_broken_card(
+    emails: list[list[str]], data: st.DataObject, how: str
+) -> None:
+    # Cards whose values may all be unusable: none of that may mask the break.
+    cards = [
+        ["BEGIN:VCARD", "VERSION:3.0", f"FN:Card {i}", *(f"EMAIL:{e}" for e in values), "END:VCARD"]
+        for i, values in enumerate(emails)
+    ]
+    broken = data.draw(st.integers(0, len(cards) - 1))
+    cut, at = _BREAKS[how]
+    cards[broken] = cut(cards[broken])
+    starts = [sum(len(c) for c in cards[:i]) + 1 for i in range(len(cards))]
+    text = "\r\n".join(line for c in cards for line in c) + "\r\n"
+    with pytest.raises(AddressBookError) as caught:
+        read_vcard(text)
+    if how == "END:VCARD dropped" and broken < len(cards) - 1:
+        # The next BEGIN arrives inside the open card: still this card, at its BEGIN.
+        assert caught.value.location == f"card {broken} (line {starts[broken]})"
+    else:
+        line = starts[broken] + (at if at >= 0 else len(cards[broken]) + at)
+        assert caught.value.location == f"card {broken} (line {line})"
