@@ -136,9 +136,6 @@ def _contact_from_card(
     """:func:`_read_card`, with its errors located in the card."""
     try:
         return _read_card(card, uids)
-    except VCardSyntaxError as exc:
-        exc.card = card.index
-        raise
     except _Invalid as exc:
         raise AddressBookError(
             exc.reason, source=source, location=f"card {card.index} (line {exc.line})"
