@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from n2net_privacy.contacts.lenient import DroppedValue, LoadReport
 from n2net_privacy.contacts.model import Contact, ContactPhone
 from n2net_privacy.contacts.sources import (
     AddressBookSource,
@@ -21,6 +22,8 @@ from n2net_privacy.contacts.sources import (
     JsonAddressBook,
     contacts_from_records,
     parse_json_address_book,
+    read_json_address_book,
+    read_records,
 )
 from n2net_privacy.errors import AddressBookError
 
@@ -151,8 +154,10 @@ def _doc(*records: object) -> str:
         ('{"contacts": [], "owner": "Ann Lee"}', None, "top-level"),
         (_doc({"id": "a"}, "Ann Lee"), "record 1", "expected an object"),
         (_doc({"id": "a"}, {"display_name": "Ann Lee"}), "record 1", "id: missing"),
-        (_doc({"id": "a", "phones": [{"number": "Ann Lee"}]}), "record 0", "phones.0.number"),
-        (_doc({"id": "a", "emails": ["Ann Lee"]}), "record 0", "emails.0: not an email"),
+        (_doc({"id": "a", "phones": [{"number": 2155552671}]}), "record 0", "phones.0.number"),
+        (_doc({"id": "a", "emails": [{"Ann Lee": 1}]}), "record 0", "emails.0: string type"),
+        (_doc({"id": "Ann\nLee"}), "record 0", "id: contains a control character"),
+        (_doc({"id": "a", "phones": [{"label": "home"}]}), "record 0", "phones.0.number: missing"),
         (_doc({"id": "a", "display_name": 5}), "record 0", "display_name: string type"),
         (_doc({"id": "a", "Ann Lee": "x"}), "record 0", "unexpected field"),
         (_doc({"id": "a"}, {"id": "b"}, {"id": "a"}), "record 2", "duplicate id"),
@@ -213,8 +218,79 @@ def test_records_from_python_are_validated_the_same_way() -> None:
     assert contacts_from_records([{"id": "a", "emails": ["a@b.c"]}]) == (
         Contact(id="a", emails=("a@b.c",)),
     )
+    contacts, report = read_records([{"id": "a", "emails": ["Ann Lee", "a@b.c"]}], source="app")
+    assert contacts == (Contact(id="a", emails=("a@b.c",)),)
+    assert report == LoadReport(
+        "app", "record", 1, (DroppedValue(0, "emails", "not an email address (one @, no spaces)"),)
+    )
     with pytest.raises(AddressBookError, match="record 0"):
-        contacts_from_records([{"id": "a", "emails": ["Ann Lee"]}])
+        contacts_from_records([{"id": "a", "emails": "Ann Lee"}])
+
+
+# A free-text field that holds something else: dropped and reported, the rest loads.
+@pytest.mark.parametrize(
+    ("record", "kept", "field", "reason"),
+    [
+        (
+            {"id": "a", "phones": [{"number": "Ann Lee"}, {"number": "555 0100"}]},
+            Contact(id="a", phones=(ContactPhone(number="555 0100"),)),
+            "phones",
+            "not a phone number (digits, spaces, + - ( ) . / and an extension only)",
+        ),
+        (
+            {"id": "a", "phones": [{"number": "1" * 65, "label": "x\ty"}]},
+            Contact(id="a"),
+            "phones",
+            "longer than 64 characters",
+        ),
+        (
+            {"id": "a", "phones": [{"number": "555 0100", "label": "Ann\tLee"}]},
+            Contact(id="a", phones=(ContactPhone(number="555 0100", label="other"),)),
+            "phones.label",
+            "contains a control character",
+        ),
+        (
+            {"id": "a", "phones": [{"number": "555 0100", "label": " "}]},
+            Contact(id="a", phones=(ContactPhone(number="555 0100", label="other"),)),
+            "phones.label",
+            "empty label",
+        ),
+        (
+            {"id": "a", "display_name": "Ann\x07Lee", "emails": ["ann@example.com"]},
+            Contact(id="a", emails=("ann@example.com",)),
+            "display_name",
+            "contains a control character",
+        ),
+        (
+            {"id": "a", "emails": ["Ann Lee <ann@example.com>"]},
+            Contact(id="a"),
+            "emails",
+            "not an email address (one @, no spaces)",
+        ),
+    ],
+)
+def test_an_unusable_value_is_dropped_and_reported(
+    record: dict[str, object], kept: Contact, field: str, reason: str
+) -> None:
+    contacts, report = read_json_address_book(_doc({"id": "z"}, record), source="book.json")
+    assert contacts == (Contact(id="z"), kept)
+    assert report == LoadReport("book.json", "record", 2, (DroppedValue(1, field, reason),))
+    _assert_no_pii(str(report))
+
+
+def test_the_json_book_publishes_its_report_with_its_contents(tmp_path: Path) -> None:
+    path = tmp_path / "book.json"
+    path.write_text(_doc({"id": "a", "emails": ["Ann Lee"]}))
+    book = JsonAddressBook(path)
+    first = book.load_report
+    assert first.counts() == {("emails", "not an email address (one @, no spaces)"): 1}
+    path.write_text(_doc({"id": "a"}, {"id": "a"}))
+    with pytest.raises(AddressBookError, match="duplicate id"):
+        book.reload()
+    assert book.load_report is first
+    path.write_text(_doc({"id": "a", "emails": ["ann@example.com"]}))
+    book.reload()
+    assert book.load_report.complete
 
 
 _json_values = st.recursive(
@@ -237,21 +313,31 @@ _records = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(st.lists(_records | _json_values, max_size=5))
 def test_any_document_either_loads_completely_or_raises_address_book_error(
     records: list[object],
 ) -> None:
     text = json.dumps({"contacts": records})
     try:
-        contacts = parse_json_address_book(text)
+        contacts, report = read_json_address_book(text)
     except AddressBookError as exc:
         assert exc.location is None or exc.location.startswith("record ")
         assert "input_value" not in str(exc)
     else:
-        assert len(contacts) == len(records)
+        assert len(contacts) == report.contacts == len(records)
+        for drop in report.dropped:
+            assert drop.field in {"display_name", "phones", "phones.label", "emails"}
+            assert 0 <= drop.index < len(records)
+        # What was kept is what was given, less what the report lists.
+        for index, (record, contact) in enumerate(zip(records, contacts, strict=True)):
+            assert isinstance(record, dict)
+            fields = [d.field for d in report.dropped if d.index == index]
+            assert len(contact.phones) + fields.count("phones") == len(record.get("phones", []))
+            assert len(contact.emails) + fields.count("emails") == len(record.get("emails", []))
 
 
+@settings(deadline=None)
 @given(st.text(max_size=60))
 def test_arbitrary_text_never_raises_anything_else(text: str) -> None:
     with contextlib.suppress(AddressBookError):
@@ -268,7 +354,10 @@ def test_loading_and_changing_a_book_logs_no_personal_data(
         book.add(BOB)
         book.update(ANN.model_copy(update={"id": "a"}))
         path.write_text(_doc({"id": "a", "phones": [{"number": "Ann Lee +1 215 555 2671"}]}))
+        book.reload()
+        path.write_text(_doc({"id": "a", "phones": [{"number": 2155552671}]}))
         with pytest.raises(AddressBookError):
             book.reload()
     assert "address book changed" in caplog.text
+    assert "1 unusable value dropped" in caplog.text
     _assert_no_pii(caplog.text)

@@ -5,7 +5,9 @@ so a record with a wrong type, an extra key, a control character in a name,
 a "number" without digits or an "email" without ``@`` is rejected instead
 of being coerced. Validation errors never echo the input
 (``hide_input_in_errors``), so a bad record's name or number cannot end up
-in a traceback.
+in a traceback. The address-book loaders build on this strictness without
+being fatal: a value the model refuses is dropped from its contact and
+reported (:mod:`n2net_privacy.contacts.lenient`).
 
 >>> Contact(id="c1", display_name="Ann Lee",
 ...         phones=(ContactPhone(number="+1 215 555 2671", label="mobile"),),

@@ -5,9 +5,14 @@ immutable :class:`AddressBookSnapshot` objects, numbered by ``version``, and
 calls its listeners after every change; the gateway diffs snapshots to tell
 the app which contacts were added, updated or removed.
 
-Loading is all-or-nothing: a file is parsed and validated completely, and
-only then published, so a malformed book leaves the previous contents in
-place and raises :class:`~n2net_privacy.errors.AddressBookError`.
+Loading is all-or-nothing for the *shape* of a file: it is parsed and
+validated completely, and only then published, so a malformed book leaves
+the previous contents in place and raises
+:class:`~n2net_privacy.errors.AddressBookError`. A field *value* the SDK
+cannot use (an "email" without ``@``, a "phone" without digits) is not a
+malformed book: it is dropped, the rest of the contact is kept, and the drop
+is counted in the book's :class:`~n2net_privacy.contacts.lenient.LoadReport`
+(see :mod:`n2net_privacy.contacts.lenient`).
 
 JSON address-book format (UTF-8)::
 
@@ -23,7 +28,9 @@ JSON address-book format (UTF-8)::
     }
 
 ``id`` is required and unique; ``display_name``, ``phones``, ``emails`` and a
-phone's ``label`` (default ``"other"``) are optional. Unknown keys are errors.
+phone's ``label`` (default ``"other"``) are optional. Unknown keys, wrong
+types and a bad or repeated ``id`` are errors; an unusable string in the
+other fields is dropped and reported.
 """
 
 from __future__ import annotations
@@ -37,13 +44,17 @@ from typing import Any, Protocol, runtime_checkable
 
 from pydantic import ValidationError
 
+from n2net_privacy.contacts.lenient import LoadReport, validate_record
 from n2net_privacy.contacts.model import Contact
 from n2net_privacy.errors import AddressBookError
 from n2net_privacy.redact import get_logger
+from n2net_privacy.wording import plural
 
 __all__ = [
     "AddressBookSnapshot",
     "AddressBookSource",
+    "BookReader",
+    "FileAddressBook",
     "InMemoryAddressBook",
     "JsonAddressBook",
     "SourceListener",
@@ -51,6 +62,8 @@ __all__ = [
     "contacts_from_records",
     "describe_validation_error",
     "parse_json_address_book",
+    "read_json_address_book",
+    "read_records",
     "read_text",
 ]
 
@@ -115,12 +128,17 @@ def check_unique_ids(contacts: Sequence[Contact], *, source: str, unit: str = "r
             )
 
 
-def contacts_from_records(records: Iterable[Any], *, source: str = _MEMORY) -> tuple[Contact, ...]:
-    """Validate plain records (dicts) into contacts; the first bad one raises.
+def read_records(
+    records: Iterable[Any], *, source: str = _MEMORY
+) -> tuple[tuple[Contact, ...], LoadReport]:
+    """Validate plain records (dicts) into contacts, with the report of what was dropped.
 
-    The error names the record's index and the field, never its values.
+    A record that is not an object, has a wrong type, an unknown key, or a
+    missing, bad or repeated ``id`` raises :class:`AddressBookError` naming
+    the record's index and the field, never its values.
     """
     contacts: list[Contact] = []
+    dropped = []
     for index, record in enumerate(records):
         if not isinstance(record, dict):
             raise AddressBookError(
@@ -129,19 +147,28 @@ def contacts_from_records(records: Iterable[Any], *, source: str = _MEMORY) -> t
                 location=f"record {index}",
             )
         try:
-            contacts.append(Contact.model_validate(record))
+            contact, drops = validate_record(record, index=index)
         except ValidationError as exc:
             # Not chained: pydantic's text names every offending key, and a key
             # can be a name typed into the wrong place.
             raise AddressBookError(
                 describe_validation_error(exc), source=source, location=f"record {index}"
             ) from None
+        contacts.append(contact)
+        dropped.extend(drops)
     check_unique_ids(contacts, source=source)
-    return tuple(contacts)
+    return tuple(contacts), LoadReport(source, "record", len(contacts), tuple(dropped))
 
 
-def parse_json_address_book(text: str, *, source: str = _MEMORY) -> tuple[Contact, ...]:
-    """Parse the JSON format in this module's docstring. Pure: no file access."""
+def contacts_from_records(records: Iterable[Any], *, source: str = _MEMORY) -> tuple[Contact, ...]:
+    """The contacts of :func:`read_records`, without its report."""
+    return read_records(records, source=source)[0]
+
+
+def read_json_address_book(
+    text: str, *, source: str = _MEMORY
+) -> tuple[tuple[Contact, ...], LoadReport]:
+    """Parse the JSON format in this module's docstring, with the load report. Pure."""
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -155,7 +182,12 @@ def parse_json_address_book(text: str, *, source: str = _MEMORY) -> tuple[Contac
         raise AddressBookError('expected an object with a "contacts" list', source=source)
     if set(document) != {"contacts"}:
         raise AddressBookError('unexpected top-level keys besides "contacts"', source=source)
-    return contacts_from_records(document["contacts"], source=source)
+    return read_records(document["contacts"], source=source)
+
+
+def parse_json_address_book(text: str, *, source: str = _MEMORY) -> tuple[Contact, ...]:
+    """The contacts of :func:`read_json_address_book`, without its report."""
+    return read_json_address_book(text, source=source)[0]
 
 
 def read_text(path: Path) -> str:
@@ -259,20 +291,47 @@ class InMemoryAddressBook:
             listener()
 
 
-class JsonAddressBook(InMemoryAddressBook):
-    """An address book loaded from a JSON file (format in the module docstring).
+class BookReader(Protocol):
+    """Text of a file to its contacts and load report (:func:`read_json_address_book`...)."""
+
+    def __call__(self, text: str, *, source: str) -> tuple[tuple[Contact, ...], LoadReport]: ...
+
+
+class FileAddressBook(InMemoryAddressBook):
+    """An address book loaded from a file by ``reader``: the JSON and vCard books.
 
     Loaded at construction; :meth:`reload` re-reads the file and publishes
-    the new contents only if the whole file is valid.
+    the new contents only if the whole file is well formed. ``load_report``
+    says what the published contents left out (values the SDK cannot use).
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, reader: BookReader) -> None:
         self.path = Path(path)
-        super().__init__(self._load(), name=str(self.path))
+        self._reader = reader
+        contacts, report = self._load()
+        super().__init__(contacts, name=str(self.path))
+        self.load_report: LoadReport = report
 
     def reload(self) -> None:
-        """Re-read the file; on error the previous contents stay and the error is raised."""
-        self.replace(self._load())
+        """Re-read the file; on error the previous contents and report stay, and it raises."""
+        contacts, report = self._load()
+        self.replace(contacts)
+        self.load_report = report
 
-    def _load(self) -> tuple[Contact, ...]:
-        return parse_json_address_book(read_text(self.path), source=str(self.path))
+    def _load(self) -> tuple[tuple[Contact, ...], LoadReport]:
+        contacts, report = self._reader(read_text(self.path), source=str(self.path))
+        if report.dropped:
+            # Counts only: the path may name a person, the values certainly do.
+            _log.info(
+                "address book loaded: %s, %s dropped (see load_report)",
+                plural(len(contacts), "contact"),
+                plural(len(report.dropped), "unusable value"),
+            )
+        return contacts, report
+
+
+class JsonAddressBook(FileAddressBook):
+    """An address book loaded from a JSON file (format in the module docstring)."""
+
+    def __init__(self, path: str | Path) -> None:
+        super().__init__(path, reader=read_json_address_book)

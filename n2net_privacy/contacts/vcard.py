@@ -25,14 +25,29 @@ What is taken from each card:
   ids are hashes of personal data: keep them on the device.
 
 Every other property (``PROFILE:VCard`` of RFC 2426 §2.1.3, ``NAME``,
-``SOURCE``, ``PHOTO``...) is skipped, but its base64 or quoted-printable
-must still decode: a corrupt value means a corrupt file.
+``SOURCE``, ``PHOTO``...) is skipped without being decoded: a photo whose
+base64 is off by a character (the Android export in the test data has one)
+costs nothing.
 
-Cards are read and checked one at a time, so the error names the *first*
-bad card: :class:`~n2net_privacy.errors.AddressBookError` with location
-``card N (line L)`` (the line of the offending property, or the card's
-``BEGIN`` line) or ``line L`` outside any card. Messages never quote a value.
-Nothing is published until every card has been read.
+Two kinds of trouble, treated apart:
+
+* A **value the SDK cannot use** is dropped, never fatal. Phones keep these
+  fields as free text, so a real export may hold an ``EMAIL`` without ``@``
+  or a ``TEL`` with no digits. The value is left out, the rest of the card
+  loads, and the drop is counted in the :class:`LoadReport` that
+  :func:`read_vcard` returns and :attr:`VCardAddressBook.load_report` holds
+  (card index, line, field and reason; never the value). A used value whose
+  quoted-printable or ``CHARSET`` does not decode is dropped the same way,
+  whole, never cut. A ``UID`` that is unusable or repeats an earlier card's
+  is replaced by a derived id, and reported too.
+* A **file that is not well formed** is refused whole: ``BEGIN``/``END``
+  that do not pair, a line that is neither a property nor a continuation
+  of one, no supported ``VERSION``, a 3.0/4.0 card without ``FN``. Cards
+  are read and checked one at a time, so the error names the *first* bad
+  card: :class:`~n2net_privacy.errors.AddressBookError` with
+  location ``card N (line L)`` (the line of the offending property, or the
+  card's ``BEGIN`` line) or ``line L`` outside any card. Messages never quote
+  a value. Nothing is published until every card has been read.
 """
 
 from __future__ import annotations
@@ -42,98 +57,85 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from n2net_privacy.contacts.lenient import DroppedValue, LoadReport, validate_record
 from n2net_privacy.contacts.model import Contact
 from n2net_privacy.contacts.sources import (
-    InMemoryAddressBook,
+    FileAddressBook,
     check_unique_ids,
     describe_validation_error,
-    read_text,
 )
 from n2net_privacy.contacts.vcard_lines import (
     ContentLine,
     RawCard,
     VCardSyntaxError,
-    check_encoded,
     decode_value,
     iter_cards,
 )
 from n2net_privacy.errors import AddressBookError
 
-__all__ = ["VCardAddressBook", "parse_vcard"]
+__all__ = ["VCardAddressBook", "parse_vcard", "read_vcard"]
 
 _MEMORY = "<memory>"
+# The id of a card without a usable UID until its id is derived from its content.
+_PENDING = "vcard-pending"
 _VERSIONS = frozenset({"2.1", "3.0", "4.0"})
 # TYPE values that say nothing about which number this is.
 _UNINFORMATIVE = frozenset({"voice", "pref", "internet", "x400", "x-internet"})
 _LABEL_NAMES = {"cell": "mobile", "iphone": "mobile"}
 _MAX_LABEL = 64
-_USED = frozenset({"VERSION", "FN", "N", "TEL", "EMAIL", "UID", "X-ABLABEL"})
 # N's components in the order a name is said: prefix, given, additional, family, suffix.
 _N_ORDER = (3, 1, 2, 0, 4)
 
 
-def parse_vcard(text: str, *, source: str = _MEMORY) -> tuple[Contact, ...]:
-    """Parse every card in ``text`` into contacts, or raise for the first bad one."""
+def read_vcard(text: str, *, source: str = _MEMORY) -> tuple[tuple[Contact, ...], LoadReport]:
+    """Parse every card in ``text`` into contacts, with the report of the values dropped.
+
+    Raises :class:`AddressBookError` for the first card that is not well formed.
+    """
     contacts: list[Contact] = []
-    uids: list[bool] = []
+    has_uids: list[bool] = []
+    dropped: list[DroppedValue] = []
+    uids: dict[str, int] = {}
     try:
         for card in iter_cards(text):
-            contact, has_uid = _contact_from_card(card, source=source)
+            contact, has_uid, drops = _contact_from_card(card, uids, source=source)
             contacts.append(contact)
-            uids.append(has_uid)
+            has_uids.append(has_uid)
+            dropped.extend(drops)
     except VCardSyntaxError as exc:
         raise AddressBookError(exc.reason, source=source, location=_where(exc)) from None
-    _derive_missing_ids(contacts, uids)
+    _derive_missing_ids(contacts, has_uids)
     check_unique_ids(contacts, source=source, unit="card")
-    return tuple(contacts)
+    return tuple(contacts), LoadReport(source, "card", len(contacts), tuple(dropped))
 
 
-class VCardAddressBook(InMemoryAddressBook):
+def parse_vcard(text: str, *, source: str = _MEMORY) -> tuple[Contact, ...]:
+    """The contacts of :func:`read_vcard`, without its report."""
+    return read_vcard(text, source=source)[0]
+
+
+class VCardAddressBook(FileAddressBook):
     """An address book loaded from a ``.vcf`` file holding one or more cards.
 
     Loaded at construction; :meth:`reload` re-reads the file and publishes
-    the new contents only if every card is valid.
+    the new contents only if every card is well formed. ``load_report``
+    counts the values left out (see :func:`read_vcard`).
     """
 
     def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        super().__init__(self._load(), name=str(self.path))
-
-    def reload(self) -> None:
-        """Re-read the file; on error the previous contents stay and the error is raised."""
-        self.replace(self._load())
-
-    def _load(self) -> tuple[Contact, ...]:
-        return parse_vcard(read_text(self.path), source=str(self.path))
+        super().__init__(path, reader=read_vcard)
 
 
 def _where(exc: VCardSyntaxError) -> str:
     return f"card {exc.card} (line {exc.line})" if exc.card is not None else f"line {exc.line}"
 
 
-def _text(content: ContentLine, version: str) -> str:
-    value = decode_value(content, version)
-    if not isinstance(value, str):
-        raise VCardSyntaxError(f"{content.name} is not text", content.line)
-    return value
-
-
-def _name_from_n(card: RawCard, version: str) -> str:
-    n = card.first("N")
-    if n is None:
-        return ""
-    parts = _text(n, version).split(";")
-    ordered = [parts[i].replace(",", " ").strip() for i in _N_ORDER if i < len(parts)]
-    return " ".join(p for p in ordered if p)
-
-
-def _contact_from_card(card: RawCard, *, source: str) -> tuple[Contact, bool]:
-    """One card to a contact (with a placeholder id if it has no UID); raises if bad."""
+def _contact_from_card(
+    card: RawCard, uids: dict[str, int], *, source: str
+) -> tuple[Contact, bool, list[DroppedValue]]:
+    """:func:`_read_card`, with its errors located in the card."""
     try:
-        return _read_card(card)
-    except VCardSyntaxError as exc:
-        exc.card = card.index
-        raise
+        return _read_card(card, uids)
     except _Invalid as exc:
         raise AddressBookError(
             exc.reason, source=source, location=f"card {card.index} (line {exc.line})"
@@ -157,95 +159,102 @@ def _version(card: RawCard) -> str:
     return version
 
 
-def _display_name(card: RawCard, version: str) -> tuple[str, int]:
-    fn = card.first("FN")
-    if fn is not None:
-        return _text(fn, version), fn.line
-    if version == "2.1":  # FN is optional in 2.1
-        return _name_from_n(card, version), card.line
-    raise _Invalid("missing FN", card.line)
+class _CardReader:
+    """The values one card gives, each with its line; a value that does not decode
+    (bad quoted-printable, unknown ``CHARSET``, base64 where text belongs) is dropped."""
 
-
-class _Entries:
-    """The phones and emails of one card, with the line each came from."""
-
-    def __init__(self) -> None:
+    def __init__(self, card: RawCard, version: str) -> None:
+        self.card, self.version = card, version
         self.phones: list[dict[str, str]] = []
         self.emails: list[str] = []
         self.lines: dict[str, list[int]] = {"phones": [], "emails": []}
-        #: The first undecodable property the card does not use, kept so that of
-        #: two problems the one higher in the file is named.
-        self.skipped_error: VCardSyntaxError | None = None
+        self.dropped: list[DroppedValue] = []
 
-    def read(self, card: RawCard, version: str) -> None:
-        ab_labels = {
-            c.group.lower(): _text(c, version)
-            for c in card.lines
-            if c.name == "X-ABLABEL" and c.group
-        }
-        for content in card.lines:
-            if content.name not in _USED:
-                try:
-                    check_encoded(content)  # skipped, but a corrupt value is a corrupt file
-                except VCardSyntaxError as exc:
-                    self.skipped_error = self.skipped_error or exc
-            elif content.name in ("TEL", "EMAIL"):
-                self._add(content, version, ab_labels)
-
-    def _add(self, content: ContentLine, version: str, ab_labels: dict[str, str]) -> None:
+    def text(self, content: ContentLine, field: str) -> str | None:
         try:
-            value = _text(content, version)
-        except VCardSyntaxError:
-            if self.skipped_error is not None:
-                raise self.skipped_error from None
-            raise
-        if value.strip() == "":
-            return
-        if content.name == "EMAIL":
-            self.emails.append(value)
-            self.lines["emails"].append(content.line)
-        else:
-            label = ab_labels.get((content.group or "").lower()) or _type_label(content.params)
-            self.phones.append({"number": _tel_number(value), "label": _clean_label(label)})
-            self.lines["phones"].append(content.line)
+            value = decode_value(content, self.version)
+        except VCardSyntaxError as exc:
+            self.dropped.append(DroppedValue(self.card.index, field, exc.reason, content.line))
+            return None
+        if not isinstance(value, str):
+            reason = "value is not text"
+            self.dropped.append(DroppedValue(self.card.index, field, reason, content.line))
+            return None
+        return value
+
+    def display_name(self) -> tuple[str, int]:
+        fn = self.card.first("FN")
+        if fn is not None:
+            return self.text(fn, "display_name") or "", fn.line
+        n = self.card.first("N")
+        if self.version != "2.1":  # FN is optional in 2.1 only
+            raise _Invalid("missing FN", self.card.line)
+        if n is None:
+            return "", self.card.line
+        parts = (self.text(n, "display_name") or "").split(";")
+        ordered = [parts[i].replace(",", " ").strip() for i in _N_ORDER if i < len(parts)]
+        return " ".join(p for p in ordered if p), n.line
+
+    def uid(self) -> tuple[str, int]:
+        uid_line = self.card.first("UID")
+        if uid_line is None:
+            return "", self.card.line
+        return (self.text(uid_line, "id") or "").strip(), uid_line.line
+
+    def read_phones_and_emails(self) -> None:
+        ab_labels: dict[str, str] = {}
+        for content in self.card.lines:
+            if content.name == "X-ABLABEL" and content.group:
+                label = self.text(content, "phones.label")
+                if label is not None:
+                    ab_labels[content.group.lower()] = label
+        for content in self.card.lines:
+            if content.name not in ("TEL", "EMAIL"):
+                continue
+            value = self.text(content, "phones" if content.name == "TEL" else "emails")
+            if value is None or value.strip() == "":
+                continue
+            if content.name == "EMAIL":
+                self.emails.append(value)
+                self.lines["emails"].append(content.line)
+            else:
+                label = ab_labels.get((content.group or "").lower()) or _type_label(content.params)
+                self.phones.append({"number": _tel_number(value), "label": _clean_label(label)})
+                self.lines["phones"].append(content.line)
 
 
-def _read_card(card: RawCard) -> tuple[Contact, bool]:
-    version = _version(card)
-    display_name, name_line = _display_name(card, version)
-    entries = _Entries()
-    entries.read(card, version)
-    uid_line = card.first("UID")
-    uid = _text(uid_line, version).strip() if uid_line else ""
+def _read_card(card: RawCard, uids: dict[str, int]) -> tuple[Contact, bool, list[DroppedValue]]:
+    """One card to a contact and its dropped values; ``uids`` maps each UID kept so far
+    to its card. A contact without a usable UID gets a placeholder id, replaced later."""
+    reader = _CardReader(card, _version(card))
+    display_name, name_line = reader.display_name()
+    reader.read_phones_and_emails()
+    uid, id_line = reader.uid()
+    if uid in uids:
+        reader.dropped.append(DroppedValue(card.index, "id", "duplicate id", id_line))
+        uid = ""
+
+    def locate(field: str, position: int | None) -> int:
+        if field in reader.lines and position is not None:
+            return reader.lines[field][position]
+        return name_line if field == "display_name" else id_line
+
     record = {
-        # A placeholder, replaced by a derived id after every card is read.
-        "id": uid or "vcard-pending",
+        "id": uid or _PENDING,
         "display_name": display_name,
-        "phones": entries.phones,
-        "emails": entries.emails,
+        "phones": reader.phones,
+        "emails": reader.emails,
     }
-    skipped = entries.skipped_error
     try:
-        contact = Contact.model_validate(record)
-    except ValidationError as exc:
-        other = uid_line.line if uid_line else card.line
-        line = _error_line(exc, entries.lines, name_line, other)
-        if skipped is not None and skipped.line < line:
-            raise skipped from None
-        raise _Invalid(describe_validation_error(exc), line) from None  # see contacts_from_records
-    if skipped is not None:
-        raise skipped
-    return contact, bool(uid)
-
-
-def _error_line(
-    exc: ValidationError, lines: dict[str, list[int]], name_line: int, uid_line: int
-) -> int:
-    """The line of the first property pydantic rejected."""
-    loc = exc.errors(include_url=False, include_input=False)[0]["loc"]
-    if loc and loc[0] in lines and len(loc) > 1 and isinstance(loc[1], int):
-        return lines[str(loc[0])][loc[1]]
-    return name_line if loc and loc[0] == "display_name" else uid_line
+        contact, drops = validate_record(
+            record, index=card.index, fallback_id=_PENDING, locate=locate
+        )
+    except ValidationError as exc:  # not expected: every value here is droppable text
+        raise _Invalid(describe_validation_error(exc), card.line) from None
+    has_uid = contact.id != _PENDING
+    if has_uid:
+        uids[contact.id] = card.index
+    return contact, has_uid, sorted([*reader.dropped, *drops], key=lambda d: d.line or 0)
 
 
 def _type_label(params: dict[str, list[str]]) -> str:

@@ -32,7 +32,6 @@ __all__ = [
     "ContentLine",
     "RawCard",
     "VCardSyntaxError",
-    "check_encoded",
     "decode_value",
     "iter_cards",
 ]
@@ -208,7 +207,7 @@ def _unescape(value: str, version: str) -> str:
     return "".join(out)
 
 
-def decode_value(content: ContentLine, version: str, *, text: bool = True) -> str | bytes:
+def decode_value(content: ContentLine, version: str) -> str | bytes:
     """The value with its encoding undone: text (unescaped) or, for base64, bytes.
 
     Raises :class:`VCardSyntaxError` naming the line for bad base64, bad
@@ -226,8 +225,6 @@ def decode_value(content: ContentLine, version: str, *, text: bool = True) -> st
             raise VCardSyntaxError(
                 "value cannot be decoded (quoted-printable)", content.line
             )
-        if not text:
-            return quopri.decodestring(raw.encode("utf-8"))
         charset = (content.params.get("CHARSET") or ["UTF-8"])[0]
         try:
             codecs.lookup(charset)
@@ -240,9 +237,3 @@ def decode_value(content: ContentLine, version: str, *, text: bool = True) -> st
                 "value is not valid text in its CHARSET", content.line
             ) from None
     return _unescape(raw, version)
-
-
-def check_encoded(content: ContentLine) -> None:
-    """Check a value's transfer encoding without decoding its text (for unused properties)."""
-    if content.encoding in ("BASE64", "B", "QUOTED-PRINTABLE"):
-        decode_value(content, "", text=False)
