@@ -36,6 +36,7 @@ from n2net_privacy.errors import UnknownPermissionError
 from n2net_privacy.redact import get_logger
 
 __all__ = [
+    "PROVIDER_HINT",
     "ChangeListeners",
     "Listener",
     "Permission",
@@ -122,6 +123,12 @@ class PermissionChange:
     #: Set for iOS limited access: the contact ids the user has selected now.
     selected_ids: frozenset[str] | None = None
 
+
+#: What an error says when a provider argument is not a PermissionProvider.
+PROVIDER_HINT = (
+    "pass a provider object, such as AndroidPermissionProvider(api_level=34) "
+    "or IOSPermissionProvider(ios_version=18)"
+)
 
 Listener = Callable[[PermissionChange], None]
 Unsubscribe = Callable[[], None]
