@@ -22,6 +22,9 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr
 
+from n2net_privacy.checks import require_type
+from n2net_privacy.errors import InvalidArgumentError, InvalidArgumentTypeError
+
 __all__ = [
     "ALL_FIELDS",
     "Contact",
@@ -126,11 +129,38 @@ ALL_FIELDS: frozenset[ContactField] = frozenset(ContactField)
 def resolve_fields(fields: Collection[ContactField | str] | None) -> frozenset[ContactField]:
     """Turn the app's field selection into a set; ``None`` means every field.
 
-    Raises ``ValueError`` for a name that is not a :class:`ContactField`.
+    A name that is not a :class:`ContactField` is an
+    :class:`~n2net_privacy.errors.InvalidArgumentError` (a ``ValueError``)
+    listing the valid names; a lone string or a non-collection is an
+    :class:`~n2net_privacy.errors.InvalidArgumentTypeError`.
     """
     if fields is None:
         return ALL_FIELDS
-    return frozenset(ContactField(f) for f in fields)
+    if isinstance(fields, str):
+        raise InvalidArgumentTypeError(
+            "fields must be a collection of field names, such as {'name'}, not one str"
+        )
+    require_type("fields", fields, Collection, hint="such as {'name', 'phones'}")
+    chosen: set[ContactField] = set()
+    for field in fields:
+        if not isinstance(field, str) or field not in _FIELD_NAMES:
+            # Shown only when it looks like a field name: never echo contact data.
+            shown = repr(field) if isinstance(field, str) and _looks_like_a_name(field) else (
+                "an unknown name"
+            )
+            raise InvalidArgumentError(
+                f"fields: {shown} is not a contact field; choose from "
+                f"{', '.join(repr(name) for name in sorted(_FIELD_NAMES))} (id is always included)"
+            )
+        chosen.add(ContactField(field))
+    return frozenset(chosen)
+
+
+_FIELD_NAMES = frozenset(str(f) for f in ContactField)
+
+
+def _looks_like_a_name(text: str) -> bool:
+    return len(text) <= 32 and text.isascii() and text.replace("_", "").isalpha()
 
 
 def project(contact: Contact, fields: frozenset[ContactField]) -> Contact:

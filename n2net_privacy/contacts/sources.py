@@ -42,6 +42,7 @@ from n2net_privacy.errors import AddressBookError
 from n2net_privacy.redact import get_logger
 
 __all__ = [
+    "ADDRESS_BOOK_HINT",
     "AddressBookSnapshot",
     "AddressBookSource",
     "InMemoryAddressBook",
@@ -66,6 +67,13 @@ class AddressBookSnapshot:
 
     version: int
     contacts: tuple[Contact, ...]
+
+
+#: What an error says when an address book argument is not an AddressBookSource.
+ADDRESS_BOOK_HINT = (
+    "pass an address book, such as JsonAddressBook('contacts.json') or "
+    "InMemoryAddressBook(contacts)"
+)
 
 
 @runtime_checkable
