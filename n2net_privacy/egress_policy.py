@@ -209,8 +209,8 @@ class EgressPolicy:
             if self.test_mode:
                 return
             message = (
-                f"http:// to the loopback host {host!r} is for tests only: "
-                "use https://, or build the Egress with EgressPolicy(test_mode=True)"
+                f"http:// to the loopback host {host!r} is for tests only: use https://, "
+                f"or build the Egress with {_test_policy(purpose, host)}"
             )
         else:
             shown = f"{scheme}://" if scheme.isascii() and scheme.isalnum() else "this scheme"
@@ -223,13 +223,9 @@ class EgressPolicy:
     def _loopback_hint(self, purpose: Purpose, host: str) -> str:
         if not is_loopback(host):
             return ""
-        entry = f"{{Purpose.{purpose.name}: frozenset({{{host!r}}})}}"
         if self.test_mode:
-            return f"; a local test server needs it in allowed_hosts, e.g. {entry}"
-        return (
-            "; a local test server needs "
-            f"EgressPolicy(allowed_hosts={entry}, test_mode=True)"
-        )
+            return f"; a local test server needs it in allowed_hosts, e.g. {_entry(purpose, host)}"
+        return f"; a local test server needs {_test_policy(purpose, host)}"
 
     def check_method(self, purpose: Purpose, method: str, host: str) -> None:
         """Raise :class:`EgressPolicyError` unless ``method`` is allowed for ``purpose``."""
@@ -245,6 +241,15 @@ class EgressPolicy:
                 purpose=purpose.value,
                 host=host,
             )
+
+
+def _entry(purpose: Purpose, host: str) -> str:
+    return f"{{Purpose.{purpose.name}: frozenset({{{host!r}}})}}"
+
+
+def _test_policy(purpose: Purpose, host: str) -> str:
+    """The policy a test against a loopback server wants, spelled out for a message."""
+    return f"EgressPolicy(allowed_hosts={_entry(purpose, host)}, test_mode=True)"
 
 
 _STANDARD_METHODS = frozenset(

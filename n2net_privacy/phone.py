@@ -175,7 +175,7 @@ class NormalizationResult:
 
 
 # Failures carry nothing but their reason, so one shared instance per reason will do.
-_AS_TEXT = "pass the number as text, such as '+12155552671' or '(215) 555-2671'"
+_AS_TEXT = "pass the number as text (a str), as it was typed or stored"
 
 _FAILURES = {
     reason: NormalizationResult(None, None, None, None, reason) for reason in PhoneNumberErrorReason
