@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import ipaddress
 import threading
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 from urllib.parse import SplitResult, urlsplit
 
 from n2net_privacy.checks import require_type
-from n2net_privacy.errors import EgressPolicyError, InvalidUrlError
+from n2net_privacy.errors import (
+    EgressPolicyError,
+    InvalidArgumentError,
+    InvalidArgumentTypeError,
+    InvalidUrlError,
+)
 
 __all__ = [
     "DEFAULT_PORTS",
@@ -131,6 +136,10 @@ class EgressPolicy:
 
     def __post_init__(self) -> None:
         # Parsed once: a typo fails here, not on the first request.
+        require_type("test_mode", self.test_mode, bool)
+        _check_per_purpose("allowed_hosts", self.allowed_hosts,
+                           "{Purpose.GRAVATAR: {'gravatar.com'}}")
+        _check_per_purpose("allowed_methods", self.allowed_methods, "{Purpose.GRAVATAR: {'GET'}}")
         endpoints = {
             purpose: frozenset(parse_endpoint(entry) for entry in entries)
             for purpose, entries in self.allowed_hosts.items()
@@ -241,6 +250,29 @@ class EgressPolicy:
                 purpose=purpose.value,
                 host=host,
             )
+
+
+def _check_per_purpose(name: str, value: object, example: str) -> None:
+    """``value`` maps known purposes to collections of strings (never one string)."""
+    require_type(name, value, Mapping, hint=f"such as {example}")
+    assert isinstance(value, Mapping)
+    for key, entries in value.items():
+        if key not in _PURPOSE_VALUES:
+            known = ", ".join(f"Purpose.{p.name}" for p in Purpose)
+            shown = repr(key) if isinstance(key, str) and len(key) <= 32 else "this key"
+            raise InvalidArgumentError(f"{name}: {shown} is not a purpose; use {known}")
+        if (
+            isinstance(entries, str)
+            or not isinstance(entries, Collection)
+            or not all(isinstance(entry, str) for entry in entries)
+        ):
+            raise InvalidArgumentTypeError(
+                f"{name}[Purpose.{Purpose(key).name}] must be a collection of str, "
+                f"such as {example}"
+            )
+
+
+_PURPOSE_VALUES = frozenset(p.value for p in Purpose)
 
 
 def _entry(purpose: Purpose, host: str) -> str:

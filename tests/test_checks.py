@@ -22,7 +22,9 @@ from n2net_privacy import (
     Contact,
     ContactPhone,
     ContactsGateway,
+    DeviceContext,
     Egress,
+    EgressAuditor,
     EgressPolicy,
     EgressPolicyError,
     GravatarConfig,
@@ -32,18 +34,24 @@ from n2net_privacy import (
     InvalidArgumentTypeError,
     InvalidUrlError,
     IOSPermissionProvider,
+    JsonAddressBook,
     N2NetPrivacy,
     N2NetPrivacyError,
     PermissionService,
     Purpose,
     ScriptedUser,
+    ServerKey,
     ServerKeyPair,
     Settings,
     SimulatedAndroidKeystore,
     Uploader,
     UploaderConfig,
+    VCardAddressBook,
+    contacts_from_records,
     normalize,
     normalize_many,
+    parse_json_address_book,
+    parse_vcard,
     to_e164,
 )
 from n2net_privacy.checks import describe_types, ensure_open, require_int, require_type
@@ -220,6 +228,42 @@ TYPE_MISTAKES: list[tuple[str, Call, list[str]]] = [
      ["policy must be an EgressPolicy"]),
     ("client purpose a str", lambda _: Egress().client("gravatar"),  # type: ignore[arg-type]
      ["purpose must be a Purpose"]),
+    # The sweep: the other public constructors and parsers an app calls first.
+    ("toggle a str", lambda _: setattr(Settings(), "gravatar_enabled", "yes"),
+     ["gravatar_enabled must be a bool, not str"]),
+    ("settings path an int", lambda _: Settings(5), ["path must be"]),  # type: ignore[arg-type]
+    ("sim_region an int", lambda _: DeviceContext(sim_region=5),  # type: ignore[arg-type]
+     ["sim_region must be a str", "'US'"]),
+    ("locale None", lambda _: DeviceContext.from_locale(None),  # type: ignore[arg-type]
+     ["locale must be a str"]),
+    ("json book path an int", lambda _: JsonAddressBook(5), ["path must be"]),  # type: ignore[arg-type]
+    ("vcard book path None", lambda _: VCardAddressBook(None), ["path must be"]),  # type: ignore[arg-type]
+    ("book of dicts", lambda _: InMemoryAddressBook([{"id": "a"}]),  # type: ignore[list-item]
+     ["contacts[0] must be a Contact, not dict", "contacts_from_records()"]),
+    ("book an int", lambda _: InMemoryAddressBook(5), ["contacts must be"]),  # type: ignore[arg-type]
+    ("records an int", lambda _: contacts_from_records(5), ["records must be"]),  # type: ignore[arg-type]
+    ("records one dict", lambda _: contacts_from_records({"id": "a"}),  # type: ignore[arg-type]
+     ["records must be a list"]),
+    ("vcard text an int", lambda _: parse_vcard(5), ["text must be a str"]),  # type: ignore[arg-type]
+    ("json text an int", lambda _: parse_json_address_book(5),  # type: ignore[arg-type]
+     ["text must be a str or a bytes"]),
+    ("hosts a list", lambda _: EgressPolicy(allowed_hosts=["api.n2net.com"]),  # type: ignore[arg-type]
+     ["allowed_hosts must be a Mapping"]),
+    ("hosts one str", lambda _: EgressPolicy(  # the str would allow 'a', 'p', 'i', ...
+        allowed_hosts={Purpose.N2NET_API: "api.n2net.com"}),  # type: ignore[dict-item]
+     ["allowed_hosts[Purpose.N2NET_API] must be a collection of str"]),
+    ("test_mode a str", lambda _: EgressPolicy(test_mode="yes"),  # type: ignore[arg-type]
+     ["test_mode must be a bool"]),
+    ("script one str", lambda _: ScriptedUser("grant"),  # type: ignore[arg-type]
+     ["answers must be a list of answers", "[Answer.GRANT]"]),
+    ("auditor over a str", lambda _: EgressAuditor("ann"),  # type: ignore[arg-type]
+     ["address_book must be the contacts"]),
+    ("key bytes as str", lambda _: ServerKey("k1", "a key"),  # type: ignore[arg-type]
+     ["public_key must be an X25519", "from_raw()"]),
+    ("raw key a str", lambda _: ServerKey.from_raw("k1", "00" * 32),  # type: ignore[arg-type]
+     ["data must be a bytes"]),
+    ("key id an int", lambda _: ServerKey.from_raw(1, b"\x01" * 32),  # type: ignore[arg-type]
+     ["key_id must be a str"]),
 ]
 
 
@@ -261,6 +305,13 @@ VALUE_MISTAKES: list[tuple[str, Call, list[str]]] = [
     ("Gravatar over ftp", lambda _: GravatarConfig(base_url="ftp://www.gravatar.com/avatar/"),
      ["base_url", "https:// is required"]),
     ("Gravatar timeout 0", lambda _: GravatarConfig(timeout=0), ["timeout must be positive"]),
+    ("unknown hash algorithm", lambda _: setattr(Settings(), "gravatar_hash_algorithm", "sha1"),
+     ["unknown hash algorithm 'sha1'", "'md5'"]),
+    ("unknown purpose", lambda _: EgressPolicy(allowed_hosts={"gravatr": frozenset({"a"})}),
+     ["'gravatr' is not a purpose", "Purpose.GRAVATAR"]),
+    ("unknown key kind", lambda _: ServerKeyPair.generate("rsa"),  # type: ignore[arg-type]
+     ["unknown key kind 'rsa'", "'x25519'"]),
+    ("bad key id", lambda _: ServerKey.from_raw("bad id", b"\x01" * 32), ["key_id must be"]),
 ]
 
 

@@ -29,6 +29,7 @@ phone's ``label`` (default ``"other"``) are optional. Unknown keys are errors.
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from pydantic import ValidationError
 
+from n2net_privacy.checks import require_type
 from n2net_privacy.contacts.model import Contact
 from n2net_privacy.errors import AddressBookError
 from n2net_privacy.redact import get_logger
@@ -128,6 +130,9 @@ def contacts_from_records(records: Iterable[Any], *, source: str = _MEMORY) -> t
 
     The error names the record's index and the field, never its values.
     """
+    if isinstance(records, str | bytes | dict):
+        require_type("records", records, list)
+    require_type("records", records, Iterable, hint="a list of dicts")
     contacts: list[Contact] = []
     for index, record in enumerate(records):
         if not isinstance(record, dict):
@@ -150,6 +155,8 @@ def contacts_from_records(records: Iterable[Any], *, source: str = _MEMORY) -> t
 
 def parse_json_address_book(text: str, *, source: str = _MEMORY) -> tuple[Contact, ...]:
     """Parse the JSON format in this module's docstring. Pure: no file access."""
+    require_type("text", text, (str, bytes),
+                 hint="pass the file's text; JsonAddressBook reads a path")
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -190,7 +197,11 @@ class InMemoryAddressBook:
 
     def __init__(self, contacts: Iterable[Contact] = (), *, name: str = _MEMORY) -> None:
         self.name = name
+        require_type("contacts", contacts, Iterable)
         initial = tuple(contacts)
+        for index, contact in enumerate(initial):
+            require_type(f"contacts[{index}]", contact, Contact,
+                         hint="build Contact objects; contacts_from_records() takes dicts")
         check_unique_ids(initial, source=name)
         self._lock = threading.Lock()
         self._contacts: dict[str, Contact] = {c.id: c for c in initial}
@@ -275,6 +286,7 @@ class JsonAddressBook(InMemoryAddressBook):
     """
 
     def __init__(self, path: str | Path) -> None:
+        require_type("path", path, (str, os.PathLike))
         self.path = Path(path)
         super().__init__(self._load(), name=str(self.path))
 

@@ -38,10 +38,12 @@ Nothing is published until every card has been read.
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 from pydantic import ValidationError
 
+from n2net_privacy.checks import require_type
 from n2net_privacy.contacts.model import Contact
 from n2net_privacy.contacts.sources import (
     InMemoryAddressBook,
@@ -74,6 +76,7 @@ _N_ORDER = (3, 1, 2, 0, 4)
 
 def parse_vcard(text: str, *, source: str = _MEMORY) -> tuple[Contact, ...]:
     """Parse every card in ``text`` into contacts, or raise for the first bad one."""
+    require_type("text", text, str, hint="pass the file's text; VCardAddressBook reads a path")
     contacts: list[Contact] = []
     uids: list[bool] = []
     try:
@@ -96,6 +99,7 @@ class VCardAddressBook(InMemoryAddressBook):
     """
 
     def __init__(self, path: str | Path) -> None:
+        require_type("path", path, (str, os.PathLike))
         self.path = Path(path)
         super().__init__(self._load(), name=str(self.path))
 
