@@ -36,7 +36,6 @@ from n2net_privacy.errors import UnknownPermissionError
 from n2net_privacy.redact import get_logger
 
 __all__ = [
-    "PROVIDER_HINT",
     "ChangeListeners",
     "Listener",
     "Permission",
