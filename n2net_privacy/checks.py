@@ -22,13 +22,33 @@ from __future__ import annotations
 
 from n2net_privacy.errors import ClosedError, InvalidArgumentError, InvalidArgumentTypeError
 
-__all__ = ["describe_types", "ensure_open", "require_int", "require_type"]
+__all__ = ["describe_types", "ensure_open", "quoted", "require_int", "require_type"]
 
 
 def describe_types(types: type | tuple[type, ...]) -> str:
     """``str`` -> ``"a str"``; ``(str, Path)`` -> ``"a str or a Path"``."""
     names = [t.__name__ for t in (types if isinstance(types, tuple) else (types,))]
     return " or ".join(f"{'an' if name[0] in 'AEIOUaeiou' else 'a'} {name}" for name in names)
+
+
+def quoted(value: object) -> str:
+    """``value`` as it may appear in a message: a short name quoted, anything else not.
+
+    ``'US'``, ``'nmae'`` and ``'sha1'`` help the reader; a value that could
+    be a phone number or an email (swapped arguments) is never echoed.
+
+    >>> quoted("nmae"), quoted("+12155552671"), quoted("ann@example.com")
+    ("'nmae'", 'this value', 'this value')
+    """
+    if (
+        isinstance(value, str)
+        and 0 < len(value) <= 32
+        and value.isascii()
+        and value.replace("_", "").replace("-", "").isalnum()
+        and sum(ch.isdigit() for ch in value) <= 3  # 'sha256', 'n2net_api'; never a number
+    ):
+        return repr(value)
+    return "this value"
 
 
 def require_type(

@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import Protocol
 from urllib.parse import SplitResult, urlsplit
 
-from n2net_privacy.checks import require_type
+from n2net_privacy.checks import quoted, require_type
 from n2net_privacy.errors import (
     EgressPolicyError,
     InvalidArgumentError,
@@ -259,8 +259,7 @@ def _check_per_purpose(name: str, value: object, example: str) -> None:
     for key, entries in value.items():
         if key not in _PURPOSE_VALUES:
             known = ", ".join(f"Purpose.{p.name}" for p in Purpose)
-            shown = repr(key) if isinstance(key, str) and len(key) <= 32 else "this key"
-            raise InvalidArgumentError(f"{name}: {shown} is not a purpose; use {known}")
+            raise InvalidArgumentError(f"{name}: {quoted(key)} is not a purpose; use {known}")
         if (
             isinstance(entries, str)
             or not isinstance(entries, Collection)

@@ -61,7 +61,7 @@ from phonenumbers import (
 
 from n2net_privacy import redact
 from n2net_privacy._phone_shortcuts import parse_nanp_e164, region_and_type
-from n2net_privacy.checks import require_int, require_type
+from n2net_privacy.checks import quoted, require_int, require_type
 from n2net_privacy.device import DeviceContext
 from n2net_privacy.errors import InvalidArgumentError, InvalidArgumentTypeError, PhoneNumberError
 
@@ -281,7 +281,7 @@ def _region_code(region: str | DeviceContext | None) -> str | None:
     code = region.upper()
     if code not in phonenumbers.SUPPORTED_REGIONS:
         raise InvalidArgumentError(
-            f"unknown region {region!r}: expected an ISO 3166-1 alpha-2 code such as 'US'"
+            f"unknown region {quoted(region)}: expected an ISO 3166-1 alpha-2 code such as 'US'"
         )
     return code
 

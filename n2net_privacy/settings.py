@@ -39,7 +39,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from n2net_privacy.atomic_write import Fsync, os_error_name, write_atomically
-from n2net_privacy.checks import require_type
+from n2net_privacy.checks import quoted, require_type
 from n2net_privacy.consent import ConsentCore, Kind, Origin, Proposal, classify
 from n2net_privacy.errors import InvalidArgumentError, StorageError
 from n2net_privacy.gravatar.hashing import HashAlgorithm
@@ -159,7 +159,8 @@ class Settings:
         except ValueError:
             allowed = ", ".join(repr(str(a)) for a in HashAlgorithm)
             raise InvalidArgumentError(
-                f"gravatar_hash_algorithm: unknown hash algorithm {algorithm!r}; choose {allowed}"
+                f"gravatar_hash_algorithm: unknown hash algorithm {quoted(algorithm)}; "
+                f"choose {allowed}"
             ) from None
         self._set(SettingKey.GRAVATAR_HASH_ALGORITHM, value)
 

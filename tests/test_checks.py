@@ -54,7 +54,13 @@ from n2net_privacy import (
     parse_vcard,
     to_e164,
 )
-from n2net_privacy.checks import describe_types, ensure_open, require_int, require_type
+from n2net_privacy.checks import (
+    describe_types,
+    ensure_open,
+    quoted,
+    require_int,
+    require_type,
+)
 from n2net_privacy.permissions import Answer
 
 PAIR = ServerKeyPair.generate(key_id="k1")
@@ -153,6 +159,17 @@ def test_describe_types_uses_the_right_article() -> None:
     assert describe_types(str) == "a str"
     assert describe_types(int) == "an int"
     assert describe_types((str, Path)) == "a str or a Path"
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [("US", "'US'"), ("nmae", "'nmae'"), ("sha256", "'sha256'"), ("n2net_api", "'n2net_api'"),
+     ("gravatr", "'gravatr'"), (NUMBER, "this value"), ("2155552671", "this value"),
+     ("215555267l", "this value"), ("ann@example.com", "this value"), ("Ann Smith", "this value"),
+     ("", "this value"), ("x" * 33, "this value"), (5, "this value"), ("Zoë", "this value")],
+)
+def test_quoted_echoes_only_what_cannot_be_personal_data(value: object, shown: str) -> None:
+    assert quoted(value) == shown
 
 
 def test_ensure_open() -> None:
@@ -295,7 +312,10 @@ VALUE_MISTAKES: list[tuple[str, Call, list[str]]] = [
     ("a misspelt field", lambda _: _gateway().list_contacts(fields=["nmae"]),
      ["'nmae' is not a contact field", "'emails', 'name', 'phones'"]),
     ("a field that is data", lambda _: _gateway().search_by_name("Ann", fields=[NUMBER]),
-     ["an unknown name is not a contact field"]),
+     ["this value is not a contact field"]),
+    ("arguments swapped", lambda _: to_e164("US", NUMBER), ["unknown region this value"]),
+    ("a number as the rating", lambda _: GravatarConfig(rating=NUMBER),
+     ["unknown rating this value"]),
     ("duration negative", lambda p: _uploader(p).record_call(NUMBER, -1),
      ["duration_s must be an int from 0 to"]),
     ("no server keys", lambda p: _uploader(p, server_key=[]), ["server_key"]),

@@ -22,7 +22,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr
 
-from n2net_privacy.checks import require_type
+from n2net_privacy.checks import quoted, require_type
 from n2net_privacy.errors import InvalidArgumentError, InvalidArgumentTypeError
 
 __all__ = [
@@ -144,12 +144,9 @@ def resolve_fields(fields: Collection[ContactField | str] | None) -> frozenset[C
     chosen: set[ContactField] = set()
     for field in fields:
         if not isinstance(field, str) or field not in _FIELD_NAMES:
-            # Shown only when it looks like a field name: never echo contact data.
-            shown = repr(field) if isinstance(field, str) and _looks_like_a_name(field) else (
-                "an unknown name"
-            )
+            # quoted() shows it only when it looks like a field name: never contact data.
             raise InvalidArgumentError(
-                f"fields: {shown} is not a contact field; choose from "
+                f"fields: {quoted(field)} is not a contact field; choose from "
                 f"{', '.join(repr(name) for name in sorted(_FIELD_NAMES))} (id is always included)"
             )
         chosen.add(ContactField(field))
@@ -157,10 +154,6 @@ def resolve_fields(fields: Collection[ContactField | str] | None) -> frozenset[C
 
 
 _FIELD_NAMES = frozenset(str(f) for f in ContactField)
-
-
-def _looks_like_a_name(text: str) -> bool:
-    return len(text) <= 32 and text.isascii() and text.replace("_", "").isalpha()
 
 
 def project(contact: Contact, fields: frozenset[ContactField]) -> Contact:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from urllib.parse import urlsplit
 
-from n2net_privacy.checks import require_type
+from n2net_privacy.checks import quoted, require_type
 from n2net_privacy.egress_policy import is_loopback
 from n2net_privacy.errors import GravatarError
 from n2net_privacy.gravatar.hashing import is_gravatar_hash
@@ -51,7 +51,7 @@ class Rating(StrEnum):
             return cls(str(value).lower())
         except ValueError:
             allowed = ", ".join(r.value for r in cls)
-            raise GravatarError(f"unknown rating {value!r}; allowed: {allowed}") from None
+            raise GravatarError(f"unknown rating {quoted(value)}; allowed: {allowed}") from None
 
 
 def _base_url(value: str) -> str:

@@ -25,7 +25,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hpke, serialization
 from cryptography.hazmat.primitives.asymmetric import mlkem, x25519
 
-from n2net_privacy.checks import require_type
+from n2net_privacy.checks import quoted, require_type
 from n2net_privacy.errors import InvalidArgumentError, InvalidArgumentTypeError, WireFormatError
 
 __all__ = [
@@ -167,7 +167,7 @@ class ServerKeyPair:
             )
         else:
             raise InvalidArgumentError(
-                f"unknown key kind {kind!r}; choose 'x25519' or 'mlkem768x25519'"
+                f"unknown key kind {quoted(kind)}; choose 'x25519' or 'mlkem768x25519'"
             )
         return cls.from_private_raw(key_id, raw)
 
