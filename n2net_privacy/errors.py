@@ -34,7 +34,9 @@ the URL, at construction rather than at the first request.
 Every argument error names the parameter and says what to pass instead; it
 is also the built-in exception Python code expects for that mistake
 (``TypeError`` for a wrong type, ``ValueError`` for a bad value), so
-``except ValueError`` written for the standard library keeps working.
+``except ValueError`` written for the standard library keeps working. The
+helpers in :mod:`n2net_privacy.checks` raise them, and ``ClosedError``, the
+same way everywhere.
 
 Messages never contain a raw phone number, email address or contact name; the
 helpers in :mod:`n2net_privacy.redact` produce the forms that may appear.
