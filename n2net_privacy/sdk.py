@@ -20,6 +20,7 @@ and closes them in the right order.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +31,7 @@ from n2net_privacy.checks import ensure_open, require_type
 from n2net_privacy.contacts import AddressBookSource, ContactsGateway
 from n2net_privacy.contacts.sources import ADDRESS_BOOK_HINT
 from n2net_privacy.device import DeviceContext
-from n2net_privacy.egress import Egress
+from n2net_privacy.egress import Egress, Purpose
 from n2net_privacy.errors import ConfigurationError
 from n2net_privacy.gravatar import GravatarConfig, GravatarFetcher
 from n2net_privacy.permissions import JsonLearnedStatusStore, PermissionProvider, PermissionService
@@ -96,23 +97,31 @@ class N2NetPrivacy:
         root = Path(data_dir)
         self.egress = egress if egress is not None else Egress()
         self.device = device if device is not None else DeviceContext()
-        self.permissions = PermissionService(
-            provider, JsonLearnedStatusStore(root / "permissions.json")
-        )
-        self.contacts = ContactsGateway(address_book, self.permissions)
-        self.settings = Settings(root / "settings.json")
-        self.avatars = GravatarFetcher(self.settings, self.egress, gravatar)
-        self.uploader: Uploader | None = None
-        if uploader is not None:
-            self.uploader = Uploader(
-                uploader.api_url,
-                uploader.app_key,
-                uploader.server_key,
-                root / "uploader",
-                key_store=uploader.key_store,
-                egress=self.egress,
-                region=self.device,
+        if uploader is not None:  # the URL too, before anything is opened
+            self.egress.policy.check_url(Purpose.N2NET_API, uploader.api_url,
+                                         name="uploader.api_url")
+        with contextlib.ExitStack() as built:  # a part that fails closes those built before it
+            self.permissions = PermissionService(
+                provider, JsonLearnedStatusStore(root / "permissions.json")
             )
+            built.callback(self.permissions.close)
+            self.contacts = ContactsGateway(address_book, self.permissions)
+            built.callback(self.contacts.close)
+            self.settings = Settings(root / "settings.json")
+            self.avatars = GravatarFetcher(self.settings, self.egress, gravatar)
+            built.callback(self.avatars.close)
+            self.uploader: Uploader | None = None
+            if uploader is not None:
+                self.uploader = Uploader(
+                    uploader.api_url,
+                    uploader.app_key,
+                    uploader.server_key,
+                    root / "uploader",
+                    key_store=uploader.key_store,
+                    egress=self.egress,
+                    region=self.device,
+                )
+            built.pop_all()  # everything was built: close() owns them now
 
     def _uploader(self) -> Uploader:
         ensure_open(self._closed, "N2NetPrivacy")

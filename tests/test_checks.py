@@ -85,6 +85,11 @@ def _uploader(tmp_path: Path, **overrides: Any) -> Uploader:
     return Uploader(api_url, app_key, server_key, data_dir, **arguments)
 
 
+def _using_uploader(tmp_path: Path, use: Callable[[Uploader], object]) -> object:
+    with _uploader(tmp_path) as uploader:
+        return use(uploader)
+
+
 def _sdk(tmp_path: Path, **overrides: Any) -> N2NetPrivacy:
     arguments: dict[str, Any] = {
         "provider": AndroidPermissionProvider(api_level=34, user=ScriptedUser([Answer.GRANT])),
@@ -211,9 +216,9 @@ TYPE_MISTAKES: list[tuple[str, Call, list[str]]] = [
      ["key_store must be a KeyStore", "SimulatedAndroidKeystore()"]),
     ("egress a policy", lambda p: _uploader(p, egress=EgressPolicy()),
      ["egress must be an Egress"]),
-    ("duration a str", lambda p: _uploader(p).record_call(NUMBER, "10"),  # type: ignore[arg-type]
+    ("duration a str", lambda p: _using_uploader(p, lambda u: u.record_call(NUMBER, "10")),  # type: ignore[arg-type]
      ["duration_s must be an int, not str"]),
-    ("to an int", lambda p: _uploader(p).record_sms(2155552671),  # type: ignore[arg-type]
+    ("to an int", lambda p: _using_uploader(p, lambda u: u.record_sms(2155552671)),  # type: ignore[arg-type]
      ["to must be a str or have a str .number"]),
     ("limit a str", lambda _: _gateway().list_contacts(limit="20"),  # type: ignore[arg-type]
      ["limit must be an int, not str"]),
@@ -316,7 +321,7 @@ VALUE_MISTAKES: list[tuple[str, Call, list[str]]] = [
     ("arguments swapped", lambda _: to_e164("US", NUMBER), ["unknown region this value"]),
     ("a number as the rating", lambda _: GravatarConfig(rating=NUMBER),
      ["unknown rating this value"]),
-    ("duration negative", lambda p: _uploader(p).record_call(NUMBER, -1),
+    ("duration negative", lambda p: _using_uploader(p, lambda u: u.record_call(NUMBER, -1)),
      ["duration_s must be an int from 0 to"]),
     ("no server keys", lambda p: _uploader(p, server_key=[]), ["server_key"]),
     ("app key with a space", lambda p: _uploader(p, app_key="a b"), ["app_key"]),

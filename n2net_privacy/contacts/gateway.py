@@ -251,9 +251,7 @@ class ContactsGateway:
     # -- internals -----------------------------------------------------------
 
     def _ensure_open(self) -> None:
-        with self._lock:
-            closed = self._closed
-        ensure_open(closed, "ContactsGateway")
+        ensure_open(self._closed, "ContactsGateway")  # a bool read needs no lock
 
     def _search(
         self,

@@ -56,6 +56,7 @@ from n2net_privacy.phone import PhoneNumberErrorReason, normalize
 from n2net_privacy.redact import get_logger
 from n2net_privacy.uploader import forking
 from n2net_privacy.uploader.crashpoints import CrashHook, CrashPoint
+from n2net_privacy.uploader.keyring import server_keys
 from n2net_privacy.uploader.keystore import KeyStore
 from n2net_privacy.uploader.payload import (
     StampCache,
@@ -182,6 +183,7 @@ class Uploader:
         require_type("data_dir", data_dir, (str, os.PathLike))
         require_type("key_store", key_store, KeyStore,
                      hint="pass SimulatedAndroidKeystore() or SimulatedIOSKeychain()")
+        keys = server_keys(server_key)  # before the queue file is opened, like every check
         normalize("0", region)  # raises ConfigurationError for an unknown region now
         self._region = region
         self._cache: dict[str, _Normalized] = {}
@@ -205,7 +207,7 @@ class Uploader:
             _client_factory(egress, config, oblivious, monotonic),
             events_url=events_url,
             app_key=app_key,
-            server_key=server_key,
+            server_key=keys,
             config=config,
             clock=clock,
             monotonic=monotonic,
