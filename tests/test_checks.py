@@ -216,6 +216,13 @@ TYPE_MISTAKES: list[tuple[str, Call, list[str]]] = [
      ["key_store must be a KeyStore", "SimulatedAndroidKeystore()"]),
     ("egress a policy", lambda p: _uploader(p, egress=EgressPolicy()),
      ["egress must be an Egress"]),
+    ("queue bound a str", lambda p: _uploader(p, max_queue_events="10"),
+     ["max_queue_events must be an int, not str"]),
+    ("cache size a str", lambda p: _uploader(p, normalize_cache_size="5"),
+     ["normalize_cache_size must be an int"]),
+    ("power_safe a str", lambda p: _uploader(p, power_safe="yes"), ["power_safe must be a bool"]),
+    ("sender_config a dict", lambda p: _uploader(p, sender_config={}),
+     ["sender_config must be a SenderConfig"]),
     ("duration a str", lambda p: _using_uploader(p, lambda u: u.record_call(NUMBER, "10")),  # type: ignore[arg-type]
      ["duration_s must be an int, not str"]),
     ("to an int", lambda p: _using_uploader(p, lambda u: u.record_sms(2155552671)),  # type: ignore[arg-type]
@@ -324,6 +331,8 @@ VALUE_MISTAKES: list[tuple[str, Call, list[str]]] = [
     ("duration negative", lambda p: _using_uploader(p, lambda u: u.record_call(NUMBER, -1)),
      ["duration_s must be an int from 0 to"]),
     ("no server keys", lambda p: _uploader(p, server_key=[]), ["server_key"]),
+    ("queue bound 0", lambda p: _uploader(p, max_queue_bytes=0),
+     ["max_queue_bytes must be an int >= 1, not 0"]),
     ("app key with a space", lambda p: _uploader(p, app_key="a b"), ["app_key"]),
     ("Gravatar over http", lambda _: GravatarConfig(base_url="http://www.gravatar.com/avatar/"),
      ["base_url", "https://"]),
@@ -412,6 +421,19 @@ def test_the_door_says_https_at_request_time_too() -> None:
     with pytest.raises(EgressPolicyError, match=r"only over https://") as info:
         policy.check(Purpose.N2NET_API, "http", "api.n2net.com")
     assert "port" not in str(info.value)
+
+
+@pytest.mark.parametrize("build", ["uploader", "fetcher"])
+def test_a_relay_url_is_checked_when_the_object_is_built(tmp_path: Path, build: str) -> None:
+    from n2net_privacy.oblivious import ObliviousConfig
+
+    relay = ObliviousConfig(relay_url="http://relay.example/",
+                            key_config_url="https://relay.example/keys")
+    with pytest.raises(InvalidUrlError, match=r"oblivious\.relay_url: http:// to 'relay\.example'"):
+        if build == "uploader":
+            _uploader(tmp_path, oblivious=relay)
+        else:
+            _fetcher(oblivious=relay)
 
 
 def test_gravatar_config_admits_a_loopback_test_server_over_http() -> None:

@@ -99,8 +99,11 @@ class GravatarFetcher:
         if config is not None:
             require_type("config", config, GravatarConfig)
         self.config = config if config is not None else GravatarConfig()
-        if oblivious is not None:
+        if oblivious is not None:  # checked now, as the Uploader does, not at the first lookup
             require_type("oblivious", oblivious, ObliviousConfig)
+            egress.policy.check_url(
+                Purpose.OHTTP_RELAY, oblivious.relay_url, name="oblivious.relay_url"
+            )
         self._closed = False
         self._oblivious = oblivious
         self._keys = (

@@ -184,11 +184,19 @@ class Uploader:
         require_type("key_store", key_store, KeyStore,
                      hint="pass SimulatedAndroidKeystore() or SimulatedIOSKeychain()")
         keys = server_keys(server_key)  # before the queue file is opened, like every check
+        require_int("max_queue_events", max_queue_events, 1)
+        require_int("max_queue_bytes", max_queue_bytes, 1)
+        require_int("normalize_cache_size", normalize_cache_size, 0)
+        require_type("exit_flush_timeout_s", exit_flush_timeout_s, (int, float))
+        for flag, value in (("power_safe", power_safe), ("start", start)):
+            require_type(flag, value, bool)
+        if sender_config is not None:
+            require_type("sender_config", sender_config, SenderConfig)
         normalize("0", region)  # raises ConfigurationError for an unknown region now
         self._region = region
         self._cache: dict[str, _Normalized] = {}
         self._stamps = StampCache()
-        self._cache_size = max(normalize_cache_size, 0)
+        self._cache_size = normalize_cache_size
         self._clock = clock
         self._crash = crash_point
         self.exit_flush_timeout_s = exit_flush_timeout_s
