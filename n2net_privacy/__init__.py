@@ -1,10 +1,31 @@
-"""n2net_privacy: the N2Net Mobile contact privacy policy as a Python SDK.
+"""The privacy policy of N2Net Mobile as a Python SDK you can run, test and prove.
 
-Start with the README; the guides are in docs/ (contacts, facade, phone,
-gravatar, uploader, wire format, scenarios, permissions). Every public name in
-``__all__`` is importable from here, loaded on first use (PEP 562), so
-``import n2net_privacy`` stays cheap; ``help(n2net_privacy.Contact)``
-documents one class.
+The policy ("Indirect End User Phone Contact Information") makes four promises;
+each is a part of this SDK:
+
+1. Contacts only with the system permission; a revoke never breaks the app
+   (ContactsGateway, PermissionService, the Android and iOS providers).
+2. A text or call sends only the E.164 number and its metadata, sealed
+   (to_e164, Uploader, N2NetPrivacy.record_sms / record_call).
+3. Gravatar only when the user enabled it in Settings; only a hash leaves
+   (Settings, GravatarFetcher, gravatar_hash).
+4. QA can prove that no PII leaves the device (Egress, EgressAuditor,
+   report_for, the pytest plugin in n2net_privacy.testing).
+
+Where to start, by audience:
+
+- App developers: N2NetPrivacy (the facade), or its parts on their own;
+  to_e164 / normalize for numbers. Mistakes raise N2NetPrivacyError subclasses
+  (also TypeError or ValueError); denials and network trouble are values.
+- Backend developers: ServerKeyPair, EventBatch, WireEvent, IngestReply.
+- QA: Egress, EgressPolicy, EgressAuditor, PrivacyReport, and the
+  n2net-privacy command (demo, audit, audit-har, normalize, schema, keygen).
+
+Every name in __all__ is importable from here and loaded on first use, so
+``import n2net_privacy`` stays cheap; ``dir(n2net_privacy)`` lists them, and
+``help(n2net_privacy.N2NetPrivacy)`` documents one. The guides are in the
+README and docs/ (facade, contacts, permissions, phone, gravatar, uploader,
+wire format, egress, ohttp, scenarios).
 
 >>> from n2net_privacy import to_e164
 >>> to_e164("(215) 555-2671", region="US")
@@ -14,6 +35,8 @@ documents one class.
 from __future__ import annotations
 
 import importlib
+import sys
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -62,11 +85,14 @@ if TYPE_CHECKING:
     )
     from n2net_privacy.errors import (
         AddressBookError,
+        ClosedError,
         ConfigurationError,
         EgressPolicyError,
         GravatarError,
         InvalidArgumentError,
+        InvalidArgumentTypeError,
         InvalidTransitionError,
+        InvalidUrlError,
         KeyStoreError,
         MissingUsageDescriptionError,
         N2NetPrivacyError,
@@ -159,6 +185,7 @@ _EXPORTS: dict[str, str] = {
     "AuditMode": "n2net_privacy.audit",
     "Avatar": "n2net_privacy.gravatar",
     "AvatarResult": "n2net_privacy.gravatar",
+    "ClosedError": "n2net_privacy.errors",
     "ConfigurationError": "n2net_privacy.errors",
     "Contact": "n2net_privacy.contacts",
     "ContactField": "n2net_privacy.contacts",
@@ -185,7 +212,9 @@ _EXPORTS: dict[str, str] = {
     "InMemoryAddressBook": "n2net_privacy.contacts",
     "IngestReply": "n2net_privacy.uploader",
     "InvalidArgumentError": "n2net_privacy.errors",
+    "InvalidArgumentTypeError": "n2net_privacy.errors",
     "InvalidTransitionError": "n2net_privacy.errors",
+    "InvalidUrlError": "n2net_privacy.errors",
     "JsonAddressBook": "n2net_privacy.contacts",
     "JsonLearnedStatusStore": "n2net_privacy.permissions",
     "KeyStore": "n2net_privacy.uploader.keystore",
@@ -263,6 +292,7 @@ __all__ = [
     "AuditMode",
     "Avatar",
     "AvatarResult",
+    "ClosedError",
     "ConfigurationError",
     "Contact",
     "ContactField",
@@ -289,7 +319,9 @@ __all__ = [
     "InMemoryAddressBook",
     "IngestReply",
     "InvalidArgumentError",
+    "InvalidArgumentTypeError",
     "InvalidTransitionError",
+    "InvalidUrlError",
     "JsonAddressBook",
     "JsonLearnedStatusStore",
     "KeyStore",
@@ -365,3 +397,26 @@ def __getattr__(name: str) -> Any:
     if module is None:
         raise AttributeError(f"module 'n2net_privacy' has no attribute {name!r}")
     return getattr(importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    """The public names, which tab completion offers, and the module's dunders."""
+    own = {name for name in globals() if name.startswith("__") and name.endswith("__")}
+    if _asked_by_pydoc():
+        # pydoc documents every class dir() lists: the full API of every public
+        # class is a book (13,000 lines), not the page help(n2net_privacy) should
+        # be. It gets the overview above; help(n2net_privacy.<Name>) does one name.
+        return sorted(set(globals()) - own)
+    return sorted(own.union(__all__))
+
+
+def _asked_by_pydoc() -> bool:
+    frame: FrameType | None = sys._getframe(1)
+    # dir() -> inspect.getmembers -> pydoc.docmodule: a few frames at most.
+    for _ in range(6):
+        if frame is None:
+            return False
+        if frame.f_globals.get("__name__") == "pydoc":
+            return True
+        frame = frame.f_back
+    return False

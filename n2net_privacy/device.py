@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import phonenumbers
 
+from n2net_privacy.checks import require_type
+
 __all__ = ["DeviceContext"]
 
 # Language, optional script, then the region subtag: "en_GB", "zh-Hans-CN", "sr_Latn_RS.UTF-8".
@@ -48,9 +50,17 @@ class DeviceContext:
     sim_region: str | None = None
     locale_region: str | None = None
 
+    def __post_init__(self) -> None:
+        # Unknown regions are kept (real devices report them); wrong types are bugs.
+        for name in ("sim_region", "locale_region"):
+            value = getattr(self, name)
+            if value is not None:
+                require_type(name, value, str, hint="an ISO 3166-1 alpha-2 code such as 'US'")
+
     @classmethod
     def from_locale(cls, locale: str, *, sim_region: str | None = None) -> DeviceContext:
         """Build a context from a locale tag (``en_GB``, ``de-DE``, ``zh-Hans-CN``)."""
+        require_type("locale", locale, str, hint="a locale tag such as 'en_GB'")
         match = _LOCALE_REGION.match(locale.strip())
         return cls(sim_region=sim_region, locale_region=match.group(1) if match else None)
 

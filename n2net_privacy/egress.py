@@ -35,6 +35,7 @@ from typing import Any
 
 import httpx
 
+from n2net_privacy.checks import ensure_open, require_type
 from n2net_privacy.egress_policy import (
     AuditEntry,
     AuditLog,
@@ -138,6 +139,7 @@ class EgressClient:
 
     def __init__(self, client: httpx.Client) -> None:
         self._client = client
+        self._closed = False
 
     def request(
         self,
@@ -154,8 +156,10 @@ class EgressClient:
         A reply larger than the cap comes back with status 0 and no content,
         so callers treat it like any other unusable reply.
         Raises :class:`NetworkTimeout` / :class:`NetworkError` for network
-        trouble and :class:`EgressPolicyError` when the chokepoint refuses.
+        trouble and :class:`EgressPolicyError` when the chokepoint refuses;
+        :class:`ClosedError` after :meth:`close`.
         """
+        ensure_open(self._closed, "EgressClient")
         with _network_errors(), self._client.stream(
             method, url, headers=headers, content=content, **_options(headers, timeout)
         ) as response:
@@ -167,6 +171,7 @@ class EgressClient:
             return reply.result()
 
     def close(self) -> None:
+        self._closed = True
         self._client.close()
 
     def __enter__(self) -> EgressClient:
@@ -181,6 +186,7 @@ class AsyncEgressClient:
 
     def __init__(self, client: httpx.AsyncClient) -> None:
         self._client = client
+        self._closed = False
 
     async def request(
         self,
@@ -193,6 +199,7 @@ class AsyncEgressClient:
         max_response_bytes: int | None = None,
     ) -> EgressResponse:
         """The async twin of :meth:`EgressClient.request`."""
+        ensure_open(self._closed, "AsyncEgressClient")
         with _network_errors():
             async with self._client.stream(
                 method, url, headers=headers, content=content, **_options(headers, timeout)
@@ -205,6 +212,7 @@ class AsyncEgressClient:
                 return reply.result()
 
     async def aclose(self) -> None:
+        self._closed = True
         await self._client.aclose()
 
     async def __aenter__(self) -> AsyncEgressClient:
@@ -241,6 +249,11 @@ class Egress:
         clock: Callable[[], float] = time.time,
         pins: Mapping[Purpose, PinSet] | None = None,
     ) -> None:
+        if policy is not None:
+            require_type("policy", policy, EgressPolicy,
+                         hint="such as EgressPolicy(allowed_hosts={...}, test_mode=True)")
+        if verify is not None:
+            require_type("verify", verify, ssl.SSLContext)
         self.policy = policy if policy is not None else EgressPolicy()
         test_mode = self.policy.test_mode
         if verify is not None:
@@ -276,12 +289,14 @@ class Egress:
 
     def client(self, purpose: Purpose, *, timeout: float = 10.0) -> EgressClient:
         """A blocking client for ``purpose``; every request passes the chokepoint."""
+        require_type("purpose", purpose, Purpose)
         inner = self._transport or httpx.HTTPTransport(verify=self._context(), trust_env=False)
         transport = AuditingTransport(self._gate(purpose), inner)
         return EgressClient(httpx.Client(transport=transport, **_client_options(timeout)))
 
     def async_client(self, purpose: Purpose, *, timeout: float = 10.0) -> AsyncEgressClient:
         """The asyncio twin of :meth:`client`."""
+        require_type("purpose", purpose, Purpose)
         inner = self._async_transport or httpx.AsyncHTTPTransport(
             verify=self._context(), trust_env=False
         )

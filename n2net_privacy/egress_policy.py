@@ -9,12 +9,19 @@ from __future__ import annotations
 
 import ipaddress
 import threading
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
+from urllib.parse import SplitResult, urlsplit
 
-from n2net_privacy.errors import EgressPolicyError
+from n2net_privacy.checks import quoted, require_type
+from n2net_privacy.errors import (
+    EgressPolicyError,
+    InvalidArgumentError,
+    InvalidArgumentTypeError,
+    InvalidUrlError,
+)
 
 __all__ = [
     "DEFAULT_PORTS",
@@ -129,6 +136,10 @@ class EgressPolicy:
 
     def __post_init__(self) -> None:
         # Parsed once: a typo fails here, not on the first request.
+        require_type("test_mode", self.test_mode, bool)
+        _check_per_purpose("allowed_hosts", self.allowed_hosts,
+                           "{Purpose.GRAVATAR: {'gravatar.com'}}")
+        _check_per_purpose("allowed_methods", self.allowed_methods, "{Purpose.GRAVATAR: {'GET'}}")
         endpoints = {
             purpose: frozenset(parse_endpoint(entry) for entry in entries)
             for purpose, entries in self.allowed_hosts.items()
@@ -143,32 +154,87 @@ class EgressPolicy:
     def check(self, purpose: Purpose, scheme: str, host: str, port: int | None = None) -> None:
         """Raise :class:`EgressPolicyError` unless the policy admits this destination.
 
-        ``port`` None means the scheme's default port (443 for https).
+        ``port`` None means the scheme's default port (443 for https). The
+        scheme is judged first, so ``http://`` and ``ftp://`` are told that
+        https is required rather than that port 80 or 0 is not allowed.
         """
         host = host.lower().strip("[]")
+        self._check_scheme(purpose, scheme, host)
         endpoints = self._endpoints.get(purpose, frozenset())
         if not any(name == host for name, _ in endpoints):
             raise EgressPolicyError(
-                f"host {host!r} is not allowed for purpose {purpose.value!r}",
+                f"host {host!r} is not allowed for purpose {purpose.value!r}"
+                + self._loopback_hint(purpose, host),
                 purpose=purpose.value,
                 host=host,
             )
-        effective = port if port is not None else DEFAULT_PORTS.get(scheme, 0)
+        effective = port if port is not None else DEFAULT_PORTS[scheme]
         if not _admits(endpoints, host, effective):
             raise EgressPolicyError(
-                f"port {effective} of {host!r} is not allowed for purpose {purpose.value!r}",
+                f"port {effective} of {host!r} is not allowed for purpose {purpose.value!r}"
+                f" (allow it with the entry '{host}:{effective}' in allowed_hosts)",
                 purpose=purpose.value,
                 host=host,
             )
+
+    def check_url(self, purpose: Purpose, url: object, *, name: str) -> SplitResult:
+        """Check a URL the app configured, when the object using it is built.
+
+        The same rules as :meth:`check`, port included, plus the URL's shape:
+        a scheme and a host, no user info, query or fragment. Raises
+        :class:`~n2net_privacy.errors.InvalidUrlError` naming the parameter
+        ``name``, so a misconfigured app fails at start-up, not at the first
+        request. Returns the split URL.
+        """
+        require_type(name, url, str, hint="pass the URL as text, such as 'https://api.n2net.com'")
+        assert isinstance(url, str)
+        parts = urlsplit(url.strip())
+        try:
+            port = parts.port
+        except ValueError:
+            port = -1
+        if not parts.scheme or not parts.hostname or port == -1:
+            raise InvalidUrlError(
+                f"{name} must be a URL such as 'https://host[:port][/path]'",
+                purpose=purpose.value, host="",
+            )
+        host = parts.hostname
+        if parts.username or parts.password or parts.query or parts.fragment:
+            raise InvalidUrlError(
+                f"{name} must be scheme://host[:port][/path] only: "
+                "no user info, query or fragment",
+                purpose=purpose.value, host=host,
+            )
+        try:
+            self.check(purpose, parts.scheme.lower(), host, port)
+        except EgressPolicyError as exc:
+            raise InvalidUrlError(f"{name}: {exc}", purpose=exc.purpose, host=exc.host) from None
+        return parts
+
+    def _check_scheme(self, purpose: Purpose, scheme: str, host: str) -> None:
         if scheme == "https":
             return
-        if scheme == "http" and self.test_mode and is_loopback(host):
-            return
-        raise EgressPolicyError(
-            f"{scheme}:// to {host!r} refused: only https, or loopback http in test mode",
-            purpose=purpose.value,
-            host=host,
-        )
+        if scheme == "http" and is_loopback(host):
+            if self.test_mode:
+                return
+            message = (
+                f"http:// to the loopback host {host!r} is for tests only: use https://, "
+                f"or build the Egress with {_test_policy(purpose, host)}"
+            )
+        else:
+            shown = f"{scheme}://" if scheme.isascii() and scheme.isalnum() else "this scheme"
+            message = (
+                f"{shown} to {host!r} refused: the SDK sends only over https:// "
+                f"(use https://{host})"
+            )
+        raise EgressPolicyError(message, purpose=purpose.value, host=host)
+
+    def _loopback_hint(self, purpose: Purpose, host: str) -> str:
+        if not is_loopback(host):
+            return ""
+        if self.test_mode:
+            return f"; a local test server needs it in allowed_hosts, e.g. {_entry(purpose, host)}"
+        return f"; a local test server needs {_test_policy(purpose, host)}"
 
     def check_method(self, purpose: Purpose, method: str, host: str) -> None:
         """Raise :class:`EgressPolicyError` unless ``method`` is allowed for ``purpose``."""
@@ -184,6 +250,37 @@ class EgressPolicy:
                 purpose=purpose.value,
                 host=host,
             )
+
+
+def _check_per_purpose(name: str, value: object, example: str) -> None:
+    """``value`` maps known purposes to collections of strings (never one string)."""
+    require_type(name, value, Mapping, hint=f"such as {example}")
+    assert isinstance(value, Mapping)
+    for key, entries in value.items():
+        if key not in _PURPOSE_VALUES:
+            known = ", ".join(f"Purpose.{p.name}" for p in Purpose)
+            raise InvalidArgumentError(f"{name}: {quoted(key)} is not a purpose; use {known}")
+        if (
+            isinstance(entries, str)
+            or not isinstance(entries, Collection)
+            or not all(isinstance(entry, str) for entry in entries)
+        ):
+            raise InvalidArgumentTypeError(
+                f"{name}[Purpose.{Purpose(key).name}] must be a collection of str, "
+                f"such as {example}"
+            )
+
+
+_PURPOSE_VALUES = frozenset(p.value for p in Purpose)
+
+
+def _entry(purpose: Purpose, host: str) -> str:
+    return f"{{Purpose.{purpose.name}: frozenset({{{host!r}}})}}"
+
+
+def _test_policy(purpose: Purpose, host: str) -> str:
+    """The policy a test against a loopback server wants, spelled out for a message."""
+    return f"EgressPolicy(allowed_hosts={_entry(purpose, host)}, test_mode=True)"
 
 
 _STANDARD_METHODS = frozenset(

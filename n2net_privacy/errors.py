@@ -9,7 +9,9 @@ toggle is never an exception: it is a value the app renders.
     │   ├── MissingUsageDescriptionError    iOS Info.plist lacks NSContactsUsageDescription
     │   ├── EgressPolicyError               a request the egress policy forbids
     │   ├── StorageError                    a file the SDK keeps cannot be read or written
-    │   └── InvalidArgumentError            an argument out of range (also a ValueError)
+    │   ├── InvalidArgumentError            a bad argument value (also a ValueError)
+    │   │   └── InvalidUrlError                 a configured URL the egress door refuses
+    │   └── InvalidArgumentTypeError        an argument of the wrong type (also a TypeError)
     ├── PermissionModelError            misuse of the permission simulation
     │   ├── UnknownPermissionError          a permission the platform has never heard of
     │   ├── InvalidTransitionError          a change the real platform would not allow
@@ -23,7 +25,18 @@ toggle is never an exception: it is a value the app renders.
     ├── UploaderError                   uploader misuse or a broken wire contract
     │   ├── WireFormatError                 a body or reply that breaks wire contract v1
     │   └── KeyStoreError                   the at-rest key cannot be loaded or created
+    ├── ClosedError                     an object used after its close()
     └── ScenarioError                   a malformed QA scenario file (names the line)
+
+``InvalidUrlError`` is also an ``EgressPolicyError``: the door's rules refused
+the URL, at construction rather than at the first request.
+
+Every argument error names the parameter and says what to pass instead; it
+is also the built-in exception Python code expects for that mistake
+(``TypeError`` for a wrong type, ``ValueError`` for a bad value), so
+``except ValueError`` written for the standard library keeps working. The
+helpers in :mod:`n2net_privacy.checks` raise them, and ``ClosedError``, the
+same way everywhere.
 
 Messages never contain a raw phone number, email address or contact name; the
 helpers in :mod:`n2net_privacy.redact` produce the forms that may appear.
@@ -40,11 +53,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AddressBookError",
+    "ClosedError",
     "ConfigurationError",
     "EgressPolicyError",
     "GravatarError",
     "InvalidArgumentError",
+    "InvalidArgumentTypeError",
     "InvalidTransitionError",
+    "InvalidUrlError",
     "KeyStoreError",
     "MissingUsageDescriptionError",
     "N2NetPrivacyError",
@@ -117,6 +133,37 @@ class InvalidArgumentError(ConfigurationError, ValueError):
     these calls raised before keeps working. The message names the argument,
     never a contact's data.
     """
+
+
+class InvalidUrlError(EgressPolicyError, InvalidArgumentError):
+    """A URL the app configured (``api_url``, ``base_url``, ...) that egress refuses.
+
+    Raised when the object is built, not at the first request. Both an
+    :class:`EgressPolicyError` (``purpose`` and ``host`` say which rule
+    fired) and a :class:`ValueError`. The message says what to change:
+    ``https://`` for ``http://`` or ``ftp://``, and
+    ``EgressPolicy(test_mode=True)`` for a loopback test server.
+    """
+
+
+class InvalidArgumentTypeError(ConfigurationError, TypeError):
+    """An argument of the wrong type: a programmer error.
+
+    Also a :class:`TypeError`. The message names the parameter, the type it
+    wants and the type it got, never the value (it may be a phone number).
+    """
+
+
+class ClosedError(N2NetPrivacyError):
+    """An object was used after its ``close()``. ``name`` says which object.
+
+    Closing lets go of files, threads and listeners for good: build a new
+    object instead of reusing a closed one.
+    """
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"this {name} is closed: build a new {name} instead of reusing it")
+        self.name = name
 
 
 class PermissionModelError(N2NetPrivacyError):

@@ -61,8 +61,9 @@ from phonenumbers import (
 
 from n2net_privacy import redact
 from n2net_privacy._phone_shortcuts import parse_nanp_e164, region_and_type
+from n2net_privacy.checks import quoted, require_int, require_type
 from n2net_privacy.device import DeviceContext
-from n2net_privacy.errors import ConfigurationError, PhoneNumberError
+from n2net_privacy.errors import InvalidArgumentError, InvalidArgumentTypeError, PhoneNumberError
 
 __all__ = [
     "DEFAULT_CACHE_SIZE",
@@ -174,6 +175,8 @@ class NormalizationResult:
 
 
 # Failures carry nothing but their reason, so one shared instance per reason will do.
+_AS_TEXT = "pass the number as text (a str), as it was typed or stored"
+
 _FAILURES = {
     reason: NormalizationResult(None, None, None, None, reason) for reason in PhoneNumberErrorReason
 }
@@ -208,10 +211,12 @@ def to_e164(raw: str, region: str | DeviceContext | None = None) -> str:
     """Return ``raw`` as E.164, or raise :class:`PhoneNumberError` saying why not.
 
     ``region`` applies to input without ``+`` (see the module docs). An
-    unknown region code is a :class:`ConfigurationError`, not a bad number.
+    unknown region code is an :class:`InvalidArgumentError` and a ``raw`` that
+    is not a ``str`` (``2155552671``) an :class:`InvalidArgumentTypeError`,
+    not a bad number.
     The error carries only a redacted form of ``raw``.
     """
-    result = normalize(raw, region)
+    result = normalize(raw, region)  # checks raw's type
     if result.e164 is None:
         assert result.reason is not None  # a result is either a number or a reason
         raise PhoneNumberError(result.reason, _redacted(raw))
@@ -219,7 +224,13 @@ def to_e164(raw: str, region: str | DeviceContext | None = None) -> str:
 
 
 def normalize(raw: str, region: str | DeviceContext | None = None) -> NormalizationResult:
-    """Like :func:`to_e164`, but return the outcome as a value instead of raising."""
+    """Like :func:`to_e164`, but return the outcome as a value instead of raising.
+
+    Only a bad number is a value: a ``raw`` that is not a ``str`` or an
+    unknown region still raises (:class:`InvalidArgumentTypeError`,
+    :class:`InvalidArgumentError`), since those are the app's bugs.
+    """
+    require_type("raw", raw, str, hint=_AS_TEXT)
     code = _region_code(region)
     load_phone_metadata()
     return _normalize_text(raw, code)
@@ -239,8 +250,12 @@ def normalize_many(
     memory stays bounded however long the stream. The region is checked now,
     not at the first ``next()``.
     """
-    if cache_size < 0:
-        raise ConfigurationError(f"cache_size must be >= 0, not {cache_size}")
+    require_int("cache_size", cache_size, 0)
+    if isinstance(numbers, str):
+        raise InvalidArgumentTypeError(
+            "numbers must be an iterable of str, not one str; for one number use normalize()"
+        )
+    require_type("numbers", numbers, Iterable)
     code = _region_code(region)
     load_phone_metadata()
     return _stream(numbers, code, cache_size)
@@ -251,7 +266,8 @@ def _stream(
 ) -> Iterator[NormalizationResult]:
     cached = functools.lru_cache(maxsize=cache_size)(_normalize_text)
     too_long = _FAILURES[PhoneNumberErrorReason.TOO_LONG]
-    for raw in numbers:
+    for index, raw in enumerate(numbers):
+        require_type(f"numbers[{index}]", raw, str, hint=_AS_TEXT)
         # Checked before the cache, so a megabyte of junk is never kept as a key.
         yield too_long if len(raw) > MAX_INPUT_LENGTH else cached(raw, code)
 
@@ -261,10 +277,11 @@ def _region_code(region: str | DeviceContext | None) -> str | None:
         return None
     if isinstance(region, DeviceContext):
         return region.default_region
+    require_type("region", region, (str, DeviceContext))
     code = region.upper()
     if code not in phonenumbers.SUPPORTED_REGIONS:
-        raise ConfigurationError(
-            f"unknown region {region!r}: expected an ISO 3166-1 alpha-2 code such as 'US'"
+        raise InvalidArgumentError(
+            f"unknown region {quoted(region)}: expected an ISO 3166-1 alpha-2 code such as 'US'"
         )
     return code
 

@@ -20,20 +20,25 @@ and closes them in the right order.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from n2net_privacy.checks import ensure_open, require_type
 from n2net_privacy.contacts import AddressBookSource, ContactsGateway
+from n2net_privacy.contacts.sources import ADDRESS_BOOK_HINT
 from n2net_privacy.device import DeviceContext
-from n2net_privacy.egress import Egress
+from n2net_privacy.egress import Egress, Purpose
 from n2net_privacy.errors import ConfigurationError
 from n2net_privacy.gravatar import GravatarConfig, GravatarFetcher
 from n2net_privacy.permissions import JsonLearnedStatusStore, PermissionProvider, PermissionService
+from n2net_privacy.permissions.status import PROVIDER_HINT
 from n2net_privacy.settings import Settings
-from n2net_privacy.uploader import ServerKey
+from n2net_privacy.uploader import ServerKey, ServerKeyPair
+from n2net_privacy.uploader.keyring import server_keys
 from n2net_privacy.uploader.keystore import KeyStore
 from n2net_privacy.uploader.recorder import HasNumber, RecordResult, Uploader
 
@@ -48,6 +53,15 @@ class UploaderConfig:
     app_key: str
     server_key: ServerKey
     key_store: KeyStore
+
+    def __post_init__(self) -> None:
+        require_type("api_url", self.api_url, str, hint="such as 'https://api.n2net.com'")
+        require_type("app_key", self.app_key, str)
+        if isinstance(self.server_key, ServerKeyPair):
+            server_keys(self.server_key)  # raises, with the hint to pass .public
+        require_type("server_key", self.server_key, ServerKey)
+        require_type("key_store", self.key_store, KeyStore,
+                     hint="pass SimulatedAndroidKeystore() or SimulatedIOSKeychain()")
 
     def __repr__(self) -> str:  # the app key is a credential
         return f"UploaderConfig(api_url={self.api_url!r}, key_id={self.server_key.key_id!r})"
@@ -67,28 +81,50 @@ class N2NetPrivacy:
         gravatar: GravatarConfig | None = None,
         uploader: UploaderConfig | None = None,
     ) -> None:
+        # Every argument is checked before anything subscribes, opens or starts.
+        require_type("provider", provider, PermissionProvider, hint=PROVIDER_HINT)
+        require_type("address_book", address_book, AddressBookSource, hint=ADDRESS_BOOK_HINT)
+        require_type("data_dir", data_dir, (str, os.PathLike))
+        for name, value, kind in (
+            ("egress", egress, Egress),
+            ("device", device, DeviceContext),
+            ("gravatar", gravatar, GravatarConfig),
+            ("uploader", uploader, UploaderConfig),
+        ):
+            if value is not None:
+                require_type(name, value, kind)
+        self._closed = False
         root = Path(data_dir)
         self.egress = egress if egress is not None else Egress()
         self.device = device if device is not None else DeviceContext()
-        self.permissions = PermissionService(
-            provider, JsonLearnedStatusStore(root / "permissions.json")
-        )
-        self.contacts = ContactsGateway(address_book, self.permissions)
-        self.settings = Settings(root / "settings.json")
-        self.avatars = GravatarFetcher(self.settings, self.egress, gravatar)
-        self.uploader: Uploader | None = None
-        if uploader is not None:
-            self.uploader = Uploader(
-                uploader.api_url,
-                uploader.app_key,
-                uploader.server_key,
-                root / "uploader",
-                key_store=uploader.key_store,
-                egress=self.egress,
-                region=self.device,
+        if uploader is not None:  # the URL too, before anything is opened
+            self.egress.policy.check_url(Purpose.N2NET_API, uploader.api_url,
+                                         name="uploader.api_url")
+        with contextlib.ExitStack() as built:  # a part that fails closes those built before it
+            self.permissions = PermissionService(
+                provider, JsonLearnedStatusStore(root / "permissions.json")
             )
+            built.callback(self.permissions.close)
+            self.contacts = ContactsGateway(address_book, self.permissions)
+            built.callback(self.contacts.close)
+            self.settings = Settings(root / "settings.json")
+            self.avatars = GravatarFetcher(self.settings, self.egress, gravatar)
+            built.callback(self.avatars.close)
+            self.uploader: Uploader | None = None
+            if uploader is not None:
+                self.uploader = Uploader(
+                    uploader.api_url,
+                    uploader.app_key,
+                    uploader.server_key,
+                    root / "uploader",
+                    key_store=uploader.key_store,
+                    egress=self.egress,
+                    region=self.device,
+                )
+            built.pop_all()  # everything was built: close() owns them now
 
     def _uploader(self) -> Uploader:
+        ensure_open(self._closed, "N2NetPrivacy")
         if self.uploader is None:
             raise ConfigurationError("no uploader configured: pass uploader=UploaderConfig(...)")
         return self.uploader
@@ -102,7 +138,15 @@ class N2NetPrivacy:
         return self._uploader().record_call(to, duration_s)
 
     def close(self, timeout: float = 5.0) -> None:
-        """Flush what can be flushed within ``timeout``, then let go of everything."""
+        """Flush what can be flushed within ``timeout``, then let go of everything.
+
+        Idempotent. Afterwards ``record_*`` and every part (``sdk.contacts``,
+        ``sdk.permissions``, ``sdk.avatars``, ``sdk.uploader``) raise
+        :class:`ClosedError`.
+        """
+        if self._closed:
+            return
+        self._closed = True
         if self.uploader is not None:
             self.uploader.close(timeout)
         self.avatars.close()

@@ -39,8 +39,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from n2net_privacy.atomic_write import Fsync, os_error_name, write_atomically
+from n2net_privacy.checks import quoted, require_type
 from n2net_privacy.consent import ConsentCore, Kind, Origin, Proposal, classify
-from n2net_privacy.errors import ConfigurationError, StorageError
+from n2net_privacy.errors import InvalidArgumentError, StorageError
 from n2net_privacy.gravatar.hashing import HashAlgorithm
 from n2net_privacy.models import StrictModel
 from n2net_privacy.redact import get_logger
@@ -91,6 +92,8 @@ class Settings:
         fsync: Fsync = os.fsync,
         read_file: Callable[[Path], bytes] = Path.read_bytes,
     ) -> None:
+        if path is not None:
+            require_type("path", path, (str, os.PathLike))
         self.path = Path(path) if path is not None else None
         self._fsync = fsync
         self._read_file = read_file
@@ -141,8 +144,7 @@ class Settings:
 
     @gravatar_enabled.setter
     def gravatar_enabled(self, enabled: bool) -> None:
-        if not isinstance(enabled, bool):
-            raise TypeError("gravatar_enabled must be a bool")
+        require_type("gravatar_enabled", enabled, bool)
         self._set(SettingKey.GRAVATAR_ENABLED, enabled)
 
     @property
@@ -155,7 +157,11 @@ class Settings:
         try:
             value = HashAlgorithm(str(algorithm).lower())
         except ValueError:
-            raise ConfigurationError(f"unknown hash algorithm {algorithm!r}") from None
+            allowed = ", ".join(repr(str(a)) for a in HashAlgorithm)
+            raise InvalidArgumentError(
+                f"gravatar_hash_algorithm: unknown hash algorithm {quoted(algorithm)}; "
+                f"choose {allowed}"
+            ) from None
         self._set(SettingKey.GRAVATAR_HASH_ALGORITHM, value)
 
     # -- observing ---------------------------------------------------------

@@ -20,11 +20,12 @@ from typing import Any
 import pytest
 
 from n2net_privacy.contacts import Contact, ContactsGateway, InMemoryAddressBook
-from n2net_privacy.errors import N2NetPrivacyError, StorageError
+from n2net_privacy.errors import ClosedError, N2NetPrivacyError, StorageError
 from n2net_privacy.permissions import (
     AndroidPermissionProvider,
     Answer,
     JsonLearnedStatusStore,
+    Permission,
     PermissionService,
     ScriptedUser,
 )
@@ -152,9 +153,15 @@ def test_every_permission_service_call_under_a_failing_disk(
     service, provider, reported = make_service(tmp_path, disk)
     service.request("contacts")  # DENIED: something worth saving
     disk.failing = True
-    for step in ("request", name, "(settings grant)", "(settings revoke)", "status", "close"):
+    for step in ("request", name, "(settings grant)", "(settings revoke)", "status"):
         succeeds_or_raises_ours(lambda step=step: SERVICE_CALLS[step](service, provider))
-    assert service.status("contacts").allows_access is False  # the revocation holds
+    if name in ("close", "__exit__"):  # a closed service refuses reads (issue 21)
+        with pytest.raises(ClosedError):
+            service.status("contacts")
+        assert provider.check(Permission.CONTACTS).allows_access is False
+    else:
+        assert service.status("contacts").allows_access is False  # the revocation holds
+    succeeds_or_raises_ours(service.close)
     assert all(r.errno == code for r in reported)
 
 
@@ -213,7 +220,11 @@ def test_every_gateway_call_under_a_failing_disk(tmp_path: Path, code: int, name
     disk.failing = True
     succeeds_or_raises_ours(lambda: GATEWAY_CALLS[name](gateway))
     provider.settings_revoke()  # saving the learned DENIED fails: still in force
-    assert gateway.list_contacts().items == ()
+    if name in ("close", "__exit__"):  # a closed gateway refuses reads (issue 21)
+        with pytest.raises(ClosedError):
+            gateway.list_contacts()
+    else:
+        assert gateway.list_contacts().items == ()
     assert gateway.cached_contact_count == 0
     gateway.close()
     service.close()

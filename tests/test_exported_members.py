@@ -97,3 +97,18 @@ def test_the_raw_key_file_store_is_only_in_testing() -> None:
     assert "FileKeyStore" not in n2net_privacy.__all__
     assert "FileKeyStore" not in n2net_privacy.uploader.__all__
     assert "FileKeyStore" in n2net_privacy.testing.__all__
+
+
+def test_dir_is_exactly_all_plus_the_module_dunders() -> None:
+    names = set(dir(n2net_privacy))
+    dunders = {name for name in names if name.startswith("__") and name.endswith("__")}
+    assert names - dunders == set(n2net_privacy.__all__) - dunders
+    assert "__version__" in names  # lazy, and in __all__
+
+
+def test_star_import_gives_the_same_names_dir_lists() -> None:
+    namespace: dict[str, object] = {}
+    exec("from n2net_privacy import *", namespace)
+    public = {name for name in namespace if name != "__builtins__"}
+    assert public == set(n2net_privacy.__all__)
+    assert public <= set(dir(n2net_privacy))

@@ -13,7 +13,7 @@ from n2net_privacy.contacts.gateway import ContactsGateway, PermissionView
 from n2net_privacy.contacts.model import Contact, ContactField, ContactPhone
 from n2net_privacy.contacts.results import ContactLookup, ContactPage, ContactsDelta
 from n2net_privacy.contacts.sources import AddressBookSnapshot, InMemoryAddressBook
-from n2net_privacy.errors import InvalidArgumentError
+from n2net_privacy.errors import ClosedError, InvalidArgumentError
 from n2net_privacy.permissions import (
     AndroidPermissionProvider,
     Answer,
@@ -540,8 +540,9 @@ def test_close_lets_go_of_everything() -> None:
     assert gateway.cached_contact_count == 0
     book.add(Contact(id="carol"))
     assert deltas == []
-    # Still correct, just uncached.
-    assert len(gateway.list_contacts().items) == 4
+    # A closed gateway refuses reads (it used to answer them, uncached: issue 21).
+    with pytest.raises(ClosedError, match="ContactsGateway"):
+        gateway.list_contacts()
     assert gateway.cached_contact_count == 0
 
 

@@ -28,8 +28,88 @@ def test_help_on_the_package_is_a_page_not_a_book() -> None:
 
 def test_the_docstring_is_short_and_points_to_the_docs() -> None:
     doc = n2net_privacy.__doc__ or ""
-    assert len(doc.splitlines()) <= 15
+    assert len(doc.splitlines()) <= 45  # one screen: the overview, not a manual
     assert "README" in doc and "docs/" in doc
+
+
+def test_the_docstring_says_what_the_sdk_is_and_where_to_start() -> None:
+    doc = n2net_privacy.__doc__ or ""
+    assert doc.splitlines()[0].startswith("The privacy policy of N2Net Mobile")
+    assert "four promises" in doc
+    for number in "1234":
+        assert f"\n{number}. " in doc
+    for audience in ("App developers", "Backend developers", "QA"):
+        assert f"- {audience}:" in doc
+    # Every entry point it names is a public name (a renamed class would leave it stale).
+    named = {word.strip("().,;/") for word in doc.split()}
+    entry_points = {
+        "N2NetPrivacy", "ContactsGateway", "PermissionService", "Uploader", "to_e164",
+        "normalize", "Settings", "GravatarFetcher", "gravatar_hash", "Egress", "EgressPolicy",
+        "EgressAuditor", "PrivacyReport", "report_for", "ServerKeyPair", "EventBatch",
+        "WireEvent", "IngestReply", "N2NetPrivacyError",
+    }
+    assert entry_points <= named
+    assert entry_points <= set(n2net_privacy.__all__)
+    for guide in ("facade", "contacts", "permissions", "phone", "gravatar", "uploader",
+                  "egress", "ohttp", "scenarios"):
+        assert (Path(__file__).resolve().parent.parent / "docs" / f"{guide}.md").is_file()
+
+
+def test_help_is_the_overview_then_the_package_index() -> None:
+    text = pydoc.render_doc(n2net_privacy, renderer=pydoc.plaintext)
+    assert "NAME\n    n2net_privacy - The privacy policy of N2Net Mobile" in text
+    assert len(text.splitlines()) < 120
+    assert "four promises" in text
+    assert "class N2NetPrivacy" not in text  # help(n2net_privacy.N2NetPrivacy) has it
+    assert "__getattr__" not in text and "__dir__" not in text
+
+
+def test_dir_lists_every_public_name_and_no_internal_one() -> None:
+    names = dir(n2net_privacy)
+    assert names == sorted(names)
+    assert set(n2net_privacy.__all__) <= set(names)
+    assert {"__name__", "__doc__", "__all__", "__version__", "__path__"} <= set(names)
+    internals = {name for name in names if name.startswith("_") and not name.endswith("__")}
+    assert internals == set()
+    assert "importlib" not in names and "TYPE_CHECKING" not in names
+
+
+def test_dir_does_not_import_the_heavy_modules() -> None:
+    code = (
+        "import sys, n2net_privacy; names = dir(n2net_privacy);"
+        "assert 'N2NetPrivacy' in names;"
+        "print(sorted(m for m in ('httpx','pydantic','phonenumbers','cryptography') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.strip()
+    assert out == "[]"
+
+
+@pytest.mark.parametrize(
+    ("prefix", "expected"),
+    [
+        ("to_", {"n2net_privacy.to_e164("}),
+        ("N2N", {"n2net_privacy.N2NetPrivacy(", "n2net_privacy.N2NetPrivacyError("}),
+        ("Invalid", {"n2net_privacy.InvalidArgumentError(",
+                     "n2net_privacy.InvalidArgumentTypeError(",
+                     "n2net_privacy.InvalidTransitionError(", "n2net_privacy.InvalidUrlError("}),
+        ("Uploader", {"n2net_privacy.Uploader(", "n2net_privacy.UploaderConfig(",
+                      "n2net_privacy.UploaderError("}),
+    ],
+)
+def test_tab_completion_offers_the_public_names(prefix: str, expected: set[str]) -> None:
+    import rlcompleter
+
+    completer = rlcompleter.Completer({"n2net_privacy": n2net_privacy})
+    offered = set()
+    for state in range(50):
+        match = completer.complete(f"n2net_privacy.{prefix}", state)
+        if match is None:
+            break
+        offered.add(match)
+    assert offered == expected
 
 
 def test_names_still_resolve_lazily_and_are_the_same_objects() -> None:

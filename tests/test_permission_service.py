@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from n2net_privacy.errors import UnknownPermissionError
+from n2net_privacy.errors import ClosedError, UnknownPermissionError
 from n2net_privacy.permissions.android import AndroidPermissionProvider
 from n2net_privacy.permissions.ios import IOSPermissionProvider
 from n2net_privacy.permissions.prompt import Answer, SelectContacts
@@ -19,7 +19,12 @@ from n2net_privacy.permissions.service import (
     PermissionService,
     resolve_status,
 )
-from n2net_privacy.permissions.status import Permission, PermissionStatus, Platform
+from n2net_privacy.permissions.status import (
+    Permission,
+    PermissionChange,
+    PermissionStatus,
+    Platform,
+)
 from n2net_privacy.permissions.user import ScriptedUser
 
 ND = PermissionStatus.NOT_DETERMINED
@@ -115,15 +120,26 @@ def test_follows_auto_reset() -> None:
     assert service.learned(CONTACTS) == DENIED  # the reset reads as a Deny (issue #15)
 
 
+class _Deaf(AndroidPermissionProvider):
+    """A provider whose change events never reach the service."""
+
+    def subscribe(self, listener: Callable[[PermissionChange], None]) -> Callable[[], None]:
+        return lambda: None
+
+
 def test_never_caches_a_grant() -> None:
-    provider = android(Answer.GRANT)
+    # No event can tell the service about the revoke: only a live check can see it.
+    # (This test used to read after close(); a closed service now refuses reads.)
+    provider = _Deaf(api_level=33, user=ScriptedUser([Answer.GRANT]))
     store = MemoryLearnedStatusStore()
     service = PermissionService(provider, store)
     assert service.request(CONTACTS) == GRANTED
     assert store.load() == {}
-    service.close()  # no event can tell the service about the revoke now
     provider.settings_revoke()
     assert service.status(CONTACTS) == DENIED
+    service.close()
+    with pytest.raises(ClosedError, match="PermissionService"):
+        service.status(CONTACTS)
 
 
 def test_stale_block_cleared_by_a_live_grant(tmp_path: Path) -> None:

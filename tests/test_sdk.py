@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from n2net_privacy.contacts import Contact, InMemoryAddressBook
 from n2net_privacy.device import DeviceContext
-from n2net_privacy.errors import ConfigurationError
+from n2net_privacy.errors import ConfigurationError, InvalidUrlError, KeyStoreError
 from n2net_privacy.gravatar import NoAvatar, NoAvatarReason
 from n2net_privacy.permissions import (
     AndroidPermissionProvider,
     Answer,
+    PermissionChange,
     PermissionStatus,
     ScriptedUser,
 )
@@ -20,7 +22,7 @@ from n2net_privacy.sdk import N2NetPrivacy, UploaderConfig
 from n2net_privacy.testing.audited import AuditedEgress
 from n2net_privacy.testing.ingest_server import IngestServer
 from n2net_privacy.uploader import ServerKeyPair
-from n2net_privacy.uploader.keystore import SimulatedAndroidKeystore
+from n2net_privacy.uploader.keystore import AtRestKey, SimulatedAndroidKeystore
 
 
 def test_facade_end_to_end(
@@ -67,3 +69,47 @@ def test_recording_without_an_uploader_is_a_configuration_error(tmp_path: Path) 
             sdk.record_sms("+12155552671")
     finally:
         sdk.close()
+
+
+class _CountingProvider(AndroidPermissionProvider):
+    """Counts the subscriptions still active, to see that a failed build lets go."""
+
+    def __init__(self) -> None:
+        super().__init__(api_level=34)
+        self.active = 0
+
+    def subscribe(self, listener: Callable[[PermissionChange], None]) -> Callable[[], None]:
+        undo = super().subscribe(listener)
+        self.active += 1
+
+        def unsubscribe() -> None:
+            self.active -= 1
+            undo()
+
+        return unsubscribe
+
+
+class _BrokenKeyStore:
+    def at_rest_key(self, alias: str) -> AtRestKey:
+        raise KeyStoreError("the keystore is locked")
+
+
+@pytest.mark.parametrize(
+    ("api_url", "key_store", "error", "message"),
+    [
+        ("http://api.n2net.com", SimulatedAndroidKeystore(), InvalidUrlError,
+         "uploader.api_url: http:// to 'api.n2net.com' refused"),
+        ("https://api.n2net.com", _BrokenKeyStore(), KeyStoreError, "locked"),
+    ],
+)
+def test_a_facade_that_fails_to_build_lets_go_of_what_it_built(
+    tmp_path: Path, api_url: str, key_store: object, error: type[Exception], message: str
+) -> None:
+    provider = _CountingProvider()
+    config = UploaderConfig(api_url=api_url, app_key="k",
+                            server_key=ServerKeyPair.generate().public,
+                            key_store=key_store)  # type: ignore[arg-type]
+    with pytest.raises(error, match=message):
+        N2NetPrivacy(provider=provider, address_book=InMemoryAddressBook([]),
+                     data_dir=tmp_path, uploader=config)
+    assert provider.active == 0

@@ -21,8 +21,10 @@ from hypothesis import strategies as st
 from n2net_privacy.contacts.model import ContactPhone
 from n2net_privacy.egress import Egress, EgressPolicy, Purpose
 from n2net_privacy.errors import (
+    ClosedError,
     ConfigurationError,
     EgressPolicyError,
+    InvalidArgumentTypeError,
     KeyStoreError,
     UploaderError,
 )
@@ -160,17 +162,26 @@ def test_only_the_number_is_taken_from_a_contact_entry(
 
 @pytest.mark.parametrize("to", [None, 12015550123, object(), b"+12015550123"])
 def test_to_must_be_a_number_or_carry_one(tmp_path: Path, to: object) -> None:
+    # Was UploaderError; a wrong type is now the SDK's TypeError (issue 21).
     with make(tmp_path, start=False) as uploader:
-        with pytest.raises(UploaderError):
+        with pytest.raises(InvalidArgumentTypeError, match="to must be"):
             uploader.record_sms(to)  # type: ignore[arg-type]
         assert uploader.pending().events == 0
 
 
-@pytest.mark.parametrize("duration", [-1, 1.5, True, "10", 2**31])
-def test_call_duration_must_be_a_whole_non_negative_int(tmp_path: Path, duration: object) -> None:
+@pytest.mark.parametrize(
+    ("duration", "error"),
+    [(-1, ValueError), (1.5, TypeError), (True, TypeError), ("10", TypeError),
+     (2**31, ValueError)],
+)
+def test_call_duration_must_be_a_whole_non_negative_int(
+    tmp_path: Path, duration: object, error: type[Exception]
+) -> None:
+    # Was UploaderError; now the SDK's TypeError or ValueError, naming the parameter.
     with make(tmp_path, start=False) as uploader:
-        with pytest.raises(UploaderError, match="duration_s"):
+        with pytest.raises(error, match="duration_s") as info:
             uploader.record_call(NUMBER, duration)  # type: ignore[arg-type]
+        assert isinstance(info.value, ConfigurationError)
         assert uploader.pending().events == 0
 
 
@@ -248,7 +259,7 @@ def test_closed_uploader_refuses_records_and_close_is_idempotent(tmp_path: Path)
     uploader = make(tmp_path, start=False)
     assert uploader.close(0.1) is True
     assert uploader.close(0.1) is True
-    with pytest.raises(UploaderError, match="closed"):
+    with pytest.raises(ClosedError, match="Uploader is closed"):  # was UploaderError
         uploader.record_sms(NUMBER)
 
 

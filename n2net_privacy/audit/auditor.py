@@ -38,6 +38,7 @@ from n2net_privacy.audit.detectors import AddressBookPii, ContactLike, PiiDetect
 from n2net_privacy.audit.events import check_events
 from n2net_privacy.audit.findings import AuditMode, DataFlow, Finding, Rule
 from n2net_privacy.audit.places import Field, json_fields, media_type, request_fields
+from n2net_privacy.checks import require_type
 from n2net_privacy.egress_policy import (
     EgressPolicy,
     OutgoingRequest,
@@ -45,7 +46,7 @@ from n2net_privacy.egress_policy import (
     is_loopback,
     parse_endpoint,
 )
-from n2net_privacy.errors import EgressPolicyError, WireFormatError
+from n2net_privacy.errors import EgressPolicyError, InvalidArgumentTypeError, WireFormatError
 from n2net_privacy.gravatar.hashing import is_gravatar_hash
 from n2net_privacy.redact import get_logger
 from n2net_privacy.uploader.sealing import PrivateKey
@@ -113,6 +114,12 @@ class EgressAuditor:
         region: str | None = None,
         gravatar_consent: Callable[[], bool] | None = None,
     ) -> None:
+        if isinstance(address_book, str | bytes):
+            raise InvalidArgumentTypeError(
+                "address_book must be the contacts (a list of Contact) or an AddressBookPii, "
+                "not a str"
+            )
+        require_type("address_book", address_book, (AddressBookPii, Iterable))
         pii = (
             address_book
             if isinstance(address_book, AddressBookPii)

@@ -34,6 +34,7 @@ import threading
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Protocol, TypeVar, runtime_checkable
 
+from n2net_privacy.checks import ensure_open, require_type
 from n2net_privacy.consent import Dispatcher, Kind, classify
 from n2net_privacy.contacts.index import Catalog
 from n2net_privacy.contacts.model import Contact, ContactField, resolve_fields
@@ -45,7 +46,7 @@ from n2net_privacy.contacts.results import (
     PageRequest,
     visible_delta,
 )
-from n2net_privacy.contacts.sources import AddressBookSource
+from n2net_privacy.contacts.sources import ADDRESS_BOOK_HINT, AddressBookSource
 from n2net_privacy.permissions.status import Permission, PermissionChange, PermissionStatus
 from n2net_privacy.redact import get_logger
 
@@ -85,6 +86,9 @@ class ContactsGateway:
         *,
         permission: Permission = Permission.CONTACTS,
     ) -> None:
+        require_type("source", source, AddressBookSource, hint=ADDRESS_BOOK_HINT)
+        require_type("permissions", permissions, PermissionView,
+                     hint="pass a PermissionService(provider)")
         self._source = source
         self._permissions = permissions
         self._permission = permission
@@ -109,6 +113,7 @@ class ContactsGateway:
 
     def status(self) -> PermissionStatus:
         """The contacts permission status right now."""
+        self._ensure_open()
         return self._permissions.status(self._permission)
 
     def list_contacts(
@@ -119,6 +124,7 @@ class ContactsGateway:
         fields: Collection[ContactField | str] | None = None,
     ) -> ContactPage:
         """One page of visible contacts in name order, with only ``fields`` filled in."""
+        self._ensure_open()
         window = PageRequest.checked(offset, limit, fields)
         return self._read(
             lambda catalog, status: window.page(catalog, catalog.contacts, status),
@@ -129,6 +135,8 @@ class ContactsGateway:
         self, contact_id: str, *, fields: Collection[ContactField | str] | None = None
     ) -> ContactLookup:
         """The visible contact with this id; ``contact`` is ``None`` otherwise."""
+        self._ensure_open()
+        require_type("contact_id", contact_id, str)
         chosen = resolve_fields(fields)
 
         def lookup(catalog: Catalog, status: PermissionStatus) -> ContactLookup:
@@ -147,7 +155,7 @@ class ContactsGateway:
         fields: Collection[ContactField | str] | None = None,
     ) -> ContactPage:
         """Contacts whose name contains ``query``, ignoring case and accents."""
-        return self._search(Catalog.search_name, query, offset, limit, fields)
+        return self._search(Catalog.search_name, query, offset, limit, fields, name="query")
 
     def search_by_number(
         self,
@@ -162,7 +170,7 @@ class ContactsGateway:
         ``(215) 555-2671``, ``+1 215-555-2671`` and ``001 215 555 2671`` all
         match each other; see :func:`~n2net_privacy.contacts.index.numbers_match`.
         """
-        return self._search(Catalog.search_number, number, offset, limit, fields)
+        return self._search(Catalog.search_number, number, offset, limit, fields, name="number")
 
     def search_by_email(
         self,
@@ -173,7 +181,7 @@ class ContactsGateway:
         fields: Collection[ContactField | str] | None = None,
     ) -> ContactPage:
         """Contacts with exactly this email address, ignoring case."""
-        return self._search(Catalog.search_email, email, offset, limit, fields)
+        return self._search(Catalog.search_email, email, offset, limit, fields, name="email")
 
     # -- change notifications ------------------------------------------------
 
@@ -186,6 +194,8 @@ class ContactsGateway:
         revocation is announced by a delta with ``purged`` set and a status
         that allows no access. Returns the unsubscribe callable.
         """
+        self._ensure_open()
+        require_type("listener", listener, Callable)  # type: ignore[arg-type]
         generation = self._current_generation()
         baseline = self._visible_now()
         with self._lock:
@@ -206,7 +216,10 @@ class ContactsGateway:
         return unsubscribe
 
     def close(self) -> None:
-        """Stop listening to the source and permissions and purge every cache."""
+        """Stop listening to the source and permissions and purge every cache.
+
+        Idempotent; any other call afterwards raises :class:`ClosedError`.
+        """
         for unsubscribe in self._unsubscribers:
             unsubscribe()
         with self._lock:
@@ -237,6 +250,9 @@ class ContactsGateway:
 
     # -- internals -----------------------------------------------------------
 
+    def _ensure_open(self) -> None:
+        ensure_open(self._closed, "ContactsGateway")  # a bool read needs no lock
+
     def _search(
         self,
         method: Callable[[Catalog, str], Sequence[Contact]],
@@ -244,7 +260,11 @@ class ContactsGateway:
         offset: int,
         limit: int,
         fields: Collection[ContactField | str] | None,
+        *,
+        name: str,
     ) -> ContactPage:
+        self._ensure_open()
+        require_type(name, query, str)
         window = PageRequest.checked(offset, limit, fields)
         return self._read(
             lambda catalog, status: window.page(catalog, method(catalog, query), status),

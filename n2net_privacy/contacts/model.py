@@ -24,6 +24,9 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr
 
+from n2net_privacy.checks import quoted, require_type
+from n2net_privacy.errors import InvalidArgumentError, InvalidArgumentTypeError
+
 __all__ = [
     "ALL_FIELDS",
     "Contact",
@@ -128,11 +131,31 @@ ALL_FIELDS: frozenset[ContactField] = frozenset(ContactField)
 def resolve_fields(fields: Collection[ContactField | str] | None) -> frozenset[ContactField]:
     """Turn the app's field selection into a set; ``None`` means every field.
 
-    Raises ``ValueError`` for a name that is not a :class:`ContactField`.
+    A name that is not a :class:`ContactField` is an
+    :class:`~n2net_privacy.errors.InvalidArgumentError` (a ``ValueError``)
+    listing the valid names; a lone string or a non-collection is an
+    :class:`~n2net_privacy.errors.InvalidArgumentTypeError`.
     """
     if fields is None:
         return ALL_FIELDS
-    return frozenset(ContactField(f) for f in fields)
+    if isinstance(fields, str):
+        raise InvalidArgumentTypeError(
+            "fields must be a collection of field names, such as {'name'}, not one str"
+        )
+    require_type("fields", fields, Collection, hint="such as {'name', 'phones'}")
+    chosen: set[ContactField] = set()
+    for field in fields:
+        if not isinstance(field, str) or field not in _FIELD_NAMES:
+            # quoted() shows it only when it looks like a field name: never contact data.
+            raise InvalidArgumentError(
+                f"fields: {quoted(field)} is not a contact field; choose from "
+                f"{', '.join(repr(name) for name in sorted(_FIELD_NAMES))} (id is always included)"
+            )
+        chosen.add(ContactField(field))
+    return frozenset(chosen)
+
+
+_FIELD_NAMES = frozenset(str(f) for f in ContactField)
 
 
 def project(contact: Contact, fields: frozenset[ContactField]) -> Contact:

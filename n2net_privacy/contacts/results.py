@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from n2net_privacy.checks import require_int
 from n2net_privacy.contacts.index import Catalog
 from n2net_privacy.contacts.model import ALL_FIELDS, Contact, ContactField, resolve_fields
-from n2net_privacy.errors import InvalidArgumentError
 from n2net_privacy.permissions.status import PermissionStatus
 
 __all__ = [
@@ -104,11 +104,11 @@ class PageRequest:
         cls, offset: int, limit: int, fields: Collection[ContactField | str] | None
     ) -> PageRequest:
         """Validate the app's arguments; bad ones are :class:`InvalidArgumentError`."""
-        if offset < 0:
-            raise InvalidArgumentError("offset must be >= 0")
-        if not 1 <= limit <= MAX_PAGE_SIZE:
-            raise InvalidArgumentError(f"limit must be between 1 and {MAX_PAGE_SIZE}")
-        return cls(offset, limit, resolve_fields(fields))
+        return cls(
+            require_int("offset", offset, 0),
+            require_int("limit", limit, 1, MAX_PAGE_SIZE),
+            resolve_fields(fields),
+        )
 
     def page(
         self, catalog: Catalog, matches: Sequence[Contact], status: PermissionStatus

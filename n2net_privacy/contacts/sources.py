@@ -36,6 +36,7 @@ other fields is dropped and reported.
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -44,6 +45,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from pydantic import ValidationError
 
+from n2net_privacy.checks import require_type
 from n2net_privacy.contacts.lenient import LoadReport, validate_record
 from n2net_privacy.contacts.model import Contact
 from n2net_privacy.errors import AddressBookError
@@ -51,6 +53,7 @@ from n2net_privacy.redact import get_logger
 from n2net_privacy.wording import plural
 
 __all__ = [
+    "ADDRESS_BOOK_HINT",
     "AddressBookSnapshot",
     "AddressBookSource",
     "BookReader",
@@ -79,6 +82,13 @@ class AddressBookSnapshot:
 
     version: int
     contacts: tuple[Contact, ...]
+
+
+#: What an error says when an address book argument is not an AddressBookSource.
+ADDRESS_BOOK_HINT = (
+    "pass an address book, such as JsonAddressBook('contacts.json') or "
+    "InMemoryAddressBook(contacts)"
+)
 
 
 @runtime_checkable
@@ -137,6 +147,9 @@ def read_records(
     missing, bad or repeated ``id`` raises :class:`AddressBookError` naming
     the record's index and the field, never its values.
     """
+    if isinstance(records, str | bytes | dict):
+        require_type("records", records, list)
+    require_type("records", records, Iterable, hint="a list of dicts")
     contacts: list[Contact] = []
     dropped = []
     for index, record in enumerate(records):
@@ -169,6 +182,8 @@ def read_json_address_book(
     text: str, *, source: str = _MEMORY
 ) -> tuple[tuple[Contact, ...], LoadReport]:
     """Parse the JSON format in this module's docstring, with the load report. Pure."""
+    require_type("text", text, (str, bytes),
+                 hint="pass the file's text; JsonAddressBook reads a path")
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -214,7 +229,11 @@ class InMemoryAddressBook:
 
     def __init__(self, contacts: Iterable[Contact] = (), *, name: str = _MEMORY) -> None:
         self.name = name
+        require_type("contacts", contacts, Iterable)
         initial = tuple(contacts)
+        for index, contact in enumerate(initial):
+            require_type(f"contacts[{index}]", contact, Contact,
+                         hint="build Contact objects; contacts_from_records() takes dicts")
         check_unique_ids(initial, source=name)
         self._lock = threading.Lock()
         self._contacts: dict[str, Contact] = {c.id: c for c in initial}
@@ -306,6 +325,7 @@ class FileAddressBook(InMemoryAddressBook):
     """
 
     def __init__(self, path: str | Path, *, reader: BookReader) -> None:
+        require_type("path", path, (str, os.PathLike))
         self.path = Path(path)
         self._reader = reader
         contacts, report = self._load()

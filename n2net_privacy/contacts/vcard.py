@@ -57,6 +57,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from n2net_privacy.checks import require_type
 from n2net_privacy.contacts.lenient import DroppedValue, LoadReport, validate_record
 from n2net_privacy.contacts.model import Contact
 from n2net_privacy.contacts.sources import (
@@ -92,6 +93,7 @@ def read_vcard(text: str, *, source: str = _MEMORY) -> tuple[tuple[Contact, ...]
 
     Raises :class:`AddressBookError` for the first card that is not well formed.
     """
+    require_type("text", text, str, hint="pass the file's text; VCardAddressBook reads a path")
     contacts: list[Contact] = []
     has_uids: list[bool] = []
     dropped: list[DroppedValue] = []

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeAlias
 
-from n2net_privacy.errors import ConfigurationError
+from n2net_privacy.checks import require_int, require_type
+from n2net_privacy.errors import InvalidArgumentError
 from n2net_privacy.gravatar.backoff import BackoffPolicy
 from n2net_privacy.gravatar.cache import DEFAULT_TTL, MAX_TTL
 from n2net_privacy.gravatar.hashing import HashAlgorithm
@@ -69,13 +70,20 @@ class GravatarConfig:
     backoff: BackoffPolicy = field(default_factory=BackoffPolicy)
 
     def __post_init__(self) -> None:
-        if self.concurrency < 1:
-            raise ConfigurationError("Gravatar concurrency must be at least 1")
+        require_type("base_url", self.base_url, str)
+        require_int("concurrency", self.concurrency, 1)
+        require_int("max_image_bytes", self.max_image_bytes, 1)
+        require_int("memory_entries", self.memory_entries, 1)
+        for name in ("timeout", "default_ttl", "max_ttl"):
+            require_type(name, getattr(self, name), (int, float))
         if not self.timeout > 0:
-            raise ConfigurationError("Gravatar timeout must be positive")
-        if self.max_image_bytes < 1 or self.memory_entries < 1:
-            raise ConfigurationError("Gravatar size limits must be positive")
-        self.url_builder()  # raises GravatarError for a bad size, rating or URL
+            raise InvalidArgumentError("Gravatar timeout must be positive")
+        if self.cache_dir is not None:
+            require_type("cache_dir", self.cache_dir, Path)
+        require_type("backoff", self.backoff, BackoffPolicy)
+        # Raises GravatarError (a ValueError) for a bad size, rating or base_url:
+        # https://, or http:// to a loopback test server only.
+        self.url_builder()
 
     def url_builder(self) -> AvatarUrlBuilder:
         rating = Rating.parse(self.rating)

@@ -32,8 +32,9 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable
 
+from n2net_privacy.checks import ensure_open, require_type
 from n2net_privacy.egress import Egress, Purpose
-from n2net_privacy.errors import NetworkError
+from n2net_privacy.errors import InvalidArgumentTypeError, NetworkError
 from n2net_privacy.gravatar.backoff import HostBackoff
 from n2net_privacy.gravatar.batch import RunningBatch
 from n2net_privacy.gravatar.cache import AvatarCache, CacheEntry, DiskCache, MemoryCache
@@ -43,6 +44,7 @@ from n2net_privacy.gravatar.lookup import (
     Reply,
     Sleep,
     Steps,
+    check_contact_like,
     hashes_for,
     lookup_steps,
     summarize,
@@ -93,7 +95,16 @@ class GravatarFetcher:
         rng: random.Random | None = None,
         oblivious: ObliviousConfig | None = None,
     ) -> None:
+        require_type("egress", egress, Egress, hint="build one with Egress(EgressPolicy(...))")
+        if config is not None:
+            require_type("config", config, GravatarConfig)
         self.config = config if config is not None else GravatarConfig()
+        if oblivious is not None:  # checked now, as the Uploader does, not at the first lookup
+            require_type("oblivious", oblivious, ObliviousConfig)
+            egress.policy.check_url(
+                Purpose.OHTTP_RELAY, oblivious.relay_url, name="oblivious.relay_url"
+            )
+        self._closed = False
         self._oblivious = oblivious
         self._keys = (
             KeyConfigSource(
@@ -246,6 +257,8 @@ class GravatarFetcher:
         of at most ``backoff.max_wait``). Never raises for network trouble,
         a disabled toggle or a bad image.
         """
+        ensure_open(self._closed, "GravatarFetcher")
+        check_contact_like("contact", contact)
         generation = self._start()
         if generation is None:
             return _DISABLED
@@ -327,7 +340,15 @@ class GravatarFetcher:
         requested once however many contacts share it. If the toggle goes off
         while this runs, every result is ``NoAvatar(DISABLED)``.
         """
+        ensure_open(self._closed, "GravatarFetcher")
+        if isinstance(contacts, str):
+            raise InvalidArgumentTypeError(
+                "contacts must be an iterable of contacts, not one str; fetch() takes one"
+            )
+        require_type("contacts", contacts, Iterable)
         items = list(contacts)
+        for index, item in enumerate(items):
+            check_contact_like(f"contacts[{index}]", item)
         generation = self._start()
         if generation is None:
             return [_DISABLED] * len(items)
@@ -425,7 +446,12 @@ class GravatarFetcher:
     # -- lifecycle ---------------------------------------------------------
 
     def close(self) -> None:
-        """Stop observing Settings and close the blocking client."""
+        """Stop observing Settings and close the blocking client.
+
+        Idempotent; :meth:`fetch` and :meth:`fetch_many` afterwards raise
+        :class:`ClosedError`.
+        """
+        self._closed = True
         self._unsubscribe()
         with self._lock:
             client, self._client = self._client, None

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 from enum import StrEnum
 
+from n2net_privacy.checks import quoted
 from n2net_privacy.errors import GravatarError
 
 __all__ = [
@@ -44,7 +45,7 @@ def _algorithm(value: HashAlgorithm | str) -> HashAlgorithm:
     except ValueError:
         allowed = ", ".join(a.value for a in HashAlgorithm)
         raise GravatarError(
-            f"unknown hash algorithm {value!r}; allowed: {allowed}"
+            f"unknown hash algorithm {quoted(value)}; allowed: {allowed}"
         ) from None
 
 

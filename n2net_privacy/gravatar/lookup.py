@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TypeAlias
 
 from n2net_privacy.egress import EgressResponse
-from n2net_privacy.errors import NetworkError, NetworkTimeout
+from n2net_privacy.errors import InvalidArgumentTypeError, NetworkError, NetworkTimeout
 from n2net_privacy.gravatar.backoff import REFUSAL_STATUSES, HostBackoff, parse_retry_after
 from n2net_privacy.gravatar.cache import cache_lifetime
 from n2net_privacy.gravatar.config import ContactLike, GravatarConfig
@@ -31,6 +31,7 @@ __all__ = [
     "Send",
     "Sleep",
     "Steps",
+    "check_contact_like",
     "hashes_for",
     "lookup_steps",
     "summarize",
@@ -58,6 +59,16 @@ Reply: TypeAlias = EgressResponse | NetworkError | None
 #: The result and how long it may be cached (0 = not at all).
 Outcome: TypeAlias = tuple[AvatarResult, float]
 Steps: TypeAlias = Generator[Action, Reply, Outcome]
+
+
+def check_contact_like(name: str, value: object) -> None:
+    """Raise :class:`InvalidArgumentTypeError` unless ``value`` is a :data:`ContactLike`."""
+    if isinstance(value, str | Sequence) or isinstance(getattr(value, "emails", None), Sequence):
+        return
+    raise InvalidArgumentTypeError(
+        f"{name} must be a Contact (anything with .emails), a list of emails or one email str, "
+        f"not {type(value).__name__}"
+    )
 
 
 def hashes_for(contact: ContactLike, algorithm: HashAlgorithm) -> list[str]:

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from urllib.parse import urlsplit
 
+from n2net_privacy.checks import quoted, require_type
+from n2net_privacy.egress_policy import is_loopback
 from n2net_privacy.errors import GravatarError
 from n2net_privacy.gravatar.hashing import is_gravatar_hash
 
@@ -49,15 +51,24 @@ class Rating(StrEnum):
             return cls(str(value).lower())
         except ValueError:
             allowed = ", ".join(r.value for r in cls)
-            raise GravatarError(f"unknown rating {value!r}; allowed: {allowed}") from None
+            raise GravatarError(f"unknown rating {quoted(value)}; allowed: {allowed}") from None
 
 
 def _base_url(value: str) -> str:
+    require_type("base_url", value, str)
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise GravatarError(f"base URL must be an http(s) URL with a host, got {value!r}")
+        raise GravatarError(
+            "base_url must be an http(s) URL with a host: https:// is required (http:// only "
+            "to a loopback test server), such as 'https://www.gravatar.com/avatar/'"
+        )
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        raise GravatarError(
+            f"base_url: http:// to {parts.hostname!r} refused: avatars are fetched only over "
+            f"https:// (use https://{parts.hostname}); http:// is for a loopback test server"
+        )
     if parts.query or parts.fragment or parts.username or parts.password:
-        raise GravatarError("base URL must not carry a query, fragment or credentials")
+        raise GravatarError("base_url must not carry a query, fragment or credentials")
     return value if value.endswith("/") else value + "/"
 
 

@@ -51,7 +51,8 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 
-from n2net_privacy.errors import ConfigurationError, InvalidTransitionError
+from n2net_privacy.checks import require_int, require_type
+from n2net_privacy.errors import InvalidArgumentError, InvalidTransitionError
 from n2net_privacy.permissions.prompt import (
     Answer,
     Prompt,
@@ -74,6 +75,7 @@ from n2net_privacy.redact import get_logger
 __all__ = [
     "AUTO_RESET_API",
     "DEFAULT_AUTO_RESET_DAYS",
+    "MAX_API_LEVEL",
     "RUNTIME_PERMISSIONS_API",
     "SEPARATE_GRANTS_API",
     "AndroidPermissionProvider",
@@ -96,6 +98,10 @@ RUNTIME_PERMISSIONS_API = 23
 SEPARATE_GRANTS_API = 26
 #: Android 11: a second denial blocks, and unused apps' grants are auto-reset.
 AUTO_RESET_API = 30
+#: The highest API level a provider accepts. Android 16 is API 36 (2025,
+#: https://developer.android.com/about/versions/16); the headroom admits the
+#: next releases while refusing a typo such as 340 or 1000.
+MAX_API_LEVEL = 40
 DEFAULT_AUTO_RESET_DAYS = 90.0
 _SECONDS_PER_DAY = 86_400.0
 
@@ -260,10 +266,10 @@ class AndroidPermissionProvider:
         auto_reset_exempt: bool = False,
         play_services_auto_reset: bool = False,
     ) -> None:
-        if api_level < 1:
-            raise ConfigurationError(f"api_level must be a positive API level, not {api_level}")
-        if auto_reset_days <= 0:
-            raise ConfigurationError("auto_reset_days must be positive")
+        require_int("api_level", api_level, 1, MAX_API_LEVEL)
+        require_type("auto_reset_days", auto_reset_days, (int, float))
+        if not auto_reset_days > 0:
+            raise InvalidArgumentError("auto_reset_days must be positive")
         self.api_level = api_level
         self.user: Responder = user if user is not None else ScriptedUser()
         self.prompt_gate = PromptGate()

@@ -37,8 +37,8 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
+from n2net_privacy.checks import require_int, require_type
 from n2net_privacy.errors import (
-    ConfigurationError,
     InvalidTransitionError,
     MissingUsageDescriptionError,
     UnknownPermissionError,
@@ -67,6 +67,7 @@ from n2net_privacy.redact import get_logger
 __all__ = [
     "DEFAULT_USAGE_DESCRIPTION",
     "LIMITED_ACCESS_VERSION",
+    "MAX_IOS_VERSION",
     "IOSContactsState",
     "IOSPermissionProvider",
     "PickerResult",
@@ -83,6 +84,10 @@ __all__ = [
 _log = get_logger(__name__)
 
 LIMITED_ACCESS_VERSION = 18
+#: The highest major version a provider accepts. iOS 26 followed iOS 18 in
+#: 2025 (Apple numbers releases by the coming year); the headroom admits the
+#: next releases while refusing a typo such as 180.
+MAX_IOS_VERSION = 30
 DEFAULT_USAGE_DESCRIPTION = "N2Net shows your contacts so you can call and text them."
 
 _ND = PermissionStatus.NOT_DETERMINED
@@ -244,8 +249,9 @@ class IOSPermissionProvider:
         user: Responder | None = None,
         usage_description: str | None = DEFAULT_USAGE_DESCRIPTION,
     ) -> None:
-        if ios_version < 1:
-            raise ConfigurationError(f"ios_version must be a positive major version: {ios_version}")
+        require_int("ios_version", ios_version, 1, MAX_IOS_VERSION)
+        if usage_description is not None:
+            require_type("usage_description", usage_description, str)
         self.ios_version = ios_version
         self.usage_description = usage_description
         self.user: Responder = user if user is not None else ScriptedUser()

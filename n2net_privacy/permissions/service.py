@@ -45,10 +45,12 @@ from types import TracebackType
 from typing import Protocol
 
 from n2net_privacy.atomic_write import Fsync, os_error_name, write_atomically
+from n2net_privacy.checks import ensure_open, require_type
 from n2net_privacy.consent import ConsentCore, Origin, Proposal, classify
 from n2net_privacy.consent.state import Kind
 from n2net_privacy.errors import StorageError, UnknownPermissionError
 from n2net_privacy.permissions.status import (
+    PROVIDER_HINT,
     Listener,
     Permission,
     PermissionChange,
@@ -188,7 +190,9 @@ class PermissionService:
         *,
         on_storage_error: Callable[[StorageError], None] | None = None,
     ) -> None:
+        require_type("provider", provider, PermissionProvider, hint=PROVIDER_HINT)
         self._provider = provider
+        self._closed = False
         self._store: LearnedStatusStore = store if store is not None else MemoryLearnedStatusStore()
         try:
             loaded = self._store.load()
@@ -211,6 +215,7 @@ class PermissionService:
 
     def status(self, permission: Permission | str) -> PermissionStatus:
         """The status now: NOT_DETERMINED, DENIED and BLOCKED told apart on Android too."""
+        ensure_open(self._closed, "PermissionService")
         member = Permission(permission)
         with self._core.reading():
             live = self._provider.check(member)
@@ -226,6 +231,7 @@ class PermissionService:
 
     def request(self, permission: Permission | str) -> PermissionStatus:
         """Ask the provider (which may show a dialog) and remember what the answer taught."""
+        ensure_open(self._closed, "PermissionService")
         member = Permission(permission)
         result = self._provider.request(member)
         self._learn(member.group, result, change=None)
@@ -234,12 +240,14 @@ class PermissionService:
 
     def should_show_rationale(self, permission: Permission | str) -> bool:
         """Whether to explain before asking again. Always False on iOS."""
+        ensure_open(self._closed, "PermissionService")
         member = Permission(permission)
         with self._core.reading():
             return self._provider.should_show_rationale(member)
 
     def selected_ids(self, permission: Permission | str) -> frozenset[str] | None:
         """The contact ids of iOS limited access, else None."""
+        ensure_open(self._closed, "PermissionService")
         member = Permission(permission)
         with self._core.reading():
             return self._provider.selected_ids(member)
@@ -259,6 +267,7 @@ class PermissionService:
         So a listener that calls :meth:`status` sees the new state. Changes
         arrive in order, one at a time, outside every lock.
         """
+        ensure_open(self._closed, "PermissionService")
         return self._core.subscribe(listener)
 
     def on_revoke(self, hook: Listener) -> Unsubscribe:
@@ -267,10 +276,15 @@ class PermissionService:
         For SDK components that must drop data at once (the contacts
         gateway); app code wants :meth:`subscribe`.
         """
+        ensure_open(self._closed, "PermissionService")
         return self._core.on_revoke(hook)
 
     def close(self) -> None:
-        """Stop following the provider and save anything a read learned. Never raises."""
+        """Stop following the provider and save anything a read learned. Never raises.
+
+        Idempotent; any other call afterwards raises :class:`ClosedError`.
+        """
+        self._closed = True
         self._unsubscribe()
         self._core.close()
 

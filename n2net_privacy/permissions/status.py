@@ -123,6 +123,12 @@ class PermissionChange:
     selected_ids: frozenset[str] | None = None
 
 
+#: What an error says when a provider argument is not a PermissionProvider.
+PROVIDER_HINT = (
+    "pass a provider object, such as AndroidPermissionProvider(api_level=34) "
+    "or IOSPermissionProvider(ios_version=18)"
+)
+
 Listener = Callable[[PermissionChange], None]
 Unsubscribe = Callable[[], None]
 

@@ -28,7 +28,12 @@ import threading
 from collections import deque
 from collections.abc import Iterable
 
-from n2net_privacy.errors import PermissionModelError, UserScriptExhaustedError
+from n2net_privacy.checks import require_type
+from n2net_privacy.errors import (
+    InvalidArgumentTypeError,
+    PermissionModelError,
+    UserScriptExhaustedError,
+)
 from n2net_privacy.permissions.prompt import Prompt, PromptAnswer, Responder
 
 __all__ = ["HoldOpen", "ScriptItem", "ScriptedUser"]
@@ -86,6 +91,11 @@ class ScriptedUser:
     def __init__(
         self, answers: Iterable[ScriptItem] = (), *, respond: Responder | None = None
     ) -> None:
+        if isinstance(answers, str):
+            raise InvalidArgumentTypeError(
+                "answers must be a list of answers, such as [Answer.GRANT], not one str"
+            )
+        require_type("answers", answers, Iterable, hint="such as [Answer.GRANT]")
         self._lock = threading.Lock()
         self._queue: deque[ScriptItem] = deque(answers)
         self._respond = respond

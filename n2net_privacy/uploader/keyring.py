@@ -16,19 +16,36 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 
-from n2net_privacy.errors import ConfigurationError
-from n2net_privacy.uploader.sealing import ServerKey
+from n2net_privacy.checks import require_type
+from n2net_privacy.errors import InvalidArgumentError, InvalidArgumentTypeError
+from n2net_privacy.uploader.sealing import ServerKey, ServerKeyPair
 
 __all__ = ["ServerKeyRing", "server_keys"]
 
 
+_KEY_PAIR_HINT = (
+    "pass its .public: a ServerKeyPair holds the private key, which stays on the server"
+)
+
+
 def server_keys(keys: ServerKey | Iterable[ServerKey]) -> tuple[ServerKey, ...]:
     """Check and normalize one key or a sequence of keys (current first)."""
-    found = (keys,) if isinstance(keys, ServerKey) else tuple(keys)
-    if not found or not all(isinstance(key, ServerKey) for key in found):
-        raise ConfigurationError("server_key must be a ServerKey or a non-empty list of them")
+    if isinstance(keys, ServerKey):
+        return (keys,)
+    if isinstance(keys, str | bytes):  # iterable, but never a list of keys
+        require_type("server_key", keys, ServerKey)
+    require_type("server_key", keys, (ServerKey, ServerKeyPair, Iterable))
+    if isinstance(keys, ServerKeyPair):
+        raise InvalidArgumentTypeError(f"server_key must be a ServerKey, not a ServerKeyPair; "
+                                       f"{_KEY_PAIR_HINT}")
+    found = tuple(keys)
+    if not found:
+        raise InvalidArgumentError("server_key must be a ServerKey or a non-empty list of them")
+    for index, key in enumerate(found):
+        hint = _KEY_PAIR_HINT if isinstance(key, ServerKeyPair) else ""
+        require_type(f"server_key[{index}]", key, ServerKey, hint=hint)
     if len({key.key_id for key in found}) != len(found):
-        raise ConfigurationError("server keys must have distinct key ids")
+        raise InvalidArgumentError("server keys must have distinct key ids")
     return found
 
 

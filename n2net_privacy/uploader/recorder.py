@@ -45,18 +45,19 @@ from enum import StrEnum
 from pathlib import Path
 from types import TracebackType
 from typing import Protocol, Self
-from urllib.parse import urlsplit
 
 from n2net_privacy import ohttp
+from n2net_privacy.checks import ensure_open, require_int, require_type
 from n2net_privacy.device import DeviceContext
 from n2net_privacy.egress import Egress
 from n2net_privacy.egress_policy import Purpose
-from n2net_privacy.errors import ConfigurationError, UploaderError
+from n2net_privacy.errors import InvalidArgumentError, InvalidArgumentTypeError, UploaderError
 from n2net_privacy.oblivious import KeyConfigSource, ObliviousClient, ObliviousConfig
 from n2net_privacy.phone import PhoneNumberErrorReason, normalize
 from n2net_privacy.redact import get_logger
 from n2net_privacy.uploader import forking
 from n2net_privacy.uploader.crashpoints import CrashHook, CrashPoint
+from n2net_privacy.uploader.keyring import server_keys
 from n2net_privacy.uploader.keystore import KeyStore
 from n2net_privacy.uploader.payload import (
     StampCache,
@@ -170,18 +171,34 @@ class Uploader:
         start: bool = True,
         oblivious: ObliviousConfig | None = None,
     ) -> None:
+        require_type("egress", egress, Egress, hint="build one with Egress(EgressPolicy(...))")
         events_url = _events_url(api_url, egress)
         if oblivious is not None:
+            require_type("oblivious", oblivious, ObliviousConfig)
             ohttp.require_extra()  # before anything is opened, so nothing is left behind
-            relay = urlsplit(oblivious.relay_url)
-            egress.policy.check(Purpose.OHTTP_RELAY, relay.scheme, relay.hostname or "")
+            egress.policy.check_url(
+                Purpose.OHTTP_RELAY, oblivious.relay_url, name="oblivious.relay_url"
+            )
+        require_type("app_key", app_key, str)
         if not app_key or any(ch.isspace() for ch in app_key):
-            raise ConfigurationError("app_key must be a non-empty token without spaces")
+            raise InvalidArgumentError("app_key must be a non-empty token without spaces")
+        require_type("data_dir", data_dir, (str, os.PathLike))
+        require_type("key_store", key_store, KeyStore,
+                     hint="pass SimulatedAndroidKeystore() or SimulatedIOSKeychain()")
+        keys = server_keys(server_key)  # before the queue file is opened, like every check
+        require_int("max_queue_events", max_queue_events, 1)
+        require_int("max_queue_bytes", max_queue_bytes, 1)
+        require_int("normalize_cache_size", normalize_cache_size, 0)
+        require_type("exit_flush_timeout_s", exit_flush_timeout_s, (int, float))
+        for flag, value in (("power_safe", power_safe), ("start", start)):
+            require_type(flag, value, bool)
+        if sender_config is not None:
+            require_type("sender_config", sender_config, SenderConfig)
         normalize("0", region)  # raises ConfigurationError for an unknown region now
         self._region = region
         self._cache: dict[str, _Normalized] = {}
         self._stamps = StampCache()
-        self._cache_size = max(normalize_cache_size, 0)
+        self._cache_size = normalize_cache_size
         self._clock = clock
         self._crash = crash_point
         self.exit_flush_timeout_s = exit_flush_timeout_s
@@ -200,7 +217,7 @@ class Uploader:
             _client_factory(egress, config, oblivious, monotonic),
             events_url=events_url,
             app_key=app_key,
-            server_key=server_key,
+            server_key=keys,
             config=config,
             clock=clock,
             monotonic=monotonic,
@@ -228,21 +245,16 @@ class Uploader:
 
     def record_call(self, to: str | HasNumber, duration_s: int) -> RecordResult:
         """Queue a call to ``to`` that lasted ``duration_s`` whole seconds."""
-        if (
-            not isinstance(duration_s, int)
-            or isinstance(duration_s, bool)
-            or not 0 <= duration_s <= MAX_DURATION_S
-        ):
-            raise UploaderError("duration_s must be an int from 0 to 2**31-1")
-        return self._record(to, duration_s)
+        return self._record(to, require_int("duration_s", duration_s, 0, MAX_DURATION_S))
 
     def _record(self, to: str | HasNumber, duration_s: int | None) -> RecordResult:
         self._check_process()
-        if self._closed:
-            raise UploaderError("the uploader is closed")
+        ensure_open(self._closed, "Uploader")
         raw = to if isinstance(to, str) else getattr(to, "number", None)
         if not isinstance(raw, str):
-            raise UploaderError("`to` must be a number string or have a string .number")
+            raise InvalidArgumentTypeError(
+                f"to must be a str or have a str .number (a ContactPhone), not {type(to).__name__}"
+            )
         e164, reason = self._normalized(raw)
         if e164 is None:
             reason = reason or PhoneNumberErrorReason.INVALID
@@ -275,6 +287,7 @@ class Uploader:
 
         Events held because the server knew none of the old keys go out under the new ones.
         """
+        ensure_open(self._closed, "Uploader")
         self.sender.keys.replace(keys)
         self._worker.kick()
 
@@ -384,17 +397,20 @@ class Uploader:
 
     def skipped_counts(self) -> dict[PhoneNumberErrorReason, int]:
         """Numbers not uploaded, by reason (persisted across restarts)."""
+        ensure_open(self._closed, "Uploader")
         self._check_process()
         counts = self._queue.file.counters("skipped:")
         return {PhoneNumberErrorReason(k): v for k, v in counts.items()}
 
     def dropped_counts(self) -> dict[DropReason, int]:
         """Events thrown away locally, by reason (see the queue's drop policy)."""
+        ensure_open(self._closed, "Uploader")
         self._check_process()
         return self._queue.dropped_counts()
 
     def dead_letter_counts(self) -> dict[str, int]:
         """Events the server refused for good, by reason (``"http_422"``, ``"invalid_payload"``)."""
+        ensure_open(self._closed, "Uploader")
         self._check_process()
         return self._queue.dead_letter_counts()
 
@@ -419,8 +435,5 @@ def _client_factory(
 
 def _events_url(api_url: str, egress: Egress) -> str:
     """Check ``api_url`` against the egress policy now, and build the endpoint URL."""
-    parts = urlsplit(api_url)
-    if parts.query or parts.fragment or parts.username or parts.password or not parts.hostname:
-        raise ConfigurationError("api_url must be scheme://host[:port][/path] only")
-    egress.policy.check(Purpose.N2NET_API, parts.scheme, parts.hostname)
-    return api_url.rstrip("/") + EVENTS_PATH
+    egress.policy.check_url(Purpose.N2NET_API, api_url, name="api_url")
+    return api_url.strip().rstrip("/") + EVENTS_PATH

@@ -25,7 +25,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hpke, serialization
 from cryptography.hazmat.primitives.asymmetric import mlkem, x25519
 
-from n2net_privacy.errors import ConfigurationError, WireFormatError
+from n2net_privacy.checks import quoted, require_type
+from n2net_privacy.errors import InvalidArgumentError, InvalidArgumentTypeError, WireFormatError
 
 __all__ = [
     "HPKE_INFO",
@@ -65,8 +66,9 @@ _HYBRID_SUITE = _suite(hpke.KEM.MLKEM768_X25519)
 
 def _check_key_id(key_id: str) -> None:
     # The id travels in a header, so it must be a plain token.
+    require_type("key_id", key_id, str)
     if not _KEY_ID.fullmatch(key_id):
-        raise ConfigurationError("key_id must be 1-64 characters of [A-Za-z0-9._-]")
+        raise InvalidArgumentError("key_id must be 1-64 characters of [A-Za-z0-9._-]")
 
 
 @dataclass(frozen=True)
@@ -79,8 +81,9 @@ class ServerKey:
     def __post_init__(self) -> None:
         _check_key_id(self.key_id)
         if not isinstance(self.public_key, x25519.X25519PublicKey | hpke.MLKEM768X25519PublicKey):
-            raise ConfigurationError(
-                "public_key must be an X25519 or ML-KEM-768+X25519 public key"
+            raise InvalidArgumentTypeError(
+                "public_key must be an X25519 or ML-KEM-768+X25519 public key, "
+                f"not {type(self.public_key).__name__}; for raw bytes use ServerKey.from_raw()"
             )
 
     @property
@@ -97,6 +100,7 @@ class ServerKey:
     @classmethod
     def from_raw(cls, key_id: str, data: bytes) -> ServerKey:
         """Load a raw public key: 32 bytes (X25519) or 1216 bytes (hybrid)."""
+        require_type("data", data, bytes, hint="for a PEM file use ServerKey.from_pem()")
         try:
             if len(data) == _X25519_LEN:
                 return cls(key_id, x25519.X25519PublicKey.from_public_bytes(data))
@@ -104,9 +108,11 @@ class ServerKey:
                 pq = mlkem.MLKEM768PublicKey.from_public_bytes(data[:_MLKEM768_PUBLIC_LEN])
                 classic = x25519.X25519PublicKey.from_public_bytes(data[_MLKEM768_PUBLIC_LEN:])
                 return cls(key_id, hpke.MLKEM768X25519PublicKey(pq, classic))
+        except InvalidArgumentError:  # our own (a bad key_id): not the library's complaint
+            raise
         except ValueError as exc:
-            raise ConfigurationError("server public key bytes are invalid") from exc
-        raise ConfigurationError(
+            raise InvalidArgumentError("server public key bytes are invalid") from exc
+        raise InvalidArgumentError(
             f"server public key must be {_X25519_LEN} or {_HYBRID_PUBLIC_LEN} bytes,"
             f" got {len(data)}"
         )
@@ -114,17 +120,18 @@ class ServerKey:
     @classmethod
     def from_pem(cls, key_id: str, data: bytes) -> ServerKey:
         """Load a PEM public key: one X25519 block, or ML-KEM-768 then X25519 blocks."""
+        require_type("data", data, bytes, hint="read the PEM file in binary mode")
         blocks = _PEM_BLOCK.findall(data)
         try:
             loaded = [serialization.load_pem_public_key(block) for block in blocks]
         except ValueError as exc:
-            raise ConfigurationError("server public key PEM is invalid") from exc
+            raise InvalidArgumentError("server public key PEM is invalid") from exc
         match loaded:
             case [x25519.X25519PublicKey() as classic]:
                 return cls(key_id, classic)
             case [mlkem.MLKEM768PublicKey() as pq, x25519.X25519PublicKey() as classic]:
                 return cls(key_id, hpke.MLKEM768X25519PublicKey(pq, classic))
-        raise ConfigurationError(
+        raise InvalidArgumentError(
             "server public key PEM must hold one X25519 key, or an ML-KEM-768 key"
             " followed by an X25519 key"
         )
@@ -159,7 +166,9 @@ class ServerKeyPair:
                 + x25519.X25519PrivateKey.generate().private_bytes_raw()
             )
         else:
-            raise ConfigurationError(f"unknown key kind {kind!r}")
+            raise InvalidArgumentError(
+                f"unknown key kind {quoted(kind)}; choose 'x25519' or 'mlkem768x25519'"
+            )
         return cls.from_private_raw(key_id, raw)
 
     @classmethod
@@ -178,11 +187,13 @@ class ServerKeyPair:
                 )
                 private = hpke.MLKEM768X25519PrivateKey(pq, classic)
             else:
-                raise ConfigurationError(
+                raise InvalidArgumentError(
                     f"server private key must be {_X25519_LEN} or {_HYBRID_PRIVATE_LEN} bytes"
                 )
+        except InvalidArgumentError:  # our own (the length): not the library's complaint
+            raise
         except ValueError as exc:
-            raise ConfigurationError("server private key bytes are invalid") from exc
+            raise InvalidArgumentError("server private key bytes are invalid") from exc
         return cls(
             key_id=key_id,
             private_key=private,
