@@ -8,6 +8,8 @@ method, URL and query, headers, cookies, request body (``postData.text`` or
 ``params``) and response body (``text``, plain or ``encoding: base64``).
 ``BOOK`` is the address book on the test device, as vCard or JSON. A host
 that ``--policy`` does not declare is a finding ("undeclared destination").
+With ``--manifest`` (a file from ``n2net-privacy manifest``), SDK traffic the
+privacy manifest does not declare is a ``manifest.undeclared`` finding.
 
 The capture is streamed, so memory stays bounded by the largest entry; on a
 terminal a progress bar shows how far it got. Reports and exit codes are
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
     from n2net_privacy.audit.capture import CaptureAudit
     from n2net_privacy.audit.destinations import DestinationPolicy
     from n2net_privacy.contacts import Contact
+    from n2net_privacy.manifest import DeclaredManifest
 
 __all__ = ["register", "run"]
 
@@ -71,6 +74,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "finding (default: on)",
     )
     parser.add_argument(
+        "--manifest", type=Path, metavar="PATH",
+        help="hold the SDK's traffic to a privacy manifest (PrivacyInfo.xcprivacy or Data "
+        "safety JSON from `n2net-privacy manifest`): anything it does not declare is a "
+        "manifest.undeclared finding",
+    )
+    parser.add_argument(
         "--allow-loopback-http", action="store_true",
         help="accept plain HTTP to loopback (a lab capture of the reference servers)",
     )
@@ -99,6 +108,7 @@ def _handle(args: argparse.Namespace) -> int:
         region=args.region,
         gravatar_enabled=args.gravatar == "on",
         allow_loopback_http=args.allow_loopback_http,
+        manifest=args.manifest,
         json_path=args.json or args.out / f"{stem}.privacy-report.json",
         html_path=args.html or args.out / f"{stem}.privacy-report.html",
         quiet=args.quiet,
@@ -156,6 +166,17 @@ def _inputs(
     return book, rules
 
 
+def _manifest(path: Path | None) -> DeclaredManifest | None:
+    from n2net_privacy.manifest import load_manifest
+
+    if path is None:
+        return None
+    try:
+        return load_manifest(path)
+    except N2NetPrivacyError as exc:
+        raise _BadInput(str(exc)) from exc
+
+
 def _scan(
     capture: Path, audit: CaptureAudit, *, quiet: bool, stdout: TextIO, stderr: TextIO
 ) -> int:
@@ -190,6 +211,7 @@ def run(
     region: str | None = None,
     gravatar_enabled: bool = True,
     allow_loopback_http: bool = False,
+    manifest: Path | None = None,
     json_path: Path,
     html_path: Path,
     quiet: bool = False,
@@ -203,7 +225,7 @@ def run(
         book, rules = _inputs(capture, contacts, policy, [json_path, html_path])
         audit = CaptureAudit(
             book, rules, region=region, gravatar_enabled=gravatar_enabled,
-            allow_loopback_http=allow_loopback_http,
+            allow_loopback_http=allow_loopback_http, manifest=_manifest(manifest),
         )
         count = _scan(capture, audit, quiet=quiet, stdout=stdout, stderr=stderr)
         report = audit.report(title=f"N2Net privacy report: {capture.name}")
