@@ -37,6 +37,7 @@ from n2net_privacy.manifest.play import (
     PLAY_SOURCES,
     data_safety,
     data_safety_json,
+    data_safety_json_schema,
 )
 
 __all__ = [
@@ -57,6 +58,7 @@ __all__ = [
     "data_flows",
     "data_safety",
     "data_safety_json",
+    "data_safety_json_schema",
     "ios_manifest",
     "ios_plist",
     "load_manifest",

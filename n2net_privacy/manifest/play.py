@@ -25,6 +25,7 @@ __all__ = [
     "PLAY_SOURCES",
     "data_safety",
     "data_safety_json",
+    "data_safety_json_schema",
     "flow_answer",
 ]
 
@@ -127,3 +128,94 @@ def data_safety(config: ManifestConfig) -> dict[str, Any]:
 def data_safety_json(config: ManifestConfig) -> str:
     """:func:`data_safety` as indented JSON with a final newline."""
     return json.dumps(data_safety(config), indent=2, ensure_ascii=False) + "\n"
+
+
+def data_safety_json_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of :func:`data_safety`: docs/data-safety.schema.json."""
+    pairs = [
+        {"if": {"properties": {"category": {"const": category}}},
+         "then": {"properties": {"type": {"enum": list(names)}}}}
+        for category, names in PLAY_DATA_TYPES.items()
+    ]
+    flow = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["flow", "purpose", "relay_only", "description"],
+        "properties": {
+            "flow": {"enum": [f.value for f in FlowName],
+                     "description": "the SDK data flow (not a Play field)"},
+            "purpose": {"type": "string", "description": "the SDK's egress purpose"},
+            "relay_only": {"type": "boolean",
+                           "description": "sent only through an Oblivious HTTP relay"},
+            "description": {"type": "string"},
+        },
+    }
+    data_type = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["category", "type", "collected", "shared", "ephemeral", "required",
+                     "purposes", "n2net_flows"],
+        "properties": {
+            "category": {"enum": list(PLAY_DATA_TYPES), "description": "Play's data category"},
+            "type": {"type": "string", "description": "Play's data type within the category"},
+            "collected": {"type": "boolean",
+                          "description": "Play: transmitted off the device"},
+            "shared": {"type": "boolean",
+                       "description": "Play: transferred to a third party"},
+            "ephemeral": {"type": "boolean",
+                          "description": "Play: is this data processed ephemerally?"},
+            "required": {"type": "boolean",
+                         "description": "Play: is this data collection required (true) or "
+                         "optional (false)?"},
+            "purposes": {"type": "array", "minItems": 1, "uniqueItems": True,
+                         "items": {"enum": list(PLAY_PURPOSES)}},
+            "n2net_flows": {"type": "array", "items": flow,
+                            "description": "the SDK flows this answer covers (ours, for "
+                            "the audit; not a Play field)"},
+        },
+        "allOf": pairs,
+    }
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://n2net.com/schemas/n2net.data-safety-1.schema.json",
+        "title": "Google Play Data safety answers of the n2net-privacy SDK",
+        "description": f"Format {DATA_SAFETY_FORMAT}. Names from {PLAY_SOURCES['form']} "
+        f"and {PLAY_SOURCES['data_types']}.",
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["format", "sdk", "configuration", "collects_or_shares_data",
+                     "encrypted_in_transit", "deletion", "data_types"],
+        "properties": {
+            "format": {"const": DATA_SAFETY_FORMAT},
+            "sdk": {"type": "object", "additionalProperties": False,
+                    "required": ["name", "version"],
+                    "properties": {"name": {"const": "n2net-privacy"},
+                                   "version": {"type": "string"}}},
+            "configuration": {
+                "type": "object", "additionalProperties": False,
+                "required": ["uploader", "gravatar", "oblivious"],
+                "properties": {k: {"type": "boolean"}
+                               for k in ("uploader", "gravatar", "oblivious")},
+                "description": "what the labels were built for (informative)",
+            },
+            "collects_or_shares_data": {
+                "type": "boolean",
+                "description": "Play: does your app collect or share any of the required "
+                "user data types?",
+            },
+            "encrypted_in_transit": {
+                "type": "boolean",
+                "description": "Play: is all of the user data collected by your app encrypted "
+                "in transit?",
+            },
+            "deletion": {
+                "type": "object", "additionalProperties": False,
+                "required": ["users_can_request", "note"],
+                "properties": {"users_can_request": {"type": "boolean"},
+                               "note": {"type": "string"}},
+                "description": "Play: do you provide a way for users to request that their "
+                "data is deleted? (for what the SDK sends)",
+            },
+            "data_types": {"type": "array", "items": data_type},
+        },
+    }
