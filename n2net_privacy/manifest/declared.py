@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import plistlib
+from xml.parsers.expat import ExpatError
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,7 +123,7 @@ def load_manifest(path: str | Path) -> DeclaredManifest:
 def _ios(data: bytes, source: str) -> DeclaredManifest:
     try:
         root = plistlib.loads(data)
-    except (plistlib.InvalidFileException, ValueError, TypeError, KeyError,
+    except (plistlib.InvalidFileException, ExpatError, ValueError, TypeError, KeyError,
             IndexError, OverflowError) as exc:
         raise ManifestError(f"{source}: not a valid property list") from exc
     if not isinstance(root, dict):
