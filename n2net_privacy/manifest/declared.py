@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import json
 import plistlib
-from xml.parsers.expat import ExpatError
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from xml.parsers.expat import ExpatError
 
 from n2net_privacy.egress_policy import Purpose
 from n2net_privacy.errors import ManifestError
