@@ -141,7 +141,8 @@ class _BadInput(Exception):
 
 
 def _inputs(
-    capture: Path, contacts: Path, policy: Path | None, outputs: list[Path]
+    capture: Path, contacts: Path, policy: Path | None, outputs: list[Path],
+    manifest: Path | None = None,
 ) -> tuple[tuple[Contact, ...], DestinationPolicy]:
     from n2net_privacy.audit.destinations import DestinationPolicy
     from n2net_privacy.cli.audit import _output_problem
@@ -150,7 +151,8 @@ def _inputs(
     problem = regular_file(capture, 1 << 62, "the capture")
     if problem is not None:
         raise _BadInput(f"{capture}: {problem}")
-    problem = _output_problem(outputs, [capture, contacts, *([policy] if policy else [])])
+    given = [p for p in (policy, manifest) if p is not None]
+    problem = _output_problem(outputs, [capture, contacts, *given])
     if problem is not None:
         raise _BadInput(problem)
     try:
@@ -222,7 +224,7 @@ def run(
     from n2net_privacy.audit.capture import CaptureAudit
 
     try:
-        book, rules = _inputs(capture, contacts, policy, [json_path, html_path])
+        book, rules = _inputs(capture, contacts, policy, [json_path, html_path], manifest)
         audit = CaptureAudit(
             book, rules, region=region, gravatar_enabled=gravatar_enabled,
             allow_loopback_http=allow_loopback_http, manifest=_manifest(manifest),
