@@ -17,6 +17,7 @@ toggle is never an exception: it is a value the app renders.
     │   ├── InvalidTransitionError          a change the real platform would not allow
     │   └── UserScriptExhaustedError        a scripted user ran out of answers
     ├── AddressBookError                a malformed address book (names the record/line)
+    ├── ManifestError                   a privacy manifest the audit cannot read
     ├── PhoneNumberError                a number that cannot be normalized (.reason)
     ├── NetworkError                    network trouble; SDK features turn it into a value
     │   ├── NetworkTimeout                  the request timed out
@@ -62,6 +63,7 @@ __all__ = [
     "InvalidTransitionError",
     "InvalidUrlError",
     "KeyStoreError",
+    "ManifestError",
     "MissingUsageDescriptionError",
     "N2NetPrivacyError",
     "NetworkError",
@@ -202,6 +204,13 @@ class AddressBookError(N2NetPrivacyError):
         super().__init__(f"{where}: {message}")
         self.source = source
         self.location = location
+
+
+class ManifestError(N2NetPrivacyError):
+    """A privacy manifest (``PrivacyInfo.xcprivacy`` or Data safety JSON) that cannot be used.
+
+    The message names the file and what is wrong with it.
+    """
 
 
 class PhoneNumberError(N2NetPrivacyError, ValueError):

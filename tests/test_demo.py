@@ -16,7 +16,10 @@ def test_demo_story_holds_and_writes_the_report(tmp_path: Path) -> None:
     for chapter in ("Android 14", "iOS 18", "Gravatar", "SMS and calls", "privacy report"):
         assert chapter in text
     assert "findings: 0" in text
+    assert "[ok ] every byte that left is declared: 0 undeclared" in text
     assert "FAIL" not in text
+    assert (tmp_path / "PrivacyInfo.xcprivacy").read_bytes().startswith(b"<?xml")
+    assert '"format": "n2net.data-safety/1"' in (tmp_path / "data-safety.json").read_text()
     html = (tmp_path / "privacy-report.html").read_text()
     assert "<html" in html.lower()
     assert (tmp_path / "privacy-report.json").read_text().startswith("{")

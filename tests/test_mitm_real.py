@@ -129,7 +129,8 @@ def _free_port() -> int:
 
 
 def start_proxy(
-    tmp: Path, ca: Any, book: Path, policy: Path, *, block: bool = False, gravatar: bool = True
+    tmp: Path, ca: Any, book: Path, policy: Path, *, block: bool = False, gravatar: bool = True,
+    options: tuple[str, ...] = (),
 ) -> Proxy:
     ca_file = tmp / "upstream-ca.pem"
     ca.cert_pem.write_to_path(str(ca_file))
@@ -166,6 +167,7 @@ def start_proxy(
             f"n2net_block={'true' if block else 'false'}",
             "--set",
             f"n2net_gravatar={'true' if gravatar else 'false'}",
+            *(arg for option in options for arg in ("--set", option)),
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -328,6 +330,30 @@ def test_block_mode_answers_451_and_the_server_never_sees_the_leak(
     assert [f["rule"] for f in report["findings"]] == ["pii.name"]
     outcomes = {r["id"]: (r["status"], r["outcome"]) for r in report["requests"]}
     assert outcomes == {1: (200, "sent"), 2: (451, "blocked")}
+
+
+def test_the_addon_holds_sdk_traffic_to_a_privacy_manifest(
+    tmp_path: Path, upstream: Any
+) -> None:
+    from n2net_privacy.manifest import ManifestConfig, ios_plist
+
+    server, ca = upstream
+    port = server.server_address[1]
+    book, policy = _book_file(tmp_path, REDTEAM_BOOK), _policy_file(tmp_path, port)
+    manifest = tmp_path / "PrivacyInfo.xcprivacy"
+    manifest.write_bytes(ios_plist(ManifestConfig(uploader=False)))
+    proxy = start_proxy(tmp_path, ca, book, policy, options=(f"n2net_manifest={manifest}",))
+    try:
+        with proxy.client() as client:
+            assert client.get(f"https://127.0.0.1:{port}/v1/ping").status_code == 200
+    finally:
+        report = proxy.stop()
+    assert [(f["rule"], f["detail"]) for f in report["findings"]] == [
+        ("manifest.undeclared", "destination n2net_api is outside the manifest's data flows")
+    ]
+    assert report["manifest"]["declared_not_observed"] == [
+        "NSPrivacyCollectedDataTypeEmailAddress", "NSPrivacyCollectedDataTypeContacts"
+    ]
 
 
 class _Null:

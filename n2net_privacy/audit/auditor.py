@@ -36,7 +36,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 
 from n2net_privacy.audit.detectors import AddressBookPii, ContactLike, PiiDetector, PiiKind
 from n2net_privacy.audit.events import check_events
-from n2net_privacy.audit.findings import AuditMode, DataFlow, Finding, Rule
+from n2net_privacy.audit.findings import AuditMode, DataFlow, Finding, ManifestCheck, Rule
 from n2net_privacy.audit.places import Field, json_fields, media_type, request_fields
 from n2net_privacy.checks import require_type
 from n2net_privacy.egress_policy import (
@@ -48,6 +48,7 @@ from n2net_privacy.egress_policy import (
 )
 from n2net_privacy.errors import EgressPolicyError, InvalidArgumentTypeError, WireFormatError
 from n2net_privacy.gravatar.hashing import is_gravatar_hash
+from n2net_privacy.manifest import DeclaredManifest, FlowName
 from n2net_privacy.redact import get_logger
 from n2net_privacy.uploader.sealing import PrivateKey
 from n2net_privacy.uploader.wire import CONTENT_TYPE, EVENTS_PATH, open_sealed
@@ -95,7 +96,9 @@ class EgressAuditor:
     policy's allowlist; ``allow_loopback_http`` accepts ``http://`` to
     loopback (the local test servers). ``server_private_key`` opens sealed
     uploader bodies. ``region`` reads numbers stored in national form.
-    Thread-safe; the matchers are built once, here.
+    ``manifest`` (:func:`~n2net_privacy.manifest.load_manifest`) holds every
+    request to a privacy manifest (:meth:`use_manifest`). Thread-safe; the
+    matchers are built once, here.
 
     The chokepoint applies its own :class:`EgressPolicy` before any
     inspector, so ``host.not_allowed`` and ``transport.plaintext`` fire where
@@ -113,6 +116,7 @@ class EgressAuditor:
         server_private_key: PrivateKey | None = None,
         region: str | None = None,
         gravatar_consent: Callable[[], bool] | None = None,
+        manifest: DeclaredManifest | None = None,
     ) -> None:
         if isinstance(address_book, str | bytes):
             raise InvalidArgumentTypeError(
@@ -139,6 +143,8 @@ class EgressAuditor:
         self._seen = 0
         self._findings: list[Finding] = []
         self._flows: dict[tuple[str, str], set[str]] = {}
+        self._manifest = manifest
+        self._observed: set[FlowName] = set()
 
     # --- the inspector -------------------------------------------------------
 
@@ -163,18 +169,35 @@ class EgressAuditor:
         """
         self._consent = consent
 
+    def use_manifest(self, manifest: DeclaredManifest | None) -> None:
+        """Hold every request from now on to ``manifest`` (see :mod:`n2net_privacy.manifest`).
+
+        A request carrying a data type it does not declare, or going to an SDK
+        destination outside its data flows, is a ``manifest.undeclared`` finding.
+        """
+        with self._lock:
+            self._manifest = manifest
+            self._observed.clear()
+
     def inspect(self, request: OutgoingRequest) -> None:
         """Check one request; in block mode raise :class:`EgressPolicyError` on a finding."""
         with self._lock:
             self._seen += 1
             request_id = request.request_id or self._seen
         problems, categories = self._check(request)
+        manifest = self._manifest
+        observed: set[FlowName] = set()
+        if manifest is not None:
+            undeclared, observed = manifest.undeclared(request.purpose.value, categories)
+            here = Field("request", (), "")
+            problems.extend((Rule.MANIFEST_UNDECLARED, here, d) for d in undeclared)
         blocked = bool(problems) and self.mode is AuditMode.BLOCK
         findings = self._findings_for(request, request_id, problems, blocked=blocked)
         host = self._safe_host(request, problems)
         with self._lock:
             self._findings.extend(findings)
             if not blocked:
+                self._observed.update(observed)
                 flow = self._flows.setdefault((host, request.purpose.value), set())
                 flow.update(categories)
                 flow.update(f.rule.category for f in findings)
@@ -372,11 +395,21 @@ class EgressAuditor:
             for (host, purpose), categories in items
         )
 
+    def manifest_check(self) -> ManifestCheck | None:
+        """The run against the manifest: what it declares and what no request showed."""
+        with self._lock:
+            manifest, observed = self._manifest, set(self._observed)
+        if manifest is None:
+            return None
+        return ManifestCheck(manifest.source, manifest.platform, manifest.declared_types(),
+                             manifest.not_observed(observed))
+
     def clear(self) -> None:
         """Forget findings and flows (the request counter keeps counting)."""
         with self._lock:
             self._findings.clear()
             self._flows.clear()
+            self._observed.clear()
 
     def assert_no_pii(self) -> None:
         """Raise ``AssertionError`` listing every finding, if there is any.

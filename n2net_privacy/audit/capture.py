@@ -35,6 +35,7 @@ from n2net_privacy.audit.findings import DataFlow, Finding, Rule
 from n2net_privacy.audit.har import HarExchange, OversizedEntry
 from n2net_privacy.audit.report import PrivacyReport, build_report
 from n2net_privacy.egress_policy import AuditEntry, AuditLog, OutgoingRequest, Purpose
+from n2net_privacy.manifest import DeclaredManifest
 
 __all__ = ["CaptureAudit"]
 
@@ -88,7 +89,8 @@ class CaptureAudit:
     hash sent anywhere, Gravatar included, is a finding. Thread-safe, so the
     mitmproxy addon can call :meth:`audit` from its worker threads.
     ``allow_loopback_http`` accepts plain HTTP to loopback (a lab set-up
-    with the reference servers), as the SDK's test mode does.
+    with the reference servers), as the SDK's test mode does. ``manifest``
+    holds the SDK's requests to a privacy manifest (``manifest.undeclared``).
     """
 
     def __init__(
@@ -99,6 +101,7 @@ class CaptureAudit:
         region: str | None = None,
         gravatar_enabled: bool = True,
         allow_loopback_http: bool = False,
+        manifest: DeclaredManifest | None = None,
     ) -> None:
         self.policy = policy if policy is not None else DestinationPolicy.sdk_default()
         pii = (
@@ -118,7 +121,7 @@ class CaptureAudit:
             "region": region,
             "allow_loopback_http": allow_loopback_http,
         }
-        self._requests = EgressAuditor(pii, **options)
+        self._requests = EgressAuditor(pii, manifest=manifest, **options)
         self._responses = EgressAuditor(pii, **options)
         if not gravatar_enabled:
             # QA says the toggle was off for the whole capture: any email hash is a leak.
@@ -264,4 +267,5 @@ class CaptureAudit:
             flows=self.data_flows(),
             title=title,
             redact=self._requests.redact_path,
+            manifest=self._requests.manifest_check(),
         )

@@ -17,6 +17,7 @@ __all__ = [
     "AuditMode",
     "DataFlow",
     "Finding",
+    "ManifestCheck",
     "Rule",
 ]
 
@@ -40,6 +41,7 @@ class Rule(StrEnum):
     TRANSPORT_PLAINTEXT = "transport.plaintext"
     NOT_INSPECTED = "audit.not_inspected"
     DESTINATION_UNDECLARED = "destination.undeclared"
+    MANIFEST_UNDECLARED = "manifest.undeclared"
 
     @property
     def category(self) -> str:
@@ -57,6 +59,7 @@ _CATEGORIES = {
     Rule.TRANSPORT_PLAINTEXT: "plaintext HTTP",
     Rule.NOT_INSPECTED: "content the auditor could not inspect fully",
     Rule.DESTINATION_UNDECLARED: "request to an undeclared destination",
+    Rule.MANIFEST_UNDECLARED: "data or destination the privacy manifest does not declare",
 }
 
 
@@ -131,4 +134,37 @@ class DataFlow:
             destination=str(data["destination"]),
             purpose=str(data["purpose"]),
             categories=tuple(str(c) for c in data["categories"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestCheck:
+    """How a run measured up to a privacy manifest (``--manifest``).
+
+    ``declared``: the manifest's data types the SDK's flows account for;
+    ``not_observed``: those no request showed ("declared, not observed": the
+    label may say more than a run exercises, never less). Requests carrying
+    anything undeclared are ``manifest.undeclared`` findings.
+    """
+
+    source: str
+    platform: str
+    declared: tuple[str, ...]
+    not_observed: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "platform": self.platform,
+            "declared": list(self.declared),
+            "declared_not_observed": list(self.not_observed),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ManifestCheck:
+        return cls(
+            source=str(data["source"]),
+            platform=str(data["platform"]),
+            declared=tuple(str(t) for t in data["declared"]),
+            not_observed=tuple(str(t) for t in data["declared_not_observed"]),
         )

@@ -7,8 +7,10 @@ Run it with the path that ``n2net-privacy mitm-addon-path`` prints::
 Each request is audited as it passes, with the same detectors as
 ``n2net-privacy audit-har`` (:class:`~n2net_privacy.audit.capture.CaptureAudit`);
 findings are logged, redacted. With ``--set n2net_block=true`` a request with
-a finding never reaches its server: the addon answers ``451`` itself. When
-mitmproxy exits, the JSON and HTML report go to ``n2net_report``.
+a finding never reaches its server: the addon answers ``451`` itself. With
+``--set n2net_manifest=PrivacyInfo.xcprivacy`` (or the Data safety JSON) SDK
+traffic the privacy manifest does not declare is a ``manifest.undeclared``
+finding. When mitmproxy exits, the JSON and HTML report go to ``n2net_report``.
 
 mitmproxy is imported only when mitmproxy loads this file, so the SDK never
 depends on it (the ``mitm`` extra, Python 3.12+).
@@ -77,15 +79,20 @@ class N2NetPrivacyAddon:
             "The app's Gravatar toggle; off: any email hash is a finding.",
         )
         loader.add_option(
+            "n2net_manifest", str, "",
+            "Privacy manifest (PrivacyInfo.xcprivacy or Data safety JSON) to hold SDK traffic to.",
+        )
+        loader.add_option(
             "n2net_report", str, "n2net-privacy-report", "Folder for report.json and report.html."
         )
 
     def configure(self, updated: set[str]) -> None:
         from mitmproxy import ctx, exceptions
 
-        if not updated & {"n2net_contacts", "n2net_policy", "n2net_gravatar"}:
+        if not updated & {"n2net_contacts", "n2net_policy", "n2net_gravatar", "n2net_manifest"}:
             return
         from n2net_privacy.errors import N2NetPrivacyError
+        from n2net_privacy.manifest import load_manifest
         from n2net_privacy.scenario.loader import read_book_file
 
         contacts = ctx.options.n2net_contacts
@@ -99,10 +106,14 @@ class N2NetPrivacyAddon:
                 if policy_path
                 else DestinationPolicy.sdk_default()
             )
+            manifest_path = ctx.options.n2net_manifest
+            manifest = load_manifest(manifest_path) if manifest_path else None
         except N2NetPrivacyError as exc:
             raise exceptions.OptionsError(f"n2net-privacy: {exc}") from exc
         with self._lock:
-            self._audit = CaptureAudit(book, policy, gravatar_enabled=ctx.options.n2net_gravatar)
+            self._audit = CaptureAudit(
+                book, policy, gravatar_enabled=ctx.options.n2net_gravatar, manifest=manifest
+            )
         _log.info("n2net-privacy: auditing against %d contacts", len(book))
 
     def _next_index(self, flow: Any) -> int:

@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from html import escape
 from typing import Any, Protocol
 
-from n2net_privacy.audit.findings import DataFlow, Finding
+from n2net_privacy.audit.findings import DataFlow, Finding, ManifestCheck, Rule
 from n2net_privacy.egress_policy import AuditEntry, AuditLog
 from n2net_privacy.redact import scrub
 from n2net_privacy.wording import plural
@@ -128,6 +128,8 @@ class PrivacyReport:
     requests: tuple[RequestRow, ...]
     flows: tuple[DataFlow, ...]
     findings: tuple[Finding, ...]
+    manifest: ManifestCheck | None = None
+    """Set when the run was held to a privacy manifest (``--manifest``)."""
 
     @property
     def clean(self) -> bool:
@@ -152,8 +154,21 @@ class PrivacyReport:
                 f"data to {flow.purpose} @ {flow.destination}: {', '.join(flow.categories)}"
                 for flow in self.flows
             ),
+            *self._manifest_lines(),
             f"findings: {len(self.findings)}",
             *(f"  - {f.describe()}" for f in self.findings),
+        ]
+
+    def _manifest_lines(self) -> list[str]:
+        check = self.manifest
+        if check is None:
+            return []
+        undeclared = sum(1 for f in self.findings if f.rule is Rule.MANIFEST_UNDECLARED)
+        return [
+            f"manifest: {check.source} ({check.platform}) declares "
+            f"{', '.join(check.declared) or 'no SDK data'}",
+            f"declared, not observed: {', '.join(check.not_observed) or 'none'}",
+            f"undeclared: {undeclared}",
         ]
 
     # --- JSON --------------------------------------------------------------
@@ -168,6 +183,7 @@ class PrivacyReport:
             "requests": [asdict(r) for r in self.requests],
             "flows": [f.to_dict() for f in self.flows],
             "findings": [f.to_dict() for f in self.findings],
+            **({"manifest": self.manifest.to_dict()} if self.manifest is not None else {}),
         }
 
     def to_json(self) -> str:
@@ -185,6 +201,7 @@ class PrivacyReport:
             requests=tuple(RequestRow(**r) for r in data["requests"]),
             flows=tuple(DataFlow.from_dict(f) for f in data["flows"]),
             findings=tuple(Finding.from_dict(f) for f in data["findings"]),
+            manifest=ManifestCheck.from_dict(data["manifest"]) if "manifest" in data else None,
         )
 
     @classmethod
@@ -211,6 +228,7 @@ class PrivacyReport:
             f"{plural(len(self.requests), 'request')}, "
             f"{plural(len(self.findings), 'finding')}.</p>",
             self._findings_html(),
+            self._manifest_html(),
             self._flows_html(),
             self._timeline_html(),
             self._requests_html(),
@@ -238,6 +256,22 @@ class PrivacyReport:
             + _table(("Request", "Rule", "Request line", "Purpose", "Place", "What", "Outcome"),
                      rows, row_class="finding")
             + "</section>"
+        )
+
+    def _manifest_html(self) -> str:
+        check = self.manifest
+        if check is None:
+            return ""
+        missing = set(check.not_observed)
+        rows = [(name, "declared, not observed" if name in missing else "declared, observed")
+                for name in check.declared]
+        return (
+            f'<section id="manifest"><h2>Privacy manifest: {escape(check.source)} '
+            f"({escape(check.platform)})</h2>"
+            + _table(("Declared data type", "In this run"), rows,
+                     empty="The manifest declares no SDK data.")
+            + "<p>Anything a request carried that the manifest does not declare is a "
+            "manifest.undeclared finding above.</p></section>"
         )
 
     def _flows_html(self) -> str:
@@ -314,6 +348,7 @@ def build_report(
     title: str = "N2Net privacy report",
     redact: Callable[[str], str] = scrub,
     started_at: float | None = None,
+    manifest: ManifestCheck | None = None,
 ) -> PrivacyReport:
     """Gather a report. ``redact`` masks PII in request methods, hosts and paths (the
     auditor's :meth:`~n2net_privacy.audit.auditor.EgressAuditor.redact_path`
@@ -359,6 +394,7 @@ def build_report(
         ),
         flows=tuple(flows),
         findings=tuple(findings),
+        manifest=manifest,
     )
 
 
@@ -368,6 +404,8 @@ class _Audited(Protocol):
     def data_flows(self) -> tuple[DataFlow, ...]: ...
 
     def redact_path(self, path: str) -> str: ...
+
+    def manifest_check(self) -> ManifestCheck | None: ...
 
 
 def report_for(
@@ -389,4 +427,5 @@ def report_for(
         flows=auditor.data_flows(),
         title=title,
         redact=auditor.redact_path,
+        manifest=auditor.manifest_check(),
     )

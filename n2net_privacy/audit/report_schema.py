@@ -54,7 +54,8 @@ class _Finding(StrictModel):
     """One broken rule in one request, redacted."""
 
     rule: Literal["pii.email", "pii.name", "pii.phone", "events.non_e164", "events.schema",
-                  "host.not_allowed", "transport.plaintext", "audit.not_inspected"]
+                  "host.not_allowed", "transport.plaintext", "audit.not_inspected",
+                  "destination.undeclared", "manifest.undeclared"]
     request_id: int = Field(ge=0, description="the id of the request in `requests`")
     purpose: str
     method: str
@@ -64,6 +65,17 @@ class _Finding(StrictModel):
                                    "body:form:K, body:part:K, sealed:$..., request")
     detail: str = Field(description="what was found, in redacted form")
     blocked: bool
+
+
+class _Manifest(StrictModel):
+    """How the run measured up to a privacy manifest (present only with ``--manifest``)."""
+
+    source: str = Field(description="the manifest file")
+    platform: Literal["ios", "android"]
+    declared: list[str] = Field(description="declared data types the SDK's flows account for")
+    declared_not_observed: list[str] = Field(
+        description="declared types no request showed: not a failure"
+    )
 
 
 class ReportDocument(StrictModel):
@@ -77,6 +89,7 @@ class ReportDocument(StrictModel):
     requests: list[_Request]
     flows: list[_Flow]
     findings: list[_Finding]
+    manifest: _Manifest | None = None
 
 
 def report_json_schema() -> dict[str, Any]:

@@ -13,7 +13,9 @@ printed: rule, request, place, with the PII redacted); 2 no verdict: a bad
 scenario file (``n2net-privacy audit: error: SCENARIO.json:LINE: what is
 wrong`` on stderr), report paths that are not writable or equal an input
 (checked before the run), or a run that stopped. Never a traceback.
-``--schema`` prints the JSON Schema of the JSON report.
+``--schema`` prints the JSON Schema of the JSON report. ``--manifest PATH``
+holds the run to a privacy manifest from ``n2net-privacy manifest``: traffic
+it does not declare is a ``manifest.undeclared`` finding.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from n2net_privacy.wording import plural
 
 if TYPE_CHECKING:
     from n2net_privacy.audit.report import PrivacyReport
+    from n2net_privacy.manifest import DeclaredManifest
     from n2net_privacy.scenario.loader import LoadedScenario
     from n2net_privacy.scenario.runner import StepOutcome
 
@@ -64,6 +67,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--json", type=Path, metavar="PATH", help="write the JSON report here")
     parser.add_argument("--html", type=Path, metavar="PATH", help="write the HTML report here")
+    parser.add_argument(
+        "--manifest", type=Path, metavar="PATH",
+        help="hold the run to a privacy manifest (PrivacyInfo.xcprivacy or Data safety JSON "
+        "from `n2net-privacy manifest`): anything it does not declare is a "
+        "manifest.undeclared finding",
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="do not print each step")
     parser.add_argument(
         "--schema", action="store_true",
@@ -91,9 +100,8 @@ def _handle(args: argparse.Namespace) -> int:
         quiet=args.quiet,
         stdout=sys.stdout,
         stderr=sys.stderr,
+        manifest=args.manifest,
     )
-
-
 
 
 def _where(scenario: Path, exc: ScenarioError) -> str:
@@ -137,6 +145,7 @@ def run(
     quiet: bool = False,
     stdout: TextIO,
     stderr: TextIO,
+    manifest: Path | None = None,
 ) -> int:
     """Load, run and report on ``scenario``; return the exit code.
 
@@ -161,23 +170,34 @@ def run(
     book_path = loaded.scenario.address_book.path
     if book_path is not None:
         inputs.append(scenario.parent / book_path)
+    if manifest is not None:
+        inputs.append(manifest)
     problem = _output_problem([json_path, html_path], inputs)
     if problem is not None:
         return fail(problem)
+    from n2net_privacy.manifest import load_manifest
+
+    declared: DeclaredManifest | None = None
+    if manifest is not None:
+        try:
+            declared = load_manifest(manifest)
+        except N2NetPrivacyError as exc:
+            return fail(str(exc))
     return _run_loaded(scenario, loaded, json_path=json_path, html_path=html_path,
-                       show=show, stdout=stdout, fail=fail)
+                       show=show, stdout=stdout, fail=fail, manifest=declared)
 
 
 def _run_loaded(
     scenario: Path, loaded: LoadedScenario, *, json_path: Path, html_path: Path,
     show: Callable[[StepOutcome], None], stdout: TextIO, fail: Callable[[str], int],
+    manifest: DeclaredManifest | None = None,
 ) -> int:
     from n2net_privacy.scenario.runner import run_scenario
 
     try:
         stdout.write(f"scenario: {scenario} ({plural(len(loaded.scenario.steps), 'step')}, "
                      f"{plural(len(loaded.book), 'contact')})\n")
-        report = run_scenario(loaded, on_step=show)
+        report = run_scenario(loaded, on_step=show, manifest=manifest)
     except ScenarioError as exc:
         return fail(_where(scenario, exc))
     except (N2NetPrivacyError, OSError, RecursionError, ValueError) as exc:

@@ -8,6 +8,8 @@ method, URL and query, headers, cookies, request body (``postData.text`` or
 ``params``) and response body (``text``, plain or ``encoding: base64``).
 ``BOOK`` is the address book on the test device, as vCard or JSON. A host
 that ``--policy`` does not declare is a finding ("undeclared destination").
+With ``--manifest`` (a file from ``n2net-privacy manifest``), SDK traffic the
+privacy manifest does not declare is a ``manifest.undeclared`` finding.
 
 The capture is streamed, so memory stays bounded by the largest entry; on a
 terminal a progress bar shows how far it got. Reports and exit codes are
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
     from n2net_privacy.audit.capture import CaptureAudit
     from n2net_privacy.audit.destinations import DestinationPolicy
     from n2net_privacy.contacts import Contact
+    from n2net_privacy.manifest import DeclaredManifest
 
 __all__ = ["register", "run"]
 
@@ -71,6 +74,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "finding (default: on)",
     )
     parser.add_argument(
+        "--manifest", type=Path, metavar="PATH",
+        help="hold the SDK's traffic to a privacy manifest (PrivacyInfo.xcprivacy or Data "
+        "safety JSON from `n2net-privacy manifest`): anything it does not declare is a "
+        "manifest.undeclared finding",
+    )
+    parser.add_argument(
         "--allow-loopback-http", action="store_true",
         help="accept plain HTTP to loopback (a lab capture of the reference servers)",
     )
@@ -99,6 +108,7 @@ def _handle(args: argparse.Namespace) -> int:
         region=args.region,
         gravatar_enabled=args.gravatar == "on",
         allow_loopback_http=args.allow_loopback_http,
+        manifest=args.manifest,
         json_path=args.json or args.out / f"{stem}.privacy-report.json",
         html_path=args.html or args.out / f"{stem}.privacy-report.html",
         quiet=args.quiet,
@@ -131,7 +141,8 @@ class _BadInput(Exception):
 
 
 def _inputs(
-    capture: Path, contacts: Path, policy: Path | None, outputs: list[Path]
+    capture: Path, contacts: Path, policy: Path | None, outputs: list[Path],
+    manifest: Path | None = None,
 ) -> tuple[tuple[Contact, ...], DestinationPolicy]:
     from n2net_privacy.audit.destinations import DestinationPolicy
     from n2net_privacy.cli.audit import _output_problem
@@ -140,7 +151,8 @@ def _inputs(
     problem = regular_file(capture, 1 << 62, "the capture")
     if problem is not None:
         raise _BadInput(f"{capture}: {problem}")
-    problem = _output_problem(outputs, [capture, contacts, *([policy] if policy else [])])
+    given = [p for p in (policy, manifest) if p is not None]
+    problem = _output_problem(outputs, [capture, contacts, *given])
     if problem is not None:
         raise _BadInput(problem)
     try:
@@ -154,6 +166,17 @@ def _inputs(
     except N2NetPrivacyError as exc:
         raise _BadInput(str(exc)) from exc
     return book, rules
+
+
+def _manifest(path: Path | None) -> DeclaredManifest | None:
+    from n2net_privacy.manifest import load_manifest
+
+    if path is None:
+        return None
+    try:
+        return load_manifest(path)
+    except N2NetPrivacyError as exc:
+        raise _BadInput(str(exc)) from exc
 
 
 def _scan(
@@ -190,6 +213,7 @@ def run(
     region: str | None = None,
     gravatar_enabled: bool = True,
     allow_loopback_http: bool = False,
+    manifest: Path | None = None,
     json_path: Path,
     html_path: Path,
     quiet: bool = False,
@@ -200,10 +224,10 @@ def run(
     from n2net_privacy.audit.capture import CaptureAudit
 
     try:
-        book, rules = _inputs(capture, contacts, policy, [json_path, html_path])
+        book, rules = _inputs(capture, contacts, policy, [json_path, html_path], manifest)
         audit = CaptureAudit(
             book, rules, region=region, gravatar_enabled=gravatar_enabled,
-            allow_loopback_http=allow_loopback_http,
+            allow_loopback_http=allow_loopback_http, manifest=_manifest(manifest),
         )
         count = _scan(capture, audit, quiet=quiet, stdout=stdout, stderr=stderr)
         report = audit.report(title=f"N2Net privacy report: {capture.name}")

@@ -19,6 +19,7 @@ from typing import TextIO
 from n2net_privacy import ohttp
 from n2net_privacy.audit import EgressAuditor, report_for
 from n2net_privacy.demo.gravatar import gravatar_chapter
+from n2net_privacy.demo.labels import declare_labels, prove_labels
 from n2net_privacy.demo.oblivious import oblivious_chapter
 from n2net_privacy.demo.permissions import android_chapter, ios_chapter
 from n2net_privacy.demo.story import Story
@@ -65,6 +66,7 @@ def run_demo(
         server_private_key=server_key.private_key,
     )
     egress = Egress(EgressPolicy(allowed_hosts=allowed, test_mode=True), inspectors=[auditor])
+    declare_labels(story, auditor, report_dir)
 
     with tempfile.TemporaryDirectory(prefix="n2net-demo-") as tmp:
         data_dir = Path(tmp)
@@ -85,6 +87,7 @@ def run_demo(
     for line in report.summary_lines():
         story.say(line)
     story.check(not auditor.findings(), "the egress auditor found no PII leaving the device")
+    prove_labels(story, auditor)
     if report_dir is not None:
         report_dir.mkdir(parents=True, exist_ok=True)
         (report_dir / "privacy-report.html").write_text(report.render_html(), encoding="utf-8")

@@ -44,6 +44,7 @@ from n2net_privacy.gravatar import (
     GravatarFetcher,
     gravatar_hash,
 )
+from n2net_privacy.manifest import DeclaredManifest
 from n2net_privacy.permissions import (
     AndroidPermissionProvider,
     Answer,
@@ -150,6 +151,7 @@ class _Device:
     def __init__(
         self, loaded: LoadedScenario, data_dir: Path, stack: contextlib.ExitStack,
         clock: Callable[[], float], route: Callable[[str], str],
+        *, manifest: DeclaredManifest | None = None,
     ) -> None:
         scenario = loaded.scenario
         self.loaded = loaded
@@ -173,6 +175,7 @@ class _Device:
         self.auditor = EgressAuditor(
             self.book, mode="record", server_private_key=keys.private_key,
             allowed_hosts=policy.allowed_hosts, allow_loopback_http=True, region=platform.region,
+            manifest=manifest,
         )
         self.egress.add_inspector(self.auditor)
 
@@ -399,6 +402,7 @@ def run_scenario(
     clock: Callable[[], float] = time.monotonic,
     now: Callable[[], float] = time.time,
     route: Callable[[str], str] | None = None,
+    manifest: DeclaredManifest | None = None,
 ) -> PrivacyReport:
     """Run every step of ``loaded``; return the privacy report of the run.
 
@@ -408,6 +412,8 @@ def run_scenario(
     ``route`` maps each loopback server's base URL to the one the SDK should
     use instead: QA puts an intercepting proxy (mitmproxy in reverse mode)
     in between to capture the SDK's own traffic as a real device's.
+    ``manifest`` holds the run's traffic to a privacy manifest
+    (``manifest.undeclared`` findings; the report lists what it declares).
     Blocking: call it from a thread without a running event loop.
     """
     scenario = loaded.scenario
@@ -415,7 +421,8 @@ def run_scenario(
         tempfile.TemporaryDirectory(prefix="n2net-scenario-") as tmp,
         contextlib.ExitStack() as stack,
     ):
-        device = _Device(loaded, Path(tmp), stack, clock, route or (lambda url: url))
+        device = _Device(loaded, Path(tmp), stack, clock, route or (lambda url: url),
+                         manifest=manifest)
         for index, step in enumerate(scenario.steps):
             outcome = device.run(index, step)
             if on_step is not None:

@@ -27,6 +27,7 @@ from n2net_privacy.audit import (
     report_for,
 )
 from n2net_privacy.egress import Egress, EgressPolicy, Purpose
+from n2net_privacy.manifest import DeclaredManifest
 from n2net_privacy.uploader.sealing import PrivateKey
 from n2net_privacy.wording import plural
 
@@ -46,7 +47,8 @@ class AuditedEgress(Egress):
     ``server_private_key`` so sealed uploader bodies are opened and checked
     against wire contract v1 too. ``gravatar_consent`` (for example
     ``lambda: settings.gravatar_enabled``) makes an email hash sent while
-    Gravatar is off a finding.
+    Gravatar is off a finding. ``manifest`` holds every request to a privacy
+    manifest (:meth:`use_manifest`).
     """
 
     def __init__(
@@ -58,6 +60,7 @@ class AuditedEgress(Egress):
         loopback: bool = True,
         policy: EgressPolicy | None = None,
         gravatar_consent: Callable[[], bool] | None = None,
+        manifest: DeclaredManifest | None = None,
     ) -> None:
         if policy is None:
             policy = EgressPolicy(allowed_hosts=LOOPBACK_HOSTS, test_mode=True) if loopback \
@@ -69,6 +72,7 @@ class AuditedEgress(Egress):
             allow_loopback_http=policy.test_mode,
             server_private_key=server_private_key,
             gravatar_consent=gravatar_consent,
+            manifest=manifest,
         )
         self._lock = threading.Lock()
         self._acknowledged = 0
@@ -82,6 +86,10 @@ class AuditedEgress(Egress):
     def watch_gravatar_consent(self, consent: Callable[[], bool] | None) -> None:
         """See :meth:`EgressAuditor.watch_gravatar_consent`."""
         self.auditor.watch_gravatar_consent(consent)
+
+    def use_manifest(self, manifest: DeclaredManifest | None) -> None:
+        """See :meth:`EgressAuditor.use_manifest`."""
+        self.auditor.use_manifest(manifest)
 
     def findings(self) -> tuple[Finding, ...]:
         """Every finding so far (reading them does not count as asserting them)."""

@@ -16,8 +16,10 @@ docs/pytest-plugin.md has a runnable example of each:
     test audited no request at all. Any other ``Egress`` built during the
     test (``N2NetPrivacy(egress=None)`` builds one) gets the same auditor.
 
-Markers: ``n2net_allow_findings`` (findings do not fail the test) and
-``n2net_no_requests`` (zero audited requests is fine).
+Markers: ``n2net_allow_findings`` (findings do not fail the test),
+``n2net_no_requests`` (zero audited requests is fine) and
+``n2net_manifest(MANIFEST)`` (hold ``egress`` to a privacy manifest: a path to
+``PrivacyInfo.xcprivacy`` or Data safety JSON, or a ``ManifestConfig``).
 """
 
 from __future__ import annotations
@@ -28,6 +30,13 @@ import pytest
 
 from n2net_privacy.contacts import Contact
 from n2net_privacy.egress import Egress, on_new_egress
+from n2net_privacy.manifest import (
+    DeclaredManifest,
+    ManifestConfig,
+    ios_plist,
+    load_manifest,
+    parse_manifest,
+)
 from n2net_privacy.permissions import (
     AndroidPermissionProvider,
     IOSPermissionProvider,
@@ -55,6 +64,7 @@ __all__ = [
 TEST_APP_KEY = "test-app-key"
 _ALLOW_FINDINGS = "n2net_allow_findings"
 _NO_REQUESTS = "n2net_no_requests"
+_MANIFEST = "n2net_manifest"
 _EGRESS_KEY = pytest.StashKey[AuditedEgress]()
 _BOOKS_KEY = pytest.StashKey["_KnownBooks"]()
 
@@ -79,6 +89,24 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", f"{_NO_REQUESTS}: the egress fixture accepts a test that audits no request"
     )
+    config.addinivalue_line(
+        "markers", f"{_MANIFEST}(manifest): hold the egress fixture to a privacy manifest "
+        "(a path, a ManifestConfig or a DeclaredManifest)",
+    )
+
+
+def _marked_manifest(item: pytest.Item) -> DeclaredManifest | None:
+    marker = item.get_closest_marker(_MANIFEST)
+    if marker is None:
+        return None
+    if len(marker.args) != 1:
+        raise pytest.UsageError(f"@pytest.mark.{_MANIFEST} takes one argument: the manifest")
+    manifest = marker.args[0]
+    if isinstance(manifest, DeclaredManifest):
+        return manifest
+    if isinstance(manifest, ManifestConfig):
+        return parse_manifest(ios_plist(manifest), repr(manifest))
+    return load_manifest(manifest)
 
 
 def _verdict(item: pytest.Item, egress: AuditedEgress, *, requests: bool = True) -> list[str]:
@@ -190,9 +218,13 @@ def egress(
     out) or when fewer requests were audited than ``egress.expect_requests``
     asks (1 by default; marker ``n2net_no_requests`` or ``min=0`` opts out).
     Any other ``Egress`` built during the test gets this auditor as well.
+    With ``@pytest.mark.n2net_manifest(path_or_config)`` every request is held
+    to that privacy manifest: what it does not declare is a
+    ``manifest.undeclared`` finding (``egress.use_manifest(...)`` does the same).
     """
     audited = AuditedEgress(_n2net_known_books.contacts,
-                            server_private_key=server_key.private_key)
+                            server_private_key=server_key.private_key,
+                            manifest=_marked_manifest(request.node))
     _n2net_known_books.egress = audited
     if request.node.get_closest_marker(_NO_REQUESTS) is None:
         audited.expect_requests(min=1)
