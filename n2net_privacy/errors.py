@@ -18,7 +18,8 @@ toggle is never an exception: it is a value the app renders.
     ├── PhoneNumberError                a number that cannot be normalized (.reason)
     ├── NetworkError                    network trouble; SDK features turn it into a value
     │   ├── NetworkTimeout                  the request timed out
-    │   └── PinMismatchError                the server's key is not the pinned one
+    │   ├── PinMismatchError                the server's key is not the pinned one
+    │   └── RelayTooLargeError              the OHTTP relay refused a request's size (outer 413)
     ├── ObliviousHttpError              Oblivious HTTP trouble (uploads and avatars both use it)
     │   └── KeyConfigMismatchError          a key id or algorithms the gateway does not hold
     ├── GravatarError                   bad arguments to the Gravatar URL builder
@@ -47,9 +48,9 @@ __all__ = [
     "GravatarError",
     "InvalidArgumentError",
     "InvalidTransitionError",
+    "KeyConfigMismatchError",
     "KeyStoreError",
     "MissingUsageDescriptionError",
-    "KeyConfigMismatchError",
     "N2NetPrivacyError",
     "NetworkError",
     "NetworkTimeout",
@@ -57,6 +58,7 @@ __all__ = [
     "PermissionModelError",
     "PhoneNumberError",
     "PinMismatchError",
+    "RelayTooLargeError",
     "ScenarioError",
     "StorageError",
     "UnknownPermissionError",
@@ -206,6 +208,15 @@ class KeyConfigMismatchError(ObliviousHttpError):
     client treats it as "look at the key configuration again", never as
     data loss, and never as a reason to drop its pinned keys. Also
     importable as ``n2net_privacy.ohttp.KeyConfigMismatchError``.
+    """
+
+
+class RelayTooLargeError(NetworkError):
+    """The Oblivious HTTP relay answered 413 to an encapsulated request.
+
+    The relay cannot see what is inside, so the uploader splits the batch
+    while it holds more than one event and otherwise retries later: a relay
+    that forges a 413 cannot make events be thrown away.
     """
 
 

@@ -50,10 +50,7 @@ def _uploader(stack: OhttpStack, data_dir: Path, config: ObliviousConfig) -> Upl
 def test_events_arrive_exactly_once_and_the_ingest_never_sees_the_device(
     ohttp_stack: OhttpStack, tmp_path: Path
 ) -> None:
-    config = ObliviousConfig(
-        relay_url=ohttp_stack.relay.url, key_config_url=ohttp_stack.gateway.keys_url
-    )
-    uploader = _uploader(ohttp_stack, tmp_path, config)
+    uploader = _uploader(ohttp_stack, tmp_path, ohttp_stack.oblivious())
     try:
         for number in NUMBERS:
             assert uploader.record_sms(number).queued
@@ -75,15 +72,15 @@ def test_events_arrive_exactly_once_and_the_ingest_never_sees_the_device(
     assert [n for n in needles if n in blob] == []
 
 
-def test_a_rotated_gateway_key_is_refetched_and_nothing_is_lost(
+def test_a_rotation_to_the_backup_key_is_refetched_and_nothing_is_lost(
     ohttp_stack: OhttpStack, tmp_path: Path
 ) -> None:
-    stale = ohttp.Gateway([(9, x25519.X25519PrivateKey.generate())]).encoded_key_configs()
-    config = ObliviousConfig(
-        relay_url=ohttp_stack.relay.url,
-        key_config=stale,
-        key_config_url=ohttp_stack.gateway.keys_url,
-    )
+    # The app shipped both pinned configs; the gateway has since rotated to the backup.
+    current = ohttp_stack.gateway.gateway.encoded_key_configs()
+    backup = ohttp.Gateway([(2, ohttp_stack.backup_key)])
+    ohttp_stack.gateway.gateway = backup
+    shipped = current + backup.encoded_key_configs()
+    config = ohttp_stack.oblivious(key_config=shipped)
     uploader = _uploader(ohttp_stack, tmp_path, config)
     try:
         for number in NUMBERS[:5]:
@@ -93,8 +90,10 @@ def test_a_rotated_gateway_key_is_refetched_and_nothing_is_lost(
     finally:
         uploader.close(5)
     assert ohttp_stack.ingest.count() == 5
-    # The first try used the pinned, stale key: the gateway refused it without opening it.
+    # The first try used the first shipped key: the gateway refused it without opening it.
     assert ohttp_stack.gateway.sightings()[0].status == 400
+    assert {s.key_id for s in ohttp_stack.gateway.sightings()[1:]} == {2}
+    assert uploader.oblivious_keys is not None and uploader.oblivious_keys.key_id == 2
 
 
 def test_a_relay_that_is_down_keeps_the_events_queued(
@@ -105,7 +104,9 @@ def test_a_relay_that_is_down_keeps_the_events_queued(
         relay = OhttpRelay(gateway.gateway_url).start()
         dead_url = relay.url
         relay.close()
-    config = ObliviousConfig(relay_url=dead_url, key_config=gateway_keys)
+    config = ohttp_stack.oblivious(
+        relay_url=dead_url, key_config=gateway_keys, key_config_url=None
+    )
     uploader = Uploader(
         "https://api.n2net.com", ohttp_stack.app_key, ohttp_stack.ingest_key.public, tmp_path,
         key_store=SimulatedAndroidKeystore(), egress=_egress(), region="US",
@@ -124,12 +125,25 @@ def test_a_relay_that_is_down_keeps_the_events_queued(
 def test_bad_oblivious_configs_fail_at_construction(
     ohttp_stack: OhttpStack, tmp_path: Path
 ) -> None:
+    pins = ohttp_stack.key_pins
+    relay = ohttp_stack.relay.url
     with pytest.raises(ConfigurationError, match="key_config or key_config_url"):
-        ObliviousConfig(relay_url=ohttp_stack.relay.url)
+        ObliviousConfig(relay_url=relay, key_pins=pins)
     with pytest.raises(ConfigurationError, match="key_config is not usable"):
-        ObliviousConfig(relay_url=ohttp_stack.relay.url, key_config=b"\x00\x01")
+        ObliviousConfig(relay_url=relay, key_pins=pins, key_config=b"\x00\x01")
+    with pytest.raises(ConfigurationError, match="key_pins must be a PinSet"):
+        ObliviousConfig(relay_url=relay, key_pins=None, key_config_url=relay + "/k")  # type: ignore[arg-type]
+    unpinned = ohttp.Gateway([(5, x25519.X25519PrivateKey.generate())]).encoded_key_configs()
+    with pytest.raises(ConfigurationError, match="does not pin"):
+        ObliviousConfig(relay_url=relay, key_pins=pins, key_config=unpinned)
+    # The device never fetches keys from the gateway: only from the relay's origin.
+    with pytest.raises(ConfigurationError, match="relay's origin"):
+        ObliviousConfig(
+            relay_url=relay, key_pins=pins, key_config_url=ohttp_stack.gateway.keys_url
+        )
     refused = ObliviousConfig(
-        relay_url="https://relay.example/", key_config_url="https://relay.example/k"
+        relay_url="https://relay.example/", key_config_url="https://relay.example/k",
+        key_pins=pins,
     )
     with pytest.raises(ConfigurationError):
         _uploader(ohttp_stack, tmp_path, refused)
