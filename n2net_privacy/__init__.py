@@ -56,6 +56,7 @@ if TYPE_CHECKING:
         AuditLog,
         Egress,
         EgressPolicy,
+        PinSet,
         Purpose,
     )
     from n2net_privacy.errors import (
@@ -94,6 +95,9 @@ if TYPE_CHECKING:
         Rating,
         avatar_url,
         gravatar_hash,
+    )
+    from n2net_privacy.oblivious import (
+        ObliviousConfig,
     )
     from n2net_privacy.permissions import (
         AndroidPermissionProvider,
@@ -202,6 +206,7 @@ _EXPORTS: dict[str, str] = {
     "NoAvatarReason": "n2net_privacy.gravatar",
     "NormalizationResult": "n2net_privacy.phone",
     "NumberType": "n2net_privacy.phone",
+    "ObliviousConfig": "n2net_privacy.oblivious",
     "ObliviousHttpError": "n2net_privacy.errors",
     "Permission": "n2net_privacy.permissions",
     "PermissionChange": "n2net_privacy.permissions",
@@ -213,6 +218,7 @@ _EXPORTS: dict[str, str] = {
     "PhoneNumberError": "n2net_privacy.errors",
     "PhoneNumberErrorReason": "n2net_privacy.phone",
     "PinMismatchError": "n2net_privacy.errors",
+    "PinSet": "n2net_privacy.egress",
     "Platform": "n2net_privacy.permissions",
     "PrivacyReport": "n2net_privacy.audit",
     "Prompt": "n2net_privacy.permissions",
@@ -307,6 +313,7 @@ __all__ = [
     "NoAvatarReason",
     "NormalizationResult",
     "NumberType",
+    "ObliviousConfig",
     "ObliviousHttpError",
     "Permission",
     "PermissionChange",
@@ -318,6 +325,7 @@ __all__ = [
     "PhoneNumberError",
     "PhoneNumberErrorReason",
     "PinMismatchError",
+    "PinSet",
     "Platform",
     "PrivacyReport",
     "Prompt",

@@ -12,6 +12,11 @@
 >>> sdk.contacts.list_contacts(limit=50)                  # doctest: +SKIP
 >>> sdk.record_call(contact.phones[0], duration_s=93)     # doctest: +SKIP
 
+``oblivious=ObliviousConfig(...)`` is the one switch for Oblivious HTTP:
+every upload and every avatar lookup then goes through the relay, and
+neither the ingest nor Gravatar (nor the gateway) sees the device's address
+(see docs/ohttp.md).
+
 Each part stays usable on its own (``sdk.permissions``, ``sdk.contacts``,
 ``sdk.settings``, ``sdk.avatars``, ``sdk.uploader``); the facade only builds
 them over one :class:`~n2net_privacy.egress.Egress` and one data directory,
@@ -31,6 +36,7 @@ from n2net_privacy.device import DeviceContext
 from n2net_privacy.egress import Egress
 from n2net_privacy.errors import ConfigurationError
 from n2net_privacy.gravatar import GravatarConfig, GravatarFetcher
+from n2net_privacy.oblivious import ObliviousConfig
 from n2net_privacy.permissions import JsonLearnedStatusStore, PermissionProvider, PermissionService
 from n2net_privacy.settings import Settings
 from n2net_privacy.uploader import ServerKey
@@ -66,6 +72,7 @@ class N2NetPrivacy:
         device: DeviceContext | None = None,
         gravatar: GravatarConfig | None = None,
         uploader: UploaderConfig | None = None,
+        oblivious: ObliviousConfig | None = None,
     ) -> None:
         root = Path(data_dir)
         self.egress = egress if egress is not None else Egress()
@@ -75,7 +82,7 @@ class N2NetPrivacy:
         )
         self.contacts = ContactsGateway(address_book, self.permissions)
         self.settings = Settings(root / "settings.json")
-        self.avatars = GravatarFetcher(self.settings, self.egress, gravatar)
+        self.avatars = GravatarFetcher(self.settings, self.egress, gravatar, oblivious=oblivious)
         self.uploader: Uploader | None = None
         if uploader is not None:
             self.uploader = Uploader(
@@ -86,6 +93,7 @@ class N2NetPrivacy:
                 key_store=uploader.key_store,
                 egress=self.egress,
                 region=self.device,
+                oblivious=oblivious,
             )
 
     def _uploader(self) -> Uploader:
