@@ -192,8 +192,10 @@ class KeyConfigSource:
     did (a Gravatar fetcher whose toggle was off at start fetches nothing
     until it is needed). :meth:`refresh` fetches once; concurrent callers
     share that one fetch. :meth:`mismatch` (the gateway refused our key id) only brings the
-    next refresh forward: an error reply never unpins. ``wait`` replaces the
-    refresher's condition wait (tests).
+    next refresh forward: an error reply never unpins. ``wait`` replaces
+    every condition wait (the refresher's and a collapsed caller's), so tests
+    drive each interleaving; ``background=False`` leaves the refresher thread
+    off and the owner calls :meth:`refresh` itself.
     """
 
     def __init__(
@@ -205,8 +207,10 @@ class KeyConfigSource:
         monotonic: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
         wait: Callable[[threading.Condition, float | None], None] = _condition_wait,
+        background: bool = True,
     ) -> None:
         self._config = config
+        self._background = background
         self._client = client
         self._clock = clock
         self._monotonic = monotonic
@@ -279,7 +283,8 @@ class KeyConfigSource:
         with self._cond:
             if self._fetching:
                 target = self._round
-                self._cond.wait_for(lambda: self._round != target or self._closed)
+                while self._round == target and not self._closed:
+                    self._wait(self._cond, None)
                 return self._last or KeyCheck(KeyVerdict.UNUSABLE)
             self._fetching = True
             mismatches = self._mismatches
@@ -336,7 +341,7 @@ class KeyConfigSource:
         if self._closed:
             return
         self._schedule.start(self._monotonic())
-        if self._thread is None or not self._thread.is_alive():
+        if self._background and (self._thread is None or not self._thread.is_alive()):
             self._thread = threading.Thread(
                 target=self._run, name="n2net-ohttp-keys", daemon=True
             )
@@ -361,6 +366,11 @@ class KeyConfigSource:
         """The key id requests are encrypted to now (None: no authenticated key yet)."""
         with self._cond:
             return self._configs[0].key_id if self._configs else None
+
+    def due_in(self) -> float | None:
+        """Seconds until the next scheduled fetch (0: due now; None: not started)."""
+        with self._cond:
+            return self._schedule.wait(self._monotonic())
 
     @property
     def last_check(self) -> KeyCheck | None:
