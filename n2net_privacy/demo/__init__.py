@@ -73,7 +73,9 @@ def run_demo(
             story, book, egress, data_dir / "gravatar", auditor=auditor, route=route
         )
         uploader_chapter(story, book, egress, server_key, data_dir / "uploader", route=route)
-        oblivious_chapter(story, book, egress, server_key, data_dir / "oblivious")
+        oblivious_chapter(
+            story, book, egress, server_key, data_dir / "oblivious", auditor=auditor
+        )
 
     story.chapter("The privacy report")
     report = report_for(auditor, egress.audit, timeline=story.timeline, generated_at=time.time())

@@ -15,6 +15,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric import x25519
 
 from n2net_privacy import ohttp
+from n2net_privacy.audit import EgressAuditor
 from n2net_privacy.contacts import Contact
 from n2net_privacy.demo.story import Story
 from n2net_privacy.egress import Egress, PinSet
@@ -41,7 +42,13 @@ def _numbers(book: list[Contact]) -> list[str]:
 
 
 def oblivious_chapter(
-    story: Story, book: list[Contact], egress: Egress, server_key: ServerKeyPair, data_dir: Path
+    story: Story,
+    book: list[Contact],
+    egress: Egress,
+    server_key: ServerKeyPair,
+    data_dir: Path,
+    *,
+    auditor: EgressAuditor | None = None,
 ) -> None:
     story.chapter("Chapter 5 - Oblivious HTTP: N2Net gets the numbers, not who sent them")
     numbers = _numbers(book)
@@ -65,10 +72,11 @@ def oblivious_chapter(
         )
         relay = stack.enter_context(OhttpRelay(gateway.gateway_url, source_host=RELAY_SOURCE))
         story.event("N2Net", f"runs the gateway; a third party runs the relay ({RELAY_SOURCE})")
-        # Keys come through the relay and count only when pinned: the gateway never sees us.
+        # The app ships the gateway's configuration (so no send waits for a fetch) and
+        # refreshes it through the relay; either counts only when pinned.
         config = ObliviousConfig(
-            relay_url=relay.url, key_config_url=relay.keys_url, key_pins=pins,
-            key_refresh_jitter_s=0.0,
+            relay_url=relay.url, key_config=keys.encoded_key_configs(),
+            key_config_url=relay.keys_url, key_pins=pins, key_refresh_jitter_s=0.0,
         )
 
         uploader = Uploader(
@@ -89,6 +97,9 @@ def oblivious_chapter(
 
         settings = Settings(data_dir / "settings.json")
         settings.gravatar_enabled = True
+        if auditor is not None:
+            # The auditor reads the inner lookups too: they go out under this switch.
+            auditor.watch_gravatar_consent(lambda: settings.gravatar_enabled)
         fetcher = GravatarFetcher(settings, egress, oblivious=config)
         try:
             contacts = [
