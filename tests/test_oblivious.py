@@ -65,9 +65,11 @@ def _source(relay: FakeRelay, **options: object) -> KeyConfigSource:
 
 def test_only_pinned_entries_are_used_and_unpinned_ones_are_reported() -> None:
     served = FORGED.encoded_key_configs() + BACKUP.encoded_key_configs()
-    source = _source(FakeRelay(served))
+    relay = FakeRelay(served)
+    source = _source(relay)
     with pytest.raises(NetworkError, match="no authenticated"):
         source.current()
+    assert relay.calls == 0  # the send path never fetches: a send is not a fetch's timer
     check = source.refresh()
     assert (check.verdict, check.unpinned) == (KeyVerdict.INCONSISTENT, 1)
     assert source.current().key_id == 2
