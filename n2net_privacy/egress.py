@@ -52,6 +52,7 @@ from n2net_privacy.egress_transport import (
     AsyncAuditingTransport,
     AuditingTransport,
     Gate,
+    InnerGate,
     check_transport,
     pin_checks,
 )
@@ -286,6 +287,19 @@ class Egress:
         if self._verify is None:  # built once, shared by every client of this egress
             self._verify = harden(httpx.create_ssl_context(trust_env=False))
         return self._verify
+
+    def inner_door(self, purpose: Purpose, *, via: Purpose = Purpose.OHTTP_RELAY) -> InnerGate:
+        """The door for requests of ``purpose`` sent inside ``via`` (Oblivious HTTP).
+
+        The inner request meets the purpose's host, port, scheme and method
+        rules and every inspector, as a direct one would; its audit entry
+        names the purpose, the inner host and path, and ``via``. The outer
+        POST to the relay passes the door on its own, under ``via``.
+        """
+        return InnerGate(
+            Gate(purpose, self.policy, self.audit, self._inspectors, self._clock,
+                 ids=self._ids, via=via)
+        )
 
     def client(self, purpose: Purpose, *, timeout: float = 10.0) -> EgressClient:
         """A blocking client for ``purpose``; every request passes the chokepoint."""

@@ -25,10 +25,12 @@ from n2net_privacy.errors import (
 
 __all__ = [
     "DEFAULT_PORTS",
+    "AdmittedRequest",
     "AuditEntry",
     "AuditLog",
     "EgressPolicy",
     "EgressResponse",
+    "InnerDoor",
     "OutgoingRequest",
     "Purpose",
     "RequestClient",
@@ -303,6 +305,8 @@ class OutgoingRequest:
     body: bytes
     #: The egress's sequence number of the request (from 1); its audit entry has the same.
     request_id: int = 0
+    #: For a request sent *inside* another (Oblivious HTTP), the outer hop's purpose.
+    via: Purpose | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,6 +326,46 @@ class AuditEntry:
     request_id: int = 0
     #: The network error's type name when no reply came (``"ConnectTimeout"``).
     error: str | None = None
+    #: For an inner (Oblivious HTTP) request: the outer hop's purpose, ``OHTTP_RELAY``.
+    #: The outer POST to the relay has an entry of its own.
+    via: Purpose | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AdmittedRequest:
+    """An inner request the door let through, ready to be encoded as Binary HTTP.
+
+    ``headers`` are the ones the door settled (the SDK's User-Agent, no
+    cookie), without ``host`` and ``content-length``, which BHTTP carries
+    as the authority and the known length.
+    """
+
+    request_id: int
+    method: str
+    scheme: str
+    authority: str
+    path: str
+    headers: tuple[tuple[str, str], ...]
+    content: bytes
+    handle: object = field(repr=False, compare=False, default=None)
+
+
+class InnerDoor(Protocol):
+    """The egress door for requests that travel inside another (Oblivious HTTP).
+
+    :meth:`admit` applies the purpose's host, port, scheme and method rules
+    and every inspector to the *inner* request, exactly as for a direct one,
+    and raises :class:`EgressPolicyError` (audited as blocked) to refuse it;
+    :meth:`done` writes its audit entry once the inner answer is known.
+    """
+
+    def admit(
+        self, method: str, url: str, headers: Mapping[str, str] | None, content: bytes | None
+    ) -> AdmittedRequest: ...
+
+    def done(
+        self, request: AdmittedRequest, status: int | None, error: BaseException | None = None
+    ) -> None: ...
 
 
 class RequestInspector(Protocol):

@@ -29,6 +29,7 @@ from n2net_privacy.egress_headers import (
     refuse_reserved,
 )
 from n2net_privacy.egress_policy import (
+    AdmittedRequest,
     AuditEntry,
     AuditLog,
     EgressPolicy,
@@ -46,6 +47,7 @@ __all__ = [
     "AsyncAuditingTransport",
     "AuditingTransport",
     "Gate",
+    "InnerGate",
     "check_transport",
     "pin_checks",
 ]
@@ -123,8 +125,10 @@ class Gate:
         *,
         pins: PinCheck | None = None,
         ids: Iterator[int] | None = None,
+        via: Purpose | None = None,
     ) -> None:
         self.pins = pins
+        self.via = via
         # One counter per Egress: every request of every client gets the next id.
         self._ids = ids if ids is not None else itertools.count(1)
         self.purpose = purpose
@@ -154,6 +158,7 @@ class Gate:
                 headers=tuple(request.headers.items()),
                 body=request.content,
                 request_id=request_id,
+                via=self.via,
             )
             for inspector in tuple(self.inspectors):
                 inspector.inspect(outgoing)
@@ -209,7 +214,56 @@ class Gate:
             blocked=blocked,
             request_id=request.extensions.get(REQUEST_ID, 0),
             error=error,
+            via=self.via,
         )
+
+
+_BHTTP_FRAMING = frozenset({"host", "content-length"})
+
+
+class InnerGate:
+    """The door for a request that travels inside an Oblivious HTTP request.
+
+    It builds the request as httpx would send it directly and puts it through
+    the same :class:`Gate` (purpose rules, header scrubbing, inspectors,
+    audit), so an inner request to Gravatar or the ingest meets exactly the
+    rules it would meet on the direct path. Nothing is sent from here.
+    """
+
+    def __init__(self, gate: Gate) -> None:
+        self._gate = gate
+
+    def admit(
+        self, method: str, url: str, headers: Mapping[str, str] | None, content: bytes | None
+    ) -> AdmittedRequest:
+        try:
+            request = httpx.Request(method, url, headers=headers, content=content or b"")
+        except (httpx.InvalidURL, ValueError, TypeError) as exc:
+            raise EgressPolicyError(
+                "the inner request's URL is not usable", purpose=self._gate.purpose.value, host="*"
+            ) from exc
+        request.extensions[CALLER_HEADERS] = tuple(headers or ())
+        self._gate.admit(request)
+        url_ = request.url
+        path = url_.raw_path.decode("ascii")
+        return AdmittedRequest(
+            request_id=request.extensions[REQUEST_ID],
+            method=request.method,
+            scheme=url_.scheme,
+            authority=url_.netloc.decode("ascii"),
+            path=path,
+            headers=tuple(
+                (k, v) for k, v in request.headers.items() if k.lower() not in _BHTTP_FRAMING
+            ),
+            content=request.content,
+            handle=request,
+        )
+
+    def done(
+        self, request: AdmittedRequest, status: int | None, error: BaseException | None = None
+    ) -> None:
+        if isinstance(request.handle, httpx.Request):
+            self._gate.done(request.handle, status, error)
 
 
 class AuditingTransport(httpx.BaseTransport):

@@ -21,7 +21,10 @@ toggle is never an exception: it is a value the app renders.
     ├── PhoneNumberError                a number that cannot be normalized (.reason)
     ├── NetworkError                    network trouble; SDK features turn it into a value
     │   ├── NetworkTimeout                  the request timed out
-    │   └── PinMismatchError                the server's key is not the pinned one
+    │   ├── PinMismatchError                the server's key is not the pinned one
+    │   └── RelayTooLargeError              the OHTTP relay refused a request's size (outer 413)
+    ├── ObliviousHttpError              Oblivious HTTP trouble (uploads and avatars both use it)
+    │   └── KeyConfigMismatchError          a key id or algorithms the gateway does not hold
     ├── GravatarError                   bad arguments to the Gravatar URL builder
     ├── UploaderError                   uploader misuse or a broken wire contract
     │   ├── WireFormatError                 a body or reply that breaks wire contract v1
@@ -62,15 +65,18 @@ __all__ = [
     "InvalidArgumentTypeError",
     "InvalidTransitionError",
     "InvalidUrlError",
+    "KeyConfigMismatchError",
     "KeyStoreError",
     "ManifestError",
     "MissingUsageDescriptionError",
     "N2NetPrivacyError",
     "NetworkError",
     "NetworkTimeout",
+    "ObliviousHttpError",
     "PermissionModelError",
     "PhoneNumberError",
     "PinMismatchError",
+    "RelayTooLargeError",
     "ScenarioError",
     "StorageError",
     "UnknownPermissionError",
@@ -240,6 +246,34 @@ class NetworkTimeout(NetworkError):
 
 class PinMismatchError(NetworkError):
     """The server's SPKI SHA-256 is not among the pins. Nothing was sent."""
+
+
+class ObliviousHttpError(N2NetPrivacyError):
+    """Oblivious HTTP (RFC 9458) trouble that is neither a network fault nor a wire-v1 break.
+
+    Its own branch, not under :class:`UploaderError`: the uploader and the
+    Gravatar fetcher both send through a relay. A device never sees one of
+    these: the oblivious client turns them into "retry later" values.
+    """
+
+
+class KeyConfigMismatchError(ObliviousHttpError):
+    """The request names a key id or algorithms the gateway does not hold.
+
+    A gateway answers it with the RFC 9458 §5.3 ``ohttp-key`` problem; a
+    client treats it as "look at the key configuration again", never as
+    data loss, and never as a reason to drop its pinned keys. Also
+    importable as ``n2net_privacy.ohttp.KeyConfigMismatchError``.
+    """
+
+
+class RelayTooLargeError(NetworkError):
+    """The Oblivious HTTP relay answered 413 to an encapsulated request.
+
+    The relay cannot see what is inside, so the uploader splits the batch
+    while it holds more than one event and otherwise retries later: a relay
+    that forges a 413 cannot make events be thrown away.
+    """
 
 
 class GravatarError(N2NetPrivacyError, ValueError):

@@ -2,39 +2,77 @@
 
 :class:`ObliviousClient` (and :class:`AsyncObliviousClient`) stand in for an
 egress client wherever the SDK sends: the uploader's sender and the Gravatar
-fetcher. Each ``request()`` is encoded as a Binary HTTP request,
-encapsulated to the gateway's key (RFC 9458) and POSTed to the relay through
-the egress under purpose ``OHTTP_RELAY``. The gateway's answer is opened and
-handed back as an ordinary :class:`EgressResponse`, so the uploader's
-retries, idempotency, 413 splitting, ``Retry-After`` and dead-lettering, and
-the fetcher's caching and back-off, work exactly as on the direct path: the
-*inner* status drives them.
+fetcher. Each ``request()``:
 
-Outer trouble is never data loss. A relay or gateway that does not answer
-with an encapsulated response, an answer that does not open, or a gateway
-that no longer holds our key id (the RFC 9458 §5.3 ``ohttp-key`` problem)
-raises :class:`~n2net_privacy.errors.NetworkError`: the sender keeps the
-batch and retries, and a key mismatch first drops the cached key config so
-the next attempt fetches the current one.
+1. meets the egress door for its true purpose (``N2NET_API`` or
+   ``GRAVATAR``): host, port, scheme and method allowlist, inspectors and an
+   audit entry marked ``via=OHTTP_RELAY`` (:meth:`Egress.inner_door`);
+2. is encoded as Binary HTTP, padded to its size bucket
+   (:mod:`n2net_privacy.ohttp.padding`) and encapsulated to a *pinned*
+   gateway key (RFC 9458);
+3. is POSTed to the relay through the egress under purpose ``OHTTP_RELAY``.
 
-The events body inside keeps its own wire-v1 seal to the ingest key, so a
-gateway run by someone other than the ingest cannot read events either.
-This module does no I/O of its own: it wraps the egress client it is given.
+The gateway's answer is opened and handed back as an ordinary
+:class:`EgressResponse`, so the uploader's retries, idempotency, 413
+splitting, ``Retry-After`` and dead-lettering, and the fetcher's caching and
+back-off work exactly as on the direct path: the *inner* status drives them.
+
+Keys (:class:`KeyConfigSource`): the device never connects to the gateway.
+A configuration is shipped in the app (``key_config``) or fetched through
+the relay (``key_config_url``, which must be on the relay's origin), and is
+used only when its pin is in ``key_pins`` (see
+:mod:`n2net_privacy.ohttp.consistency` for why). Fetches run on their own
+schedule, never because a send is about to go; concurrent fetches collapse
+into one; an error reply never unpins anything.
+
+Outer trouble is never data loss: a relay or gateway that does not answer
+with an encapsulated response, an answer that does not open, no
+authenticated key yet, or an ``ohttp-key`` problem (which a relay can forge)
+raises :class:`~n2net_privacy.errors.NetworkError`; the sender keeps the
+batch and retries. An outer 413 raises
+:class:`~n2net_privacy.errors.RelayTooLargeError`, which the sender answers
+by splitting, never by dead-lettering.
 """
 
 from __future__ import annotations
 
-import asyncio
+import os
+import random
 import threading
 import time
+import weakref
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import urlsplit
 
 from n2net_privacy import ohttp
-from n2net_privacy.egress_policy import EgressResponse, RequestClient
-from n2net_privacy.errors import ConfigurationError, NetworkError, WireFormatError
+from n2net_privacy.egress_policy import (
+    DEFAULT_PORTS,
+    AdmittedRequest,
+    EgressResponse,
+    InnerDoor,
+    RequestClient,
+)
+from n2net_privacy.egress_tls import PinSet
+from n2net_privacy.errors import (
+    ConfigurationError,
+    EgressPolicyError,
+    KeyConfigMismatchError,
+    NetworkError,
+    RelayTooLargeError,
+    WireFormatError,
+)
+from n2net_privacy.ohttp.consistency import (
+    KeyCheck,
+    KeyVerdict,
+    RefreshSchedule,
+    check_key_configs,
+    pinned,
+)
+from n2net_privacy.ohttp.padding import bucket_for, pad
+from n2net_privacy.redact import get_logger
 
 __all__ = [
     "AsyncObliviousClient",
@@ -46,6 +84,10 @@ __all__ = [
 ]
 
 _MAX_KEYS_BYTES = 64 * 1024
+_DEFAULT_TTL_S = 3600.0
+_DEFAULT_JITTER_S = 300.0
+_DEFAULT_RETRY_S = 600.0
+_log = get_logger(__name__)
 
 
 RelayClient = RequestClient
@@ -67,101 +109,311 @@ class AsyncRelayClient(Protocol):
     ) -> EgressResponse: ...
 
     async def aclose(self) -> None: ...
-_DEFAULT_TTL_S = 3600.0
+
+
+def _origin(url: str) -> tuple[str, str, int]:
+    parts = urlsplit(url)
+    return parts.scheme, (parts.hostname or ""), parts.port or DEFAULT_PORTS.get(parts.scheme, 0)
 
 
 @dataclass(frozen=True, slots=True)
 class ObliviousConfig:
-    """Where the relay is, and how to learn the gateway's key.
+    """Where the relay is, and which gateway keys the app trusts.
 
-    Give ``key_config`` (an ``application/ohttp-keys`` body, for a pinned
-    key) or ``key_config_url`` (fetched through the relay's egress purpose
-    and cached for ``key_config_ttl_s``), or both: the URL then refreshes
-    the pinned config after a rotation.
+    ``key_pins`` is a :class:`~n2net_privacy.egress.PinSet` of
+    :func:`~n2net_privacy.ohttp.key_config_pin` values: the gateway's current
+    key and at least one backup (its next key), with an expiry. Then give
+    ``key_config`` (an ``application/ohttp-keys`` body shipped in the app;
+    every entry must be pinned), ``key_config_url`` (on the relay's origin:
+    the relay forwards it to the gateway, so the gateway never sees the
+    device), or both. Fetches happen ``key_refresh_jitter_s`` at most after
+    keys are first needed, then every ``key_config_ttl_s``, ``key_retry_s``
+    after a failure.
+
+    >>> import datetime
+    >>> from n2net_privacy.egress import PinSet
+    >>> ObliviousConfig(                                     # doctest: +SKIP
+    ...     relay_url="https://relay.example/n2net",
+    ...     key_config_url="https://relay.example/n2net/ohttp-keys",
+    ...     key_pins=PinSet({CURRENT_PIN, NEXT_PIN}, expires=datetime.date(2027, 6, 1)))
     """
 
     relay_url: str
+    key_pins: PinSet
     key_config: bytes | None = None
     key_config_url: str | None = None
     key_config_ttl_s: float = _DEFAULT_TTL_S
+    key_refresh_jitter_s: float = _DEFAULT_JITTER_S
+    key_retry_s: float = _DEFAULT_RETRY_S
 
     def __post_init__(self) -> None:
         if urlsplit(self.relay_url).scheme not in ("https", "http"):
             raise ConfigurationError("relay_url must be an http(s) URL")
+        if not isinstance(self.key_pins, PinSet):
+            raise ConfigurationError(
+                "key_pins must be a PinSet of key-configuration pins (ohttp.key_config_pin)"
+            )
         if self.key_config is None and self.key_config_url is None:
             raise ConfigurationError("give key_config or key_config_url for Oblivious HTTP")
         if self.key_config is not None:
             try:
-                ohttp.KeyConfig.decode_list(self.key_config)
+                configs = ohttp.KeyConfig.decode_list(self.key_config)
             except WireFormatError as exc:
                 raise ConfigurationError(f"key_config is not usable: {exc}") from exc
-        if self.key_config_ttl_s <= 0:
-            raise ConfigurationError("key_config_ttl_s must be positive")
+            if len(pinned(self.key_pins, configs)) != len(configs):
+                raise ConfigurationError(
+                    "key_config holds a configuration that key_pins does not pin"
+                )
+        if self.key_config_url is not None and _origin(self.key_config_url) != _origin(
+            self.relay_url
+        ):
+            raise ConfigurationError(
+                "key_config_url must be on the relay's origin: fetching keys anywhere else "
+                "(the gateway) shows that host the device's address"
+            )
+        for name in ("key_config_ttl_s", "key_retry_s"):
+            if getattr(self, name) <= 0:
+                raise ConfigurationError(f"{name} must be positive")
+        if self.key_refresh_jitter_s < 0:
+            raise ConfigurationError("key_refresh_jitter_s must not be negative")
+
+
+def _condition_wait(condition: threading.Condition, timeout: float | None) -> None:
+    condition.wait(timeout)
 
 
 class KeyConfigSource:
-    """The gateway key config in use: pinned, fetched, cached, and dropped on mismatch."""
+    """The pinned gateway keys in use, refreshed through the relay on a schedule.
+
+    :meth:`start` (called when the owner starts) schedules the first fetch
+    within ``key_refresh_jitter_s``, on a thread of its own. :meth:`current`
+    never touches the network: it returns the first pinned configuration the
+    app shipped or the relay last served, and starts the refresher if nobody
+    did (a Gravatar fetcher whose toggle was off at start fetches nothing
+    until it is needed). :meth:`refresh` fetches once; concurrent callers
+    share that one fetch. :meth:`mismatch` (the gateway refused our key id) only brings the
+    next refresh forward: an error reply never unpins. ``wait`` replaces
+    every condition wait (the refresher's and a collapsed caller's), so tests
+    drive each interleaving; ``background=False`` leaves the refresher thread
+    off and the owner calls :meth:`refresh` itself.
+    """
 
     def __init__(
         self,
         config: ObliviousConfig,
         client: Callable[[], RelayClient],
         *,
+        clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+        wait: Callable[[threading.Condition, float | None], None] = _condition_wait,
+        background: bool = True,
     ) -> None:
         ohttp.require_extra()  # fail when the uploader or fetcher is built, not in its loop
         self._config = config
+        self._background = background
         self._client = client
+        self._clock = clock
         self._monotonic = monotonic
-        self._lock = threading.Lock()
-        self._pinned = ohttp.KeyConfig.decode_list(config.key_config) if config.key_config else None
-        self._fetched: tuple[ohttp.KeyConfig, ...] | None = None
-        self._fetched_at = 0.0
-        self._stale = False
+        self._wait = wait
+        self._configs: tuple[ohttp.KeyConfig, ...] = (
+            ohttp.KeyConfig.decode_list(config.key_config) if config.key_config else ()
+        )
+        self._schedule = RefreshSchedule(
+            ttl_s=config.key_config_ttl_s,
+            jitter_s=config.key_refresh_jitter_s,
+            retry_s=config.key_retry_s,
+            rng=rng or random.Random(),
+        )
+        self._verdicts: Counter[KeyVerdict] = Counter()
+        self._last: KeyCheck | None = None
+        self._warned_expired = False
+        self._closed = False
+        self._init_process_state()
+        _track(self)
+
+    def _init_process_state(self) -> None:
+        self._cond = threading.Condition()
+        self._fetching = False
+        self._round = 0
+        self._mismatches = 0
+        self._thread: threading.Thread | None = None
+
+    # -- what the clients use --------------------------------------------------
+
+    def start(self) -> None:
+        """Schedule the first fetch (a no-op without ``key_config_url``, or once started)."""
+        with self._cond:
+            if self._config.key_config_url is not None:
+                self._start_locked()
 
     def current(self) -> ohttp.KeyConfig:
-        """The config to encrypt to; fetches when there is none or it is stale."""
-        with self._lock:
-            fresh = (
-                self._fetched is not None
-                and not self._stale
-                and self._monotonic() - self._fetched_at < self._config.key_config_ttl_s
-            )
-            if fresh and self._fetched:
-                return self._fetched[0]
-            if self._config.key_config_url is None:
-                assert self._pinned is not None
-                return self._pinned[0]
-            if self._pinned is not None and not self._stale and self._fetched is None:
-                return self._pinned[0]
-        configs = self._fetch()
-        with self._lock:
-            self._fetched, self._fetched_at, self._stale = configs, self._monotonic(), False
-        return configs[0]
+        """The pinned configuration to encrypt to; NetworkError when there is none (yet)."""
+        with self._cond:
+            if self._config.key_pins.lapsed(self._clock()):
+                if not self._warned_expired:
+                    self._warned_expired = True
+                    _log.warning(
+                        "OHTTP key pins expired: nothing is sent until the app ships new pins"
+                    )
+                raise NetworkError("the OHTTP key pins have expired; events stay queued")
+            if self._config.key_config_url is not None:
+                self._start_locked()
+            if not self._configs:
+                raise NetworkError("no authenticated OHTTP key configuration yet; retry later")
+            return self._configs[0]
 
     def mismatch(self) -> None:
-        """The gateway refused our key id: fetch the config again before the next try."""
-        with self._lock:
-            self._stale = True
+        """The gateway (or a relay, forging it) refused our key id: look again soon."""
+        with self._cond:
+            self._mismatches += 1
+            if self._config.key_config_url is not None:
+                self._schedule.stale(self._monotonic())
+                self._start_locked()
+                self._cond.notify_all()
 
-    def _fetch(self) -> tuple[ohttp.KeyConfig, ...]:
-        assert self._config.key_config_url is not None
-        client = self._client()
+    # -- fetching ----------------------------------------------------------------
+
+    def refresh(self) -> KeyCheck:
+        """Fetch the served list through the relay once and keep what is pinned.
+
+        Callers that arrive while a fetch runs wait for it and get its verdict.
+        """
+        if self._config.key_config_url is None:
+            return KeyCheck(KeyVerdict.ACCEPTED, self._configs)
+        with self._cond:
+            if self._fetching:
+                target = self._round
+                while self._round == target and not self._closed:
+                    self._wait(self._cond, None)
+                return self._last or KeyCheck(KeyVerdict.UNUSABLE)
+            self._fetching = True
+            mismatches = self._mismatches
+        check = KeyCheck(KeyVerdict.UNUSABLE)
         try:
-            response = client.request(
-                "GET",
-                self._config.key_config_url,
-                headers={"accept": ohttp.KEY_CONFIG_MEDIA_TYPE},
-                max_response_bytes=_MAX_KEYS_BYTES,
-            )
+            check = self._fetch(self._config.key_config_url)
         finally:
-            client.close()
-        if response.status != 200:
-            raise NetworkError(f"OHTTP key config fetch answered HTTP {response.status}")
+            with self._cond:
+                self._fetching = False
+                self._round += 1
+                self._last = check
+                self._verdicts[check.verdict] += 1
+                if check.usable:
+                    self._configs = check.accepted
+                if self._mismatches == mismatches:
+                    self._schedule.fetched(self._monotonic(), ok=check.usable)
+                # else: a mismatch arrived mid-fetch; its "look again soon" stands.
+                self._cond.notify_all()
+        self._log(check)
+        return check
+
+    def _fetch(self, url: str) -> KeyCheck:
         try:
-            return ohttp.KeyConfig.decode_list(response.content)
-        except WireFormatError as exc:
-            raise NetworkError(f"OHTTP key config is not usable: {exc}") from exc
+            client = self._client()
+            try:
+                response = client.request(
+                    "GET",
+                    url,
+                    headers={"accept": ohttp.KEY_CONFIG_MEDIA_TYPE},
+                    max_response_bytes=_MAX_KEYS_BYTES,
+                )
+            finally:
+                client.close()
+        except (NetworkError, EgressPolicyError) as exc:
+            _log.info("OHTTP key configuration fetch failed: %s", type(exc).__name__)
+            return KeyCheck(KeyVerdict.UNUSABLE)
+        if response.status != 200:
+            return KeyCheck(KeyVerdict.UNUSABLE)
+        return check_key_configs(self._config.key_pins, response.content, self._clock())
+
+    @staticmethod
+    def _log(check: KeyCheck) -> None:
+        if check.verdict in (KeyVerdict.INCONSISTENT, KeyVerdict.UNPINNED):
+            _log.warning(
+                "OHTTP key consistency: %d served key configurations are not pinned "
+                "(per-device keys or a forged list); they are never used", check.unpinned,
+            )
+        elif check.verdict is not KeyVerdict.ACCEPTED:
+            _log.info("OHTTP key configuration not refreshed (%s)", check.verdict.value)
+
+    # -- the refresher thread -----------------------------------------------------
+
+    def _start_locked(self) -> None:
+        if self._closed:
+            return
+        self._schedule.start(self._monotonic())
+        if self._background and (self._thread is None or not self._thread.is_alive()):
+            self._thread = threading.Thread(
+                target=self._run, name="n2net-ohttp-keys", daemon=True
+            )
+            self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._closed:
+                    delay = self._schedule.wait(self._monotonic())
+                    if delay == 0.0:
+                        break
+                    self._wait(self._cond, delay)
+                if self._closed:
+                    return
+            self.refresh()
+
+    # -- what QA and the app can read ----------------------------------------------
+
+    @property
+    def key_id(self) -> int | None:
+        """The key id requests are encrypted to now (None: no authenticated key yet)."""
+        with self._cond:
+            return self._configs[0].key_id if self._configs else None
+
+    def due_in(self) -> float | None:
+        """Seconds until the next scheduled fetch (0: due now; None: not started)."""
+        with self._cond:
+            return self._schedule.wait(self._monotonic())
+
+    @property
+    def last_check(self) -> KeyCheck | None:
+        with self._cond:
+            return self._last
+
+    def verdicts(self) -> dict[KeyVerdict, int]:
+        """How many fetches ended in each verdict.
+
+        Any INCONSISTENT or UNPINNED is a key-consistency alarm: something
+        served keys that are not pinned (per-device keys, or a forged list).
+        """
+        with self._cond:
+            return dict(self._verdicts)
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+    def _after_fork_in_child(self) -> None:
+        self._init_process_state()
+
+
+_SOURCES: weakref.WeakSet[KeyConfigSource] = weakref.WeakSet()
+
+
+def _track(source: KeyConfigSource) -> None:
+    _SOURCES.add(source)
+
+
+def _reinit_after_fork() -> None:
+    # The parent's refresher thread and any lock it held do not exist here.
+    for source in list(_SOURCES):
+        source._after_fork_in_child()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reinit_after_fork)
+
+
+# -- sealing and opening --------------------------------------------------------
 
 
 def _is_key_problem(response: EgressResponse) -> bool:
@@ -174,31 +426,28 @@ class _Sealed:
     context: ohttp.ClientResponseContext
 
 
-def _seal(
-    keys: KeyConfigSource,
-    method: str,
-    url: str,
-    headers: Mapping[str, str] | None,
-    content: bytes | None,
-) -> _Sealed:
-    target = urlsplit(url)
-    path = (target.path or "/") + (f"?{target.query}" if target.query else "")
+def _seal(keys: KeyConfigSource, request: AdmittedRequest) -> _Sealed:
     inner = ohttp.bhttp.encode_request(
-        method.upper(),
-        target.scheme,
-        target.netloc,
-        path,
-        headers=list((headers or {}).items()),
-        content=content or b"",
+        request.method,
+        request.scheme,
+        request.authority,
+        request.path,
+        headers=request.headers,
+        content=request.content,
     )
-    body, context = ohttp.encapsulate_request(keys.current(), inner)
+    try:
+        body, context = ohttp.encapsulate_request(keys.current(), pad(inner))
+    except KeyConfigMismatchError as exc:
+        raise NetworkError(f"the pinned OHTTP key cannot be used: {exc}") from exc
     return _Sealed(body, context)
 
 
 def _open(keys: KeyConfigSource, sealed: _Sealed, outer: EgressResponse) -> EgressResponse:
     if _is_key_problem(outer):
         keys.mismatch()
-        raise NetworkError("the OHTTP gateway does not hold our key id; refetching its config")
+        raise NetworkError("the OHTTP gateway refused our key id; pinned keys kept, retry later")
+    if outer.status == 413:
+        raise RelayTooLargeError("the OHTTP relay refused the request's size (HTTP 413)")
     if outer.status != 200 or outer.header("content-type") != ohttp.RESPONSE_MEDIA_TYPE:
         raise NetworkError(f"the OHTTP relay answered HTTP {outer.status}")
     try:
@@ -213,20 +462,26 @@ def _open(keys: KeyConfigSource, sealed: _Sealed, outer: EgressResponse) -> Egre
 
 
 def _outer_limit(max_response_bytes: int | None) -> int | None:
-    # The encapsulation adds a nonce, a tag and the BHTTP framing around the body.
-    return None if max_response_bytes is None else max_response_bytes + 1024
+    # The gateway pads the BHTTP answer to its bucket; add the nonce and the tag.
+    return None if max_response_bytes is None else bucket_for(max_response_bytes + 1024) + 64
 
 
 _OUTER_HEADERS = {"content-type": ohttp.REQUEST_MEDIA_TYPE}
 
 
 class ObliviousClient:
-    """A blocking client that sends every request through an OHTTP relay."""
+    """A blocking client that sends every request through an OHTTP relay.
 
-    def __init__(self, relay: RelayClient, config: ObliviousConfig, keys: KeyConfigSource) -> None:
+    ``door`` is :meth:`Egress.inner_door` for the requests' true purpose.
+    """
+
+    def __init__(
+        self, relay: RelayClient, config: ObliviousConfig, keys: KeyConfigSource, door: InnerDoor
+    ) -> None:
         self._relay = relay
         self._config = config
         self._keys = keys
+        self._door = door
 
     def request(
         self,
@@ -238,16 +493,23 @@ class ObliviousClient:
         timeout: float | None = None,
         max_response_bytes: int | None = None,
     ) -> EgressResponse:
-        sealed = _seal(self._keys, method, url, headers, content)
-        outer = self._relay.request(
-            "POST",
-            self._config.relay_url,
-            headers=_OUTER_HEADERS,
-            content=sealed.body,
-            timeout=timeout,
-            max_response_bytes=_outer_limit(max_response_bytes),
-        )
-        return _open(self._keys, sealed, outer)
+        admitted = self._door.admit(method, url, headers, content)
+        try:
+            sealed = _seal(self._keys, admitted)
+            outer = self._relay.request(
+                "POST",
+                self._config.relay_url,
+                headers=_OUTER_HEADERS,
+                content=sealed.body,
+                timeout=timeout,
+                max_response_bytes=_outer_limit(max_response_bytes),
+            )
+            response = _open(self._keys, sealed, outer)
+        except BaseException as exc:  # cancelled too: the audit entry is written either way
+            self._door.done(admitted, None, exc)
+            raise
+        self._door.done(admitted, response.status)
+        return response
 
     def close(self) -> None:
         self._relay.close()
@@ -257,11 +519,16 @@ class AsyncObliviousClient:
     """The asyncio twin of :class:`ObliviousClient` (the Gravatar batch path)."""
 
     def __init__(
-        self, relay: AsyncRelayClient, config: ObliviousConfig, keys: KeyConfigSource
+        self,
+        relay: AsyncRelayClient,
+        config: ObliviousConfig,
+        keys: KeyConfigSource,
+        door: InnerDoor,
     ) -> None:
         self._relay = relay
         self._config = config
         self._keys = keys
+        self._door = door
 
     async def request(
         self,
@@ -273,17 +540,24 @@ class AsyncObliviousClient:
         timeout: float | None = None,
         max_response_bytes: int | None = None,
     ) -> EgressResponse:
-        # A key-config fetch blocks; keep it off the event loop.
-        sealed = await asyncio.to_thread(_seal, self._keys, method, url, headers, content)
-        outer = await self._relay.request(
-            "POST",
-            self._config.relay_url,
-            headers=_OUTER_HEADERS,
-            content=sealed.body,
-            timeout=timeout,
-            max_response_bytes=_outer_limit(max_response_bytes),
-        )
-        return _open(self._keys, sealed, outer)
+        admitted = self._door.admit(method, url, headers, content)
+        try:
+            # No I/O before the POST: keys.current() never fetches.
+            sealed = _seal(self._keys, admitted)
+            outer = await self._relay.request(
+                "POST",
+                self._config.relay_url,
+                headers=_OUTER_HEADERS,
+                content=sealed.body,
+                timeout=timeout,
+                max_response_bytes=_outer_limit(max_response_bytes),
+            )
+            response = _open(self._keys, sealed, outer)
+        except BaseException as exc:  # cancelled too: the audit entry is written either way
+            self._door.done(admitted, None, exc)
+            raise
+        self._door.done(admitted, response.status)
+        return response
 
     async def aclose(self) -> None:
         await self._relay.aclose()

@@ -12,6 +12,11 @@
 >>> sdk.contacts.list_contacts(limit=50)                  # doctest: +SKIP
 >>> sdk.record_call(contact.phones[0], duration_s=93)     # doctest: +SKIP
 
+``oblivious=ObliviousConfig(...)`` is the one switch for Oblivious HTTP:
+every upload and every avatar lookup then goes through the relay, and
+neither the ingest nor Gravatar (nor the gateway) sees the device's address
+(see docs/ohttp.md).
+
 Each part stays usable on its own (``sdk.permissions``, ``sdk.contacts``,
 ``sdk.settings``, ``sdk.avatars``, ``sdk.uploader``); the facade only builds
 them over one :class:`~n2net_privacy.egress.Egress` and one data directory,
@@ -34,6 +39,7 @@ from n2net_privacy.device import DeviceContext
 from n2net_privacy.egress import Egress, Purpose
 from n2net_privacy.errors import ConfigurationError
 from n2net_privacy.gravatar import GravatarConfig, GravatarFetcher
+from n2net_privacy.oblivious import ObliviousConfig
 from n2net_privacy.permissions import JsonLearnedStatusStore, PermissionProvider, PermissionService
 from n2net_privacy.permissions.status import PROVIDER_HINT
 from n2net_privacy.settings import Settings
@@ -80,6 +86,7 @@ class N2NetPrivacy:
         device: DeviceContext | None = None,
         gravatar: GravatarConfig | None = None,
         uploader: UploaderConfig | None = None,
+        oblivious: ObliviousConfig | None = None,
     ) -> None:
         # Every argument is checked before anything subscribes, opens or starts.
         require_type("provider", provider, PermissionProvider, hint=PROVIDER_HINT)
@@ -108,7 +115,9 @@ class N2NetPrivacy:
             self.contacts = ContactsGateway(address_book, self.permissions)
             built.callback(self.contacts.close)
             self.settings = Settings(root / "settings.json")
-            self.avatars = GravatarFetcher(self.settings, self.egress, gravatar)
+            self.avatars = GravatarFetcher(
+                self.settings, self.egress, gravatar, oblivious=oblivious
+            )
             built.callback(self.avatars.close)
             self.uploader: Uploader | None = None
             if uploader is not None:
@@ -120,6 +129,7 @@ class N2NetPrivacy:
                     key_store=uploader.key_store,
                     egress=self.egress,
                     region=self.device,
+                    oblivious=oblivious,
                 )
             built.pop_all()  # everything was built: close() owns them now
 

@@ -425,10 +425,17 @@ def test_the_door_says_https_at_request_time_too() -> None:
 
 @pytest.mark.parametrize("build", ["uploader", "fetcher"])
 def test_a_relay_url_is_checked_when_the_object_is_built(tmp_path: Path, build: str) -> None:
+    import datetime as dt
+
+    from n2net_privacy import ohttp
+    from n2net_privacy.egress import PinSet
     from n2net_privacy.oblivious import ObliviousConfig
 
+    configs = [ohttp.KeyConfig(key_id, ohttp.KEM_X25519_HKDF_SHA256, bytes([key_id]) * 32)
+               for key_id in (1, 2)]
+    pins = PinSet({ohttp.key_config_pin(c) for c in configs}, expires=dt.date(2099, 1, 1))
     relay = ObliviousConfig(relay_url="http://relay.example/",
-                            key_config_url="https://relay.example/keys")
+                            key_config_url="http://relay.example/keys", key_pins=pins)
     with pytest.raises(InvalidUrlError, match=r"oblivious\.relay_url: http:// to 'relay\.example'"):
         if build == "uploader":
             _uploader(tmp_path, oblivious=relay)

@@ -33,9 +33,10 @@ HOSTS = {
 
 CHILD = textwrap.dedent(
     """
-    import os, signal, sys, threading
+    import datetime, os, signal, sys, threading
     from pathlib import Path
-    from n2net_privacy.egress import Egress, EgressPolicy, Purpose
+    from n2net_privacy import ohttp
+    from n2net_privacy.egress import Egress, EgressPolicy, PinSet, Purpose
     from n2net_privacy.oblivious import ObliviousConfig
     from n2net_privacy.testing.file_keystore import FileKeyStore
     from n2net_privacy.uploader.recorder import Uploader
@@ -71,7 +72,13 @@ CHILD = textwrap.dedent(
         key_store=FileKeyStore(Path(data_dir) / "keys"), egress=egress, crash_point=crash,
         sender_config=SenderConfig(batch_max_events=7, linger_s=1.0, backoff_base_s=0.02),
         exit_flush_timeout_s=0,
-        oblivious=ObliviousConfig(relay_url=relay, key_config=bytes.fromhex(keys_hex)))
+        oblivious=ObliviousConfig(
+            relay_url=relay, key_config=bytes.fromhex(keys_hex),
+            key_pins=PinSet(
+                [ohttp.key_config_pin(c)
+                 for c in ohttp.KeyConfig.decode_list(bytes.fromhex(keys_hex))]
+                + ["B" * 43 + "="],  # the backup: the gateway's next key
+                expires=datetime.date(2099, 1, 1))))
     with open(log_path, "a") as log:
         for i in range(int(count)):
             result = uploader.record_sms(f"+1201555{i:04d}")
@@ -85,8 +92,8 @@ CHILD = textwrap.dedent(
 
 
 def _oblivious(stack: OhttpStack) -> ObliviousConfig:
-    return ObliviousConfig(
-        relay_url=stack.relay.url, key_config=stack.gateway.gateway.encoded_key_configs()
+    return stack.oblivious(
+        key_config=stack.gateway.gateway.encoded_key_configs(), key_config_url=None
     )
 
 

@@ -14,7 +14,6 @@ from n2net_privacy.contacts import Contact
 from n2net_privacy.egress import Egress, EgressPolicy, Purpose
 from n2net_privacy.gravatar import GravatarFetcher, gravatar_hash
 from n2net_privacy.gravatar.result import Avatar, NoAvatar, NoAvatarReason
-from n2net_privacy.oblivious import ObliviousConfig
 from n2net_privacy.settings import Settings
 from n2net_privacy.testing.ohttp_plugin import OhttpStack
 
@@ -30,8 +29,7 @@ def _fetcher(stack: OhttpStack, settings: Settings) -> GravatarFetcher:
         Purpose.OHTTP_RELAY: frozenset({"127.0.0.1"}),
     }
     egress = Egress(EgressPolicy(allowed_hosts=hosts, test_mode=True))
-    config = ObliviousConfig(relay_url=stack.relay.url, key_config_url=stack.gateway.keys_url)
-    return GravatarFetcher(settings, egress, oblivious=config)
+    return GravatarFetcher(settings, egress, oblivious=stack.oblivious())
 
 
 def test_lookups_go_through_the_relay_and_gravatar_sees_only_the_gateway(
@@ -44,6 +42,8 @@ def test_lookups_go_through_the_relay_and_gravatar_sees_only_the_gateway(
     settings.gravatar_enabled = True
     fetcher = _fetcher(ohttp_stack, settings)
     try:
+        assert fetcher.oblivious_keys is not None
+        assert fetcher.oblivious_keys.refresh().usable  # joins the fetch started with it
         first = fetcher.fetch(CONTACTS[0])
         many = asyncio.run(fetcher.fetch_many(CONTACTS))
     finally:

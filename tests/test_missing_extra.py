@@ -11,6 +11,7 @@ The extra is hidden by mapping ``sys.modules['pyhpke']`` to None, which makes
 
 from __future__ import annotations
 
+import datetime as dt
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from n2net_privacy import ohttp
-from n2net_privacy.egress import Egress, EgressPolicy, Purpose
+from n2net_privacy.egress import Egress, EgressPolicy, PinSet, Purpose
 from n2net_privacy.errors import ConfigurationError
 from n2net_privacy.gravatar import GravatarFetcher
 from n2net_privacy.oblivious import ObliviousConfig
@@ -45,9 +46,13 @@ def _egress() -> Egress:
 
 
 def _config() -> ObliviousConfig:
+    # Two pinned configurations (current and backup), built without pyhpke.
+    configs = [ohttp.KeyConfig(key_id, ohttp.KEM_X25519_HKDF_SHA256, bytes([key_id]) * 32)
+               for key_id in (1, 2)]
     return ObliviousConfig(
         relay_url="https://relay.example/relay",
         key_config_url="https://relay.example/ohttp-keys",
+        key_pins=PinSet({ohttp.key_config_pin(c) for c in configs}, expires=dt.date(2099, 1, 1)),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from n2net_privacy import ohttp
 from n2net_privacy.egress import Egress, EgressPolicy, Purpose
 from n2net_privacy.errors import ConfigurationError
 from n2net_privacy.oblivious import ObliviousConfig
+from n2net_privacy.testing._loopback import reply
 from n2net_privacy.testing.ohttp_plugin import OhttpStack
 from n2net_privacy.testing.ohttp_servers import OhttpGatewayServer, OhttpRelay
 from n2net_privacy.uploader.keystore import SimulatedAndroidKeystore
@@ -50,10 +52,7 @@ def _uploader(stack: OhttpStack, data_dir: Path, config: ObliviousConfig) -> Upl
 def test_events_arrive_exactly_once_and_the_ingest_never_sees_the_device(
     ohttp_stack: OhttpStack, tmp_path: Path
 ) -> None:
-    config = ObliviousConfig(
-        relay_url=ohttp_stack.relay.url, key_config_url=ohttp_stack.gateway.keys_url
-    )
-    uploader = _uploader(ohttp_stack, tmp_path, config)
+    uploader = _uploader(ohttp_stack, tmp_path, ohttp_stack.oblivious())
     try:
         for number in NUMBERS:
             assert uploader.record_sms(number).queued
@@ -75,15 +74,15 @@ def test_events_arrive_exactly_once_and_the_ingest_never_sees_the_device(
     assert [n for n in needles if n in blob] == []
 
 
-def test_a_rotated_gateway_key_is_refetched_and_nothing_is_lost(
+def test_a_rotation_to_the_backup_key_is_refetched_and_nothing_is_lost(
     ohttp_stack: OhttpStack, tmp_path: Path
 ) -> None:
-    stale = ohttp.Gateway([(9, x25519.X25519PrivateKey.generate())]).encoded_key_configs()
-    config = ObliviousConfig(
-        relay_url=ohttp_stack.relay.url,
-        key_config=stale,
-        key_config_url=ohttp_stack.gateway.keys_url,
-    )
+    # The app shipped both pinned configs; the gateway has since rotated to the backup.
+    current = ohttp_stack.gateway.gateway.encoded_key_configs()
+    backup = ohttp.Gateway([(2, ohttp_stack.backup_key)])
+    ohttp_stack.gateway.gateway = backup
+    shipped = current + backup.encoded_key_configs()
+    config = ohttp_stack.oblivious(key_config=shipped)
     uploader = _uploader(ohttp_stack, tmp_path, config)
     try:
         for number in NUMBERS[:5]:
@@ -93,8 +92,10 @@ def test_a_rotated_gateway_key_is_refetched_and_nothing_is_lost(
     finally:
         uploader.close(5)
     assert ohttp_stack.ingest.count() == 5
-    # The first try used the pinned, stale key: the gateway refused it without opening it.
-    assert ohttp_stack.gateway.sightings()[0].status == 400
+    # Key 1 (if a batch went before the first fetch) was refused without being opened.
+    sightings = ohttp_stack.gateway.sightings()
+    assert {s.key_id for s in sightings if s.status != 400} == {2}
+    assert uploader.oblivious_keys is not None and uploader.oblivious_keys.key_id == 2
 
 
 def test_a_relay_that_is_down_keeps_the_events_queued(
@@ -105,7 +106,9 @@ def test_a_relay_that_is_down_keeps_the_events_queued(
         relay = OhttpRelay(gateway.gateway_url).start()
         dead_url = relay.url
         relay.close()
-    config = ObliviousConfig(relay_url=dead_url, key_config=gateway_keys)
+    config = ohttp_stack.oblivious(
+        relay_url=dead_url, key_config=gateway_keys, key_config_url=None
+    )
     uploader = Uploader(
         "https://api.n2net.com", ohttp_stack.app_key, ohttp_stack.ingest_key.public, tmp_path,
         key_store=SimulatedAndroidKeystore(), egress=_egress(), region="US",
@@ -124,12 +127,69 @@ def test_a_relay_that_is_down_keeps_the_events_queued(
 def test_bad_oblivious_configs_fail_at_construction(
     ohttp_stack: OhttpStack, tmp_path: Path
 ) -> None:
+    pins = ohttp_stack.key_pins
+    relay = ohttp_stack.relay.url
     with pytest.raises(ConfigurationError, match="key_config or key_config_url"):
-        ObliviousConfig(relay_url=ohttp_stack.relay.url)
+        ObliviousConfig(relay_url=relay, key_pins=pins)
     with pytest.raises(ConfigurationError, match="key_config is not usable"):
-        ObliviousConfig(relay_url=ohttp_stack.relay.url, key_config=b"\x00\x01")
+        ObliviousConfig(relay_url=relay, key_pins=pins, key_config=b"\x00\x01")
+    with pytest.raises(ConfigurationError, match="key_pins must be a PinSet"):
+        ObliviousConfig(relay_url=relay, key_pins=None, key_config_url=relay + "/k")  # type: ignore[arg-type]
+    unpinned = ohttp.Gateway([(5, x25519.X25519PrivateKey.generate())]).encoded_key_configs()
+    with pytest.raises(ConfigurationError, match="does not pin"):
+        ObliviousConfig(relay_url=relay, key_pins=pins, key_config=unpinned)
+    # The device never fetches keys from the gateway: only from the relay's origin.
+    with pytest.raises(ConfigurationError, match="relay's origin"):
+        ObliviousConfig(
+            relay_url=relay, key_pins=pins, key_config_url=ohttp_stack.gateway.keys_url
+        )
     refused = ObliviousConfig(
-        relay_url="https://relay.example/", key_config_url="https://relay.example/k"
+        relay_url="https://relay.example/", key_config_url="https://relay.example/k",
+        key_pins=pins,
     )
     with pytest.raises(ConfigurationError):
         _uploader(ohttp_stack, tmp_path, refused)
+
+
+class _SizeCappedRelay(OhttpRelay):
+    """A relay that answers 413 to any encapsulated request larger than ``cap`` bytes."""
+
+    cap = 1100
+
+    def _route(self, handler: BaseHTTPRequestHandler) -> None:
+        length = int(handler.headers.get("content-length", "0"))
+        if handler.command == "POST" and length > self.cap:
+            handler.rfile.read(length)
+            reply(handler, 413, b"", "text/plain")
+            return
+        super()._route(handler)
+
+
+@pytest.mark.parametrize("cap", [1100, 0])
+def test_an_outer_413_splits_and_never_throws_events_away(
+    ohttp_stack: OhttpStack, tmp_path: Path, cap: int
+) -> None:
+    with _SizeCappedRelay(ohttp_stack.gateway.gateway_url) as relay:
+        relay.cap = cap
+        config = ohttp_stack.oblivious(
+            relay_url=relay.url, key_config=ohttp_stack.gateway.gateway.encoded_key_configs(),
+            key_config_url=None,
+        )
+        uploader = Uploader(
+            "https://api.n2net.com", ohttp_stack.app_key, ohttp_stack.ingest_key.public,
+            tmp_path, key_store=SimulatedAndroidKeystore(), egress=_egress(), region="US",
+            sender_config=FAST, oblivious=config, start=False,
+        )
+        try:
+            for number in NUMBERS[:12]:  # 12 events: a 2 KiB bucket, over the cap
+                uploader.record_sms(number)
+            for _ in range(12):
+                uploader.sender.step()
+            assert uploader.dead_letter_counts() == {}
+            if cap:  # split down to 1 KiB batches, which the relay takes
+                assert uploader.pending().events == 0
+                assert ohttp_stack.ingest.count() == 12
+            else:  # the relay refuses everything: single events wait, never dropped
+                assert uploader.pending().events == 12
+        finally:
+            uploader.close(0.5)

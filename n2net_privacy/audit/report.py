@@ -380,7 +380,9 @@ def build_report(
             RequestRow(
                 id=e.request_id,
                 at=rel(e.at),
-                purpose=e.purpose.value,
+                # An inner OHTTP request: its true purpose, and the hop it travelled in.
+                purpose=e.purpose.value if e.via is None
+                else f"{e.purpose.value} via {e.via.value}",
                 method=redact(e.method),
                 host=redact(e.host),
                 path=redact(e.path),

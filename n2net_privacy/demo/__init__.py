@@ -77,7 +77,9 @@ def run_demo(
         )
         uploader_chapter(story, book, egress, server_key, data_dir / "uploader", route=route)
         if ohttp.extra_installed():
-            oblivious_chapter(story, book, egress, server_key, data_dir / "oblivious")
+            oblivious_chapter(
+                story, book, egress, server_key, data_dir / "oblivious", auditor=auditor
+            )
         else:
             story.chapter("Chapter 5 - Oblivious HTTP: skipped")
             story.say(f"skipped: Oblivious HTTP needs the 'ohttp' extra ({ohttp.INSTALL_LINE})")

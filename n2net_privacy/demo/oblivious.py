@@ -8,15 +8,17 @@ only ciphertext, and the ingest and Gravatar see only the gateway's address.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from contextlib import ExitStack
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric import x25519
 
 from n2net_privacy import ohttp
+from n2net_privacy.audit import EgressAuditor
 from n2net_privacy.contacts import Contact
 from n2net_privacy.demo.story import Story
-from n2net_privacy.egress import Egress
+from n2net_privacy.egress import Egress, PinSet
 from n2net_privacy.gravatar import GravatarFetcher, gravatar_hash
 from n2net_privacy.gravatar.result import Avatar
 from n2net_privacy.oblivious import ObliviousConfig
@@ -40,7 +42,13 @@ def _numbers(book: list[Contact]) -> list[str]:
 
 
 def oblivious_chapter(
-    story: Story, book: list[Contact], egress: Egress, server_key: ServerKeyPair, data_dir: Path
+    story: Story,
+    book: list[Contact],
+    egress: Egress,
+    server_key: ServerKeyPair,
+    data_dir: Path,
+    *,
+    auditor: EgressAuditor | None = None,
 ) -> None:
     story.chapter("Chapter 5 - Oblivious HTTP: N2Net gets the numbers, not who sent them")
     numbers = _numbers(book)
@@ -48,16 +56,28 @@ def oblivious_chapter(
     with ExitStack() as stack:
         ingest = stack.enter_context(IngestServer(server_key, app_key=APP_KEY))
         gravatar = stack.enter_context(GravatarStandIn([gravatar_hash(e) for e in emails[::2]]))
+        keys = ohttp.Gateway([(1, x25519.X25519PrivateKey.generate())])
+        # The app ships the pins of the gateway's key and of its next one (the backup).
+        backup = ohttp.Gateway([(2, x25519.X25519PrivateKey.generate())])
+        pins = PinSet(
+            {ohttp.key_config_pin(c) for c in keys.key_configs() + backup.key_configs()},
+            expires=dt.date(2099, 1, 1),
+        )
         gateway = stack.enter_context(
             OhttpGatewayServer(
-                ohttp.Gateway([(1, x25519.X25519PrivateKey.generate())]),
+                keys,
                 {"api.n2net.com": ingest.url, "gravatar.com": f"http://127.0.0.1:{gravatar.port}"},
                 source_host=GATEWAY_SOURCE,
             )
         )
         relay = stack.enter_context(OhttpRelay(gateway.gateway_url, source_host=RELAY_SOURCE))
         story.event("N2Net", f"runs the gateway; a third party runs the relay ({RELAY_SOURCE})")
-        config = ObliviousConfig(relay_url=relay.url, key_config_url=gateway.keys_url)
+        # The app ships the gateway's configuration (so no send waits for a fetch) and
+        # refreshes it through the relay; either counts only when pinned.
+        config = ObliviousConfig(
+            relay_url=relay.url, key_config=keys.encoded_key_configs(),
+            key_config_url=relay.keys_url, key_pins=pins, key_refresh_jitter_s=0.0,
+        )
 
         uploader = Uploader(
             "https://api.n2net.com", APP_KEY, server_key.public, data_dir / "uploader",
@@ -77,6 +97,9 @@ def oblivious_chapter(
 
         settings = Settings(data_dir / "settings.json")
         settings.gravatar_enabled = True
+        if auditor is not None:
+            # The auditor reads the inner lookups too: they go out under this switch.
+            auditor.watch_gravatar_consent(lambda: settings.gravatar_enabled)
         fetcher = GravatarFetcher(settings, egress, oblivious=config)
         try:
             contacts = [
@@ -113,4 +136,9 @@ def oblivious_chapter(
         story.check(
             seen_by_ingest == {GATEWAY_SOURCE} and seen_by_gravatar == {GATEWAY_SOURCE},
             "the ingest and Gravatar saw only the gateway's address, never the device's",
+        )
+        story.check(
+            set(gateway.key_fetches()) <= {RELAY_SOURCE}
+            and {s.relay_host for s in gateway.sightings()} <= {RELAY_SOURCE},
+            "the gateway never saw the device's address, key fetches included",
         )

@@ -31,9 +31,11 @@ import random
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable
+from urllib.parse import urlsplit
 
 from n2net_privacy.checks import ensure_open, require_type
 from n2net_privacy.egress import Egress, Purpose
+from n2net_privacy.egress_policy import InnerDoor
 from n2net_privacy.errors import InvalidArgumentTypeError, NetworkError
 from n2net_privacy.gravatar.backoff import HostBackoff
 from n2net_privacy.gravatar.batch import RunningBatch
@@ -106,14 +108,17 @@ class GravatarFetcher:
             )
         self._closed = False
         self._oblivious = oblivious
-        self._keys = (
-            KeyConfigSource(
+        #: The pinned OHTTP keys in use (None on the direct path); QA reads its verdicts.
+        self.oblivious_keys: KeyConfigSource | None = None
+        self._door: InnerDoor | None = None
+        if oblivious is not None:
+            self._door = _oblivious_door(egress, oblivious, self.config.base_url)
+            self.oblivious_keys = KeyConfigSource(
                 oblivious,
                 lambda: egress.client(Purpose.OHTTP_RELAY, timeout=self.config.timeout),
             )
-            if oblivious is not None
-            else None
-        )
+            if settings.gravatar_enabled:
+                self.oblivious_keys.start()  # keys at start, never just before a lookup
         self._urls = self.config.url_builder()
         self._settings = settings
         self._egress = egress
@@ -320,16 +325,18 @@ class GravatarFetcher:
             return self._client
 
     def _new_sync_client(self) -> RelayClient:
-        if self._oblivious is None or self._keys is None:
+        keys, door = self.oblivious_keys, self._door
+        if self._oblivious is None or keys is None or door is None:
             return self._egress.client(Purpose.GRAVATAR, timeout=self.config.timeout)
         relay = self._egress.client(Purpose.OHTTP_RELAY, timeout=self.config.timeout)
-        return ObliviousClient(relay, self._oblivious, self._keys)
+        return ObliviousClient(relay, self._oblivious, keys, door)
 
     def _new_async_client(self) -> AsyncRelayClient:
-        if self._oblivious is None or self._keys is None:
+        keys, door = self.oblivious_keys, self._door
+        if self._oblivious is None or keys is None or door is None:
             return self._egress.async_client(Purpose.GRAVATAR, timeout=self.config.timeout)
         relay = self._egress.async_client(Purpose.OHTTP_RELAY, timeout=self.config.timeout)
-        return AsyncObliviousClient(relay, self._oblivious, self._keys)
+        return AsyncObliviousClient(relay, self._oblivious, keys, door)
 
     # -- asyncio -----------------------------------------------------------
 
@@ -457,9 +464,27 @@ class GravatarFetcher:
             client, self._client = self._client, None
         if client is not None:
             client.close()
+        if self.oblivious_keys is not None:
+            self.oblivious_keys.close()
 
     def __enter__(self) -> GravatarFetcher:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _oblivious_door(egress: Egress, oblivious: ObliviousConfig, base_url: str) -> InnerDoor:
+    """Check the relay and the inner Gravatar target now; the door checks each request again.
+
+    Under OHTTP the device never connects to Gravatar, but the target it
+    names inside must still be on the ``GRAVATAR`` allowlist: otherwise the
+    gateway would fetch whatever host a misconfigured ``base_url`` names.
+    """
+    relay = urlsplit(oblivious.relay_url)
+    egress.policy.check(Purpose.OHTTP_RELAY, relay.scheme, relay.hostname or "", relay.port)
+    egress.policy.check_method(Purpose.OHTTP_RELAY, "POST", relay.hostname or "")
+    target = urlsplit(base_url)
+    egress.policy.check(Purpose.GRAVATAR, target.scheme, target.hostname or "", target.port)
+    egress.policy.check_method(Purpose.GRAVATAR, "GET", target.hostname or "")
+    return egress.inner_door(Purpose.GRAVATAR)

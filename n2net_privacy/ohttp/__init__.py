@@ -14,13 +14,15 @@ the *gateway* sees the request but only the relay's address. See
     bhttp_request, responder = gateway.decapsulate(enc_request)
     enc_response = responder.encapsulate(bhttp_response)
 
-``bhttp``, ``KeyConfig`` and the constants are pure and need no extra; the
-encapsulation functions need the ``ohttp`` extra (``pyhpke``).
+``bhttp``, ``padding`` (size buckets), ``consistency`` (which served keys a
+client may use), ``KeyConfig``, :func:`key_config_pin` and the constants are
+pure and need no extra; the encapsulation functions need the ``ohttp`` extra
+(``pyhpke``).
 """
 
 from __future__ import annotations
 
-from n2net_privacy.ohttp import bhttp
+from n2net_privacy.ohttp import bhttp, consistency, padding
 from n2net_privacy.ohttp.encapsulation import (
     INSTALL_LINE,
     REQUEST_MEDIA_TYPE,
@@ -42,6 +44,7 @@ from n2net_privacy.ohttp.keyconfig import (
     KEY_CONFIG_MEDIA_TYPE,
     KeyConfig,
     SymmetricAlgorithm,
+    key_config_pin,
 )
 
 __all__ = [
@@ -61,7 +64,10 @@ __all__ = [
     "Responder",
     "SymmetricAlgorithm",
     "bhttp",
+    "consistency",
     "encapsulate_request",
     "extra_installed",
+    "key_config_pin",
+    "padding",
     "require_extra",
 ]

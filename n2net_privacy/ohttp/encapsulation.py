@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from cryptography.hazmat.primitives.asymmetric import x25519
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 
-from n2net_privacy.errors import ConfigurationError, WireFormatError
+from n2net_privacy.errors import ConfigurationError, KeyConfigMismatchError, WireFormatError
 from n2net_privacy.ohttp.keyconfig import (
     AEAD_AES_128_GCM,
     AEAD_AES_256_GCM,
@@ -57,14 +57,6 @@ _AEAD_SIZES = {
 _SUPPORTED_KEMS = {KEM_X25519_HKDF_SHA256: 32}
 _SUPPORTED_KDFS = {KDF_HKDF_SHA256}
 _TAG_LEN = 16
-
-
-class KeyConfigMismatchError(WireFormatError):
-    """The request names a key id or algorithms the gateway does not hold.
-
-    A gateway answers it with the RFC 9458 §5.3 ``ohttp-key`` problem; a
-    client treats it as "fetch the key configuration again", never as data loss.
-    """
 
 
 INSTALL_LINE = "pip install 'n2net-privacy[ohttp]'"

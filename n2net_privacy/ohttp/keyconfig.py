@@ -11,6 +11,8 @@ raises :class:`~n2net_privacy.errors.WireFormatError` naming what is wrong.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -26,6 +28,7 @@ __all__ = [
     "KEY_CONFIG_MEDIA_TYPE",
     "KeyConfig",
     "SymmetricAlgorithm",
+    "key_config_pin",
 ]
 
 KEY_CONFIG_MEDIA_TYPE = "application/ohttp-keys"
@@ -161,3 +164,19 @@ class KeyConfig:
             raw = config.encode()
             out.append(len(raw).to_bytes(2, "big") + raw)
         return b"".join(out)
+
+
+def key_config_pin(config: KeyConfig) -> str:
+    """The pin of one key configuration: base64 SHA-256 of its encoding (RFC 9458 §3.1).
+
+    The same format as the egress's SPKI pins (:class:`~n2net_privacy.egress.PinSet`
+    holds them), over every byte a client encrypts to: the key id, the KEM,
+    the public key and the algorithms. A gateway publishes the pins of its
+    current key and of the next one it will rotate to; an app ships them.
+
+    >>> key_config_pin(KeyConfig.decode(bytes.fromhex(
+    ...     "01002031e1f05a740102115220e9af918f738674aec95f54db6e04eb705aae8e"
+    ...     "79815500080001000100010003")))
+    'MKaF/vowfjqqz9aJ2b8m9mc4ANa+1uNOWLwx0t/rj1E='
+    """
+    return base64.b64encode(hashlib.sha256(config.encode()).digest()).decode("ascii")

@@ -6,26 +6,40 @@ any test that installs the SDK (with the ``ohttp`` extra) can ask for it.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from n2net_privacy.egress_tls import PinSet
 from n2net_privacy.testing.gravatar_server import GravatarStandIn
 from n2net_privacy.testing.ingest_server import IngestServer
 from n2net_privacy.testing.ohttp_servers import OhttpGatewayServer, OhttpRelay
 from n2net_privacy.uploader.wire import ServerKeyPair
 
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import x25519
+
+    from n2net_privacy.oblivious import ObliviousConfig
+
 __all__ = ["OhttpStack", "ohttp_stack"]
 
 INGEST_AUTHORITY = "api.n2net.com"
 GRAVATAR_AUTHORITY = "gravatar.com"
+#: Far enough ahead for any test run; a test of expiry builds its own PinSet.
+PINS_EXPIRE = dt.date(2099, 1, 1)
 
 
 @dataclass(frozen=True, slots=True)
 class OhttpStack:
-    """Device -> relay (127.0.0.2 upstream) -> gateway (127.0.0.3 upstream) -> targets."""
+    """Device -> relay (127.0.0.2 upstream) -> gateway (127.0.0.3 upstream) -> targets.
+
+    ``key_pins`` pins the gateway's key (id 1) and a backup (id 2, whose
+    private key is ``backup_key``: a test rotates by serving it).
+    """
 
     relay: OhttpRelay
     gateway: OhttpGatewayServer
@@ -33,6 +47,21 @@ class OhttpStack:
     gravatar: GravatarStandIn
     ingest_key: ServerKeyPair
     app_key: str
+    key_pins: PinSet
+    backup_key: x25519.X25519PrivateKey
+
+    def oblivious(self, **overrides: Any) -> ObliviousConfig:
+        """The device's configuration: keys through the relay, pinned, fetched at once."""
+        from n2net_privacy.oblivious import ObliviousConfig
+
+        options: dict[str, Any] = {
+            "relay_url": self.relay.url,
+            "key_config_url": self.relay.keys_url,
+            "key_pins": self.key_pins,
+            "key_refresh_jitter_s": 0.0,
+        }
+        options.update(overrides)
+        return ObliviousConfig(**options)
 
 
 @pytest.fixture
@@ -51,12 +80,19 @@ def ohttp_stack() -> Iterator[OhttpStack]:
 
     key = ServerKeyPair.generate("x25519", key_id="ingest-1")
     app_key = "ohttp-app-key"
+    current = ohttp.Gateway([(1, x25519.X25519PrivateKey.generate())])
+    backup_key = x25519.X25519PrivateKey.generate()
+    backup = ohttp.Gateway([(2, backup_key)])
+    pins = PinSet(
+        {ohttp.key_config_pin(c) for c in current.key_configs() + backup.key_configs()},
+        expires=PINS_EXPIRE,
+    )
     with ExitStack() as stack:
         ingest = stack.enter_context(IngestServer(key, app_key=app_key))
         gravatar = stack.enter_context(GravatarStandIn())
         gateway = stack.enter_context(
             OhttpGatewayServer(
-                ohttp.Gateway([(1, x25519.X25519PrivateKey.generate())]),
+                current,
                 {
                     INGEST_AUTHORITY: ingest.url,
                     GRAVATAR_AUTHORITY: f"http://127.0.0.1:{gravatar.port}",
@@ -64,4 +100,4 @@ def ohttp_stack() -> Iterator[OhttpStack]:
             )
         )
         relay = stack.enter_context(OhttpRelay(gateway.gateway_url))
-        yield OhttpStack(relay, gateway, ingest, gravatar, key, app_key)
+        yield OhttpStack(relay, gateway, ingest, gravatar, key, app_key, pins, backup_key)

@@ -6,10 +6,13 @@ path for real: device -> **relay** -> **gateway** -> ingest or Gravatar.
 - :class:`OhttpRelay` forwards only the encapsulated bytes. It drops every
   client header (cookies, user agent, forwarding headers: RFC 9458 §6.2 asks
   relays not to pass on what identifies the client) and connects upstream
-  from its own source address.
+  from its own source address. A ``GET`` of :data:`KEYS_PATH` is forwarded
+  to the gateway's key endpoint the same way, so a device fetches the key
+  configuration without ever connecting to the gateway.
 - :class:`OhttpGatewayServer` serves ``application/ohttp-keys``, opens each
   request, forwards it to the target named by its authority, and seals the
-  target's answer. It connects to targets from yet another source address.
+  target's answer, padded to its size bucket (RFC 9292 §3.8). It connects
+  to targets from yet another source address.
 
 Both record what they saw (:meth:`sightings`), so a test can prove that the
 relay never saw a number and that the ingest never saw the device's address.
@@ -24,7 +27,7 @@ from __future__ import annotations
 
 import http.client
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
@@ -98,16 +101,29 @@ class RelaySighting:
     headers: tuple[tuple[str, str], ...]
     body: bytes
     status: int
+    method: str = "POST"
+    #: Bytes of the answer's body the relay passed back to the client.
+    response_bytes: int = 0
 
 
 class OhttpRelay(LoopbackServer):
-    """Forward ``message/ohttp-req`` bodies to one gateway, and nothing else."""
+    """Forward ``message/ohttp-req`` bodies, and key-configuration GETs, to one gateway.
+
+    ``gateway_keys_url`` defaults to :data:`KEYS_PATH` on the gateway's origin.
+    """
 
     def __init__(
-        self, gateway_url: str, *, source_host: str = "127.0.0.2", host: str = "127.0.0.1"
+        self,
+        gateway_url: str,
+        *,
+        gateway_keys_url: str | None = None,
+        source_host: str = "127.0.0.2",
+        host: str = "127.0.0.1",
     ) -> None:
         super().__init__(host)
         self.gateway_url = gateway_url
+        parts = urlsplit(gateway_url)
+        self.gateway_keys_url = gateway_keys_url or f"{parts.scheme}://{parts.netloc}{KEYS_PATH}"
         self.source_host = source_host
         self._lock = threading.Lock()
         self._seen: list[RelaySighting] = []
@@ -116,10 +132,45 @@ class OhttpRelay(LoopbackServer):
         with self._lock:
             return tuple(self._seen)
 
+    @property
+    def keys_url(self) -> str:
+        """Where a device fetches the gateway's key configuration, through this relay."""
+        return self.url + KEYS_PATH
+
+    def _forward_keys(
+        self, handler: BaseHTTPRequestHandler, headers: tuple[tuple[str, str], ...]
+    ) -> None:
+        status, content_type, answer = 502, "text/plain", b""
+        try:
+            status, reply_headers, answer = _post(
+                self.gateway_keys_url,
+                self.source_host,
+                urlsplit(self.gateway_keys_url).path or "/",
+                {"Accept": ohttp.KEY_CONFIG_MEDIA_TYPE},
+                b"",
+                method="GET",
+            )
+            content_type = dict((k.lower(), v) for k, v in reply_headers).get(
+                "content-type", "application/octet-stream"
+            )
+        except OSError:
+            pass
+        self._record(RelaySighting(
+            str(handler.client_address[0]), headers, b"", status, "GET", len(answer)
+        ))
+        reply(handler, status, answer, content_type)
+
+    def _record(self, sighting: RelaySighting) -> None:
+        with self._lock:
+            self._seen.append(sighting)
+
     def _route(self, handler: BaseHTTPRequestHandler) -> None:
         headers = tuple((k.lower(), v) for k, v in handler.headers.items())
+        if handler.command == "GET" and handler.path == KEYS_PATH:
+            self._forward_keys(handler, headers)
+            return
         if handler.command != "POST":
-            reply(handler, 405, b"", "text/plain", (("Allow", "POST"),))
+            reply(handler, 405, b"", "text/plain", (("Allow", "GET, POST"),))
             return
         body = read_body(handler, _MAX_BODY)
         if body is None:
@@ -139,8 +190,9 @@ class OhttpRelay(LoopbackServer):
                 )
             except OSError:
                 status, content_type, answer = 502, "text/plain", b""
-        with self._lock:
-            self._seen.append(RelaySighting(str(handler.client_address[0]), headers, body, status))
+        self._record(RelaySighting(
+            str(handler.client_address[0]), headers, body, status, "POST", len(answer)
+        ))
         reply(handler, status, answer, content_type)
 
 
@@ -162,6 +214,12 @@ class OhttpGatewayServer(LoopbackServer):
     ``targets`` maps an authority as the client wrote it (``"api.n2net.com"``)
     to the stand-in's base URL (``ingest.url``). Any other authority is
     answered, inside the encapsulation, with 403.
+
+    ``published`` decides what the n-th key-configuration GET (from 0) is
+    answered with; by default every fetch gets ``gateway.encoded_key_configs()``.
+    A red-team test passes one that hands each fetch its own key id.
+    Every key-configuration GET is recorded in :meth:`key_fetches` (the
+    connecting address), so a test can show that no device fetched directly.
     """
 
     def __init__(
@@ -171,9 +229,12 @@ class OhttpGatewayServer(LoopbackServer):
         *,
         source_host: str = "127.0.0.3",
         host: str = "127.0.0.1",
+        published: Callable[[int], bytes] | None = None,
     ) -> None:
         super().__init__(host)
         self.gateway = gateway
+        self.published = published
+        self._key_fetches: list[str] = []
         self.targets = dict(targets)
         self.source_host = source_host
         self._lock = threading.Lock()
@@ -191,9 +252,19 @@ class OhttpGatewayServer(LoopbackServer):
         with self._lock:
             return tuple(self._seen)
 
+    def key_fetches(self) -> tuple[str, ...]:
+        """The address each key-configuration GET came from, in order."""
+        with self._lock:
+            return tuple(self._key_fetches)
+
     def _route(self, handler: BaseHTTPRequestHandler) -> None:
         if handler.command == "GET" and handler.path == KEYS_PATH:
-            reply(handler, 200, self.gateway.encoded_key_configs(), ohttp.KEY_CONFIG_MEDIA_TYPE)
+            with self._lock:
+                n = len(self._key_fetches)
+                self._key_fetches.append(str(handler.client_address[0]))
+            published = self.published
+            keys = published(n) if published is not None else self.gateway.encoded_key_configs()
+            reply(handler, 200, keys, ohttp.KEY_CONFIG_MEDIA_TYPE)
             return
         if handler.command != "POST" or handler.path != GATEWAY_PATH:
             reply(handler, 404, b"", "text/plain")
@@ -227,7 +298,10 @@ class OhttpGatewayServer(LoopbackServer):
                 status,
             )
         )
-        sealed = responder.encapsulate(ohttp.bhttp.encode_response(status, headers, content))
+        # Padded to its bucket, so the relay cannot count events from the answer's size.
+        sealed = responder.encapsulate(
+            ohttp.padding.pad(ohttp.bhttp.encode_response(status, headers, content))
+        )
         reply(handler, 200, sealed, ohttp.RESPONSE_MEDIA_TYPE)
 
     def _forward(

@@ -45,6 +45,7 @@ from enum import StrEnum
 from pathlib import Path
 from types import TracebackType
 from typing import Protocol, Self
+from urllib.parse import urlsplit
 
 from n2net_privacy import ohttp
 from n2net_privacy.checks import ensure_open, require_int, require_type
@@ -179,6 +180,7 @@ class Uploader:
             egress.policy.check_url(
                 Purpose.OHTTP_RELAY, oblivious.relay_url, name="oblivious.relay_url"
             )
+            _check_oblivious(egress, oblivious, events_url)
         require_type("app_key", app_key, str)
         if not app_key or any(ch.isspace() for ch in app_key):
             raise InvalidArgumentError("app_key must be a non-empty token without spaces")
@@ -212,9 +214,21 @@ class Uploader:
             power_safe=power_safe,
         )
         config = sender_config or SenderConfig()
+        #: The pinned OHTTP keys in use (None on the direct path); QA reads its verdicts.
+        self.oblivious_keys = (
+            KeyConfigSource(
+                oblivious,
+                lambda: egress.client(Purpose.OHTTP_RELAY, timeout=config.request_timeout_s),
+                monotonic=monotonic,
+            )
+            if oblivious is not None
+            else None
+        )
+        if self.oblivious_keys is not None:
+            self.oblivious_keys.start()  # keys at start, never just before a send
         self.sender = Sender(
             self._queue,
-            _client_factory(egress, config, oblivious, monotonic),
+            _client_factory(egress, config, oblivious, self.oblivious_keys),
             events_url=events_url,
             app_key=app_key,
             server_key=keys,
@@ -353,6 +367,8 @@ class Uploader:
             return self._drained
         self._closed = True
         stopped = self._worker.stop(timeout)
+        if self.oblivious_keys is not None:
+            self.oblivious_keys.close()
         try:
             self._final_stats = self._queue.stats()
         except (sqlite3.Error, UploaderError) as exc:
@@ -419,18 +435,25 @@ def _client_factory(
     egress: Egress,
     config: SenderConfig,
     oblivious: ObliviousConfig | None,
-    monotonic: Callable[[], float],
+    keys: KeyConfigSource | None,
 ) -> Callable[[], PostClient]:
     """Direct POSTs to the ingest, or (``oblivious``) POSTs through an OHTTP relay."""
-    if oblivious is None:
+    if oblivious is None or keys is None:
         return lambda: egress.client(Purpose.N2NET_API, timeout=config.request_timeout_s)
+    # The inner POST meets the door for its true purpose, as a direct one would.
+    door = egress.inner_door(Purpose.N2NET_API)
+    return lambda: ObliviousClient(
+        egress.client(Purpose.OHTTP_RELAY, timeout=config.request_timeout_s), oblivious, keys, door
+    )
 
-    def relay() -> PostClient:
-        return egress.client(Purpose.OHTTP_RELAY, timeout=config.request_timeout_s)
 
-    # One key-config cache for the uploader's life, across client re-creations.
-    keys = KeyConfigSource(oblivious, relay, monotonic=monotonic)
-    return lambda: ObliviousClient(relay(), oblivious, keys)
+def _check_oblivious(egress: Egress, oblivious: ObliviousConfig, events_url: str) -> None:
+    """At construction: the relay is allowed, and so is the inner POST to the ingest."""
+    relay = urlsplit(oblivious.relay_url)
+    egress.policy.check(Purpose.OHTTP_RELAY, relay.scheme, relay.hostname or "", relay.port)
+    egress.policy.check_method(Purpose.OHTTP_RELAY, "POST", relay.hostname or "")
+    inner = urlsplit(events_url)
+    egress.policy.check_method(Purpose.N2NET_API, "POST", inner.hostname or "")
 
 
 def _events_url(api_url: str, egress: Egress) -> str:

@@ -16,7 +16,9 @@ RETRY          same batch, same Idempotency-Key, after
                *parked* and the batches behind it go meanwhile; one that
                keeps failing is split, then dead-lettered by event
                (:mod:`~n2net_privacy.uploader.poison`)
-SPLIT (413)    the batch becomes two batches with new ids
+SPLIT (413)    the batch becomes two batches with new ids (an OHTTP relay's
+               outer 413 too, but a single event is then retried, never
+               dead-lettered: the relay cannot see what it refuses)
 HOLD (401)     nothing is dropped: ``unknown_key_id`` moves to the next
                configured server key; with none left, or a refused app
                key, the events wait for new configuration
@@ -51,6 +53,7 @@ from n2net_privacy.errors import (
     NetworkError,
     NetworkTimeout,
     PinMismatchError,
+    RelayTooLargeError,
     WireFormatError,
 )
 from n2net_privacy.redact import get_logger
@@ -244,6 +247,8 @@ class Sender:
             )
         except PinMismatchError:
             return SendState.PIN_MISMATCH, "pin mismatch"
+        except RelayTooLargeError:
+            return SendState.SPLIT, "the OHTTP relay refused the size (outer 413)"
         except EgressPolicyError:
             return SendState.BLOCKED, "blocked by egress policy"
         except NetworkTimeout:
@@ -255,8 +260,7 @@ class Sender:
         batch = flight.batch
         response = self._post(flight)
         if isinstance(response, tuple):
-            state, reason = response
-            return self._retry(flight, state, None, reason, None)
+            return self._no_reply(flight, *response)
         status = response.status
         outcome = classify(status)
         if outcome is Outcome.DELIVERED:
@@ -281,6 +285,20 @@ class Sender:
         else:
             self._finish_dead(batch, status, f"http_{status}", failure_reason(status))
         return 0.0
+
+    def _no_reply(self, flight: Flight, state: SendState, reason: str) -> float:
+        """No inner reply came back: retry, or split on an OHTTP relay's outer 413.
+
+        Never dead-letter on a relay's 413: it cannot see inside, and a
+        hostile relay could forge it. A single event is retried later.
+        """
+        if state is not SendState.SPLIT:
+            return self._retry(flight, state, None, reason, None)
+        if len(flight.batch) > 1:
+            self._flight = None
+            self._split_or_dead(flight.batch, 413, "relay_413", reason)
+            return 0.0
+        return self._retry(flight, SendState.RETRYING, None, reason, None)
 
     def _hold(
         self, flight: Flight, state: SendState, reason: str, status: int | None = 401
