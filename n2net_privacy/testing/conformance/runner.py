@@ -1,0 +1,84 @@
+"""Run the checks against one ingest and collect a :class:`Report`.
+
+>>> [check.name for check in select("idempotency-*")]
+['idempotency-replay', 'idempotency-key-conflict']
+"""
+
+from __future__ import annotations
+
+import fnmatch
+
+from n2net_privacy.errors import ConfigurationError, N2NetPrivacyError
+from n2net_privacy.testing.conformance.accepting import ACCEPTING
+from n2net_privacy.testing.conformance.model import (
+    Check,
+    CheckFailed,
+    CheckResult,
+    CheckSkipped,
+    KitRuntime,
+    Report,
+    Target,
+    Verdict,
+)
+from n2net_privacy.testing.conformance.observing import OBSERVING
+from n2net_privacy.testing.conformance.refusing import REFUSING
+from n2net_privacy.testing.conformance.session import ProbeClient, Session
+
+__all__ = ["CHECKS", "run_conformance", "select"]
+
+CHECKS: tuple[Check, ...] = ACCEPTING + REFUSING + OBSERVING
+"""Every check, in the order a run takes them (the observing ones last)."""
+
+
+def select(only: str | None = None) -> tuple[Check, ...]:
+    """The checks whose names match ``only``: comma-separated globs (all when None).
+
+    Raises :class:`ConfigurationError` when a pattern matches no check.
+    """
+    if only is None:
+        return CHECKS
+    patterns = [part.strip() for part in only.split(",") if part.strip()]
+    if not patterns:
+        raise ConfigurationError("--only needs at least one check name or pattern")
+    for pattern in patterns:
+        if not any(fnmatch.fnmatchcase(check.name, pattern) for check in CHECKS):
+            raise ConfigurationError(f"--only {pattern!r} matches no check")
+    return tuple(
+        check for check in CHECKS
+        if any(fnmatch.fnmatchcase(check.name, pattern) for pattern in patterns)
+    )
+
+
+def _run_one(check: Check, session: Session) -> CheckResult:
+    session.check = check.name
+    started = session.runtime.monotonic()
+    verdict, message = Verdict.PASSED, ""
+    try:
+        message = check.run(session) or ""
+    except CheckFailed as exc:
+        verdict, message = Verdict.FAILED, str(exc)
+    except CheckSkipped as exc:
+        verdict, message = Verdict.SKIPPED, str(exc)
+    except N2NetPrivacyError as exc:
+        # A refusal of the door, say: the check could not be carried out, which is a failure.
+        verdict, message = Verdict.FAILED, f"{type(exc).__name__}: {exc}"
+    duration = max(0.0, session.runtime.monotonic() - started)
+    return CheckResult(check.name, check.contract, verdict, message, duration)
+
+
+def run_conformance(
+    target: Target,
+    client: ProbeClient,
+    *,
+    only: str | None = None,
+    runtime: KitRuntime | None = None,
+) -> Report:
+    """Run the selected checks, in order, against ``target`` through ``client``.
+
+    ``client`` is an egress client for :attr:`Purpose.N2NET_API
+    <n2net_privacy.egress.Purpose.N2NET_API>` whose policy admits the target.
+    """
+    checks = select(only)
+    session = Session(target, client, runtime or KitRuntime())
+    results = [_run_one(check, session) for check in checks]
+    return Report(target=session.events_url, results=tuple(results))
