@@ -1,4 +1,5 @@
-"""The ``n2net-privacy`` command line: ``demo``, ``normalize``, ``schema``, ``audit``, ``keygen``.
+"""The ``n2net-privacy`` command line: ``demo``, ``normalize``, ``schema``, ``audit``, ``keygen``,
+``conformance``.
 
 Each subcommand lives in its own module with a ``register(subparsers)``
 function that adds its parser and sets ``handler`` to a function taking the
@@ -20,6 +21,7 @@ __all__ = ["main"]
 
 _SUBCOMMANDS = (
     "demo", "normalize", "schema", "audit", "audit-har", "mitm-addon-path", "keygen",
+    "conformance",
 )
 
 
