@@ -191,7 +191,10 @@ def run(args: argparse.Namespace, *, stdout: TextIO, stderr: TextIO) -> int:
     try:
         policy = _policy(args.url, args.allow_loopback_http)
         keys = _keys(args.server_key)
-        select(args.only)
+        try:
+            select(args.only)
+        except ConfigurationError as exc:
+            raise _BadInput(str(exc)) from None
         _check_outputs(args.junit, args.json)
         verify = _trust(args.ca)
         try:
