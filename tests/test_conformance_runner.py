@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -507,3 +508,9 @@ def test_every_check_has_a_distinct_name_and_a_contract_sentence() -> None:
     assert all(check.contract.endswith(".") and len(check.contract) > 40 for check in CHECKS)
     observers = [check.observes for check in CHECKS]
     assert observers == sorted(observers)  # the observing checks run last
+
+
+def test_docs_list_every_check() -> None:
+    text = (Path(__file__).parent.parent / "docs" / "backend.md").read_text(encoding="utf-8")
+    missing = [check.name for check in CHECKS if f"| `{check.name}` |" not in text]
+    assert missing == []
