@@ -43,6 +43,7 @@ __all__ = [
     "ObliviousClient",
     "ObliviousConfig",
     "RelayClient",
+    "is_key_problem",
 ]
 
 _MAX_KEYS_BYTES = 64 * 1024
@@ -163,7 +164,12 @@ class KeyConfigSource:
             raise NetworkError(f"OHTTP key config is not usable: {exc}") from exc
 
 
-def _is_key_problem(response: EgressResponse) -> bool:
+def is_key_problem(response: EgressResponse) -> bool:
+    """Whether an outer answer is the gateway's ``ohttp-key`` problem (RFC 9458 §5.3).
+
+    The client then refetches the key configuration; the conformance kit
+    judges a gateway's answer to an unknown key id with this same reading.
+    """
     return response.status in (400, 401, 422) and b"ohttp-key" in response.content
 
 
@@ -195,7 +201,7 @@ def _seal(
 
 
 def _open(keys: KeyConfigSource, sealed: _Sealed, outer: EgressResponse) -> EgressResponse:
-    if _is_key_problem(outer):
+    if is_key_problem(outer):
         keys.mismatch()
         raise NetworkError("the OHTTP gateway does not hold our key id; refetching its config")
     if outer.status != 200 or outer.header("content-type") != ohttp.RESPONSE_MEDIA_TYPE:

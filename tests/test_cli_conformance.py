@@ -162,13 +162,22 @@ def test_a_server_answering_200_with_an_empty_reply_to_everything_exits_1(
          "--ca: cannot load"),
         (["https://127.0.0.1/", "--server-key", "k1=@k1.pub.pem", "--junit", "."],
          "is a directory"),
+        ([], "give the ingest's URL, --ohttp-gateway URL, or both"),
+        (["--ohttp-gateway", "https://127.0.0.1/gateway", "--server-key", "k1=@k1.pub.pem"],
+         "go with the ingest's URL"),
+        (["https://127.0.0.1/"], "--server-key: give at least one key"),
+        (["https://127.0.0.1/", "--server-key", "k1=@k1.pub.pem", "--only", "ohttp-*"],
+         "matches no check"),
+        (["https://127.0.0.1/", "--server-key", "k1=@k1.pub.pem",
+          "--ohttp-gateway", "http://gateway.example/gateway"], "plain http://"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(
     argv: list[str], message: str, tmp_path: Path
 ) -> None:
     (tmp_path / "k1.pub.pem").write_bytes(K1.public_pem())
-    done = conformance(*argv, "--app-key", APP_KEY, cwd=tmp_path)
+    app_key = ["--app-key", APP_KEY] if argv and not argv[0].startswith("--") else []
+    done = conformance(*argv, *app_key, cwd=tmp_path)
     assert done.returncode == 2
     assert done.stderr.startswith("n2net-privacy conformance: error: ")
     assert message in done.stderr

@@ -4,17 +4,22 @@
         --server-key k1=@k1.pub.pem --server-key k2=@k2.pub.pem \\
         --junit conformance.xml --json conformance.json
 
+    n2net-privacy conformance --ohttp-gateway https://gateway.example/gateway
+
 Every check of :mod:`n2net_privacy.testing.conformance` runs (or those
 ``--only`` names), through the SDK's egress door, sealed with the SDK's own
-code. Exit codes: 0 every check passed (skips allowed), 1 a check failed,
-2 bad input (a URL, key, pattern or path that cannot be used).
+code; ``--ohttp-gateway`` adds (or, without URL, runs only) the Oblivious
+HTTP gateway checks. Exit codes: 0 every check passed (skips allowed), 1 a
+check failed, 2 bad input (a URL, key, pattern or path that cannot be used).
 """
 
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import ssl
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 from urllib.parse import urlsplit
@@ -25,15 +30,22 @@ from n2net_privacy.egress import Egress, EgressPolicy, Purpose
 from n2net_privacy.egress_policy import is_loopback
 from n2net_privacy.errors import ConfigurationError
 from n2net_privacy.testing.conformance import (
+    CHECKS,
     DEFAULT_OVERSIZE_BYTES,
+    CheckResult,
     Report,
     Target,
     Verdict,
     json_report,
     junit_xml,
     run_conformance,
-    select,
 )
+from n2net_privacy.testing.conformance.gateway import (
+    GATEWAY_CHECKS,
+    GatewayTarget,
+    run_gateway_conformance,
+)
+from n2net_privacy.testing.conformance.runner import patterns
 from n2net_privacy.testing.fleet import parse_server_keys
 from n2net_privacy.uploader.sealing import ServerKey
 from n2net_privacy.wording import plural
@@ -54,6 +66,8 @@ examples:
       --server-key k1=@k1.pub.pem --junit conformance.xml
   n2net-privacy conformance https://127.0.0.1:8443 --ca ca.pem --app-key app-key \\
       --server-key k1=@k1.pub.pem --server-key k2=BASE64 --only 'idempotency-*' --json -
+  n2net-privacy conformance --ohttp-gateway https://gateway.example/gateway \\
+      --ohttp-keys https://relay.example/ohttp-keys --junit gateway.xml
 """
 
 
@@ -71,10 +85,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("url", metavar="URL", help="the ingest's base URL, https://")
-    parser.add_argument("--app-key", required=True, metavar="KEY", help="the app key it accepts")
     parser.add_argument(
-        "--server-key", required=True, action="append", metavar="ID=@PUB.pem|ID=BASE64",
+        "url", metavar="URL", nargs="?", help="the ingest's base URL, https://"
+    )
+    parser.add_argument("--app-key", metavar="KEY", help="the app key it accepts (with URL)")
+    parser.add_argument(
+        "--server-key", action="append", metavar="ID=@PUB.pem|ID=BASE64",
         help="a server public key it holds: the PEM keygen prints, or the raw key in base64;"
         " repeat it (current first) for the rotation checks",
     )
@@ -98,6 +114,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help=f"size of the body the 413 check sends (default {DEFAULT_OVERSIZE_BYTES:,},"
         " more than the reference server's 1 MiB limit)",
     )
+    parser.add_argument(
+        "--ohttp-gateway", metavar="URL",
+        help="also check this Oblivious HTTP gateway resource (RFC 9458); URL may then be left out",
+    )
+    parser.add_argument(
+        "--ohttp-keys", metavar="URL",
+        help="where the gateway's application/ohttp-keys are served"
+        " (default: /ohttp-keys on the gateway's origin)",
+    )
     parser.set_defaults(handler=_handle)
 
 
@@ -105,7 +130,7 @@ def _handle(args: argparse.Namespace) -> int:
     return run(args, stdout=sys.stdout, stderr=sys.stderr)
 
 
-def _policy(url: str, allow_loopback_http: bool) -> EgressPolicy:
+def _policy(url: str, allow_loopback_http: bool, purpose: Purpose) -> EgressPolicy:
     """The door's policy for this one target: its host and port, https unless told."""
     parts = urlsplit(url)
     try:
@@ -124,12 +149,12 @@ def _policy(url: str, allow_loopback_http: bool) -> EgressPolicy:
             " with --allow-loopback-http"
         )
     entry = host if port is None else f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    return EgressPolicy({Purpose.N2NET_API: frozenset({entry})}, test_mode=plain)
+    return EgressPolicy({purpose: frozenset({entry})}, test_mode=plain)
 
 
-def _keys(values: list[str]) -> tuple[ServerKey, ...]:
+def _keys(values: list[str] | None) -> tuple[ServerKey, ...]:
     keys: list[ServerKey] = []
-    for value in values:
+    for value in values or ():
         try:
             keys.extend(parse_server_keys(value))
         except ConfigurationError as exc:
@@ -186,24 +211,85 @@ def _summary(report: Report, out: TextIO) -> None:
     out.flush()
 
 
+def _only(only: str | None, ingest: bool, gateway: bool) -> tuple[str | None, str | None]:
+    """``--only`` for each suite: the globs that match it, or "" when none does."""
+    names = [c.name for c in CHECKS if ingest] + [c.name for c in GATEWAY_CHECKS if gateway]
+    try:
+        globs = patterns(only, names)
+    except ConfigurationError as exc:
+        raise _BadInput(str(exc)) from None
+    if globs is None:
+        return None, None
+
+    def part(checks: tuple[str, ...]) -> str:
+        return ",".join(g for g in globs if any(fnmatch.fnmatchcase(n, g) for n in checks))
+
+    return (part(tuple(c.name for c in CHECKS)) if ingest else "",
+            part(tuple(c.name for c in GATEWAY_CHECKS)) if gateway else "")
+
+
+def _ingest(args: argparse.Namespace, only: str | None) -> Callable[[], Report]:
+    """Check the ingest inputs now; return the run, for later."""
+    policy = _policy(args.url, args.allow_loopback_http, Purpose.N2NET_API)
+    if not args.app_key:
+        raise _BadInput("--app-key is required with URL")
+    keys = _keys(args.server_key)
+    try:
+        target = Target(args.url, args.app_key, keys, oversize_bytes=args.oversize_bytes)
+    except ConfigurationError as exc:
+        raise _BadInput(str(exc)) from None
+    egress = Egress(policy, verify=_trust(args.ca))
+
+    def run_ingest() -> Report:
+        with egress.client(Purpose.N2NET_API, timeout=target.request_timeout_s) as client:
+            return run_conformance(target, client, only=only)
+
+    return run_ingest
+
+
+def _gateway(args: argparse.Namespace, only: str | None) -> Callable[[], Report]:
+    """Check the gateway inputs now; return the run, for later."""
+    target = GatewayTarget.at(args.ohttp_gateway, args.ohttp_keys)
+    policies = [
+        _policy(url, args.allow_loopback_http, Purpose.OHTTP_RELAY)
+        for url in (target.gateway_url, target.keys_url)
+    ]
+    merged = EgressPolicy(
+        {Purpose.OHTTP_RELAY: frozenset().union(
+            *(policy.allowed_hosts[Purpose.OHTTP_RELAY] for policy in policies)
+        )},
+        test_mode=any(policy.test_mode for policy in policies),
+    )
+    egress = Egress(merged, verify=_trust(args.ca))
+
+    def run_gateway() -> Report:
+        with egress.client(Purpose.OHTTP_RELAY, timeout=target.request_timeout_s) as client:
+            return run_gateway_conformance(target, client, only=only)
+
+    return run_gateway
+
+
 def run(args: argparse.Namespace, *, stdout: TextIO, stderr: TextIO) -> int:
     """Check the inputs, run the kit, print and write the reports; return the exit code."""
     try:
-        policy = _policy(args.url, args.allow_loopback_http)
-        keys = _keys(args.server_key)
-        try:
-            select(args.only)
-        except ConfigurationError as exc:
-            raise _BadInput(str(exc)) from None
+        if args.url is None and args.ohttp_gateway is None:
+            raise _BadInput("give the ingest's URL, --ohttp-gateway URL, or both")
+        if args.url is None and (args.app_key or args.server_key):
+            raise _BadInput("--app-key and --server-key go with the ingest's URL")
+        if args.url is not None and not args.server_key:
+            raise _BadInput("--server-key: give at least one key, ID=@PUB.pem or ID=BASE64")
+        ingest_only, gateway_only = _only(
+            args.only, args.url is not None, args.ohttp_gateway is not None
+        )
         _check_outputs(args.junit, args.json)
-        verify = _trust(args.ca)
-        try:
-            target = Target(args.url, args.app_key, keys, oversize_bytes=args.oversize_bytes)
-        except ConfigurationError as exc:
-            raise _BadInput(str(exc)) from None
-        egress = Egress(policy, verify=verify)
-        with egress.client(Purpose.N2NET_API, timeout=target.request_timeout_s) as client:
-            report = run_conformance(target, client, only=args.only)
+        runs: list[Callable[[], Report]] = []
+        if args.url is not None and ingest_only != "":
+            runs.append(_ingest(args, ingest_only))
+        if args.ohttp_gateway is not None and gateway_only != "":
+            runs.append(_gateway(args, gateway_only))
+        reports = [run_suite() for run_suite in runs]
+        results: tuple[CheckResult, ...] = tuple(r for rep in reports for r in rep.results)
+        report = Report(" and ".join(rep.target for rep in reports), results)
         _summary(report, stderr if _STDOUT in (args.junit, args.json) else stdout)
         if args.junit is not None:
             write_report(args.junit, junit_xml(report), stdout)

@@ -115,7 +115,7 @@ def rotation_reseal_accepted(session: Session) -> None:
         )
 
 
-ACCEPTING: tuple[Check, ...] = (
+ACCEPTING: tuple[Check[Session], ...] = (
     Check(
         "valid-batch-accepted",
         "A valid sealed batch is answered 200 with Content-Type application/json and the"

@@ -15,14 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import Generic, Protocol, TypeVar
 
 from n2net_privacy.errors import ConfigurationError
 from n2net_privacy.uploader.sealing import ServerKey
 from n2net_privacy.uploader.sendconfig import SenderConfig
-
-if TYPE_CHECKING:
-    from n2net_privacy.testing.conformance.session import Session
 
 __all__ = [
     "DEFAULT_OVERSIZE_BYTES",
@@ -31,6 +28,7 @@ __all__ = [
     "CheckResult",
     "CheckSkipped",
     "KitRuntime",
+    "Probing",
     "Report",
     "Target",
     "Verdict",
@@ -54,13 +52,16 @@ class Verdict(StrEnum):
     SKIPPED = "skipped"
 
 
+S = TypeVar("S", bound="Probing")
+
+
 @dataclass(frozen=True, slots=True)
-class Check:
-    """One named contract sentence and the function that checks it."""
+class Check(Generic[S]):
+    """One named contract sentence and the function that checks it on a session ``S``."""
 
     name: str
     contract: str
-    run: Callable[[Session], str | None]
+    run: Callable[[S], str | None]
     """Raises CheckFailed or CheckSkipped; may return a short note on a pass."""
     observes: bool = False
     """True for a check that judges every exchange of the run: it runs last."""
@@ -122,6 +123,13 @@ class Target:
             raise ConfigurationError("the app key must not be empty")
         if self.oversize_bytes < 1 or self.request_timeout_s <= 0:
             raise ConfigurationError("oversize_bytes and request_timeout_s must be positive")
+
+
+class Probing(Protocol):
+    """What the runner needs of a session: the runtime, and the running check's name."""
+
+    check: str
+    runtime: KitRuntime
 
 
 def _utc_now() -> datetime:

@@ -140,7 +140,7 @@ def no_http_redirect(session: Session) -> str:
     return f"judged {plural(len(exchanges), 'reply', 'replies')}"
 
 
-OBSERVING: tuple[Check, ...] = (
+OBSERVING: tuple[Check[Session], ...] = (
     Check(
         "error-replies-documented",
         "Errors carry a JSON body {\"error\": \"<code>\", \"detail\": \"<text>\"}, with a code"

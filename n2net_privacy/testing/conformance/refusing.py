@@ -109,7 +109,7 @@ def oversize_body(session: Session) -> None:
     session.expect_status(exchange, 413, f"a body of {size:,} bytes")
 
 
-REFUSING: tuple[Check, ...] = (
+REFUSING: tuple[Check[Session], ...] = (
     Check(
         "unknown-key-id",
         "An N2Net-Key-Id the server does not hold is answered 401 with"

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Iterable
 
 from n2net_privacy.errors import ConfigurationError, N2NetPrivacyError
 from n2net_privacy.testing.conformance.accepting import ACCEPTING
@@ -17,6 +18,7 @@ from n2net_privacy.testing.conformance.model import (
     CheckSkipped,
     KitRuntime,
     Report,
+    S,
     Target,
     Verdict,
 )
@@ -24,32 +26,50 @@ from n2net_privacy.testing.conformance.observing import OBSERVING
 from n2net_privacy.testing.conformance.refusing import REFUSING
 from n2net_privacy.testing.conformance.session import ProbeClient, Session
 
-__all__ = ["CHECKS", "run_conformance", "select"]
+__all__ = ["CHECKS", "chosen", "patterns", "run_checks", "run_conformance", "select"]
 
-CHECKS: tuple[Check, ...] = ACCEPTING + REFUSING + OBSERVING
+CHECKS: tuple[Check[Session], ...] = ACCEPTING + REFUSING + OBSERVING
 """Every check, in the order a run takes them (the observing ones last)."""
 
 
-def select(only: str | None = None) -> tuple[Check, ...]:
-    """The checks whose names match ``only``: comma-separated globs (all when None).
+def patterns(only: str | None, names: Iterable[str]) -> tuple[str, ...] | None:
+    """``only`` split into globs, each checked to match one of ``names``; None for all.
 
     Raises :class:`ConfigurationError` when a pattern matches no check.
     """
     if only is None:
-        return CHECKS
-    patterns = [part.strip() for part in only.split(",") if part.strip()]
-    if not patterns:
+        return None
+    globs = tuple(part.strip() for part in only.split(",") if part.strip())
+    if not globs:
         raise ConfigurationError("--only needs at least one check name or pattern")
-    for pattern in patterns:
-        if not any(fnmatch.fnmatchcase(check.name, pattern) for check in CHECKS):
-            raise ConfigurationError(f"--only {pattern!r} matches no check")
-    return tuple(
-        check for check in CHECKS
-        if any(fnmatch.fnmatchcase(check.name, pattern) for pattern in patterns)
-    )
+    known = tuple(names)
+    for glob in globs:
+        if not any(fnmatch.fnmatchcase(name, glob) for name in known):
+            raise ConfigurationError(f"--only {glob!r} matches no check")
+    return globs
 
 
-def _run_one(check: Check, session: Session) -> CheckResult:
+def chosen(checks: tuple[Check[S], ...], globs: tuple[str, ...] | None) -> tuple[Check[S], ...]:
+    """The checks whose names match one of ``globs`` (all of them for None)."""
+    if globs is None:
+        return checks
+    return tuple(c for c in checks if any(fnmatch.fnmatchcase(c.name, g) for g in globs))
+
+
+def select(only: str | None = None) -> tuple[Check[Session], ...]:
+    """The ingest checks whose names match ``only``: comma-separated globs (all when None).
+
+    Raises :class:`ConfigurationError` when a pattern matches no check.
+    """
+    return chosen(CHECKS, patterns(only, (check.name for check in CHECKS)))
+
+
+def run_checks(checks: Iterable[Check[S]], session: S) -> tuple[CheckResult, ...]:
+    """Run ``checks`` in order on ``session``; one result each."""
+    return tuple(_run_one(check, session) for check in checks)
+
+
+def _run_one(check: Check[S], session: S) -> CheckResult:
     session.check = check.name
     started = session.runtime.monotonic()
     verdict, message = Verdict.PASSED, ""
@@ -80,5 +100,4 @@ def run_conformance(
     """
     checks = select(only)
     session = Session(target, client, runtime or KitRuntime())
-    results = [_run_one(check, session) for check in checks]
-    return Report(target=session.events_url, results=tuple(results))
+    return Report(target=session.events_url, results=run_checks(checks, session))
