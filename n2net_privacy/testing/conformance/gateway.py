@@ -29,6 +29,7 @@ from n2net_privacy.testing.conformance.model import (
 from n2net_privacy.testing.conformance.runner import chosen, patterns, run_checks
 from n2net_privacy.testing.conformance.session import ProbeClient
 from n2net_privacy.uploader.sendconfig import SenderConfig
+from n2net_privacy.wording import plural
 
 __all__ = ["GATEWAY_CHECKS", "GatewaySession", "GatewayTarget", "run_gateway_conformance"]
 
@@ -126,7 +127,7 @@ def keys_served(session: GatewaySession) -> str:
     except WireFormatError as exc:
         raise CheckFailed(f"the key configuration does not decode: {exc}") from None
     configs = session.configs()
-    return f"{len(found)} key configurations, {len(configs)} usable by the SDK"
+    return f"{plural(len(found), 'key configuration')}, {len(configs)} usable by the SDK"
 
 
 def request_answered(session: GatewaySession) -> str:
