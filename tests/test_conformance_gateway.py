@@ -51,6 +51,9 @@ class Mutant(OhttpGatewayServer):
 def _body(handler: BaseHTTPRequestHandler) -> bytes:
     body = read_body(handler, 1 << 20) or b""
     handler.rfile = io.BytesIO(body)  # the reference reads it again
+    # The connection's reader is gone: answer with Connection: close, so the
+    # client does not send its next request into a stream nobody reads.
+    handler.close_connection = True
     return body
 
 

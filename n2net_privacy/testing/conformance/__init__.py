@@ -8,6 +8,9 @@ it from the command line (see docs/backend.md). In Python::
         report = run_conformance(Target(url, app_key, keys), client)
     Path("conformance.xml").write_bytes(junit_xml(report))
 
+``run_gateway_conformance(GatewayTarget.at(gateway_url), client)`` checks an
+Oblivious HTTP gateway the same way (a client for purpose ``OHTTP_RELAY``).
+
 The kit talks HTTP through the SDK's egress door only, seals with the SDK's
 real sealing code and reads replies with the SDK's own parsers. It uses no
 private server API, so it runs against any implementation.
@@ -15,6 +18,11 @@ private server API, so it runs against any implementation.
 
 from __future__ import annotations
 
+from n2net_privacy.testing.conformance.gateway import (
+    GATEWAY_CHECKS,
+    GatewayTarget,
+    run_gateway_conformance,
+)
 from n2net_privacy.testing.conformance.model import (
     DEFAULT_OVERSIZE_BYTES,
     Check,
@@ -32,10 +40,12 @@ from n2net_privacy.testing.conformance.runner import CHECKS, run_conformance, se
 __all__ = [
     "CHECKS",
     "DEFAULT_OVERSIZE_BYTES",
+    "GATEWAY_CHECKS",
     "Check",
     "CheckFailed",
     "CheckResult",
     "CheckSkipped",
+    "GatewayTarget",
     "KitRuntime",
     "Report",
     "Target",
@@ -43,5 +53,6 @@ __all__ = [
     "json_report",
     "junit_xml",
     "run_conformance",
+    "run_gateway_conformance",
     "select",
 ]
