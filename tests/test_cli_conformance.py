@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import ssl
 import subprocess
 import sys
@@ -25,10 +26,13 @@ K1 = ServerKeyPair.generate("x25519", key_id="k1")
 K2 = ServerKeyPair.generate("mlkem768x25519", key_id="k2")
 
 
-def conformance(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def conformance(
+    *argv: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if k != "N2NET_APP_KEY"} | (env or {})
     return subprocess.run(
         [sys.executable, "-m", "n2net_privacy.cli", "conformance", *argv],
-        capture_output=True, text=True, timeout=120, cwd=cwd, check=False,
+        capture_output=True, text=True, timeout=120, cwd=cwd, check=False, env=environment,
     )
 
 
@@ -91,6 +95,18 @@ def test_only_and_junit_on_stdout(
         "idempotency-replay", "idempotency-key-conflict",
     ]
     assert "PASS idempotency-replay" in done.stderr
+
+
+def test_the_app_key_may_come_from_the_environment(
+    reference: IngestServer, keys: list[str], tmp_path: Path
+) -> None:
+    done = conformance(
+        reference.url, *keys, "--ca", "ca.pem", "--only", "valid-batch-accepted",
+        cwd=tmp_path, env={"N2NET_APP_KEY": APP_KEY},
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("PASS valid-batch-accepted")
+    assert conformance(reference.url, *keys, cwd=tmp_path).returncode == 2  # no key at all
 
 
 class _Empty200(BaseHTTPRequestHandler):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
+import os
 import ssl
 import sys
 from collections.abc import Callable
@@ -55,6 +56,7 @@ __all__ = ["register", "run"]
 EXIT_BAD_INPUT = 2
 _COMMAND = "conformance"
 _STDOUT = "-"
+_APP_KEY_ENV = "N2NET_APP_KEY"
 _EPILOG = """\
 exit codes:
   0  every check passed (skipped checks do not fail a run)
@@ -88,7 +90,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "url", metavar="URL", nargs="?", help="the ingest's base URL, https://"
     )
-    parser.add_argument("--app-key", metavar="KEY", help="the app key it accepts (with URL)")
+    parser.add_argument(
+        "--app-key", metavar="KEY", default=os.environ.get(_APP_KEY_ENV) or None,
+        help=f"the app key it accepts (with URL); default: ${_APP_KEY_ENV}, which keeps"
+        " the key out of the process list",
+    )
     parser.add_argument(
         "--server-key", action="append", metavar="ID=@PUB.pem|ID=BASE64",
         help="a server public key it holds: the PEM keygen prints, or the raw key in base64;"
@@ -232,7 +238,7 @@ def _ingest(args: argparse.Namespace, only: str | None) -> Callable[[], Report]:
     """Check the ingest inputs now; return the run, for later."""
     policy = _policy(args.url, args.allow_loopback_http, Purpose.N2NET_API)
     if not args.app_key:
-        raise _BadInput("--app-key is required with URL")
+        raise _BadInput(f"--app-key is required with URL (or set {_APP_KEY_ENV})")
     keys = _keys(args.server_key)
     try:
         target = Target(args.url, args.app_key, keys, oversize_bytes=args.oversize_bytes)
@@ -274,7 +280,7 @@ def run(args: argparse.Namespace, *, stdout: TextIO, stderr: TextIO) -> int:
     try:
         if args.url is None and args.ohttp_gateway is None:
             raise _BadInput("give the ingest's URL, --ohttp-gateway URL, or both")
-        if args.url is None and (args.app_key or args.server_key):
+        if args.url is None and args.server_key:
             raise _BadInput("--app-key and --server-key go with the ingest's URL")
         if args.url is not None and not args.server_key:
             raise _BadInput("--server-key: give at least one key, ID=@PUB.pem or ID=BASE64")
