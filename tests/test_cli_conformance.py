@@ -181,7 +181,7 @@ def test_a_server_answering_200_with_an_empty_reply_to_everything_exits_1(
          "is a directory"),
         ([], "give the ingest's URL, --ohttp-gateway URL, or both"),
         (["--ohttp-gateway", "https://127.0.0.1/gateway", "--server-key", "k1=@k1.pub.pem"],
-         "go with the ingest's URL"),
+         "goes with the ingest's URL"),
         (["https://127.0.0.1/"], "--server-key: give at least one key"),
         (["https://127.0.0.1/", "--server-key", "k1=@k1.pub.pem", "--only", "ohttp-*"],
          "matches no check"),

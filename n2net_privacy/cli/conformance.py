@@ -281,7 +281,7 @@ def run(args: argparse.Namespace, *, stdout: TextIO, stderr: TextIO) -> int:
         if args.url is None and args.ohttp_gateway is None:
             raise _BadInput("give the ingest's URL, --ohttp-gateway URL, or both")
         if args.url is None and args.server_key:
-            raise _BadInput("--app-key and --server-key go with the ingest's URL")
+            raise _BadInput("--server-key goes with the ingest's URL")
         if args.url is not None and not args.server_key:
             raise _BadInput("--server-key: give at least one key, ID=@PUB.pem or ID=BASE64")
         ingest_only, gateway_only = _only(
