@@ -48,6 +48,7 @@ from n2net_privacy.egress_policy import (
 from n2net_privacy.egress_tls import PinSet, check_context, harden, spki_sha256
 from n2net_privacy.egress_transport import (
     CALLER_HEADERS,
+    STREAMED_BODY,
     USER_AGENT,
     AsyncAuditingTransport,
     AuditingTransport,
@@ -127,9 +128,14 @@ def _network_errors() -> Iterator[None]:
         raise NetworkError(f"network error: {type(exc).__name__}") from exc
 
 
-def _options(headers: Mapping[str, str] | None, timeout: float | None) -> dict[str, Any]:
+def _options(
+    headers: Mapping[str, str] | None, timeout: float | None, *, streamed: bool = False
+) -> dict[str, Any]:
     """Per-request options: the caller's header names travel to the gate."""
-    options: dict[str, Any] = {"extensions": {CALLER_HEADERS: tuple(headers or ())}}
+    extensions: dict[str, Any] = {CALLER_HEADERS: tuple(headers or ())}
+    if streamed:
+        extensions[STREAMED_BODY] = True
+    options: dict[str, Any] = {"extensions": extensions}
     if timeout is not None:
         options["timeout"] = timeout
     return options
@@ -148,12 +154,15 @@ class EgressClient:
         url: str,
         *,
         headers: Mapping[str, str] | None = None,
-        content: bytes | None = None,
+        content: bytes | Iterable[bytes] | None = None,
         timeout: float | None = None,
         max_response_bytes: int | None = None,
     ) -> EgressResponse:
         """Send one request and read the reply (at most ``max_response_bytes``).
 
+        ``content`` given as chunks rather than bytes goes out with
+        ``Transfer-Encoding: chunked`` and no ``Content-Length``, framed by
+        the door (the conformance kit probes a server's ``411`` this way).
         A reply larger than the cap comes back with status 0 and no content,
         so callers treat it like any other unusable reply.
         Raises :class:`NetworkTimeout` / :class:`NetworkError` for network
@@ -161,8 +170,10 @@ class EgressClient:
         :class:`ClosedError` after :meth:`close`.
         """
         ensure_open(self._closed, "EgressClient")
+        streamed = content is not None and not isinstance(content, bytes)
+        options = _options(headers, timeout, streamed=streamed)
         with _network_errors(), self._client.stream(
-            method, url, headers=headers, content=content, **_options(headers, timeout)
+            method, url, headers=headers, content=content, **options
         ) as response:
             reply = _Reply(response, max_response_bytes)
             if not reply.too_large:

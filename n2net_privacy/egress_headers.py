@@ -6,7 +6,9 @@ derived by the door from the URL and the body: ``Host``, ``Content-Length``,
 ``Connection``. A caller that tries to set one of them, or a hop-by-hop
 header (RFC 9110 section 7.6.1), is refused before a byte is sent: a caller's
 ``Host`` is domain fronting, a caller's ``Content-Length`` or
-``Transfer-Encoding`` is request smuggling.
+``Transfer-Encoding`` is request smuggling. A body the caller hands over as a
+stream of chunks (the conformance kit's probe of a server's ``411``) is
+framed by the door itself: ``Transfer-Encoding: chunked`` and no length.
 
 Nothing here does I/O or imports httpx; :mod:`n2net_privacy.egress` applies
 these checks to every request, whatever transport is underneath.
@@ -82,23 +84,30 @@ def check_framing(
     body_length: int,
     purpose: Purpose,
     host: str,
+    chunked: bool = False,
 ) -> None:
     """Refuse a request whose framing headers differ from what the door derives.
 
     Exactly one ``Host`` equal to the URL's authority; ``Content-Length``
     absent or equal to the body's length (and present when there is a
     body); ``Connection`` absent or ``keep-alive``; no other hop-by-hop
-    header. This holds whatever built the request.
+    header. This holds whatever built the request. ``chunked`` is for a body
+    the door was given as a stream: then exactly one
+    ``Transfer-Encoding: chunked`` and no ``Content-Length``, never both.
     """
     hosts = [value for name, value in headers if name.lower() == "host"]
     if hosts != [expected_host]:
         raise _refuse("the Host header must be the URL's host", purpose, host)
     lengths = [value for name, value in headers if name.lower() == "content-length"]
-    if lengths != [str(body_length)] and not (lengths == [] and body_length == 0):
+    encodings = [value for name, value in headers if name.lower() == "transfer-encoding"]
+    if chunked:
+        if lengths or encodings != ["chunked"]:
+            raise _refuse("a streamed body is framed chunked, without a length", purpose, host)
+    elif lengths != [str(body_length)] and not (lengths == [] and body_length == 0):
         raise _refuse("Content-Length must be the body's length", purpose, host)
     for name, value in headers:
         lowered = name.lower()
-        if lowered in ("host", "content-length"):
+        if lowered in ("host", "content-length") or (chunked and lowered == "transfer-encoding"):
             continue
         if lowered == "connection" and value.strip().lower() == _CONNECTION:
             continue

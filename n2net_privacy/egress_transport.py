@@ -43,6 +43,7 @@ from n2net_privacy.redact import get_logger
 
 __all__ = [
     "CALLER_HEADERS",
+    "STREAMED_BODY",
     "USER_AGENT",
     "AsyncAuditingTransport",
     "AuditingTransport",
@@ -55,6 +56,8 @@ __all__ = [
 USER_AGENT = f"n2net-privacy/{__version__}"
 #: Request extension carrying the header names the caller passed (not httpx's own).
 CALLER_HEADERS = "n2net_privacy.caller_headers"
+#: Request extension set by the door when the caller passed the body as a stream.
+STREAMED_BODY = "n2net_privacy.streamed_body"
 _STRIPPED_HEADERS = ("cookie", "referer", "origin")
 _TLS_DONE = "connection.start_tls.complete"
 _log = get_logger(__name__)
@@ -178,6 +181,7 @@ class Gate:
             body_length=len(request.content),
             purpose=purpose,
             host=host,
+            chunked=bool(request.extensions.get(STREAMED_BODY, False)),
         )
         if url.scheme != "https" and self.pins is not None and self.pins.active():
             raise EgressPolicyError(

@@ -81,6 +81,7 @@ __all__ = [
     "ObliviousClient",
     "ObliviousConfig",
     "RelayClient",
+    "is_key_problem",
 ]
 
 _MAX_KEYS_BYTES = 64 * 1024
@@ -416,7 +417,12 @@ if hasattr(os, "register_at_fork"):
 # -- sealing and opening --------------------------------------------------------
 
 
-def _is_key_problem(response: EgressResponse) -> bool:
+def is_key_problem(response: EgressResponse) -> bool:
+    """Whether an outer answer is the gateway's ``ohttp-key`` problem (RFC 9458 §5.3).
+
+    The client then refetches the key configuration; the conformance kit
+    judges a gateway's answer to an unknown key id with this same reading.
+    """
     return response.status in (400, 401, 422) and b"ohttp-key" in response.content
 
 
@@ -443,7 +449,7 @@ def _seal(keys: KeyConfigSource, request: AdmittedRequest) -> _Sealed:
 
 
 def _open(keys: KeyConfigSource, sealed: _Sealed, outer: EgressResponse) -> EgressResponse:
-    if _is_key_problem(outer):
+    if is_key_problem(outer):
         keys.mismatch()
         raise NetworkError("the OHTTP gateway refused our key id; pinned keys kept, retry later")
     if outer.status == 413:

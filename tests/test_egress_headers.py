@@ -90,6 +90,34 @@ def test_framing_must_be_what_the_door_derives(
             check()
 
 
+@pytest.mark.parametrize(
+    ("headers", "allowed"),
+    [
+        ([("host", "api.n2net.com"), ("transfer-encoding", "chunked")], True),
+        ([("host", "api.n2net.com")], False),  # a stream must say how it is framed
+        ([("host", "api.n2net.com"), ("transfer-encoding", "chunked"), ("content-length", "5")],
+         False),  # both framings: the classic smuggling pair
+        ([("host", "api.n2net.com"), ("transfer-encoding", "gzip, chunked")], False),
+        ([("host", "api.n2net.com"), ("transfer-encoding", "chunked"),
+          ("transfer-encoding", "chunked")], False),
+        ([("host", "api.n2net.com"), ("transfer-encoding", "chunked"), ("connection", "close")],
+         False),
+    ],
+)
+def test_a_streamed_body_is_framed_chunked_and_only_so(
+    headers: list[tuple[str, str]], allowed: bool
+) -> None:
+    def check() -> None:
+        check_framing(headers, expected_host="api.n2net.com", body_length=5,
+                      purpose=API, host="api.n2net.com", chunked=True)
+
+    if allowed:
+        check()
+    else:
+        with pytest.raises(EgressPolicyError):
+            check()
+
+
 def test_credentials_in_the_url_are_refused() -> None:
     check_userinfo("", purpose=API, host="api.n2net.com")
     with pytest.raises(EgressPolicyError, match="user info"):

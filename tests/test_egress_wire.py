@@ -9,6 +9,7 @@ refusals, a handshake and then 0 request bytes for a pin failure.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import select
@@ -230,6 +231,25 @@ def test_a_caller_set_framing_header_puts_zero_bytes_on_the_wire(
     assert (tls_server.connections, tls_server.wire) == (0, b"")
     (entry,) = egress.audit.entries()
     assert entry.blocked
+
+
+def test_a_body_given_as_chunks_goes_chunked_without_a_length(
+    pki: Pki, tls_server: Recorder
+) -> None:
+    egress = Egress(_policy(), verify=pki.client_ctx())
+    # The recorder answers once the head is in and hangs up, maybe mid-body: only
+    # what left the door matters here.
+    with contextlib.suppress(NetworkError):
+        _send(egress, tls_server.url(), content=iter([b"seal", b"ed"]))
+    tls_server.close()
+    head = tls_server.wire.partition(b"\r\n\r\n")[0].lower()
+    fields = [line.partition(b":") for line in head.split(b"\r\n")[1:]]
+    assert [value.strip() for name, _, value in fields if name == b"transfer-encoding"] == [
+        b"chunked"
+    ]
+    assert not [name for name, _, _ in fields if name == b"content-length"]
+    (entry,) = egress.audit.entries()
+    assert not entry.blocked
 
 
 def test_a_disallowed_port_puts_zero_bytes_on_the_wire(pki: Pki, tls_server: Recorder) -> None:

@@ -1,4 +1,4 @@
-"""The ``n2net-privacy`` command line: ``demo``, ``audit``, ``manifest`` and the rest.
+"""The ``n2net-privacy`` command line: ``demo``, ``audit``, ``manifest``, ``conformance`` and more.
 
 Each subcommand lives in its own module with a ``register(subparsers)``
 function that adds its parser and sets ``handler`` to a function taking the
@@ -20,7 +20,7 @@ __all__ = ["main"]
 
 _SUBCOMMANDS = (
     "demo", "normalize", "schema", "audit", "audit-har", "mitm-addon-path", "keygen",
-    "manifest",
+    "manifest", "conformance",
 )
 
 
