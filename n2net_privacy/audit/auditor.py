@@ -158,10 +158,21 @@ class EgressAuditor:
 
     def inspect(self, request: OutgoingRequest) -> None:
         """Check one request; in block mode raise :class:`EgressPolicyError` on a finding."""
+        self.inspect_findings(request)
+
+    def inspect_findings(
+        self, request: OutgoingRequest, *, content_only: bool = False
+    ) -> tuple[Finding, ...]:
+        """:meth:`inspect`, returning the findings of this request alone.
+
+        ``content_only`` inspects only the headers and the body: a response
+        or a WebSocket frame, which has no request line of its own, so a
+        finding never names a place it does not have (its method, host or path).
+        """
         with self._lock:
             self._seen += 1
             request_id = request.request_id or self._seen
-        problems, categories = self._check(request)
+        problems, categories = self._check(request, content_only=content_only)
         blocked = bool(problems) and self.mode is AuditMode.BLOCK
         findings = self._findings_for(request, request_id, problems, blocked=blocked)
         host = self._safe_host(request, problems)
@@ -172,7 +183,7 @@ class EgressAuditor:
                 flow.update(categories)
                 flow.update(f.rule.category for f in findings)
         if not findings:
-            return
+            return ()
         _log.warning(
             "egress auditor: %s in request #%d", plural(len(findings), "finding"), request_id
         )
@@ -183,12 +194,18 @@ class EgressAuditor:
                 purpose=request.purpose.value,
                 host=host,
             )
+        return tuple(findings)
 
-    def _check(self, request: OutgoingRequest) -> tuple[list[_Problem], set[str]]:
+    def _check(
+        self, request: OutgoingRequest, *, content_only: bool = False
+    ) -> tuple[list[_Problem], set[str]]:
         problems: list[_Problem] = []
         categories: set[str] = set()
         here = Field("request", (), "")
         host = request.host.lower()
+        if content_only:
+            fields = request_fields(request, content_only=True)
+            return self._pii(fields, hash_path_allowed=False), categories
         if host not in self._allowed.get(request.purpose, frozenset()):
             problems.append((Rule.HOST_NOT_ALLOWED, here,
                              f"host not allowed for purpose {request.purpose.value}"))

@@ -34,6 +34,7 @@ __all__ = [
     "HarError",
     "HarExchange",
     "OversizedEntry",
+    "WebSocketFrame",
     "iter_entries",
     "to_exchange",
 ]
@@ -62,8 +63,31 @@ class OversizedEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class WebSocketFrame:
+    """One WebSocket message of an exchange: its 0-based position, direction and payload.
+
+    ``sent`` is True for a message from the client (the device) to the server.
+    """
+
+    index: int
+    sent: bool
+    content: bytes
+
+    @property
+    def place(self) -> str:
+        """The frame as a finding's place names it: ``websocket.sent[3]``."""
+        return f"websocket.{'sent' if self.sent else 'received'}[{self.index}]"
+
+
+@dataclass(frozen=True, slots=True)
 class HarExchange:
-    """One request (and its response) as a HAR file recorded it."""
+    """One request (and its response) as a HAR file recorded it.
+
+    ``unrecorded`` lists the parts the capture did not hold, as (place, why):
+    a body recorded only as a size, a body mitmproxy streamed through. Each
+    becomes an ``audit.not_inspected`` finding. ``frames`` are the
+    exchange's WebSocket messages (HAR ``_webSocketMessages``).
+    """
 
     index: int
     method: str
@@ -76,6 +100,8 @@ class HarExchange:
     response_body: bytes
     started: str
     response_type: str = ""
+    unrecorded: tuple[tuple[str, str], ...] = ()
+    frames: tuple[WebSocketFrame, ...] = ()
 
     @property
     def host(self) -> str:
@@ -328,20 +354,55 @@ def to_exchange(entry: dict[str, Any], index: int) -> HarExchange:
     assert isinstance(response, dict)
     status = response.get("status")
     started = entry.get("startedDateTime")
+    body = _post_body(request.get("postData"), index)
+    size = request.get("bodySize")
+    unrecorded: tuple[tuple[str, str], ...] = ()
+    if not body and isinstance(size, int) and size > 0:
+        # mitmproxy's savehar writes postData for POST, PUT and PATCH only.
+        unrecorded = (("body", f"the capture recorded only the body's size ({size} bytes), "
+                               "not its content"),)
     return HarExchange(
         index=index,
         method=method.upper(),
         url=url,
         headers=_pairs(request.get("headers"), "request.headers", index),
         cookies=_pairs(request.get("cookies"), "request.cookies", index),
-        body=_post_body(request.get("postData"), index),
+        body=body,
         # HAR writes 0 (or -1) for "no response": an aborted or blocked request.
         status=status if isinstance(status, int) and status > 0 else None,
         response_headers=_pairs(response.get("headers"), "response.headers", index),
         response_body=_content_bytes(response.get("content"), "response.content", index),
         started=started if isinstance(started, str) else "",
         response_type=_media_type(response),
+        unrecorded=unrecorded,
+        frames=_frames(entry.get("_webSocketMessages"), index),
     )
+
+
+_BINARY_OPCODE = 2  # RFC 6455 §5.2; Chrome and mitmproxy write binary data as base64
+
+
+def _frames(messages: Any, index: int) -> tuple[WebSocketFrame, ...]:
+    """HAR ``_webSocketMessages`` (Chrome, mitmproxy): ``type`` send/receive, ``data``."""
+    if messages is None:
+        return ()
+    if not isinstance(messages, list):
+        raise HarError("_webSocketMessages is not a list", entry=index)
+    frames = []
+    for position, message in enumerate(messages):
+        if not isinstance(message, dict) or message.get("type") not in ("send", "receive"):
+            raise HarError(f"_webSocketMessages[{position}] has no type send or receive",
+                           entry=index)
+        data = message.get("data")
+        if not isinstance(data, str):
+            data = ""
+        if message.get("opcode") == _BINARY_OPCODE:
+            content = _content_bytes({"text": data, "encoding": "base64"},
+                                     f"_webSocketMessages[{position}]", index)
+        else:
+            content = data.encode("utf-8", "surrogatepass")
+        frames.append(WebSocketFrame(position, message["type"] == "send", content))
+    return tuple(frames)
 
 
 def _media_type(response: dict[str, Any]) -> str:
