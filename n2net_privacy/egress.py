@@ -13,7 +13,9 @@ before a byte leaves, whatever transport is underneath:
   caller-set framing or hop-by-hop header (:mod:`n2net_privacy.egress_headers`);
 * carries no cookie, no Referer, and the SDK's fixed generic User-Agent;
 * is shown to each registered inspector (the QA auditor), which may block it;
-* is recorded in the :class:`AuditLog`: time, purpose, method, host, path, bytes.
+* is recorded in the :class:`AuditLog`: time, purpose, method, host, path, bytes;
+* leaves no trace in other libraries' log records (httpx logs each URL at
+  INFO): :func:`~n2net_privacy.redact.sdk_request` withholds them.
 
 TLS contexts and pins follow :mod:`n2net_privacy.egress_tls`; a pin is
 checked after the handshake and before the first request byte.
@@ -55,6 +57,7 @@ from n2net_privacy.egress_transport import (
     pin_checks,
 )
 from n2net_privacy.errors import NetworkError, NetworkTimeout
+from n2net_privacy.redact import sdk_request
 
 __all__ = [
     "USER_AGENT",
@@ -156,7 +159,7 @@ class EgressClient:
         Raises :class:`NetworkTimeout` / :class:`NetworkError` for network
         trouble and :class:`EgressPolicyError` when the chokepoint refuses.
         """
-        with _network_errors(), self._client.stream(
+        with sdk_request(), _network_errors(), self._client.stream(
             method, url, headers=headers, content=content, **_options(headers, timeout)
         ) as response:
             reply = _Reply(response, max_response_bytes)
@@ -167,7 +170,8 @@ class EgressClient:
             return reply.result()
 
     def close(self) -> None:
-        self._client.close()
+        with sdk_request():  # httpcore logs the closing of the SDK's connections
+            self._client.close()
 
     def __enter__(self) -> EgressClient:
         return self
@@ -193,7 +197,7 @@ class AsyncEgressClient:
         max_response_bytes: int | None = None,
     ) -> EgressResponse:
         """The async twin of :meth:`EgressClient.request`."""
-        with _network_errors():
+        with sdk_request(), _network_errors():
             async with self._client.stream(
                 method, url, headers=headers, content=content, **_options(headers, timeout)
             ) as response:
@@ -205,7 +209,8 @@ class AsyncEgressClient:
                 return reply.result()
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        with sdk_request():
+            await self._client.aclose()
 
     async def __aenter__(self) -> AsyncEgressClient:
         return self

@@ -131,6 +131,7 @@ class EgressAuditor:
         self._lock = threading.Lock()
         self._seen = 0
         self._findings: list[Finding] = []
+        self._logged: set[tuple[str, str]] = set()
         self._flows: dict[tuple[str, str], set[str]] = {}
 
     # --- the inspector -------------------------------------------------------
@@ -355,6 +356,29 @@ class EgressAuditor:
             )
         return findings
 
+    def inspect_log(self, logger: str, text: str) -> tuple[Finding, ...]:
+        """Check the text of one log record; return its new ``log.pii`` findings.
+
+        Logs are an egress (OWASP MASVS-STORAGE-2): an email, name, number or
+        email hash of the book in any record of any logger is a finding at
+        ``log:<logger name>``, with ``request_id`` 0. The same value from the
+        same logger is reported once. See :class:`~n2net_privacy.audit.logs.LogWatch`.
+        """
+        matches = self._detector.scan(text)
+        if not matches:
+            return ()
+        name = logger if self._is_safe(logger) else _REDACTED
+        findings = [
+            Finding(rule=Rule.LOG_PII, request_id=0, purpose="log", method="LOG", host=name,
+                    path="", place=f"log:{name}", detail=match.describe())
+            for match in matches
+        ]
+        with self._lock:
+            new = [f for f in findings if (f.place, f.detail) not in self._logged]
+            self._logged.update((f.place, f.detail) for f in new)
+            self._findings.extend(new)
+        return tuple(new)
+
     # --- what tests and reports read -----------------------------------------
 
     def redact_path(self, path: str) -> str:
@@ -386,6 +410,7 @@ class EgressAuditor:
         """Forget findings and flows (the request counter keeps counting)."""
         with self._lock:
             self._findings.clear()
+            self._logged.clear()
             self._flows.clear()
 
     def assert_no_pii(self) -> None:
