@@ -38,6 +38,7 @@ from n2net_privacy.audit.detectors import AddressBookPii, ContactLike
 from n2net_privacy.audit.findings import DataFlow, Finding, Rule
 from n2net_privacy.audit.har import HarExchange, OversizedEntry, WebSocketFrame
 from n2net_privacy.audit.report import PrivacyReport, build_report
+from n2net_privacy.audit.spool import RequestSpool
 from n2net_privacy.egress_policy import AuditEntry, AuditLog, OutgoingRequest, Purpose
 
 __all__ = ["CaptureAudit"]
@@ -96,7 +97,9 @@ class CaptureAudit:
     hash sent anywhere, Gravatar included, is a finding. Thread-safe, so the
     mitmproxy addon can call :meth:`audit` from its worker threads.
     ``allow_loopback_http`` accepts plain HTTP to loopback (a lab set-up
-    with the reference servers), as the SDK's test mode does.
+    with the reference servers), as the SDK's test mode does. ``spool``
+    keeps the request rows on disk (:class:`RequestSpool`) for a capture fed
+    in request order, so its report fits in bounded memory (audit-har).
     """
 
     def __init__(
@@ -107,6 +110,7 @@ class CaptureAudit:
         region: str | None = None,
         gravatar_enabled: bool = True,
         allow_loopback_http: bool = False,
+        spool: bool = False,
     ) -> None:
         self.policy = policy if policy is not None else DestinationPolicy.sdk_default()
         pii = (
@@ -132,7 +136,7 @@ class CaptureAudit:
             # QA says the toggle was off for the whole capture: any email hash is a leak.
             for auditor in (self._requests, self._responses):
                 auditor.watch_gravatar_consent(lambda: False)
-        self.log = AuditLog()
+        self.log: AuditLog | RequestSpool = RequestSpool() if spool else AuditLog()
         self._lock = threading.Lock()
         self._found: list[Finding] = []
         self._first_at: float | None = None
@@ -304,10 +308,26 @@ class CaptureAudit:
             found = list(self._found)
         return tuple(sorted(found, key=_order))
 
+    def close(self) -> None:
+        """Delete the spooled request rows, if any (a report read from them is done with)."""
+        if isinstance(self.log, RequestSpool):
+            self.log.close()
+
     def data_flows(self) -> tuple[DataFlow, ...]:
         return self._requests.data_flows()
 
     def report(self, *, title: str = "N2Net privacy report: capture") -> PrivacyReport:
+        if isinstance(self.log, RequestSpool):
+            start = self._first_at if self._first_at is not None else self.log.first_at or 0.0
+            return PrivacyReport(
+                title=title,
+                generated_at=time.time(),
+                started_at=start,
+                timeline=(),
+                requests=self.log.rows(start),
+                flows=self.data_flows(),
+                findings=self.findings(),
+            )
         return build_report(
             generated_at=time.time(),
             started_at=self._first_at,
