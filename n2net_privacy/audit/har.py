@@ -137,6 +137,7 @@ class _Scanner:
         self.index = 0
         self.saw_entries = False
         self.done = False
+        self.ready: dict[str, Any] | OversizedEntry | None = None
 
     def _path(self) -> tuple[str | None, ...]:
         return tuple(f.key for f in self.stack if f.kind == "{")
@@ -157,6 +158,7 @@ class _Scanner:
                 self.pos = len(self.buf)
                 break
             ch, at = match.group(), match.start()
+            match = None  # a match keeps the whole buffer alive while an entry is audited
             if ch == '"':
                 if not self._string(at):
                     break  # wait for the rest of the string
@@ -164,10 +166,9 @@ class _Scanner:
             self.pos = at + 1
             if ch in "{[":
                 self._open(ch, at)
-            elif ch in "}]":
-                entry = self._close(ch, at)
-                if entry is not None:
-                    yield entry
+            elif ch in "}]" and self._close(ch, at):
+                # Yielded straight from the scanner: this frame keeps no reference to it.
+                yield self._take()
             elif ch == "," and self.stack and self.stack[-1].kind == "{":
                 self.stack[-1].expect_key = True
             self._check_entry_size()
@@ -195,15 +196,23 @@ class _Scanner:
         if len(self.stack) == 3 and ch == "[" and self._path()[:2] == _ENTRIES_PATH:
             self.saw_entries = True
 
-    def _close(self, ch: str, at: int) -> dict[str, Any] | OversizedEntry | None:
+    def _close(self, ch: str, at: int) -> bool:
+        """Close a container; True when it was an entry, ready for :meth:`_take`."""
         if not self.stack or self.stack[-1].kind != ("{" if ch == "}" else "["):
             raise HarError(f"malformed JSON near character {self.consumed + at}")
         self.stack.pop()
         if not self.stack:
             self.done = True
         if ch == "}" and self._in_entries_array():
-            return self._finish_entry(at + 1)
-        return None
+            self.ready = self._finish_entry(at + 1)
+            self._compact()  # the entry's text goes before the entry is audited
+            return True
+        return False
+
+    def _take(self) -> dict[str, Any] | OversizedEntry:
+        entry, self.ready = self.ready, None
+        assert entry is not None  # _close said an entry is ready
+        return entry
 
     def _string_end(self, start: int) -> int | None:
         pos = start

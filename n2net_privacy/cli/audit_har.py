@@ -174,7 +174,9 @@ def _scan(
                 if isinstance(entry, OversizedEntry):
                     audit.oversized(entry)
                     continue
-                for finding in audit.audit(to_exchange(entry, index)):
+                exchange = to_exchange(entry, index)
+                del entry  # the parsed JSON is not needed while the exchange is audited
+                for finding in audit.audit(exchange):
                     if not quiet:
                         stdout.write(f"{finding.describe()}\n")
     except N2NetPrivacyError as exc:
