@@ -5,14 +5,18 @@ Proxyman or mitmproxy (``savehar``) and audits it against the test device's
 address book. Captures of a long session run to gigabytes, so this module
 never loads the file: :func:`iter_entries` scans the JSON text with a small
 structural tokenizer, cuts out each element of ``log.entries`` and decodes
-only that element. Memory is bounded by the largest entry, and an entry over
-``max_entry_bytes`` is reported as :class:`OversizedEntry` (a "not inspected"
-finding for the auditor), never silently skipped.
+only that element. The reader holds about three copies of the largest entry
+(its text, the parsed entry, the body as bytes), and lets go of the text
+before the entry is audited; an entry over ``max_entry_bytes`` is reported
+as :class:`OversizedEntry` (a "not inspected" finding for the auditor),
+never silently skipped.
 
 :func:`to_exchange` turns one HAR entry into a :class:`HarExchange`: the
 method, URL, headers, cookies, query, and request and response bodies as
 bytes (``postData.text``, ``postData.params``, ``content.text`` with
-``encoding: base64``), whatever exporter wrote it.
+``encoding: base64``), its WebSocket messages (``_webSocketMessages``), and
+what the capture left out (a body recorded only as ``bodySize``), whatever
+exporter wrote it.
 """
 
 from __future__ import annotations
