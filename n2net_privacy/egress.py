@@ -13,7 +13,9 @@ before a byte leaves, whatever transport is underneath:
   caller-set framing or hop-by-hop header (:mod:`n2net_privacy.egress_headers`);
 * carries no cookie, no Referer, and the SDK's fixed generic User-Agent;
 * is shown to each registered inspector (the QA auditor), which may block it;
-* is recorded in the :class:`AuditLog`: time, purpose, method, host, path, bytes.
+* is recorded in the :class:`AuditLog`: time, purpose, method, host, path, bytes;
+* leaves no trace in other libraries' log records (httpx logs each URL at
+  INFO): :func:`~n2net_privacy.redact.sdk_request` withholds them.
 
 TLS contexts and pins follow :mod:`n2net_privacy.egress_tls`; a pin is
 checked after the handshake and before the first request byte.
@@ -58,6 +60,7 @@ from n2net_privacy.egress_transport import (
     pin_checks,
 )
 from n2net_privacy.errors import NetworkError, NetworkTimeout
+from n2net_privacy.redact import sdk_request
 
 __all__ = [
     "USER_AGENT",
@@ -172,7 +175,7 @@ class EgressClient:
         ensure_open(self._closed, "EgressClient")
         streamed = content is not None and not isinstance(content, bytes)
         options = _options(headers, timeout, streamed=streamed)
-        with _network_errors(), self._client.stream(
+        with sdk_request(), _network_errors(), self._client.stream(
             method, url, headers=headers, content=content, **options
         ) as response:
             reply = _Reply(response, max_response_bytes)
@@ -184,7 +187,8 @@ class EgressClient:
 
     def close(self) -> None:
         self._closed = True
-        self._client.close()
+        with sdk_request():  # httpcore logs the closing of the SDK's connections
+            self._client.close()
 
     def __enter__(self) -> EgressClient:
         return self
@@ -212,7 +216,7 @@ class AsyncEgressClient:
     ) -> EgressResponse:
         """The async twin of :meth:`EgressClient.request`."""
         ensure_open(self._closed, "AsyncEgressClient")
-        with _network_errors():
+        with sdk_request(), _network_errors():
             async with self._client.stream(
                 method, url, headers=headers, content=content, **_options(headers, timeout)
             ) as response:
@@ -225,7 +229,8 @@ class AsyncEgressClient:
 
     async def aclose(self) -> None:
         self._closed = True
-        await self._client.aclose()
+        with sdk_request():
+            await self._client.aclose()
 
     async def __aenter__(self) -> AsyncEgressClient:
         return self

@@ -14,21 +14,40 @@ person by.
 ``scrub`` is the safety net: it masks anything that looks like a number or an
 email in free text. :class:`RedactingFilter` applies it to every record of the
 ``n2net_privacy`` logger, so a slip in a log call still leaks nothing.
+
+Logs are an egress, and other libraries log too: httpx writes each request's
+URL at INFO (a Gravatar URL carries the email hash), httpcore, h11 and hpack
+write connection and header details at DEBUG. While :func:`sdk_request` runs
+(the egress door wraps each of the SDK's requests in it), every record that a
+logger outside ``n2net_privacy`` creates is withheld: its level and logger
+stay, its message becomes :data:`WITHHELD`, its arguments and traceback go.
+This is done where records are made (the log record factory), because a
+filter on a logger misses records propagated from its children
+(``httpcore.connection``, ``httpcore.http11``), and the app owns the handlers.
+The app's own records, and its own httpx requests, are untouched.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
 import re
+from collections.abc import Callable, Iterator
+from typing import Any
 
 __all__ = [
+    "WITHHELD",
     "RedactingFilter",
     "get_logger",
     "redact_email",
     "redact_name",
     "redact_phone",
     "scrub",
+    "sdk_request",
 ]
+
+WITHHELD = "[withheld by n2net-privacy: this record is about one of the SDK's own requests]"
 
 _DIGITS = re.compile(r"\d")
 # Runs of 7+ digits (the shortest personal numbers), with the punctuation people type.
@@ -114,3 +133,55 @@ def get_logger(name: str) -> logging.Logger:
     if not any(isinstance(f, RedactingFilter) for f in logger.filters):
         logger.addFilter(RedactingFilter())
     return logger
+
+
+_IN_SDK_REQUEST: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "n2net_privacy_sdk_request", default=False
+)
+
+
+def _is_sdk_logger(name: str) -> bool:
+    return name == _ROOT or name.startswith(_ROOT + ".")
+
+
+class _WithholdingFactory:
+    """Wraps the app's log record factory; withholds other loggers' records in SDK requests."""
+
+    def __init__(self, inner: Callable[..., logging.LogRecord]) -> None:
+        self.inner = inner
+
+    def __call__(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = self.inner(*args, **kwargs)
+        if _IN_SDK_REQUEST.get() and not _is_sdk_logger(record.name):
+            record.msg = WITHHELD
+            record.args = None
+            record.exc_info = None
+            record.exc_text = None
+            record.stack_info = None
+        return record
+
+
+def _withhold_in_sdk_requests() -> None:
+    """Install the withholding factory, again if the app has replaced it since."""
+    current = logging.getLogRecordFactory()
+    if not isinstance(current, _WithholdingFactory):
+        logging.setLogRecordFactory(_WithholdingFactory(current))
+
+
+@contextlib.contextmanager
+def sdk_request() -> Iterator[None]:
+    """Mark the code inside as one of the SDK's own requests (the egress door does).
+
+    Records that loggers outside ``n2net_privacy`` make meanwhile, in this
+    thread or asyncio task only, carry :data:`WITHHELD` instead of their
+    message, whatever level the app set.
+    """
+    _withhold_in_sdk_requests()
+    token = _IN_SDK_REQUEST.set(True)
+    try:
+        yield
+    finally:
+        _IN_SDK_REQUEST.reset(token)
+
+
+_withhold_in_sdk_requests()

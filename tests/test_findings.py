@@ -9,7 +9,7 @@ def test_every_rule_has_a_report_category() -> None:
     assert {rule.value for rule in Rule} == {
         "pii.email", "pii.name", "pii.phone", "events.non_e164", "events.schema",
         "host.not_allowed", "transport.plaintext", "audit.not_inspected",
-        "destination.undeclared", "manifest.undeclared",
+        "destination.undeclared", "manifest.undeclared", "log.pii",
     }
     assert all(rule.category for rule in Rule)
     assert {mode.value for mode in AuditMode} == {"block", "record"}

@@ -225,3 +225,39 @@ def test_memory_stays_bounded_by_the_largest_entry() -> None:
     assert seen == count
     # The capture is ~30 MB; a reader that kept it, or every entry, would peak above that.
     assert peak < 8 * 1024 * 1024, peak
+
+
+def test_a_body_recorded_only_as_a_size_is_listed_as_unrecorded() -> None:
+    # mitmproxy's savehar writes postData for POST, PUT and PATCH only.
+    entry = chrome_entry("https://api.example/v1/contacts")
+    entry["request"].update(method="DELETE", bodySize=42)
+    (x,) = exchanges(har(entry))
+    assert x.body == b""
+    assert x.unrecorded == (
+        ("body", "the capture recorded only the body's size (42 bytes), not its content"),
+    )
+    # A body that is there, or no body at all, is not.
+    assert exchanges(har(chrome_entry("https://api.example/", post='{"a": 1}')))[0].unrecorded == ()
+    assert exchanges(har(chrome_entry("https://api.example/")))[0].unrecorded == ()
+
+
+def test_websocket_messages_are_read_text_and_binary_with_their_direction() -> None:
+    entry = chrome_entry("wss://api.example/socket")
+    entry["_resourceType"] = "websocket"
+    entry["_webSocketMessages"] = [
+        {"type": "send", "time": 1.0, "opcode": 1, "data": '{"n": "José"}'},
+        {"type": "receive", "time": 1.1, "opcode": 2,
+         "data": base64.b64encode(b"\x00\x01bin").decode()},
+    ]
+    (x,) = exchanges(har(entry))
+    assert [(f.index, f.sent, f.content, f.place) for f in x.frames] == [
+        (0, True, '{"n": "José"}'.encode(), "websocket.sent[0]"),
+        (1, False, b"\x00\x01bin", "websocket.received[1]"),
+    ]
+
+
+def test_a_websocket_message_without_a_direction_is_a_typed_error() -> None:
+    entry = chrome_entry("wss://api.example/socket")
+    entry["_webSocketMessages"] = [{"type": "sideways", "data": "x"}]
+    with pytest.raises(HarError, match=r"entry 0: _webSocketMessages\[0\] has no type"):
+        exchanges(har(entry))

@@ -9,6 +9,8 @@ that mitmproxy generates, to a loopback TLS server whose CA mitmproxy trusts.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 import signal
@@ -59,11 +61,13 @@ class _Upstream(BaseHTTPRequestHandler):
         self.rfile.read(length)
         with self.server.lock:
             self.server.seen.append(self.path)
+        # A server that sends a contact back proves the contact left the device before.
+        body = ANN.display_name.encode() if self.path.startswith("/echo-pii") else b"ok"
         self.send_response(200)
         self.send_header("content-type", "text/plain")
-        self.send_header("content-length", "2")
+        self.send_header("content-length", str(len(body)))
         self.end_headers()
-        self.wfile.write(b"ok")
+        self.wfile.write(body)
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("do_"):
@@ -129,7 +133,13 @@ def _free_port() -> int:
 
 
 def start_proxy(
-    tmp: Path, ca: Any, book: Path, policy: Path, *, block: bool = False, gravatar: bool = True,
+    tmp: Path,
+    ca: Any,
+    book: Path,
+    policy: Path,
+    *,
+    block: bool = False,
+    gravatar: bool = True,
     options: tuple[str, ...] = (),
 ) -> Proxy:
     ca_file = tmp / "upstream-ca.pem"
@@ -195,11 +205,11 @@ def _book_file(tmp: Path, contacts: tuple[Contact, ...]) -> Path:
     return path
 
 
-def _policy_file(tmp: Path, port: int) -> Path:
+def _policy_file(tmp: Path, *ports: int) -> Path:
     path = tmp / "policy.json"
     path.write_text(
         json.dumps(
-            {"destinations": [{"host": "127.0.0.1", "purpose": "n2net_api", "ports": [port]}]}
+            {"destinations": [{"host": "127.0.0.1", "purpose": "n2net_api", "ports": list(ports)}]}
         )
     )
     return path
@@ -495,3 +505,142 @@ def test_the_demo_through_mitmdump_has_no_findings(tmp_path: Path) -> None:
     assert len(proxies.hars) == 2
     book = _book_file(tmp_path, tuple(synthetic_address_book(400, seed=2026)))
     assert proxies.audit(book) == []
+
+
+def test_a_response_leak_and_a_streamed_body_are_in_the_report(
+    tmp_path: Path, upstream: Any
+) -> None:
+    server, ca = upstream
+    port = server.server_address[1]
+    base = f"https://127.0.0.1:{port}"
+    book, policy = _book_file(tmp_path, REDTEAM_BOOK), _policy_file(tmp_path, port)
+    proxy = start_proxy(tmp_path, ca, book, policy, options=("stream_large_bodies=1k",))
+    try:
+        with proxy.client() as client:
+            assert client.get(f"{base}/echo-pii").text == ANN.display_name
+            # Over 1 KiB: mitmproxy streams it through and never holds it.
+            big = client.post(f"{base}/upload", content=b"x" * 8192,
+                              headers={"content-type": "application/octet-stream"})
+            assert big.status_code == 200
+    finally:
+        report = proxy.stop()
+    found = sorted((f["request_id"], f["rule"], f["place"]) for f in report["findings"])
+    assert found == [
+        (1, "pii.name", "response.body"),
+        (2, "audit.not_inspected", "body"),
+    ]
+
+
+class _PlainLoopback(ThreadingHTTPServer):
+    """A plain-HTTP lab server: ``ok`` to any request, and a WebSocket echo on ``/ws``."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _PlainHandler)
+
+
+class _PlainHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        if self.headers.get("upgrade", "").lower() != "websocket":
+            self.send_response(200)
+            self.send_header("content-length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+            return
+        accept = base64.b64encode(
+            hashlib.sha1((self.headers["sec-websocket-key"] + _WS_GUID).encode()).digest()
+        ).decode()
+        self.send_response(101)
+        self.send_header("upgrade", "websocket")
+        self.send_header("connection", "Upgrade")
+        self.send_header("sec-websocket-accept", accept)
+        self.end_headers()
+        while True:
+            opcode, payload = _read_frame(self.rfile)
+            self.wfile.write(_frame(opcode, payload, mask=False))  # echo, close included
+            if opcode == _WS_CLOSE:
+                self.close_connection = True
+                return
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+_WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC11B65"  # RFC 6455 §1.3
+_WS_TEXT, _WS_CLOSE = 0x1, 0x8
+
+
+def _frame(opcode: int, payload: bytes, *, mask: bool) -> bytes:
+    """One final RFC 6455 frame; a client masks, a server does not (§5.3)."""
+    head = bytes([0x80 | opcode])
+    length = len(payload)
+    bit = 0x80 if mask else 0
+    if length < 126:
+        head += bytes([bit | length])
+    else:
+        head += bytes([bit | 126]) + length.to_bytes(2, "big")
+    if not mask:
+        return head + payload
+    key = os.urandom(4)
+    return head + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+
+
+def _read_frame(stream: Any) -> tuple[int, bytes]:
+    first, second = stream.read(2)
+    length = second & 0x7F
+    if length == 126:
+        length = int.from_bytes(stream.read(2), "big")
+    elif length == 127:
+        length = int.from_bytes(stream.read(8), "big")
+    key = stream.read(4) if second & 0x80 else b""
+    payload = stream.read(length)
+    if key:
+        payload = bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+    return first & 0x0F, payload
+
+
+def test_websocket_frames_are_audited_with_their_direction_and_loopback_http_is_a_lab(
+    tmp_path: Path, upstream: Any
+) -> None:
+    _, ca = upstream
+    lab = _PlainLoopback()
+    threading.Thread(target=lab.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    port = lab.server_address[1]
+    book, policy = _book_file(tmp_path, REDTEAM_BOOK), _policy_file(tmp_path, port)
+    proxy = start_proxy(
+        tmp_path, ca, book, policy, block=True, options=("n2net_allow_loopback_http=true",)
+    )
+    try:
+        # Plain HTTP to loopback is a lab, not a leak: not answered 451.
+        with httpx.Client(proxy=f"http://127.0.0.1:{proxy.port}", timeout=30) as client:
+            assert client.get(f"http://127.0.0.1:{port}/clean").text == "ok"
+        with socket.create_connection(("127.0.0.1", proxy.port), timeout=30) as sock:
+            stream = sock.makefile("rwb")
+            key = base64.b64encode(os.urandom(16)).decode()
+            stream.write(
+                f"GET http://127.0.0.1:{port}/ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+            )
+            stream.flush()
+            assert stream.readline().split()[1] == b"101"
+            while stream.readline() not in (b"\r\n", b""):
+                pass
+            stream.write(_frame(_WS_TEXT, b'{"status": "online"}', mask=True))
+            stream.flush()
+            assert _read_frame(stream) == (_WS_TEXT, b'{"status": "online"}')
+            # In block mode the leaking frame is dropped: the echo server never gets it.
+            leak = json.dumps({"contact": ANN.display_name}).encode()
+            stream.write(_frame(_WS_TEXT, leak, mask=True))
+            stream.write(_frame(_WS_CLOSE, b"", mask=True))
+            stream.flush()
+            assert _read_frame(stream)[0] == _WS_CLOSE
+    finally:
+        report = proxy.stop()
+        lab.shutdown()
+        lab.server_close()
+    found = sorted((f["request_id"], f["rule"], f["place"]) for f in report["findings"])
+    assert found == [(2, "pii.name", "websocket.sent[2].body:$.contact")]

@@ -174,3 +174,17 @@ def test_egress_clients_are_context_managers() -> None:
     assert asyncio.run(go()) == 204
     assert sent == ["/a", "/b"]
     assert [e.request_id for e in egress.audit.entries()] == [1, 2]
+
+
+def test_a_contact_in_any_loggers_record_fails_the_test(pytester: pytest.Pytester) -> None:
+    result = _run(pytester, """
+        import logging
+
+        def test_logs_a_contact(egress, address_book, gravatar_stand_in):
+            with egress.client(Purpose.GRAVATAR) as client:
+                client.request("GET", gravatar_stand_in.base_url + "avatar/none")
+            logging.getLogger("the_app").warning("hello %s", address_book[0].emails[0])
+    """)
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    assert "log.pii at log:the_app" in out and "never asserted" in out

@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
+import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from n2net_privacy.redact import get_logger, redact_email, redact_name, redact_phone, scrub
+from n2net_privacy.egress import Purpose
+from n2net_privacy.redact import (
+    WITHHELD,
+    get_logger,
+    redact_email,
+    redact_name,
+    redact_phone,
+    scrub,
+)
+from n2net_privacy.testing.audited import AuditedEgress
 
 
 @pytest.mark.parametrize(
@@ -78,3 +93,99 @@ def test_tracebacks_in_log_records_are_scrubbed_too(caplog: pytest.LogCaptureFix
     assert "ValueError" in caplog.text
     assert "ann.lee" not in caplog.text
     assert "555 2671" not in caplog.text
+
+
+# -- logs are an egress: other libraries' records of the SDK's own requests --------------
+
+_HASH = hashlib.md5(b"ann.lee@example.com").hexdigest()
+
+
+class _Avatar(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        self.send_response(404)
+        self.send_header("content-length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[tuple[str, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append((record.name, self.format(record)))
+
+
+@pytest.fixture
+def every_record() -> Iterator[_Records]:
+    """What ``logging.basicConfig(level=logging.DEBUG)`` would print, as a list."""
+    handler = _Records()
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield handler
+    finally:
+        root.setLevel(level)
+        root.removeHandler(handler)
+
+
+@pytest.fixture
+def avatar_server() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Avatar)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_third_party_loggers_keep_no_trace_of_the_sdks_requests(
+    every_record: _Records, avatar_server: str
+) -> None:
+    with AuditedEgress().client(Purpose.GRAVATAR) as client:
+        assert client.request("GET", f"{avatar_server}/avatar/{_HASH}?d=404").status == 404
+    third_party = [(n, line) for n, line in every_record.lines if not n.startswith("n2net")]
+    # httpx at INFO and httpcore's children (httpcore.connection, httpcore.http11) at DEBUG.
+    assert {"httpx", "httpcore.connection", "httpcore.http11"} <= {n for n, _ in third_party}
+    assert all(line == WITHHELD for _, line in third_party), third_party
+    assert not any(_HASH in line for _, line in every_record.lines)
+
+
+def test_the_apps_own_requests_are_logged_as_usual(
+    every_record: _Records, avatar_server: str
+) -> None:
+    # The withholding applies to the SDK's requests only, not to httpx in the app.
+    with httpx.Client() as client:
+        client.get(f"{avatar_server}/mine")
+    lines = [line for name, line in every_record.lines if name == "httpx"]
+    assert any("/mine" in line for line in lines), lines
+
+
+def test_an_app_that_replaces_the_record_factory_is_wrapped_again(
+    every_record: _Records, avatar_server: str
+) -> None:
+    previous = logging.getLogRecordFactory()
+    seen: list[str] = []
+
+    def apps_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        seen.append("app")
+        return previous(*args, **kwargs)
+
+    logging.setLogRecordFactory(apps_factory)
+    try:
+        with AuditedEgress().client(Purpose.GRAVATAR) as client:
+            client.request("GET", f"{avatar_server}/avatar/{_HASH}")
+    finally:
+        logging.setLogRecordFactory(previous)
+    assert seen, "the app's factory still runs"
+    assert not any(_HASH in line for _, line in every_record.lines)

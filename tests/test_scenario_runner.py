@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import shutil
 import threading
 from pathlib import Path
@@ -285,3 +286,20 @@ def test_a_seeded_scenario_with_an_outage_gives_the_same_report_every_run() -> N
     assert all(r.status is None and r.error for r in failed)
     leak = [f for f in reports[0].findings if f.rule is Rule.PII_EMAIL]
     assert leak and {r.id for r in reports[0].requests} >= {f.request_id for f in leak}
+
+
+def test_a_contact_in_any_loggers_record_during_the_run_is_a_log_finding() -> None:
+    # Logs are an egress: an app logging a contact while the scenario runs is a leak.
+    loaded = load_scenario(EXAMPLES / "clean.json")
+    name = loaded.book[0].display_name
+    app_log = logging.getLogger("the_app.contacts")
+
+    def on_step(outcome: StepOutcome) -> None:
+        app_log.warning("showing %s", name)
+
+    report = run_scenario(loaded, on_step=on_step)
+    (finding,) = report.findings
+    assert (finding.rule, finding.place, finding.request_id) == (
+        Rule.LOG_PII, "log:the_app.contacts", 0
+    )
+    assert name.lower() not in report.to_json().lower()

@@ -142,6 +142,7 @@ class EgressAuditor:
         self._lock = threading.Lock()
         self._seen = 0
         self._findings: list[Finding] = []
+        self._logged: set[tuple[str, str]] = set()
         self._flows: dict[tuple[str, str], set[str]] = {}
         self._manifest = manifest
         self._observed: set[FlowName] = set()
@@ -181,13 +182,24 @@ class EgressAuditor:
 
     def inspect(self, request: OutgoingRequest) -> None:
         """Check one request; in block mode raise :class:`EgressPolicyError` on a finding."""
+        self.inspect_findings(request)
+
+    def inspect_findings(
+        self, request: OutgoingRequest, *, content_only: bool = False
+    ) -> tuple[Finding, ...]:
+        """:meth:`inspect`, returning the findings of this request alone.
+
+        ``content_only`` inspects only the headers and the body: a response
+        or a WebSocket frame, which has no request line of its own, so a
+        finding never names a place it does not have (its method, host or path).
+        """
         with self._lock:
             self._seen += 1
             request_id = request.request_id or self._seen
-        problems, categories = self._check(request)
+        problems, categories = self._check(request, content_only=content_only)
         manifest = self._manifest
         observed: set[FlowName] = set()
-        if manifest is not None:
+        if manifest is not None and not content_only:  # what the SDK sends, not what it hears
             undeclared, observed = manifest.undeclared(request.purpose.value, categories)
             here = Field("request", (), "")
             problems.extend((Rule.MANIFEST_UNDECLARED, here, d) for d in undeclared)
@@ -202,7 +214,7 @@ class EgressAuditor:
                 flow.update(categories)
                 flow.update(f.rule.category for f in findings)
         if not findings:
-            return
+            return ()
         _log.warning(
             "egress auditor: %s in request #%d", plural(len(findings), "finding"), request_id
         )
@@ -213,12 +225,18 @@ class EgressAuditor:
                 purpose=request.purpose.value,
                 host=host,
             )
+        return tuple(findings)
 
-    def _check(self, request: OutgoingRequest) -> tuple[list[_Problem], set[str]]:
+    def _check(
+        self, request: OutgoingRequest, *, content_only: bool = False
+    ) -> tuple[list[_Problem], set[str]]:
         problems: list[_Problem] = []
         categories: set[str] = set()
         here = Field("request", (), "")
         host = request.host.lower()
+        if content_only:
+            fields = request_fields(request, content_only=True)
+            return self._pii(fields, hash_path_allowed=False), categories
         if host not in self._allowed.get(request.purpose, frozenset()):
             problems.append((Rule.HOST_NOT_ALLOWED, here,
                              f"host not allowed for purpose {request.purpose.value}"))
@@ -368,6 +386,29 @@ class EgressAuditor:
             )
         return findings
 
+    def inspect_log(self, logger: str, text: str) -> tuple[Finding, ...]:
+        """Check the text of one log record; return its new ``log.pii`` findings.
+
+        Logs are an egress (OWASP MASVS-STORAGE-2): an email, name, number or
+        email hash of the book in any record of any logger is a finding at
+        ``log:<logger name>``, with ``request_id`` 0. The same value from the
+        same logger is reported once. See :class:`~n2net_privacy.audit.logs.LogWatch`.
+        """
+        matches = self._detector.scan(text)
+        if not matches:
+            return ()
+        name = logger if self._is_safe(logger) else _REDACTED
+        findings = [
+            Finding(rule=Rule.LOG_PII, request_id=0, purpose="log", method="LOG", host=name,
+                    path="", place=f"log:{name}", detail=match.describe())
+            for match in matches
+        ]
+        with self._lock:
+            new = [f for f in findings if (f.place, f.detail) not in self._logged]
+            self._logged.update((f.place, f.detail) for f in new)
+            self._findings.extend(new)
+        return tuple(new)
+
     # --- what tests and reports read -----------------------------------------
 
     def redact_path(self, path: str) -> str:
@@ -408,6 +449,7 @@ class EgressAuditor:
         """Forget findings and flows (the request counter keeps counting)."""
         with self._lock:
             self._findings.clear()
+            self._logged.clear()
             self._flows.clear()
             self._observed.clear()
 

@@ -9,9 +9,13 @@ adds what only a capture needs:
 - the destination comes from a :class:`~n2net_privacy.audit.destinations.DestinationPolicy`;
   a host it does not declare is a ``destination.undeclared`` finding;
 - cookies the exporter kept apart from the headers are inspected as a header;
-- the response body is inspected too: personal data coming *back* from a
-  server proves it left the device earlier;
-- an entry too large to hold in memory is an ``audit.not_inspected`` finding.
+- the response (headers and body) is inspected too: personal data coming
+  *back* from a server proves it left the device earlier;
+- each WebSocket message is inspected, its place naming the frame and its
+  direction (``websocket.sent[2].body``, ``websocket.received[0].body``);
+- an entry too large to hold in memory, or a body the capture kept only as a
+  size or never held (:attr:`HarExchange.unrecorded`), is an
+  ``audit.not_inspected`` finding.
 
 The request id of a finding is the exchange's 1-based position in the
 capture (HAR entry index + 1), so QA can find it in the tool that exported it.
@@ -32,8 +36,9 @@ from n2net_privacy.audit.auditor import EgressAuditor
 from n2net_privacy.audit.destinations import DestinationPolicy
 from n2net_privacy.audit.detectors import AddressBookPii, ContactLike
 from n2net_privacy.audit.findings import DataFlow, Finding, Rule
-from n2net_privacy.audit.har import HarExchange, OversizedEntry
+from n2net_privacy.audit.har import HarExchange, OversizedEntry, WebSocketFrame
 from n2net_privacy.audit.report import PrivacyReport, build_report
+from n2net_privacy.audit.spool import RequestSpool
 from n2net_privacy.egress_policy import AuditEntry, AuditLog, OutgoingRequest, Purpose
 from n2net_privacy.manifest import DeclaredManifest
 
@@ -59,6 +64,10 @@ def _inspect_response(exchange: HarExchange) -> bool:
         return False
     media = exchange.response_type
     return media in _TEXT_IMAGES or not media.startswith(_OPAQUE_MEDIA)
+
+
+def _order(finding: Finding) -> tuple[int, str, str]:
+    return finding.request_id, finding.place, finding.rule.value
 
 
 def _epoch(started: str) -> float | None:
@@ -91,6 +100,8 @@ class CaptureAudit:
     ``allow_loopback_http`` accepts plain HTTP to loopback (a lab set-up
     with the reference servers), as the SDK's test mode does. ``manifest``
     holds the SDK's requests to a privacy manifest (``manifest.undeclared``).
+    ``spool`` keeps the request rows on disk (:class:`RequestSpool`) for a
+    capture fed in request order, so its report fits in bounded memory (audit-har).
     """
 
     def __init__(
@@ -102,6 +113,7 @@ class CaptureAudit:
         gravatar_enabled: bool = True,
         allow_loopback_http: bool = False,
         manifest: DeclaredManifest | None = None,
+        spool: bool = False,
     ) -> None:
         self.policy = policy if policy is not None else DestinationPolicy.sdk_default()
         pii = (
@@ -127,32 +139,71 @@ class CaptureAudit:
             # QA says the toggle was off for the whole capture: any email hash is a leak.
             for auditor in (self._requests, self._responses):
                 auditor.watch_gravatar_consent(lambda: False)
-        self.log = AuditLog()
+        self.log: AuditLog | RequestSpool = RequestSpool() if spool else AuditLog()
         self._lock = threading.Lock()
-        self._extra: list[Finding] = []
-        self._labels: dict[int, str] = {}
+        self._found: list[Finding] = []
         self._first_at: float | None = None
 
     # -- feeding ---------------------------------------------------------------
 
     def audit(self, exchange: HarExchange, *, log: bool = True) -> tuple[Finding, ...]:
-        """Inspect one exchange; return the findings it produced.
+        """Inspect one exchange (request, response, WebSocket frames); return its findings.
 
         ``log=False`` leaves the audit-log entry to :meth:`log_outcome`, for a
-        live proxy that inspects a request before its response exists.
+        live proxy that inspects a request before its response exists. The
+        cost of a call does not grow with the findings already stored.
         """
-        request_id = exchange.index + 1
+        request, label = self._as_request(exchange)
+        found: list[Finding] = []
+        for finding in self._requests.inspect_findings(request):
+            if finding.rule is Rule.HOST_NOT_ALLOWED and label == _UNDECLARED:
+                continue  # said once, as destination.undeclared
+            found.append(replace(finding, purpose=label))
+        if label == _UNDECLARED:
+            found.append(
+                Finding(
+                    rule=Rule.DESTINATION_UNDECLARED,
+                    request_id=request.request_id,
+                    purpose=_UNDECLARED,
+                    method=self._requests.redact_path(exchange.method),
+                    host=self._requests.redact_path(exchange.host),
+                    path=self._requests.redact_path(request.path),
+                    place="request",
+                    detail="the destinations policy does not declare this host and port",
+                )
+            )
+        found += self._unrecorded(exchange, request, label, response=False)
+        found += self._response(exchange, request, label)
+        for frame in exchange.frames:
+            found += self._frame(frame, request, label)
+        at = _epoch(exchange.started)
+        with self._lock:
+            if at is not None and (self._first_at is None or at < self._first_at):
+                self._first_at = at
+        if log:
+            self.log_outcome(exchange)
+        return self._keep(found)
+
+    def audit_response(self, exchange: HarExchange) -> tuple[Finding, ...]:
+        """Inspect only the response of ``exchange`` (a live proxy's second look)."""
+        request, label = self._as_request(exchange)
+        return self._keep(self._response(exchange, request, label))
+
+    def audit_frame(self, exchange: HarExchange, frame: WebSocketFrame) -> tuple[Finding, ...]:
+        """Inspect one WebSocket message of ``exchange``; its place names the frame."""
+        request, label = self._as_request(exchange)
+        return self._keep(self._frame(frame, request, label))
+
+    def _as_request(self, exchange: HarExchange) -> tuple[OutgoingRequest, str]:
         parts = urlsplit(exchange.url)
         scheme = (parts.scheme or "https").lower()
         declared = self.policy.purpose_for(exchange.host, exchange.port, scheme)
-        purpose = _SDK_PURPOSES.get(declared or "", Purpose.APP)
-        label = declared if declared is not None else _UNDECLARED
         headers = exchange.headers
         if exchange.cookies and not any(n.lower() == "cookie" for n, _ in headers):
             cookie = "; ".join(f"{n}={v}" for n, v in exchange.cookies)
             headers = (*headers, ("cookie", cookie))
         request = OutgoingRequest(
-            purpose=purpose,
+            purpose=_SDK_PURPOSES.get(declared or "", Purpose.APP),
             method=exchange.method,
             url=exchange.url,
             scheme=scheme,
@@ -161,43 +212,60 @@ class CaptureAudit:
             query=parts.query,
             headers=headers,
             body=exchange.body,
-            request_id=request_id,
+            request_id=exchange.index + 1,
         )
-        before = {f for f in self._requests.findings() if f.request_id == request_id}
-        self._requests.inspect(request)
-        if _inspect_response(exchange):
-            self._responses.inspect(
-                replace(
-                    request,
-                    method=exchange.method,
-                    url=f"{scheme}://{exchange.host}/",
-                    path="/",
-                    query="",
-                    headers=exchange.response_headers,
-                    body=exchange.response_body,
-                )
+        return request, declared if declared is not None else _UNDECLARED
+
+    def _response(
+        self, exchange: HarExchange, request: OutgoingRequest, label: str
+    ) -> list[Finding]:
+        found = self._unrecorded(exchange, request, label, response=True)
+        if not _inspect_response(exchange):
+            return found
+        # Headers and body only: the response has no method, host or path of its own.
+        response = replace(request, headers=exchange.response_headers,
+                           body=exchange.response_body)
+        found += [
+            replace(f, purpose=label, place=f"response.{f.place}")
+            for f in self._responses.inspect_findings(response, content_only=True)
+            if f.rule in _PII_RULES
+        ]
+        return found
+
+    def _frame(
+        self, frame: WebSocketFrame, request: OutgoingRequest, label: str
+    ) -> list[Finding]:
+        message = replace(request, headers=(), body=frame.content)
+        auditor = self._requests if frame.sent else self._responses
+        return [
+            replace(f, purpose=label, place=f"{frame.place}.{f.place}")
+            for f in auditor.inspect_findings(message, content_only=True)
+            if f.rule in _PII_RULES
+        ]
+
+    def _unrecorded(
+        self, exchange: HarExchange, request: OutgoingRequest, label: str, *, response: bool
+    ) -> list[Finding]:
+        return [
+            Finding(
+                rule=Rule.NOT_INSPECTED,
+                request_id=request.request_id,
+                purpose=label,
+                method=self._requests.redact_path(exchange.method),
+                host=self._requests.redact_path(exchange.host),
+                path=self._requests.redact_path(request.path),
+                place=place,
+                detail=f"not inspected: {why}",
             )
-        at = _epoch(exchange.started)
+            for place, why in exchange.unrecorded
+            if place.startswith("response.") == response
+        ]
+
+    def _keep(self, found: list[Finding]) -> tuple[Finding, ...]:
+        found.sort(key=_order)
         with self._lock:
-            self._labels[request_id] = label
-            if declared is None:
-                self._extra.append(
-                    Finding(
-                        rule=Rule.DESTINATION_UNDECLARED,
-                        request_id=request_id,
-                        purpose=_UNDECLARED,
-                        method=self._requests.redact_path(exchange.method),
-                        host=self._requests.redact_path(exchange.host),
-                        path=self._requests.redact_path(parts.path or "/"),
-                        place="request",
-                        detail="the destinations policy does not declare this host and port",
-                    )
-                )
-            if at is not None and (self._first_at is None or at < self._first_at):
-                self._first_at = at
-        if log:
-            self.log_outcome(exchange)
-        return tuple(f for f in self.findings() if f.request_id == request_id and f not in before)
+            self._found.extend(found)
+        return tuple(found)
 
     def log_outcome(self, exchange: HarExchange, *, blocked: bool = False) -> None:
         """Add the audit-log entry of ``exchange``: its status, or that none came."""
@@ -232,33 +300,38 @@ class CaptureAudit:
             place="entry",
             detail=f"not inspected: the entry is {entry.size} bytes, over the reader's limit",
         )
-        with self._lock:
-            self._extra.append(finding)
+        self._keep([finding])
         return finding
 
     # -- results ---------------------------------------------------------------
 
     def findings(self) -> tuple[Finding, ...]:
+        """Every finding so far, by request id, place and rule."""
         with self._lock:
-            labels = dict(self._labels)
-            extra = list(self._extra)
-        out: list[Finding] = []
-        for found in self._requests.findings():
-            label = labels.get(found.request_id, found.purpose)
-            if found.rule is Rule.HOST_NOT_ALLOWED and label == _UNDECLARED:
-                continue  # said once, as destination.undeclared
-            out.append(replace(found, purpose=label))
-        for finding in self._responses.findings():
-            if finding.rule in _PII_RULES:
-                label = labels.get(finding.request_id, finding.purpose)
-                out.append(replace(finding, purpose=label, place=f"response.{finding.place}"))
-        out.extend(extra)
-        return tuple(sorted(out, key=lambda f: (f.request_id, f.place, f.rule.value)))
+            found = list(self._found)
+        return tuple(sorted(found, key=_order))
+
+    def close(self) -> None:
+        """Delete the spooled request rows, if any (a report read from them is done with)."""
+        if isinstance(self.log, RequestSpool):
+            self.log.close()
 
     def data_flows(self) -> tuple[DataFlow, ...]:
         return self._requests.data_flows()
 
     def report(self, *, title: str = "N2Net privacy report: capture") -> PrivacyReport:
+        if isinstance(self.log, RequestSpool):
+            start = self._first_at if self._first_at is not None else self.log.first_at or 0.0
+            return PrivacyReport(
+                title=title,
+                generated_at=time.time(),
+                started_at=start,
+                timeline=(),
+                requests=self.log.rows(start),
+                flows=self.data_flows(),
+                findings=self.findings(),
+                manifest=self._requests.manifest_check(),
+            )
         return build_report(
             generated_at=time.time(),
             started_at=self._first_at,

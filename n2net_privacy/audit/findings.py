@@ -42,6 +42,7 @@ class Rule(StrEnum):
     NOT_INSPECTED = "audit.not_inspected"
     DESTINATION_UNDECLARED = "destination.undeclared"
     MANIFEST_UNDECLARED = "manifest.undeclared"
+    LOG_PII = "log.pii"
 
     @property
     def category(self) -> str:
@@ -60,6 +61,7 @@ _CATEGORIES = {
     Rule.NOT_INSPECTED: "content the auditor could not inspect fully",
     Rule.DESTINATION_UNDECLARED: "request to an undeclared destination",
     Rule.MANIFEST_UNDECLARED: "data or destination the privacy manifest does not declare",
+    Rule.LOG_PII: "personal data in a log record (LEAK)",
 }
 
 
@@ -70,7 +72,8 @@ class Finding:
     ``request_id`` is the auditor's sequence number of the request (from 1).
     ``place`` is where in the request: ``"url.host"``, ``"url.path"``,
     ``"query:email"``, ``"header:x-debug"``, ``"body:$.user.note"``,
-    ``"body:form:note"``, ``"sealed:$.events[0].number"`` or ``"request"``.
+    ``"body:form:note"``, ``"sealed:$.events[0].number"`` or ``"request"``;
+    for a log record (rule ``log.pii``, ``request_id`` 0) it is ``"log:<logger name>"``.
     ``detail`` says what was found in redacted form (``"email a***@*** (base64)"``).
     ``path`` and ``host`` are masked when they themselves carry PII.
     """
@@ -87,7 +90,7 @@ class Finding:
 
     def describe(self) -> str:
         """One readable line: which request, which rule, where, what."""
-        outcome = "blocked" if self.blocked else "sent"
+        outcome = "blocked" if self.blocked else "logged" if self.rule is Rule.LOG_PII else "sent"
         return (
             f"#{self.request_id} {self.method} {self.host}{self.path} [{self.purpose}] "
             f"{self.rule.value} at {self.place}: {self.detail} ({outcome})"

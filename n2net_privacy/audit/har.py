@@ -5,14 +5,18 @@ Proxyman or mitmproxy (``savehar``) and audits it against the test device's
 address book. Captures of a long session run to gigabytes, so this module
 never loads the file: :func:`iter_entries` scans the JSON text with a small
 structural tokenizer, cuts out each element of ``log.entries`` and decodes
-only that element. Memory is bounded by the largest entry, and an entry over
-``max_entry_bytes`` is reported as :class:`OversizedEntry` (a "not inspected"
-finding for the auditor), never silently skipped.
+only that element. The reader holds about three copies of the largest entry
+(its text, the parsed entry, the body as bytes), and lets go of the text
+before the entry is audited; an entry over ``max_entry_bytes`` is reported
+as :class:`OversizedEntry` (a "not inspected" finding for the auditor),
+never silently skipped.
 
 :func:`to_exchange` turns one HAR entry into a :class:`HarExchange`: the
 method, URL, headers, cookies, query, and request and response bodies as
 bytes (``postData.text``, ``postData.params``, ``content.text`` with
-``encoding: base64``), whatever exporter wrote it.
+``encoding: base64``), its WebSocket messages (``_webSocketMessages``), and
+what the capture left out (a body recorded only as ``bodySize``), whatever
+exporter wrote it.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ __all__ = [
     "HarError",
     "HarExchange",
     "OversizedEntry",
+    "WebSocketFrame",
     "iter_entries",
     "to_exchange",
 ]
@@ -62,8 +67,31 @@ class OversizedEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class WebSocketFrame:
+    """One WebSocket message of an exchange: its 0-based position, direction and payload.
+
+    ``sent`` is True for a message from the client (the device) to the server.
+    """
+
+    index: int
+    sent: bool
+    content: bytes
+
+    @property
+    def place(self) -> str:
+        """The frame as a finding's place names it: ``websocket.sent[3]``."""
+        return f"websocket.{'sent' if self.sent else 'received'}[{self.index}]"
+
+
+@dataclass(frozen=True, slots=True)
 class HarExchange:
-    """One request (and its response) as a HAR file recorded it."""
+    """One request (and its response) as a HAR file recorded it.
+
+    ``unrecorded`` lists the parts the capture did not hold, as (place, why):
+    a body recorded only as a size, a body mitmproxy streamed through. Each
+    becomes an ``audit.not_inspected`` finding. ``frames`` are the
+    exchange's WebSocket messages (HAR ``_webSocketMessages``).
+    """
 
     index: int
     method: str
@@ -76,6 +104,8 @@ class HarExchange:
     response_body: bytes
     started: str
     response_type: str = ""
+    unrecorded: tuple[tuple[str, str], ...] = ()
+    frames: tuple[WebSocketFrame, ...] = ()
 
     @property
     def host(self) -> str:
@@ -111,6 +141,7 @@ class _Scanner:
         self.index = 0
         self.saw_entries = False
         self.done = False
+        self.ready: dict[str, Any] | OversizedEntry | None = None
 
     def _path(self) -> tuple[str | None, ...]:
         return tuple(f.key for f in self.stack if f.kind == "{")
@@ -131,6 +162,7 @@ class _Scanner:
                 self.pos = len(self.buf)
                 break
             ch, at = match.group(), match.start()
+            match = None  # a match keeps the whole buffer alive while an entry is audited
             if ch == '"':
                 if not self._string(at):
                     break  # wait for the rest of the string
@@ -138,10 +170,9 @@ class _Scanner:
             self.pos = at + 1
             if ch in "{[":
                 self._open(ch, at)
-            elif ch in "}]":
-                entry = self._close(ch, at)
-                if entry is not None:
-                    yield entry
+            elif ch in "}]" and self._close(ch, at):
+                # Yielded straight from the scanner: this frame keeps no reference to it.
+                yield self._take()
             elif ch == "," and self.stack and self.stack[-1].kind == "{":
                 self.stack[-1].expect_key = True
             self._check_entry_size()
@@ -169,15 +200,23 @@ class _Scanner:
         if len(self.stack) == 3 and ch == "[" and self._path()[:2] == _ENTRIES_PATH:
             self.saw_entries = True
 
-    def _close(self, ch: str, at: int) -> dict[str, Any] | OversizedEntry | None:
+    def _close(self, ch: str, at: int) -> bool:
+        """Close a container; True when it was an entry, ready for :meth:`_take`."""
         if not self.stack or self.stack[-1].kind != ("{" if ch == "}" else "["):
             raise HarError(f"malformed JSON near character {self.consumed + at}")
         self.stack.pop()
         if not self.stack:
             self.done = True
         if ch == "}" and self._in_entries_array():
-            return self._finish_entry(at + 1)
-        return None
+            self.ready = self._finish_entry(at + 1)
+            self._compact()  # the entry's text goes before the entry is audited
+            return True
+        return False
+
+    def _take(self) -> dict[str, Any] | OversizedEntry:
+        entry, self.ready = self.ready, None
+        assert entry is not None  # _close said an entry is ready
+        return entry
 
     def _string_end(self, start: int) -> int | None:
         pos = start
@@ -328,20 +367,55 @@ def to_exchange(entry: dict[str, Any], index: int) -> HarExchange:
     assert isinstance(response, dict)
     status = response.get("status")
     started = entry.get("startedDateTime")
+    body = _post_body(request.get("postData"), index)
+    size = request.get("bodySize")
+    unrecorded: tuple[tuple[str, str], ...] = ()
+    if not body and isinstance(size, int) and size > 0:
+        # mitmproxy's savehar writes postData for POST, PUT and PATCH only.
+        unrecorded = (("body", f"the capture recorded only the body's size ({size} bytes), "
+                               "not its content"),)
     return HarExchange(
         index=index,
         method=method.upper(),
         url=url,
         headers=_pairs(request.get("headers"), "request.headers", index),
         cookies=_pairs(request.get("cookies"), "request.cookies", index),
-        body=_post_body(request.get("postData"), index),
+        body=body,
         # HAR writes 0 (or -1) for "no response": an aborted or blocked request.
         status=status if isinstance(status, int) and status > 0 else None,
         response_headers=_pairs(response.get("headers"), "response.headers", index),
         response_body=_content_bytes(response.get("content"), "response.content", index),
         started=started if isinstance(started, str) else "",
         response_type=_media_type(response),
+        unrecorded=unrecorded,
+        frames=_frames(entry.get("_webSocketMessages"), index),
     )
+
+
+_BINARY_OPCODE = 2  # RFC 6455 §5.2; Chrome and mitmproxy write binary data as base64
+
+
+def _frames(messages: Any, index: int) -> tuple[WebSocketFrame, ...]:
+    """HAR ``_webSocketMessages`` (Chrome, mitmproxy): ``type`` send/receive, ``data``."""
+    if messages is None:
+        return ()
+    if not isinstance(messages, list):
+        raise HarError("_webSocketMessages is not a list", entry=index)
+    frames = []
+    for position, message in enumerate(messages):
+        if not isinstance(message, dict) or message.get("type") not in ("send", "receive"):
+            raise HarError(f"_webSocketMessages[{position}] has no type send or receive",
+                           entry=index)
+        data = message.get("data")
+        if not isinstance(data, str):
+            data = ""
+        if message.get("opcode") == _BINARY_OPCODE:
+            content = _content_bytes({"text": data, "encoding": "base64"},
+                                     f"_webSocketMessages[{position}]", index)
+        else:
+            content = data.encode("utf-8", "surrogatepass")
+        frames.append(WebSocketFrame(position, message["type"] == "send", content))
+    return tuple(frames)
 
 
 def _media_type(response: dict[str, Any]) -> str:

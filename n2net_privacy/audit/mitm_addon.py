@@ -4,10 +4,15 @@ Run it with the path that ``n2net-privacy mitm-addon-path`` prints::
 
     mitmdump -s "$(n2net-privacy mitm-addon-path)" --set n2net_contacts=book.vcf
 
-Each request is audited as it passes, with the same detectors as
-``n2net-privacy audit-har`` (:class:`~n2net_privacy.audit.capture.CaptureAudit`);
-findings are logged, redacted. With ``--set n2net_block=true`` a request with
-a finding never reaches its server: the addon answers ``451`` itself. With
+Each request, each response and each WebSocket message is audited as it
+passes, with the same detectors as ``n2net-privacy audit-har``
+(:class:`~n2net_privacy.audit.capture.CaptureAudit`); findings are logged,
+redacted. With ``--set n2net_block=true`` a request with a finding never
+reaches its server (the addon answers ``451`` itself) and a leaking message
+the device sends over a WebSocket is dropped. A body mitmproxy streams
+through without keeping it (``stream_large_bodies``) is an
+``audit.not_inspected`` finding. ``--set n2net_allow_loopback_http=true``
+accepts plain HTTP to loopback, for a lab with the reference servers. With
 ``--set n2net_manifest=PrivacyInfo.xcprivacy`` (or the Data safety JSON) SDK
 traffic the privacy manifest does not declare is a ``manifest.undeclared``
 finding. When mitmproxy exits, the JSON and HTML report go to ``n2net_report``.
@@ -27,7 +32,7 @@ from typing import Any
 from n2net_privacy.audit.capture import CaptureAudit
 from n2net_privacy.audit.destinations import DestinationPolicy
 from n2net_privacy.audit.findings import Finding
-from n2net_privacy.audit.har import HarExchange
+from n2net_privacy.audit.har import HarExchange, WebSocketFrame
 from n2net_privacy.wording import plural
 
 __all__ = ["N2NetPrivacyAddon", "addons", "exchange_from_flow"]
@@ -36,10 +41,26 @@ _log = logging.getLogger("n2net_privacy.mitm")
 _BLOCKED_BODY = b"blocked by the n2net-privacy addon: personal data in the request\n"
 
 
+_STREAMED = (
+    "mitmproxy streamed this body through (stream_large_bodies) without holding it; "
+    "--set store_streamed_bodies=true keeps it for the audit"
+)
+
+
 def exchange_from_flow(flow: Any, index: int) -> HarExchange:
-    """A mitmproxy ``HTTPFlow`` as the exchange the capture auditor reads."""
+    """A mitmproxy ``HTTPFlow`` as the exchange the capture auditor reads.
+
+    A body mitmproxy streamed through without keeping it (``raw_content``
+    is None) is listed in :attr:`HarExchange.unrecorded`: an
+    ``audit.not_inspected`` finding, never an empty body that passes.
+    """
     request = flow.request
     response = flow.response
+    unrecorded: list[tuple[str, str]] = []
+    if request.raw_content is None:
+        unrecorded.append(("body", _STREAMED))
+    if response is not None and response.raw_content is None:
+        unrecorded.append(("response.body", _STREAMED))
     return HarExchange(
         index=index,
         method=str(request.method),
@@ -56,6 +77,7 @@ def exchange_from_flow(flow: Any, index: int) -> HarExchange:
         response_type=str(response.headers.get("content-type", "")).split(";", 1)[0].strip().lower()
         if response is not None
         else "",
+        unrecorded=tuple(unrecorded),
     )
 
 
@@ -85,11 +107,20 @@ class N2NetPrivacyAddon:
         loader.add_option(
             "n2net_report", str, "n2net-privacy-report", "Folder for report.json and report.html."
         )
+        loader.add_option(
+            "n2net_allow_loopback_http",
+            bool,
+            False,
+            "Accept plain HTTP to loopback (a lab set-up with the reference servers).",
+        )
 
     def configure(self, updated: set[str]) -> None:
         from mitmproxy import ctx, exceptions
 
-        if not updated & {"n2net_contacts", "n2net_policy", "n2net_gravatar", "n2net_manifest"}:
+        if not updated & {
+            "n2net_contacts", "n2net_policy", "n2net_gravatar", "n2net_allow_loopback_http",
+            "n2net_manifest",
+        }:
             return
         from n2net_privacy.errors import N2NetPrivacyError
         from n2net_privacy.manifest import load_manifest
@@ -112,7 +143,11 @@ class N2NetPrivacyAddon:
             raise exceptions.OptionsError(f"n2net-privacy: {exc}") from exc
         with self._lock:
             self._audit = CaptureAudit(
-                book, policy, gravatar_enabled=ctx.options.n2net_gravatar, manifest=manifest
+                book,
+                policy,
+                gravatar_enabled=ctx.options.n2net_gravatar,
+                allow_loopback_http=ctx.options.n2net_allow_loopback_http,
+                manifest=manifest,
             )
         _log.info("n2net-privacy: auditing against %d contacts", len(book))
 
@@ -132,20 +167,42 @@ class N2NetPrivacyAddon:
         if audit is None:
             return
         findings = audit.audit(exchange_from_flow(flow, self._next_index(flow)), log=False)
-        for finding in findings:
-            _log.warning("n2net-privacy: %s", finding.describe())
-        if findings and ctx.options.n2net_block:
-            flow.metadata["n2net_blocked"] = True
-            flow.response = http.Response.make(
-                451, _BLOCKED_BODY, {"content-type": "text/plain", "x-n2net-privacy": "blocked"}
-            )
+        _report(findings)
+        if not (findings and ctx.options.n2net_block):
+            return
+        if flow.request.stream:
+            _log.warning("n2net-privacy: a streamed request body has already left: not blocked")
+            return
+        flow.metadata["n2net_blocked"] = True
+        flow.response = http.Response.make(
+            451, _BLOCKED_BODY, {"content-type": "text/plain", "x-n2net-privacy": "blocked"}
+        )
 
     def response(self, flow: Any) -> None:
-        """Log the outcome (the server's status, or 451 when the addon blocked it)."""
+        """Audit the response (PII coming back proves it left) and log the outcome."""
         audit = self._audit
-        if audit is not None:
-            blocked = bool(flow.metadata.get("n2net_blocked"))
-            audit.log_outcome(exchange_from_flow(flow, self._next_index(flow)), blocked=blocked)
+        if audit is None:
+            return
+        exchange = exchange_from_flow(flow, self._next_index(flow))
+        blocked = bool(flow.metadata.get("n2net_blocked"))
+        if not blocked:  # the addon's own 451 is not the server's answer
+            _report(audit.audit_response(exchange))
+        audit.log_outcome(exchange, blocked=blocked)
+
+    def websocket_message(self, flow: Any) -> None:
+        """Audit the latest WebSocket message; in block mode a leaking sent one is dropped."""
+        from mitmproxy import ctx
+
+        audit = self._audit
+        if audit is None or flow.websocket is None or not flow.websocket.messages:
+            return
+        messages = flow.websocket.messages
+        message = messages[-1]
+        frame = WebSocketFrame(len(messages) - 1, bool(message.from_client), bytes(message.content))
+        findings = audit.audit_frame(exchange_from_flow(flow, self._next_index(flow)), frame)
+        _report(findings)
+        if findings and frame.sent and ctx.options.n2net_block:
+            message.drop()
 
     def error(self, flow: Any) -> None:
         """Log a request that got no response (the connection failed)."""
@@ -173,6 +230,11 @@ class N2NetPrivacyAddon:
 
     def findings(self) -> tuple[Finding, ...]:
         return self._audit.findings() if self._audit is not None else ()
+
+
+def _report(findings: tuple[Finding, ...]) -> None:
+    for finding in findings:
+        _log.warning("n2net-privacy: %s", finding.describe())
 
 
 addons = [N2NetPrivacyAddon()]

@@ -12,6 +12,7 @@ field with a :attr:`Field.note`, which the auditor reports.
 
 from __future__ import annotations
 
+import email.message
 import email.parser
 import email.policy
 import json
@@ -169,9 +170,15 @@ def _multipart(raw: bytes, content_type: str, encoding: Encoding | None) -> Iter
                                 + b"\r\n\r\n" + raw)
     parts = message.get_payload() if message.is_multipart() else []
     for index, part in enumerate(parts[:_MAX_PARTS] if isinstance(parts, list) else []):
-        name = part.get_param("name", header="content-disposition")
+        # raw_items(), not items(): compat32 turns raw UTF-8 there into U+FFFD.
+        headers = [(name, _utf8(value)) for name, value in part.raw_items()]
+        probe = email.message.Message()
+        for header_name, value in headers:
+            if header_name.lower() == "content-disposition":
+                probe["content-disposition"] = value
+        name = probe.get_param("name", header="content-disposition")
         key = str(name) if name else f"part{index}"
-        for header_name, value in part.items():
+        for header_name, value in headers:
             yield Field("body:part", (key,), f"{header_name}: {value}", encoding)
         payload = part.get_payload(decode=True)
         if isinstance(payload, bytes):
@@ -179,6 +186,22 @@ def _multipart(raw: bytes, content_type: str, encoding: Encoding | None) -> Iter
                                     area="body:part", keys=(key,), encoding=encoding)
     if isinstance(parts, list) and len(parts) > _MAX_PARTS:
         yield Field("body", (), "", encoding, note=f"more than {_MAX_PARTS} multipart parts")
+
+
+def _utf8(text: str) -> str:
+    """A part header as UTF-8 text (RFC 7578 §5.1.3: browsers send file names raw).
+
+    compat32 reads header bytes as ASCII and keeps the rest as surrogate
+    escapes, which no detector can match; take those bytes back as UTF-8
+    (Latin-1 when they are not UTF-8).
+    """
+    if not any("\udc80" <= ch <= "\udcff" for ch in text):
+        return text
+    raw = text.encode("ascii", "surrogateescape")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
 
 
 def _text_fields(
@@ -268,11 +291,19 @@ def _charset(content_type: str) -> str | None:
     return match.group(1) if match else None
 
 
-def request_fields(request: OutgoingRequest, *, with_body: bool = True) -> list[Field]:
-    """Every place of ``request``; the body is left out when ``with_body`` is False."""
-    fields = [Field("method", (), request.method), Field("url.host", (), request.host),
-              Field("url.path", (), request.path)]
-    fields.extend(_pairs(request.query, "query"))
+def request_fields(
+    request: OutgoingRequest, *, with_body: bool = True, content_only: bool = False
+) -> list[Field]:
+    """Every place of ``request``; the body is left out when ``with_body`` is False.
+
+    ``content_only`` leaves out the request line (method, host, path, query):
+    a response or a WebSocket frame has headers and a body only.
+    """
+    fields: list[Field] = []
+    if not content_only:
+        fields += [Field("method", (), request.method), Field("url.host", (), request.host),
+                   Field("url.path", (), request.path)]
+        fields.extend(_pairs(request.query, "query"))
     # Every header, Host and Content-Length included: a caller can set both.
     fields.extend(Field("header", (name.lower(),), f"{name}: {value}")
                   for name, value in request.headers)

@@ -17,13 +17,14 @@ Typical use, after a run with an auditor registered on the egress::
 
 from __future__ import annotations
 
+import io
 import json
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from html import escape
-from typing import Any, Protocol
+from typing import Any, Protocol, TextIO
 
 from n2net_privacy.audit.findings import DataFlow, Finding, ManifestCheck, Rule
 from n2net_privacy.egress_policy import AuditEntry, AuditLog
@@ -93,10 +94,16 @@ def _when(at: float) -> str:
     return f"t+{at:.3f}s"
 
 
-def _failed(entry: AuditEntry) -> bool:
+def request_failed(entry: AuditEntry) -> bool:
+    """A request that got no usable reply: no status, a 5xx or a 429 (not one blocked)."""
     return not entry.blocked and (
         entry.status is None or entry.status >= 500 or entry.status == 429
     )
+
+
+def relative_time(at: float, start: float) -> float:
+    """``at`` as seconds since ``start``; a time already relative (below 1e8 s) is kept."""
+    return round(at - start, 6) if at >= _ABSOLUTE_AFTER else at
 
 
 def _outcomes(entries: list[AuditEntry]) -> list[str]:
@@ -105,7 +112,7 @@ def _outcomes(entries: list[AuditEntry]) -> list[str]:
     for index, entry in enumerate(entries):
         if entry.blocked:
             outcomes.append(Outcome.BLOCKED)
-        elif not _failed(entry):
+        elif not request_failed(entry):
             outcomes.append(Outcome.SENT)
         else:
             again = any(
@@ -125,7 +132,8 @@ class PrivacyReport:
     generated_at: float
     started_at: float
     timeline: tuple[TimelineEvent, ...]
-    requests: tuple[RequestRow, ...]
+    requests: Sequence[RequestRow]
+    """A tuple, or rows read back from disk (:class:`~n2net_privacy.audit.spool.RequestSpool`)."""
     flows: tuple[DataFlow, ...]
     findings: tuple[Finding, ...]
     manifest: ManifestCheck | None = None
@@ -174,20 +182,42 @@ class PrivacyReport:
     # --- JSON --------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
+        return self._document() | {"requests": [asdict(r) for r in self.requests]}
+
+    def _document(self) -> dict[str, Any]:
+        """:meth:`to_dict` with the requests left for the writer to stream."""
         return {
             "format": REPORT_FORMAT,
             "title": self.title,
             "generated_at": self.generated_at,
             "started_at": self.started_at,
             "timeline": [asdict(e) for e in self.timeline],
-            "requests": [asdict(r) for r in self.requests],
+            "requests": (),
             "flows": [f.to_dict() for f in self.flows],
             "findings": [f.to_dict() for f in self.findings],
             **({"manifest": self.manifest.to_dict()} if self.manifest is not None else {}),
         }
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
+        out = io.StringIO()
+        self.write_json(out)
+        return out.getvalue()
+
+    def write_json(self, out: TextIO) -> None:
+        """Write :meth:`to_json`'s text to ``out`` a request at a time (bounded memory)."""
+        document = self._document()
+        last = len(document) - 1
+        out.write("{\n")
+        for position, (key, value) in enumerate(document.items()):
+            out.write(f"  {json.dumps(key)}: ")
+            if key == "requests":
+                _write_list(out, (asdict(r) for r in self.requests))
+            elif isinstance(value, list):
+                _write_list(out, value)
+            else:
+                out.write(json.dumps(value, ensure_ascii=False))
+            out.write(",\n" if position < last else "\n")
+        out.write("}")
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PrivacyReport:
@@ -213,7 +243,13 @@ class PrivacyReport:
 
     def render_html(self) -> str:
         """One self-contained HTML document (inline CSS, no external resources)."""
-        parts = [
+        out = io.StringIO()
+        self.write_html(out)
+        return out.getvalue()
+
+    def write_html(self, out: TextIO) -> None:
+        """Write :meth:`render_html`'s text to ``out`` a request at a time."""
+        head = [
             "<!DOCTYPE html>",
             '<html lang="en">',
             "<head>",
@@ -231,11 +267,10 @@ class PrivacyReport:
             self._manifest_html(),
             self._flows_html(),
             self._timeline_html(),
-            self._requests_html(),
-            "</body>",
-            "</html>",
         ]
-        return "\n".join(parts) + "\n"
+        out.write("\n".join(head) + "\n")
+        self._write_requests_html(out)
+        out.write("\n</body>\n</html>\n")
 
     def _findings_html(self) -> str:
         if not self.findings:
@@ -290,18 +325,22 @@ class PrivacyReport:
             + "</section>"
         )
 
-    def _requests_html(self) -> str:
-        rows = [
-            (f"#{r.id}", _when(r.at), r.host, r.purpose, r.method, r.path, str(r.bytes),
-             str(r.status) if r.status is not None else (r.error or "no reply"), r.outcome)
-            for r in self.requests
-        ]
-        return (
-            '<section id="requests"><h2>Every request</h2>'
-            + _table(("Request", "When", "Destination", "Purpose", "Method", "Path", "Bytes",
-                      "Status", "Outcome"), rows, row_class="request", empty="No requests.")
-            + "</section>"
-        )
+    def _write_requests_html(self, out: TextIO) -> None:
+        out.write('<section id="requests"><h2>Every request</h2>')
+        if not self.requests:
+            out.write(f"<p>{escape('No requests.')}</p>")
+        else:
+            head = "".join(f"<th>{escape(h)}</th>" for h in (
+                "Request", "When", "Destination", "Purpose", "Method", "Path", "Bytes",
+                "Status", "Outcome"))
+            out.write(f"<table><thead><tr>{head}</tr></thead><tbody>")
+            for r in self.requests:
+                out.write(_row(
+                    (f"#{r.id}", _when(r.at), r.host, r.purpose, r.method, r.path, str(r.bytes),
+                     str(r.status) if r.status is not None else (r.error or "no reply"),
+                     r.outcome), "request"))
+            out.write("</tbody></table>")
+        out.write("</section>")
 
 
 _RED_BOX = "color:#b00020;border:2px solid #b00020;background:#fdecea"
@@ -326,16 +365,30 @@ def _table(
     row_class: str | None = None,
     empty: str = "",
 ) -> str:
-    body = [
-        (f'<tr class="{row_class}">' if row_class else "<tr>")
-        + "".join(f"<td>{escape(cell)}</td>" for cell in row)
-        + "</tr>"
-        for row in rows
-    ]
+    body = [_row(row, row_class) for row in rows]
     if not body:
         return f"<p>{escape(empty)}</p>"
     head = "".join(f"<th>{escape(h)}</th>" for h in headers)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _row(cells: tuple[str, ...], row_class: str | None) -> str:
+    return (
+        (f'<tr class="{row_class}">' if row_class else "<tr>")
+        + "".join(f"<td>{escape(cell)}</td>" for cell in cells)
+        + "</tr>"
+    )
+
+
+def _write_list(out: TextIO, items: Iterable[Any]) -> None:
+    """A JSON list as ``json.dumps(indent=2)`` lays it out one level down, item by item."""
+    first = True
+    for item in items:
+        out.write("[\n" if first else ",\n")
+        first = False
+        text = json.dumps(item, indent=2, ensure_ascii=False)
+        out.write("\n".join("    " + line for line in text.split("\n")))
+    out.write("[]" if first else "\n  ]")
 
 
 def build_report(
@@ -366,7 +419,7 @@ def build_report(
     start = started_at if started_at is not None else min(absolute, default=0.0)
 
     def rel(at: float) -> float:
-        return round(at - start, 6) if at >= _ABSOLUTE_AFTER else at
+        return relative_time(at, start)
 
     return PrivacyReport(
         title=title,

@@ -55,8 +55,9 @@ class _Finding(StrictModel):
 
     rule: Literal["pii.email", "pii.name", "pii.phone", "events.non_e164", "events.schema",
                   "host.not_allowed", "transport.plaintext", "audit.not_inspected",
-                  "destination.undeclared", "manifest.undeclared"]
-    request_id: int = Field(ge=0, description="the id of the request in `requests`")
+                  "destination.undeclared", "manifest.undeclared", "log.pii"]
+    request_id: int = Field(ge=0, description="the id of the request in `requests`; "
+                            "0 for a log record (rule log.pii)")
     purpose: str
     method: str
     host: str

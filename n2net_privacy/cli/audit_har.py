@@ -11,9 +11,11 @@ that ``--policy`` does not declare is a finding ("undeclared destination").
 With ``--manifest`` (a file from ``n2net-privacy manifest``), SDK traffic the
 privacy manifest does not declare is a ``manifest.undeclared`` finding.
 
-The capture is streamed, so memory stays bounded by the largest entry; on a
-terminal a progress bar shows how far it got. Reports and exit codes are
-those of ``n2net-privacy audit``: 0 no finding, 1 findings (each printed,
+The capture is read an entry at a time and the request rows of the report
+are kept on disk and written out a row at a time, so memory is the fixed cost
+plus a few times the largest entry plus the findings (docs/qa-real-devices.md
+has the measured figures); on a terminal a progress bar shows how far it got.
+Reports and exit codes are those of ``n2net-privacy audit``: 0 no finding, 1 findings (each printed,
 redacted), 2 bad input (``n2net-privacy audit-har: error: ...``), never a
 traceback.
 """
@@ -36,6 +38,7 @@ from n2net_privacy.wording import plural
 if TYPE_CHECKING:
     from n2net_privacy.audit.capture import CaptureAudit
     from n2net_privacy.audit.destinations import DestinationPolicy
+    from n2net_privacy.audit.report import PrivacyReport
     from n2net_privacy.contacts import Contact
     from n2net_privacy.manifest import DeclaredManifest
 
@@ -194,7 +197,9 @@ def _scan(
                 if isinstance(entry, OversizedEntry):
                     audit.oversized(entry)
                     continue
-                for finding in audit.audit(to_exchange(entry, index)):
+                exchange = to_exchange(entry, index)
+                del entry  # the parsed JSON is not needed while the exchange is audited
+                for finding in audit.audit(exchange):
                     if not quiet:
                         stdout.write(f"{finding.describe()}\n")
     except N2NetPrivacyError as exc:
@@ -203,6 +208,14 @@ def _scan(
         raise _BadInput(f"{capture}: cannot read ({exc.strerror})") from exc
     return count
 
+
+
+def _json_writer(report: PrivacyReport) -> Callable[[TextIO], None]:
+    def write(out: TextIO) -> None:
+        report.write_json(out)
+        out.write("\n")
+
+    return write
 
 
 def run(
@@ -225,26 +238,34 @@ def run(
 
     try:
         book, rules = _inputs(capture, contacts, policy, [json_path, html_path], manifest)
-        audit = CaptureAudit(
-            book, rules, region=region, gravatar_enabled=gravatar_enabled,
-            allow_loopback_http=allow_loopback_http, manifest=_manifest(manifest),
-        )
-        count = _scan(capture, audit, quiet=quiet, stdout=stdout, stderr=stderr)
-        report = audit.report(title=f"N2Net privacy report: {capture.name}")
-        for path, text in ((json_path, report.to_json() + "\n"), (html_path, report.render_html())):
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(text, encoding="utf-8")
-            except OSError as exc:
-                raise _BadInput(f"cannot write the report: {exc.strerror} ({path})") from exc
+        declared = _manifest(manifest)
     except _BadInput as problem:
         error("audit-har", scrub(str(problem)), stderr)
         return EXIT_BAD_INPUT
-    stdout.write(
-        f"capture: {capture} ({plural(count, 'entry', 'entries')}, "
-        f"{plural(len(book), 'contact')})\n"
+    audit = CaptureAudit(
+        book, rules, region=region, gravatar_enabled=gravatar_enabled,
+        allow_loopback_http=allow_loopback_http, spool=True, manifest=declared,
     )
-    return verdict(
-        report, json_path, html_path, stdout,
-        passed="no personal data of the address book left the device",
-    )
+    try:
+        count = _scan(capture, audit, quiet=quiet, stdout=stdout, stderr=stderr)
+        report = audit.report(title=f"N2Net privacy report: {capture.name}")
+        for path, write in ((json_path, _json_writer(report)), (html_path, report.write_html)):
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                with path.open("w", encoding="utf-8") as out:
+                    write(out)
+            except OSError as exc:
+                raise _BadInput(f"cannot write the report: {exc.strerror} ({path})") from exc
+        stdout.write(
+            f"capture: {capture} ({plural(count, 'entry', 'entries')}, "
+            f"{plural(len(book), 'contact')})\n"
+        )
+        return verdict(
+            report, json_path, html_path, stdout,
+            passed="no personal data of the address book left the device",
+        )
+    except _BadInput as problem:
+        error("audit-har", scrub(str(problem)), stderr)
+        return EXIT_BAD_INPUT
+    finally:
+        audit.close()

@@ -9,7 +9,9 @@ address book and holds the ingest server's private key, so it opens and
 checks every sealed upload. The servers are a
 :class:`~n2net_privacy.testing.GravatarStandIn` and an
 :class:`~n2net_privacy.testing.IngestServer` on 127.0.0.1; the egress
-policy admits nothing else, so a run never touches the internet.
+policy admits nothing else, so a run never touches the internet. Logs are an
+egress: the records of every logger during the run are audited too
+(``log.pii``, :class:`~n2net_privacy.audit.logs.LogWatch`).
 
 Every permission and Settings change goes on the report's timeline; each
 step's outcome (PII-free) goes to ``on_step``. Servers, uploader, fetcher
@@ -29,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from n2net_privacy.audit import EgressAuditor, PrivacyReport, TimelineEvent, report_for
+from n2net_privacy.audit.logs import LogWatch
 from n2net_privacy.contacts import Contact, ContactPhone, ContactsGateway, InMemoryAddressBook
 from n2net_privacy.egress import Egress, EgressPolicy, Purpose
 from n2net_privacy.errors import (
@@ -423,11 +426,12 @@ def run_scenario(
     ):
         device = _Device(loaded, Path(tmp), stack, clock, route or (lambda url: url),
                          manifest=manifest)
-        for index, step in enumerate(scenario.steps):
-            outcome = device.run(index, step)
-            if on_step is not None:
-                on_step(outcome)
-        stack.close()  # uploader, fetcher, gateway, servers: every request is in the log now
+        with LogWatch(device.auditor):  # logs are an egress: every logger's records
+            for index, step in enumerate(scenario.steps):
+                outcome = device.run(index, step)
+                if on_step is not None:
+                    on_step(outcome)
+            stack.close()  # uploader, fetcher, gateway, servers: every request is in the log now
         title = scenario.title or f"Privacy report: {Path(loaded.source).name}"
         return report_for(
             device.auditor, device.egress.audit, timeline=device.timeline,

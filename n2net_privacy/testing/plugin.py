@@ -15,6 +15,8 @@ docs/pytest-plugin.md has a runnable example of each:
     test on its own: on any finding the test never asserted, and when the
     test audited no request at all. Any other ``Egress`` built during the
     test (``N2NetPrivacy(egress=None)`` builds one) gets the same auditor.
+    The records of every logger during the test are audited as well
+    (``log.pii``).
 
 Markers: ``n2net_allow_findings`` (findings do not fail the test),
 ``n2net_no_requests`` (zero audited requests is fine) and
@@ -28,6 +30,7 @@ from collections.abc import Callable, Generator, Iterator
 
 import pytest
 
+from n2net_privacy.audit.logs import LogWatch
 from n2net_privacy.contacts import Contact
 from n2net_privacy.egress import Egress, on_new_egress
 from n2net_privacy.manifest import (
@@ -221,6 +224,8 @@ def egress(
     With ``@pytest.mark.n2net_manifest(path_or_config)`` every request is held
     to that privacy manifest: what it does not declare is a
     ``manifest.undeclared`` finding (``egress.use_manifest(...)`` does the same).
+    Logs are an egress: while the test runs, every logger's records are
+    audited too, and the book's PII in one is a ``log.pii`` finding.
     """
     audited = AuditedEgress(_n2net_known_books.contacts,
                             server_private_key=server_key.private_key,
@@ -236,7 +241,8 @@ def egress(
     undo = on_new_egress(attach)
     request.node.stash[_EGRESS_KEY] = audited
     try:
-        yield audited
+        with LogWatch(audited.auditor):  # logs are an egress: every logger's records
+            yield audited
     finally:
         undo()
     # Requests made while other fixtures closed (an uploader's last flush) count too.
