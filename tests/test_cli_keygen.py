@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from n2net_privacy import atomic_write
 from n2net_privacy.cli import keygen, main
 from n2net_privacy.egress import Egress, EgressPolicy, Purpose
 from n2net_privacy.testing import IngestServer
@@ -125,7 +126,8 @@ def test_force_replaces_the_file(tmp_path: Path) -> None:
         (["--kem", "x25519", "--key-id", "k" * 65],
          "n2net-privacy keygen: error: --key-id: key_id must be 1-64 characters"),
         (["--kem", "x25519", "--key-id", "k1", "--out", "{tmp}/missing/k1.key"],
-         "n2net-privacy keygen: error: cannot write {tmp}/missing/k1.key: its directory does not"),
+         "n2net-privacy keygen: error: cannot write {tmp}/missing/k1.key: the directory "
+         "{tmp}/missing does not exist"),
         (["--kem", "x25519", "--key-id", "k1", "--out", "{tmp}"],
          "n2net-privacy keygen: error: {tmp} is a directory"),
     ],
@@ -169,15 +171,20 @@ def test_an_unknown_kem_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> 
 def test_a_failed_write_leaves_neither_the_key_nor_a_temporary(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def no_space(fd: int) -> None:
+    written: list[Path] = []
+    real_replace = atomic_write.os.replace
+
+    def full_disk(src: str, dst: str) -> None:  # the last step of the atomic write fails
+        written.append(Path(src))
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(keygen.os, "fsync", no_space)
-    code, out, err = _keygen("--kem", "x25519", "--key-id", "k1", "--out", str(tmp_path / "k"))
+    monkeypatch.setattr(atomic_write.os, "replace", full_disk)
+    code, out, err = _keygen("--key-id", "k1", "--out", str(tmp_path / "k"), "--force")
+    monkeypatch.setattr(atomic_write.os, "replace", real_replace)
     assert code == 2
     assert out == ""
-    assert err.endswith(": ENOSPC\n")
-    assert list(tmp_path.iterdir()) == []
+    assert err.endswith(": No space left on device (ENOSPC)\n")
+    assert written and list(tmp_path.iterdir()) == []
 
 
 def test_the_installed_command_works(tmp_path: Path) -> None:
@@ -200,10 +207,13 @@ def test_permission_denied_is_a_clear_error(
     def denied(**_: object) -> tuple[int, str]:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(keygen.tempfile, "mkstemp", denied)
+    monkeypatch.setattr(atomic_write.tempfile, "mkstemp", denied)
     code, _, err = _keygen("--kem", "x25519", "--key-id", "k1", "--out", str(tmp_path / "k"))
     assert code == 2
-    assert err == f"n2net-privacy keygen: error: cannot write {tmp_path / 'k'}: EACCES\n"
+    assert err == (
+        f"n2net-privacy keygen: error: cannot write {tmp_path / 'k'}: "
+        "Permission denied (EACCES)\n"
+    )
     assert list(tmp_path.iterdir()) == []
 
 
@@ -213,7 +223,7 @@ def test_without_hard_links_the_file_is_still_exclusive_and_owner_only(
     def no_links(src: object, dst: object) -> None:
         raise OSError(1, "Operation not permitted")
 
-    monkeypatch.setattr(keygen.os, "link", no_links)
+    monkeypatch.setattr(atomic_write.os, "link", no_links)
     target = tmp_path / "k1.key"
     code, pem, _ = _keygen("--kem", "x25519", "--key-id", "k1", "--out", str(target))
     assert code == 0

@@ -58,7 +58,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Literal, TextIO, cast, overload
 
-from n2net_privacy.atomic_write import replacing
+from n2net_privacy.atomic_write import os_error_name, replacing
 from n2net_privacy.errors import ConfigurationError
 from n2net_privacy.wording import in_user_terms
 
@@ -145,12 +145,17 @@ def _stat(path: str) -> os.stat_result | None:
         return os.stat(path)
     except FileNotFoundError:
         return None
+    except NotADirectoryError:
+        return None  # a parent is a file: _check_directory names it
     except OSError as exc:
         raise OutputError(_cannot_write(path, exc)) from exc
 
 
 def _cannot_write(name: str, exc: OSError) -> str:
-    return f"cannot write {name}: {exc.strerror or type(exc).__name__}"
+    """``cannot write NAME: No space left on device (ENOSPC)``: the OS's words and its name."""
+    code = os_error_name(exc)
+    reason = f"{exc.strerror} ({code})" if exc.strerror else code
+    return f"cannot write {name}: {reason}"
 
 
 def _plan(
@@ -176,9 +181,8 @@ def _plan(
             with contextlib.suppress(OSError):
                 other = os.stat(source)
                 if (other.st_dev, other.st_ino) == (found.st_dev, found.st_ino):
-                    raise OutputError(
-                        f"{text} is the input {os.fspath(source)}; refusing to overwrite an input"
-                    )
+                    same = "" if os.fspath(source) == text else f" ({os.fspath(source)})"
+                    raise OutputError(f"{text}: refusing to overwrite an input file{same}")
         if not stat.S_ISREG(found.st_mode):  # a character device or a FIFO
             return _Plan("stream", path=Path(text))
         if not overwrite:
@@ -194,13 +198,14 @@ def _plan(
 
 
 def _check_directory(name: str, directory: Path, *, make_parents: bool) -> None:
-    existing = directory
-    while make_parents and not existing.exists() and existing != existing.parent:
+    existing = directory  # the nearest ancestor that exists (below a file, none does)
+    while not existing.exists() and existing != existing.parent:
         existing = existing.parent
-    if not existing.exists():
-        raise OutputError(f"cannot write {name}: the directory {directory} does not exist")
     if not existing.is_dir():
-        raise OutputError(f"cannot write {name}: {existing} is not a directory")
+        kind = _kind(existing.stat().st_mode)
+        raise OutputError(f"cannot write {name}: {existing} is {kind}, not a directory")
+    if existing != directory and not make_parents:
+        raise OutputError(f"cannot write {name}: the directory {directory} does not exist")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise OutputError(f"cannot write {name}: the directory {existing} is not writable")
 
@@ -229,12 +234,21 @@ def check_output_dir(arg: PathArg) -> None:
     found = _stat(text)
     if found is not None:
         if not stat.S_ISDIR(found.st_mode):
-            kind = "a file" if stat.S_ISREG(found.st_mode) else "not a directory"
-            raise OutputError(f"{text} is {kind}; a directory is needed here")
+            raise OutputError(f"{text} is {_kind(found.st_mode)}; a directory is needed here")
         if not os.access(text, os.W_OK | os.X_OK):
             raise OutputError(f"cannot write into {text}: the directory is not writable")
         return
     _check_directory(text, Path(os.path.abspath(text)).parent, make_parents=True)
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISREG(mode):
+        return "a file"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    return "not a directory"
 
 
 def _new_file_mode() -> int:

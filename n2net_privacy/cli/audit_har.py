@@ -10,10 +10,13 @@ method, URL and query, headers, cookies, request body (``postData.text`` or
 that ``--policy`` does not declare is a finding ("undeclared destination").
 
 The capture is streamed, so memory stays bounded by the largest entry; on a
-terminal a progress bar shows how far it got. Reports and exit codes are
-those of ``n2net-privacy audit``: 0 no finding, 1 findings (each printed,
-redacted), 2 bad input (``n2net-privacy audit-har: error: ...``), never a
-traceback.
+terminal a progress bar shows how far it got. Every input is checked
+before the scan starts: the capture, the book, the policy, ``--region``
+(refused as ``normalize`` refuses it) and the report paths. Reports, their
+output rules (``--json -`` is stdout) and exit codes are those of
+``n2net-privacy audit``: 0 no finding, 1 findings (each printed, redacted),
+2 bad input (``n2net-privacy audit-har: error: ...``), 130 interrupted,
+never a traceback.
 """
 
 from __future__ import annotations
@@ -25,8 +28,17 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from n2net_privacy.cli._output import error
-from n2net_privacy.cli.audit import EXIT_BAD_INPUT, verdict
+from n2net_privacy.cli._output import OutputError, error
+from n2net_privacy.cli.audit import (
+    EXIT_BAD_INPUT,
+    add_report_arguments,
+    check_reports,
+    human_stream,
+    report_paths,
+    verdict,
+    write_reports,
+)
+from n2net_privacy.cli.normalize import check_region
 from n2net_privacy.errors import N2NetPrivacyError
 from n2net_privacy.redact import scrub
 from n2net_privacy.wording import plural
@@ -74,16 +86,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--allow-loopback-http", action="store_true",
         help="accept plain HTTP to loopback (a lab capture of the reference servers)",
     )
-    parser.add_argument("--region", metavar="CC", help="region for numbers stored in national form")
     parser.add_argument(
-        "--out",
-        type=Path,
-        default=Path("."),
-        metavar="DIR",
-        help="directory for <stem>.privacy-report.json and .html (default: .)",
+        "--region", metavar="CC",
+        help="ISO region of numbers stored in national form, e.g. US (default: none, "
+        "such numbers are matched by their digits as typed)",
     )
-    parser.add_argument("--json", type=Path, metavar="PATH", help="write the JSON report here")
-    parser.add_argument("--html", type=Path, metavar="PATH", help="write the HTML report here")
+    add_report_arguments(parser)
     parser.add_argument(
         "-q", "--quiet", action="store_true", help="no progress bar, no per-finding lines"
     )
@@ -91,7 +99,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _handle(args: argparse.Namespace) -> int:
-    stem = args.capture.stem
+    json_path, html_path = report_paths(args, args.capture.stem)
     return run(
         args.capture,
         contacts=args.contacts,
@@ -99,10 +107,10 @@ def _handle(args: argparse.Namespace) -> int:
         region=args.region,
         gravatar_enabled=args.gravatar == "on",
         allow_loopback_http=args.allow_loopback_http,
-        json_path=args.json or args.out / f"{stem}.privacy-report.json",
-        html_path=args.html or args.out / f"{stem}.privacy-report.html",
+        json_path=json_path,
+        html_path=html_path,
         quiet=args.quiet,
-        stdout=sys.stdout,
+        stdout=human_stream(json_path, html_path),
         stderr=sys.stderr,
     )
 
@@ -131,18 +139,22 @@ class _BadInput(Exception):
 
 
 def _inputs(
-    capture: Path, contacts: Path, policy: Path | None, outputs: list[Path]
+    capture: Path, contacts: Path, policy: Path | None, region: str | None,
+    outputs: tuple[Path, Path],
 ) -> tuple[tuple[Contact, ...], DestinationPolicy]:
     from n2net_privacy.audit.destinations import DestinationPolicy
-    from n2net_privacy.cli.audit import _output_problem
     from n2net_privacy.scenario.loader import read_book_file, regular_file
 
+    problem = check_region(region)
+    if problem is not None:
+        raise _BadInput(problem)
     problem = regular_file(capture, 1 << 62, "the capture")
     if problem is not None:
         raise _BadInput(f"{capture}: {problem}")
-    problem = _output_problem(outputs, [capture, contacts, *([policy] if policy else [])])
-    if problem is not None:
-        raise _BadInput(problem)
+    try:
+        check_reports(*outputs, _input_paths(capture, contacts, policy))
+    except OutputError as exc:
+        raise _BadInput(str(exc)) from exc
     try:
         book = read_book_file(contacts)
     except N2NetPrivacyError as exc:
@@ -154,6 +166,10 @@ def _inputs(
     except N2NetPrivacyError as exc:
         raise _BadInput(str(exc)) from exc
     return book, rules
+
+
+def _input_paths(capture: Path, contacts: Path, policy: Path | None) -> list[Path]:
+    return [capture, contacts, *([policy] if policy else [])]
 
 
 def _scan(
@@ -174,6 +190,8 @@ def _scan(
                 for finding in audit.audit(to_exchange(entry, index)):
                     if not quiet:
                         stdout.write(f"{finding.describe()}\n")
+    except (BrokenPipeError, OutputError):
+        raise  # stdout, not the capture: cli.main reports it
     except N2NetPrivacyError as exc:
         raise _BadInput(f"{capture}: {exc}") from exc
     except OSError as exc:
@@ -200,20 +218,15 @@ def run(
     from n2net_privacy.audit.capture import CaptureAudit
 
     try:
-        book, rules = _inputs(capture, contacts, policy, [json_path, html_path])
+        book, rules = _inputs(capture, contacts, policy, region, (json_path, html_path))
         audit = CaptureAudit(
             book, rules, region=region, gravatar_enabled=gravatar_enabled,
             allow_loopback_http=allow_loopback_http,
         )
         count = _scan(capture, audit, quiet=quiet, stdout=stdout, stderr=stderr)
         report = audit.report(title=f"N2Net privacy report: {capture.name}")
-        for path, text in ((json_path, report.to_json() + "\n"), (html_path, report.render_html())):
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(text, encoding="utf-8")
-            except OSError as exc:
-                raise _BadInput(f"cannot write the report: {exc.strerror} ({path})") from exc
-    except _BadInput as problem:
+        write_reports(report, json_path, html_path, _input_paths(capture, contacts, policy))
+    except (_BadInput, OutputError) as problem:
         error("audit-har", scrub(str(problem)), stderr)
         return EXIT_BAD_INPUT
     stdout.write(
