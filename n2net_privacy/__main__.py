@@ -1,4 +1,4 @@
-"""``python -m n2net_privacy``: the ``n2net-privacy`` command line, for when the script is not on PATH."""
+"""``python -m n2net_privacy``: the ``n2net-privacy`` command line, without the script on PATH."""
 
 import sys
 

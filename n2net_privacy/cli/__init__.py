@@ -101,8 +101,9 @@ def _interruptible(command: str) -> Iterator[None]:
     signals) and the previous one is put back afterwards, so ``main`` can be
     called in-process, as the tests do.
     """
-    if threading.current_thread() is not threading.main_thread():
-        yield
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) == signal.SIG_IGN):
+        yield  # off the main thread, or started with SIGINT ignored (nohup, `cmd &`)
         return
     interrupted = False
 
