@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -242,3 +243,34 @@ def test_write_private_key_raises_the_sdk_error_type(tmp_path: Path) -> None:
         keygen.write_private_key(target, b"\x02" * 32)
     keygen.write_private_key(target, b"\x02" * 32, force=True)
     assert target.read_bytes() == b"\x02" * 32
+
+
+def test_keygen_needs_no_flag_and_names_the_key_it_made(tmp_path: Path) -> None:
+    """`n2net-privacy keygen` alone: x25519, a generated key id, ./ID.key, PEM on stdout."""
+    done = subprocess.run(
+        [sys.executable, "-m", "n2net_privacy", "keygen"],
+        capture_output=True, text=True, check=False, timeout=60, cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    (key_file,) = tmp_path.iterdir()
+    key_id = key_file.name.removesuffix(".key")
+    assert re.fullmatch(r"k\d{8}-[0-9a-f]{6}", key_id)
+    assert f"wrote the x25519 private key {key_id!r} to {key_id}.key (mode 0600)" in done.stderr
+    pair = ServerKeyPair.from_private_raw(key_id, key_file.read_bytes())
+    assert pair.public_pem().decode() == done.stdout
+    assert _mode(key_file) == 0o600
+
+
+def test_generated_key_ids_are_dated_and_valid() -> None:
+    key_id = keygen.generated_key_id(now=lambda: 1_796_515_200.0, token=lambda n: "ab" * n)
+    assert key_id == "k20261206-ababab"
+    ServerKeyPair.generate("x25519", key_id=key_id)  # a valid id for the wire
+
+
+def test_the_private_key_never_goes_to_stdout(tmp_path: Path) -> None:
+    code, out, err = _keygen("--key-id", "k1", "--out", "-")
+    assert (code, out) == (2, "")
+    assert err == (
+        "n2net-privacy keygen: error: --out - is refused: stdout holds the public key; "
+        "name a file\n"
+    )
