@@ -39,8 +39,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="n2net-privacy",
         description="Run, test and prove the N2Net Mobile contact privacy promises.",
-        epilog="exit codes: 0 success, 1 a privacy finding, 2 bad input or usage. "
+        epilog="exit codes:\n"
+        "  0    success\n"
+        "  1    a privacy finding (audit, audit-har) or a failed claim (demo)\n"
+        "  2    bad input or usage, or an output that cannot be written\n"
+        "  130  interrupted (Ctrl-C); no output file is left half-written\n"
+        "  141  stdout was closed by its reader (| head), as for any Unix tool\n\n"
         "Run 'n2net-privacy COMMAND --help' for a command's options.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--version", action="version", version=f"%(prog)s {__version__}",

@@ -61,9 +61,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="run a scripted scenario and write a JSON and an HTML privacy report",
         description="Run SCENARIO.json on a simulated device against loopback servers with "
         "the egress auditor watching. Exits 0 with no findings, 1 on any finding, 2 on a "
-        "bad scenario file.",
+        "bad scenario file or report path, 130 when interrupted.",
     )
-    parser.add_argument("scenario", metavar="SCENARIO.json", type=Path, nargs="?")
+    parser.add_argument(
+        "scenario", metavar="SCENARIO.json", type=Path, nargs="?",
+        help="the scenario to run (format: docs/scenarios.md), or use --example",
+    )
     parser.add_argument(
         "--example", choices=EXAMPLE_SCENARIOS,
         help="run an example scenario that ships with the package instead of a file",

@@ -59,9 +59,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="audit a HAR capture from a real device against its address book",
         description="Run every PII detector over every entry of CAPTURE.har and write the "
         "same JSON and HTML report as `audit`. Exit codes: 0 no findings, 1 findings, "
-        "2 bad input.",
+        "2 bad input (checked before the scan), 130 interrupted.",
     )
-    parser.add_argument("capture", metavar="CAPTURE.har", type=Path)
+    parser.add_argument(
+        "capture", metavar="CAPTURE.har", type=Path,
+        help="a HAR 1.2 capture (Chrome, Firefox, Safari, Charles, Proxyman, mitmproxy)",
+    )
     parser.add_argument(
         "--contacts",
         required=True,

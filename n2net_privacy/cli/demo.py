@@ -33,8 +33,8 @@ def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "demo",
         help="walk through every privacy promise on simulated Android and iOS",
-        description="Run the end-to-end story against simulated platforms and loopback "
-        "servers. Exits 0 only when every claim held.",
+        description="Run the end-to-end story against simulated platforms and loopback\n"
+        "servers, with the egress auditor watching. Exits 0 only when every claim held.",
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

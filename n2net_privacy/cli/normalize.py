@@ -64,11 +64,16 @@ _SNIFF_DELIMITERS = ",;\t|"
 
 _EPILOG = """\
 exit codes:
-  0  every row was written (refused numbers get a reason, not an error)
-  2  bad input or usage: unreadable file, missing column, malformed CSV,
-     text that is not UTF-8, an unknown region, or an output that is
-     refused (a directory, the input itself) or cannot be written
-  130  interrupted (Ctrl-C): no output file was written
+  0    every row was written (refused numbers get a reason, not an error)
+  2    bad input or usage: unreadable file, missing column, malformed CSV,
+       text that is not UTF-8, an unknown region, or an output that is
+       refused (a directory, the input itself) or cannot be written
+  130  interrupted (Ctrl-C): no output was written, a previous file is kept
+
+output:
+  a file is replaced atomically once every row is done (a symlink is written
+  through); /dev/stdout, /dev/null or a FIFO gets the rows as a stream, and
+  stdout only once the whole input was read without error
 
 examples:
   n2net-privacy normalize book.csv --region US -o book.e164.csv

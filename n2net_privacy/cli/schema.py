@@ -34,7 +34,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser(
         "schema",
         help=f"print the JSON Schema of the upload plaintext ({SCHEMA}), or --openapi",
-        description=f"Print the JSON Schema of wire contract v1 ({SCHEMA}) on stdout.",
+        description=f"Print the JSON Schema of wire contract v1 ({SCHEMA}) on stdout, "
+        "or write it to -o PATH. Exit codes: 0 written, 2 the output cannot be written.",
     )
     parser.add_argument(
         "--openapi", action="store_true",
