@@ -53,15 +53,29 @@ EXIT_CLEAN = 0
 EXIT_FINDINGS = 1
 EXIT_BAD_INPUT = 2
 
+REPORT_EPILOG = """\
+exit codes:
+  0    no finding
+  1    at least one finding (each printed, personal data redacted)
+  2    no verdict: {bad};
+       a report path that is refused or cannot be written (checked before
+       the run); or a run that stopped
+  130  interrupted (Ctrl-C): no report was written
+
+reports follow the CLI's output rules: written atomically once the run is done,
+through a symlink, never over an input; - is stdout (see docs/cli.md)
+"""
+
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``audit`` subcommand."""
     parser = subparsers.add_parser(
         "audit",
         help="run a scripted scenario and write a JSON and an HTML privacy report",
-        description="Run SCENARIO.json on a simulated device against loopback servers with "
-        "the egress auditor watching. Exits 0 with no findings, 1 on any finding, 2 on a "
-        "bad scenario file or report path, 130 when interrupted.",
+        description="Run SCENARIO.json on a simulated device against loopback servers with\n"
+        "the egress auditor watching, and write a JSON and an HTML privacy report.",
+        epilog=REPORT_EPILOG.format(bad="a bad scenario file"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "scenario", metavar="SCENARIO.json", type=Path, nargs="?",

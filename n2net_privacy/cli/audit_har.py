@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, TextIO
 from n2net_privacy.cli._output import OutputError, error
 from n2net_privacy.cli.audit import (
     EXIT_BAD_INPUT,
+    REPORT_EPILOG,
     add_report_arguments,
     check_reports,
     human_stream,
@@ -57,9 +58,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser(
         "audit-har",
         help="audit a HAR capture from a real device against its address book",
-        description="Run every PII detector over every entry of CAPTURE.har and write the "
-        "same JSON and HTML report as `audit`. Exit codes: 0 no findings, 1 findings, "
-        "2 bad input (checked before the scan), 130 interrupted.",
+        description="Run every PII detector over every entry of CAPTURE.har and write the\n"
+        "same JSON and HTML report as `audit`.",
+        epilog=REPORT_EPILOG.format(
+            bad="an unreadable capture, book or policy, or an unknown --region"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "capture", metavar="CAPTURE.har", type=Path,

@@ -34,8 +34,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser(
         "schema",
         help=f"print the JSON Schema of the upload plaintext ({SCHEMA}), or --openapi",
-        description=f"Print the JSON Schema of wire contract v1 ({SCHEMA}) on stdout, "
-        "or write it to -o PATH. Exit codes: 0 written, 2 the output cannot be written.",
+        description=f"Print the JSON Schema of wire contract v1 ({SCHEMA}) on stdout,\n"
+        "or write it to -o PATH.",
+        epilog="exit codes:\n"
+        "  0    written\n"
+        "  2    the output is refused or cannot be written (see docs/cli.md)\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--openapi", action="store_true",
