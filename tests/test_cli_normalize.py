@@ -313,4 +313,4 @@ def test_help_shows_defaults_and_exit_codes(capsys: pytest.CaptureFixture[str]) 
     text = capsys.readouterr().out
     assert "(default: phone)" in text
     assert "sniffed" in text
-    assert "exit codes:" in text and "2  bad input" in text
+    assert "exit codes:" in text and "2    bad input" in text and "130  interrupted" in text
