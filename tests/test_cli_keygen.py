@@ -267,10 +267,11 @@ def test_generated_key_ids_are_dated_and_valid() -> None:
     ServerKeyPair.generate("x25519", key_id=key_id)  # a valid id for the wire
 
 
-def test_the_private_key_never_goes_to_stdout(tmp_path: Path) -> None:
-    code, out, err = _keygen("--key-id", "k1", "--out", "-")
+@pytest.mark.parametrize("stdout", ["-", "/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"])
+def test_the_private_key_never_goes_to_stdout(stdout: str) -> None:
+    code, out, err = _keygen("--key-id", "k1", "--out", stdout)
     assert (code, out) == (2, "")
     assert err == (
-        "n2net-privacy keygen: error: --out - is refused: stdout holds the public key; "
+        f"n2net-privacy keygen: error: --out {stdout} is refused: stdout holds the public key; "
         "name a file\n"
     )

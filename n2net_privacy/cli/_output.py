@@ -75,6 +75,7 @@ __all__ = [
     "error_line",
     "guarded_stdout",
     "is_stdout",
+    "names_stdout",
     "open_output",
 ]
 
@@ -117,6 +118,15 @@ class OutputExistsError(OutputError):
 def is_stdout(arg: PathArg | None) -> bool:
     """True for ``-`` (and ``None``): the output is the process's stdout."""
     return arg is None or os.fspath(arg) == STDOUT
+
+
+def names_stdout(arg: PathArg | None) -> bool:
+    """True for ``-`` and for the paths of file descriptor 1 (``/dev/stdout``, ``/dev/fd/1``)."""
+    if is_stdout(arg):
+        return True
+    assert arg is not None
+    own = _OWN_FD.match(os.fspath(arg))
+    return own is not None and (own["std"] == "stdout" or "1" in (own["fd"], own["pfd"]))
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,7 @@ from n2net_privacy.cli._output import (
     check_output,
     error,
     is_stdout,
+    names_stdout,
     open_output,
 )
 from n2net_privacy.errors import N2NetPrivacyError, ScenarioError
@@ -121,7 +122,7 @@ def report_paths(args: argparse.Namespace, stem: str) -> tuple[Path, Path]:
 
 def human_stream(json_path: Path, html_path: Path) -> TextIO:
     """Where progress and the summary go: stderr when a report takes stdout."""
-    return sys.stderr if is_stdout(json_path) or is_stdout(html_path) else sys.stdout
+    return sys.stderr if names_stdout(json_path) or names_stdout(html_path) else sys.stdout
 
 
 def _handle(args: argparse.Namespace) -> int:
@@ -151,8 +152,8 @@ def _where(scenario: Path, exc: ScenarioError) -> str:
 
 
 def _same_path(a: Path, b: Path) -> bool:
-    if is_stdout(a) or is_stdout(b):
-        return is_stdout(a) and is_stdout(b)
+    if names_stdout(a) or names_stdout(b):
+        return names_stdout(a) and names_stdout(b)
     try:
         return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
     except OSError:
@@ -162,7 +163,7 @@ def _same_path(a: Path, b: Path) -> bool:
 def check_reports(json_path: Path, html_path: Path, inputs: Sequence[Path]) -> None:
     """Raise :class:`OutputError` now if the reports could not be written where asked."""
     if _same_path(json_path, html_path):
-        where = "stdout" if is_stdout(json_path) else str(json_path)
+        where = "stdout" if names_stdout(json_path) else str(json_path)
         raise OutputError(f"{where}: the JSON and the HTML report would be the same file")
     for path in (json_path, html_path):
         check_output(path, inputs=inputs, make_parents=True)

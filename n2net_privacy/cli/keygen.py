@@ -44,7 +44,7 @@ from n2net_privacy.cli._output import (
     OutputError,
     OutputExistsError,
     error,
-    is_stdout,
+    names_stdout,
     open_output,
 )
 from n2net_privacy.errors import ConfigurationError
@@ -166,8 +166,8 @@ def write_private_key(path: Path, data: bytes, *, force: bool = False) -> None:
     Raises :class:`~n2net_privacy.errors.ConfigurationError` with a one-line
     reason if ``path`` exists and ``force`` is false, or if it cannot be written.
     """
-    if is_stdout(path):
-        raise _BadInput("--out - is refused: stdout holds the public key; name a file")
+    if names_stdout(path):
+        raise _BadInput(f"--out {path} is refused: stdout holds the public key; name a file")
     if path.is_dir():
         raise _BadInput(f"{path} is a directory; --out names the private key file")
     try:
