@@ -1,7 +1,8 @@
 """The one way the SDK replaces a file: whole or not at all, and durable.
 
 Every file the SDK keeps (Settings, learned permission state, the avatar disk
-cache, the ``normalize`` command's output) is written the same way:
+cache) and every file the CLI writes (through ``cli._output.open_output``) is
+written the same way:
 
 1. write a temporary file in the same directory;
 2. ``fsync`` the temporary file, so its bytes are on the disk;
@@ -46,11 +47,14 @@ def replacing(
     fsync: Fsync = os.fsync,
     mode: int = 0o600,
     make_parents: bool = True,
+    exclusive: bool = False,
 ) -> Iterator[IO[bytes]]:
     """Yield a binary temporary file that becomes ``path`` when the block succeeds.
 
     The file is created with ``mode`` (owner-only by default: these files may
     hold personal data). If the block raises, ``path`` is left untouched.
+    ``exclusive`` never replaces: the file is hard-linked into place, and
+    :class:`FileExistsError` is raised if ``path`` exists by then.
     """
     target = Path(path)
     if make_parents:
@@ -62,12 +66,41 @@ def replacing(
             yield handle
             handle.flush()
             fsync(handle.fileno())
-        os.replace(temp, target)
+        if exclusive:
+            _link_into_place(Path(temp), target, mode, fsync)
+            os.unlink(temp)
+        else:
+            os.replace(temp, target)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temp)
         raise
     _sync_directory(target.parent, fsync)
+
+
+# Filesystems without hard links: fall back to an O_EXCL create of the target.
+_NO_LINK = frozenset({errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK})
+
+
+def _link_into_place(temp: Path, target: Path, mode: int, fsync: Fsync) -> None:
+    try:
+        os.link(temp, target)  # atomic, and EEXIST rather than a replace
+        return
+    except OSError as exc:
+        if exc.errno not in _NO_LINK:
+            raise
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
+    try:
+        os.fchmod(fd, mode)
+        view = memoryview(temp.read_bytes())
+        while view:
+            view = view[os.write(fd, view):]
+        fsync(fd)
+    except BaseException:
+        os.close(fd)
+        os.unlink(target)
+        raise
+    os.close(fd)
 
 
 def write_atomically(

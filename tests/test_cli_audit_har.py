@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -162,3 +164,24 @@ def test_mitm_addon_path_names_the_addon_file(capsys: pytest.CaptureFixture[str]
     path = Path(capsys.readouterr().out.strip())
     assert path.name == "mitm_addon.py" and path.is_file()
     assert "class N2NetPrivacyAddon" in path.read_text()
+
+
+def test_an_unknown_region_is_refused_as_normalize_refuses_it(tmp_path: Path) -> None:
+    capture, book = write(tmp_path, entry("https://api.n2net.com/x"))
+    done = subprocess.run(
+        [sys.executable, "-m", "n2net_privacy", "audit-har", str(capture), "--contacts",
+         str(book), "--region", "XX", "--out", str(tmp_path / "reports")],
+        capture_output=True, text=True, check=False, timeout=60,
+    )
+    normalized = subprocess.run(
+        [sys.executable, "-m", "n2net_privacy", "normalize", str(book), "--region", "XX"],
+        capture_output=True, text=True, check=False, timeout=60,
+    )
+    assert done.returncode == normalized.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr == normalized.stderr.replace(" normalize:", " audit-har:")
+    assert done.stderr == (
+        "n2net-privacy audit-har: error: unknown region 'XX': expected an ISO 3166-1 alpha-2 "
+        "code such as 'US'\n"
+    )
+    assert not (tmp_path / "reports").exists()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from n2net_privacy import atomic_write
 from n2net_privacy.cli import keygen, main
 from n2net_privacy.egress import Egress, EgressPolicy, Purpose
 from n2net_privacy.testing import IngestServer
@@ -125,7 +127,8 @@ def test_force_replaces_the_file(tmp_path: Path) -> None:
         (["--kem", "x25519", "--key-id", "k" * 65],
          "n2net-privacy keygen: error: --key-id: key_id must be 1-64 characters"),
         (["--kem", "x25519", "--key-id", "k1", "--out", "{tmp}/missing/k1.key"],
-         "n2net-privacy keygen: error: cannot write {tmp}/missing/k1.key: its directory does not"),
+         "n2net-privacy keygen: error: cannot write {tmp}/missing/k1.key: the directory "
+         "{tmp}/missing does not exist"),
         (["--kem", "x25519", "--key-id", "k1", "--out", "{tmp}"],
          "n2net-privacy keygen: error: {tmp} is a directory"),
     ],
@@ -169,15 +172,20 @@ def test_an_unknown_kem_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> 
 def test_a_failed_write_leaves_neither_the_key_nor_a_temporary(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def no_space(fd: int) -> None:
+    written: list[Path] = []
+    real_replace = atomic_write.os.replace
+
+    def full_disk(src: str, dst: str) -> None:  # the last step of the atomic write fails
+        written.append(Path(src))
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(keygen.os, "fsync", no_space)
-    code, out, err = _keygen("--kem", "x25519", "--key-id", "k1", "--out", str(tmp_path / "k"))
+    monkeypatch.setattr(atomic_write.os, "replace", full_disk)
+    code, out, err = _keygen("--key-id", "k1", "--out", str(tmp_path / "k"), "--force")
+    monkeypatch.setattr(atomic_write.os, "replace", real_replace)
     assert code == 2
     assert out == ""
-    assert err.endswith(": ENOSPC\n")
-    assert list(tmp_path.iterdir()) == []
+    assert err.endswith(": No space left on device (ENOSPC)\n")
+    assert written and list(tmp_path.iterdir()) == []
 
 
 def test_the_installed_command_works(tmp_path: Path) -> None:
@@ -200,10 +208,13 @@ def test_permission_denied_is_a_clear_error(
     def denied(**_: object) -> tuple[int, str]:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(keygen.tempfile, "mkstemp", denied)
+    monkeypatch.setattr(atomic_write.tempfile, "mkstemp", denied)
     code, _, err = _keygen("--kem", "x25519", "--key-id", "k1", "--out", str(tmp_path / "k"))
     assert code == 2
-    assert err == f"n2net-privacy keygen: error: cannot write {tmp_path / 'k'}: EACCES\n"
+    assert err == (
+        f"n2net-privacy keygen: error: cannot write {tmp_path / 'k'}: "
+        "Permission denied (EACCES)\n"
+    )
     assert list(tmp_path.iterdir()) == []
 
 
@@ -213,7 +224,7 @@ def test_without_hard_links_the_file_is_still_exclusive_and_owner_only(
     def no_links(src: object, dst: object) -> None:
         raise OSError(1, "Operation not permitted")
 
-    monkeypatch.setattr(keygen.os, "link", no_links)
+    monkeypatch.setattr(atomic_write.os, "link", no_links)
     target = tmp_path / "k1.key"
     code, pem, _ = _keygen("--kem", "x25519", "--key-id", "k1", "--out", str(target))
     assert code == 0
@@ -232,3 +243,35 @@ def test_write_private_key_raises_the_sdk_error_type(tmp_path: Path) -> None:
         keygen.write_private_key(target, b"\x02" * 32)
     keygen.write_private_key(target, b"\x02" * 32, force=True)
     assert target.read_bytes() == b"\x02" * 32
+
+
+def test_keygen_needs_no_flag_and_names_the_key_it_made(tmp_path: Path) -> None:
+    """`n2net-privacy keygen` alone: x25519, a generated key id, ./ID.key, PEM on stdout."""
+    done = subprocess.run(
+        [sys.executable, "-m", "n2net_privacy", "keygen"],
+        capture_output=True, text=True, check=False, timeout=60, cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    (key_file,) = tmp_path.iterdir()
+    key_id = key_file.name.removesuffix(".key")
+    assert re.fullmatch(r"k\d{8}-[0-9a-f]{6}", key_id)
+    assert f"wrote the x25519 private key {key_id!r} to {key_id}.key (mode 0600)" in done.stderr
+    pair = ServerKeyPair.from_private_raw(key_id, key_file.read_bytes())
+    assert pair.public_pem().decode() == done.stdout
+    assert _mode(key_file) == 0o600
+
+
+def test_generated_key_ids_are_dated_and_valid() -> None:
+    key_id = keygen.generated_key_id(now=lambda: 1_796_515_200.0, token=lambda n: "ab" * n)
+    assert key_id == "k20261206-ababab"
+    ServerKeyPair.generate("x25519", key_id=key_id)  # a valid id for the wire
+
+
+@pytest.mark.parametrize("stdout", ["-", "/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"])
+def test_the_private_key_never_goes_to_stdout(stdout: str) -> None:
+    code, out, err = _keygen("--key-id", "k1", "--out", stdout)
+    assert (code, out) == (2, "")
+    assert err == (
+        f"n2net-privacy keygen: error: --out {stdout} is refused: stdout holds the public key; "
+        "name a file\n"
+    )

@@ -109,11 +109,16 @@ def test_byte_order_mark_and_blank_lines_are_tolerated(
 
 
 @pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
-def test_output_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_a_new_output_gets_the_umask_mode(tmp_path: Path, umask: int) -> None:
     source = _write(tmp_path / "book.csv", ADDRESS_BOOK)
     out = tmp_path / "out.csv"
-    assert main(["normalize", str(source), "--region", "US", "-o", str(out)]) == 0
-    assert stat.S_IMODE(out.stat().st_mode) & 0o077 == 0
+    old = os.umask(umask)
+    try:
+        assert main(["normalize", str(source), "--region", "US", "-o", str(out)]) == 0
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~umask
 
 
 @pytest.mark.parametrize(
@@ -308,4 +313,4 @@ def test_help_shows_defaults_and_exit_codes(capsys: pytest.CaptureFixture[str]) 
     text = capsys.readouterr().out
     assert "(default: phone)" in text
     assert "sniffed" in text
-    assert "exit codes:" in text and "2  bad input" in text
+    assert "exit codes:" in text and "2    bad input" in text and "130  interrupted" in text

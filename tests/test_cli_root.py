@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
+import os
+import subprocess
+import sys
+
 import pytest
 
 from n2net_privacy import __version__
-from n2net_privacy.cli import main
+from n2net_privacy.cli import build_parser, main
 from n2net_privacy.cli._output import error_line
 from n2net_privacy.wording import in_user_terms, plural
 
@@ -70,3 +75,28 @@ def test_counts_are_plural_aware() -> None:
     assert plural(2, "step") == "2 steps"
     assert plural(0, "finding") == "0 findings"
     assert plural(1_000, "entry", "entries") == "1,000 entries"
+
+
+def _commands() -> dict[str, argparse.ArgumentParser]:
+    parser = build_parser()
+    (subparsers,) = (a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(subparsers.choices)
+
+
+def test_every_argument_of_every_command_is_explained() -> None:
+    for name, command in _commands().items():
+        assert command.description, name
+        for action in command._actions:
+            assert action.help, (name, action.dest)
+
+
+@pytest.mark.parametrize("command", [None, *sorted(_commands())])
+def test_help_runs_and_names_the_exit_codes(command: str | None) -> None:
+    argv = [sys.executable, "-m", "n2net_privacy", *([command] if command else []), "--help"]
+    done = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=60,
+                          env={**os.environ, "COLUMNS": "100"})
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout.startswith(f"usage: n2net-privacy{' ' + command if command else ''}")
+    assert max(len(line) for line in done.stdout.splitlines()) <= 100
+    if command != "mitm-addon-path":  # it prints a path and cannot fail
+        assert "exit codes" in done.stdout.lower()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import random
+import re
 import string
 import uuid
 from urllib.parse import quote, quote_plus
@@ -246,3 +247,34 @@ def test_a_realistic_book_does_not_flag_ordinary_traffic() -> None:
     samples += [hashlib.md5(rng.randbytes(8)).hexdigest() for _ in range(300)]
     flagged = [s for s in samples if detector.scan(s)]
     assert flagged == []
+
+
+def _digest_text(email: str, encode: str) -> str:
+    raw = hashlib.md5(email.encode()).digest()
+    if encode == "b64":
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return raw.hex().upper() if encode == "HEX" else raw.hex()
+
+
+def _digest_holding_a_number(encode: str) -> tuple[str, str, str]:
+    """An email whose digest, read as the docs say (digits, at most two others between),
+    holds a 6-digit number: (email, digest text, number)."""
+    for n in range(10_000):
+        email = f"user{n}@example.com"
+        text = _digest_text(email, encode)
+        for run in re.findall(r"[0-9](?:[^0-9]{0,2}[0-9])*", text):
+            digits = re.sub(r"[^0-9]", "", run)
+            if len(digits) >= 6 and digits[0] != "0":
+                return email, text, digits[:6]
+    raise AssertionError("no digest with a 6-digit run")  # pragma: no cover
+
+
+@pytest.mark.parametrize("encode", ["hex", "HEX", "b64"])
+def test_the_digits_of_a_known_email_digest_are_not_a_number(encode: str) -> None:
+    """A Gravatar id's digits belong to the hash: a 20,000-contact book once matched two."""
+    email, text, number = _digest_holding_a_number(encode)
+    alone = PiiDetector(AddressBookPii(numbers=(number,)))
+    assert PiiKind.PHONE in {m.kind for m in alone.scan(f"?id={text}")}  # the trap
+    detector = PiiDetector(AddressBookPii(emails=(email,), numbers=(number,)))
+    assert {m.kind for m in detector.scan(f"?id={text}")} == {PiiKind.EMAIL_HASH}
+    assert PiiKind.PHONE in {m.kind for m in detector.scan(f"?id={text}&n={number}")}

@@ -220,11 +220,15 @@ class N2NetPrivacyAddon:
         audit = self._audit
         if audit is None:
             return
+        from n2net_privacy.cli._output import open_output
+
         folder = Path(ctx.options.n2net_report)
         report = audit.report(title="N2Net privacy report: mitmproxy session")
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "report.json").write_text(report.to_json() + "\n", encoding="utf-8")
-        (folder / "report.html").write_text(report.render_html(), encoding="utf-8")
+        # The CLI's output rules: whole files or none, even if mitmdump is stopped twice.
+        for name, text in (("report.json", report.to_json() + "\n"),
+                           ("report.html", report.render_html())):
+            with open_output(folder / name, make_parents=True) as handle:
+                handle.write(text)
         found = plural(len(report.findings), "finding")
         _log.info("n2net-privacy: %s; report in %s", found, folder)
 

@@ -15,9 +15,12 @@ The capture is read an entry at a time and the request rows of the report
 are kept on disk and written out a row at a time, so memory is the fixed cost
 plus a few times the largest entry plus the findings (docs/qa-real-devices.md
 has the measured figures); on a terminal a progress bar shows how far it got.
-Reports and exit codes are those of ``n2net-privacy audit``: 0 no finding, 1 findings (each printed,
-redacted), 2 bad input (``n2net-privacy audit-har: error: ...``), never a
-traceback.
+Every input is checked before the scan starts: the capture, the book, the
+policy, the manifest, ``--region`` (refused as ``normalize`` refuses it) and
+the report paths. Reports, their output rules (``--json -`` is stdout) and
+exit codes are those of ``n2net-privacy audit``: 0 no finding, 1 findings
+(each printed, redacted), 2 bad input (``n2net-privacy audit-har: error:
+...``), 130 interrupted, never a traceback.
 """
 
 from __future__ import annotations
@@ -29,8 +32,18 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from n2net_privacy.cli._output import error
-from n2net_privacy.cli.audit import EXIT_BAD_INPUT, verdict
+from n2net_privacy.cli._output import OutputError, error
+from n2net_privacy.cli.audit import (
+    EXIT_BAD_INPUT,
+    REPORT_EPILOG,
+    add_report_arguments,
+    check_reports,
+    human_stream,
+    report_paths,
+    verdict,
+    write_reports,
+)
+from n2net_privacy.cli.normalize import check_region
 from n2net_privacy.errors import N2NetPrivacyError
 from n2net_privacy.redact import scrub
 from n2net_privacy.wording import plural
@@ -38,7 +51,6 @@ from n2net_privacy.wording import plural
 if TYPE_CHECKING:
     from n2net_privacy.audit.capture import CaptureAudit
     from n2net_privacy.audit.destinations import DestinationPolicy
-    from n2net_privacy.audit.report import PrivacyReport
     from n2net_privacy.contacts import Contact
     from n2net_privacy.manifest import DeclaredManifest
 
@@ -51,11 +63,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser(
         "audit-har",
         help="audit a HAR capture from a real device against its address book",
-        description="Run every PII detector over every entry of CAPTURE.har and write the "
-        "same JSON and HTML report as `audit`. Exit codes: 0 no findings, 1 findings, "
-        "2 bad input.",
+        description="Run every PII detector over every entry of CAPTURE.har and write the\n"
+        "same JSON and HTML report as `audit`.",
+        epilog=REPORT_EPILOG.format(
+            bad="an unreadable capture, book or policy, or an unknown --region"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("capture", metavar="CAPTURE.har", type=Path)
+    parser.add_argument(
+        "capture", metavar="CAPTURE.har", type=Path,
+        help="a HAR 1.2 capture (Chrome, Firefox, Safari, Charles, Proxyman, mitmproxy)",
+    )
     parser.add_argument(
         "--contacts",
         required=True,
@@ -86,16 +104,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--allow-loopback-http", action="store_true",
         help="accept plain HTTP to loopback (a lab capture of the reference servers)",
     )
-    parser.add_argument("--region", metavar="CC", help="region for numbers stored in national form")
     parser.add_argument(
-        "--out",
-        type=Path,
-        default=Path("."),
-        metavar="DIR",
-        help="directory for <stem>.privacy-report.json and .html (default: .)",
+        "--region", metavar="CC",
+        help="ISO region of numbers stored in national form, e.g. US (default: none, "
+        "such numbers are matched by their digits as typed)",
     )
-    parser.add_argument("--json", type=Path, metavar="PATH", help="write the JSON report here")
-    parser.add_argument("--html", type=Path, metavar="PATH", help="write the HTML report here")
+    add_report_arguments(parser)
     parser.add_argument(
         "-q", "--quiet", action="store_true", help="no progress bar, no per-finding lines"
     )
@@ -103,7 +117,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _handle(args: argparse.Namespace) -> int:
-    stem = args.capture.stem
+    json_path, html_path = report_paths(args, args.capture.stem)
     return run(
         args.capture,
         contacts=args.contacts,
@@ -112,10 +126,10 @@ def _handle(args: argparse.Namespace) -> int:
         gravatar_enabled=args.gravatar == "on",
         allow_loopback_http=args.allow_loopback_http,
         manifest=args.manifest,
-        json_path=args.json or args.out / f"{stem}.privacy-report.json",
-        html_path=args.html or args.out / f"{stem}.privacy-report.html",
+        json_path=json_path,
+        html_path=html_path,
         quiet=args.quiet,
-        stdout=sys.stdout,
+        stdout=human_stream(json_path, html_path),
         stderr=sys.stderr,
     )
 
@@ -144,20 +158,22 @@ class _BadInput(Exception):
 
 
 def _inputs(
-    capture: Path, contacts: Path, policy: Path | None, outputs: list[Path],
-    manifest: Path | None = None,
+    capture: Path, contacts: Path, policy: Path | None, region: str | None,
+    outputs: tuple[Path, Path], *, manifest: Path | None = None,
 ) -> tuple[tuple[Contact, ...], DestinationPolicy]:
     from n2net_privacy.audit.destinations import DestinationPolicy
-    from n2net_privacy.cli.audit import _output_problem
     from n2net_privacy.scenario.loader import read_book_file, regular_file
 
+    problem = check_region(region)
+    if problem is not None:
+        raise _BadInput(problem)
     problem = regular_file(capture, 1 << 62, "the capture")
     if problem is not None:
         raise _BadInput(f"{capture}: {problem}")
-    given = [p for p in (policy, manifest) if p is not None]
-    problem = _output_problem(outputs, [capture, contacts, *given])
-    if problem is not None:
-        raise _BadInput(problem)
+    try:
+        check_reports(*outputs, _input_paths(capture, contacts, policy, manifest))
+    except OutputError as exc:
+        raise _BadInput(str(exc)) from exc
     try:
         book = read_book_file(contacts)
     except N2NetPrivacyError as exc:
@@ -182,6 +198,12 @@ def _manifest(path: Path | None) -> DeclaredManifest | None:
         raise _BadInput(str(exc)) from exc
 
 
+def _input_paths(
+    capture: Path, contacts: Path, policy: Path | None, manifest: Path | None = None
+) -> list[Path]:
+    return [capture, contacts, *(p for p in (policy, manifest) if p is not None)]
+
+
 def _scan(
     capture: Path, audit: CaptureAudit, *, quiet: bool, stdout: TextIO, stderr: TextIO
 ) -> int:
@@ -202,20 +224,14 @@ def _scan(
                 for finding in audit.audit(exchange):
                     if not quiet:
                         stdout.write(f"{finding.describe()}\n")
+    except (BrokenPipeError, OutputError):
+        raise  # stdout, not the capture: cli.main reports it
     except N2NetPrivacyError as exc:
         raise _BadInput(f"{capture}: {exc}") from exc
     except OSError as exc:
         raise _BadInput(f"{capture}: cannot read ({exc.strerror})") from exc
     return count
 
-
-
-def _json_writer(report: PrivacyReport) -> Callable[[TextIO], None]:
-    def write(out: TextIO) -> None:
-        report.write_json(out)
-        out.write("\n")
-
-    return write
 
 
 def run(
@@ -237,7 +253,8 @@ def run(
     from n2net_privacy.audit.capture import CaptureAudit
 
     try:
-        book, rules = _inputs(capture, contacts, policy, [json_path, html_path], manifest)
+        book, rules = _inputs(capture, contacts, policy, region, (json_path, html_path),
+                              manifest=manifest)
         declared = _manifest(manifest)
     except _BadInput as problem:
         error("audit-har", scrub(str(problem)), stderr)
@@ -249,13 +266,9 @@ def run(
     try:
         count = _scan(capture, audit, quiet=quiet, stdout=stdout, stderr=stderr)
         report = audit.report(title=f"N2Net privacy report: {capture.name}")
-        for path, write in ((json_path, _json_writer(report)), (html_path, report.write_html)):
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                with path.open("w", encoding="utf-8") as out:
-                    write(out)
-            except OSError as exc:
-                raise _BadInput(f"cannot write the report: {exc.strerror} ({path})") from exc
+        write_reports(
+            report, json_path, html_path, _input_paths(capture, contacts, policy, manifest)
+        )
         stdout.write(
             f"capture: {capture} ({plural(count, 'entry', 'entries')}, "
             f"{plural(len(book), 'contact')})\n"
@@ -264,7 +277,7 @@ def run(
             report, json_path, html_path, stdout,
             passed="no personal data of the address book left the device",
         )
-    except _BadInput as problem:
+    except (_BadInput, OutputError) as problem:
         error("audit-har", scrub(str(problem)), stderr)
         return EXIT_BAD_INPUT
     finally:

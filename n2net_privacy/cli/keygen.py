@@ -1,13 +1,17 @@
 """``n2net-privacy keygen``: make a server key pair for wire contract v1.
 
+    n2net-privacy keygen > pub.pem              # x25519, a generated key id
     n2net-privacy keygen --kem x25519 --key-id k2026 > k2026.pub.pem
     n2net-privacy keygen --kem mlkem768-x25519 --key-id k2027 --out /etc/n2net/k2027.key
 
-The private key goes to a file (``--out``, by default ``KEY_ID.key`` in the
-current directory) in the raw encoding of docs/wire-format.md: 32 bytes for
-X25519, 96 for the hybrid (ML-KEM-768 seed, then X25519). The backend loads
-it with ``ServerKeyPair.from_private_raw(key_id, path.read_bytes())``, which
-is what the reference ``IngestServer`` takes.
+``--kem`` defaults to ``x25519`` and ``--key-id`` to a fresh id of the form
+``kYYYYMMDD-xxxxxx`` (the date and six random hex digits), which the line on
+stderr names. The private key goes to a file (``--out``, by default
+``KEY_ID.key`` in the current directory) in the raw encoding of
+docs/wire-format.md: 32 bytes for X25519, 96 for the hybrid (ML-KEM-768
+seed, then X25519). The backend loads it with
+``ServerKeyPair.from_private_raw(key_id, path.read_bytes())``, which is what
+the reference ``IngestServer`` takes.
 
 The public key goes to stdout as PEM and nothing else, so it can be
 redirected straight into the app's configuration:
@@ -15,40 +19,46 @@ redirected straight into the app's configuration:
 ML-KEM-768 block then an X25519 block) and ``Uploader(server_key=...)``,
 ``UploaderConfig(server_key=...)`` and ``set_server_keys`` take that key.
 
-The private file is readable by its owner only (0600) from the moment it
-exists: it is written to a new temporary file that ``mkstemp`` creates with
-``O_EXCL`` and mode 0600, synced, then linked into place. An existing file is
-never replaced unless ``--force`` is given (then it is replaced atomically),
-and a failure leaves nothing behind. Bad input is one line on stderr and
-exit code 2.
+The private file is written through the CLI's one output helper
+(:func:`~n2net_privacy.cli._output.open_output` with ``secret=True``): it is
+readable by its owner only (0600) from the moment it exists, whatever the
+umask, since ``mkstemp`` creates the temporary file with ``O_EXCL`` and mode
+0600, and it is synced, then linked into place. An existing file is never
+replaced unless ``--force`` is given (then it is replaced atomically); a
+failure or Ctrl-C leaves nothing behind. ``--out -`` is refused: stdout
+holds the public key. Bad input is one line on stderr and exit code 2.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import errno
-import os
+import secrets
 import sys
-import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Final, TextIO
 
-from n2net_privacy.atomic_write import os_error_name
-from n2net_privacy.cli._output import PROG, error
+from n2net_privacy.cli._output import (
+    PROG,
+    OutputError,
+    OutputExistsError,
+    error,
+    names_stdout,
+    open_output,
+)
 from n2net_privacy.errors import ConfigurationError
 from n2net_privacy.uploader.sealing import KeyKind, ServerKeyPair
 
-__all__ = ["KEMS", "register", "run", "write_private_key"]
+__all__ = ["DEFAULT_KEM", "KEMS", "generated_key_id", "register", "run", "write_private_key"]
 
 KEMS: Final[dict[str, KeyKind]] = {"x25519": "x25519", "mlkem768-x25519": "mlkem768x25519"}
 """``--kem`` values and the :class:`ServerKeyPair` kind each one makes."""
+DEFAULT_KEM: Final = "x25519"
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
 _COMMAND = "keygen"
-# Filesystems without hard links: fall back to an O_EXCL create in place.
-_NO_LINK = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK}
 
 _EPILOG = """\
 output:
@@ -57,11 +67,13 @@ output:
            ServerKeyPair.from_private_raw(KEY_ID, data) on the server
 
 exit codes:
-  0  the key pair was made and the private key written
-  2  bad input: an invalid key id, an existing file without --force,
-     or a path that cannot be written
+  0    the key pair was made and the private key written
+  2    bad input: an invalid key id, an existing file without --force,
+       or a path that cannot be written
+  130  interrupted (Ctrl-C): nothing was written
 
 examples:
+  n2net-privacy keygen > pub.pem
   n2net-privacy keygen --kem x25519 --key-id k2026 > k2026.pub.pem
   n2net-privacy keygen --kem mlkem768-x25519 --key-id k2027 --out keys/k2027.key
 """
@@ -82,13 +94,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "--kem", required=True, choices=tuple(KEMS),
+        "--kem", default=DEFAULT_KEM, choices=tuple(KEMS),
         help="x25519: DHKEM(X25519, HKDF-SHA256); mlkem768-x25519: the hybrid "
-        "post-quantum KEM (HPKE KEM id 0x647A)",
+        "post-quantum KEM (HPKE KEM id 0x647A) (default: %(default)s)",
     )
     parser.add_argument(
-        "--key-id", required=True, metavar="ID",
-        help="the id sent in N2Net-Key-Id: 1-64 characters of [A-Za-z0-9._-]",
+        "--key-id", metavar="ID",
+        help="the id sent in N2Net-Key-Id: 1-64 characters of [A-Za-z0-9._-] "
+        "(default: a new one, kYYYYMMDD-xxxxxx, named on stderr)",
     )
     parser.add_argument(
         "--out", type=Path, default=None, metavar="PATH",
@@ -102,9 +115,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def _handle(args: argparse.Namespace) -> int:
     return run(
-        kem=args.kem, key_id=args.key_id, out=args.out, force=args.force,
+        kem=args.kem, key_id=args.key_id or generated_key_id(), out=args.out, force=args.force,
         stdout=sys.stdout, stderr=sys.stderr,
     )
+
+
+def generated_key_id(
+    now: Callable[[], float] = time.time, token: Callable[[int], str] = secrets.token_hex
+) -> str:
+    """A fresh key id, ``kYYYYMMDD-xxxxxx``: sortable by day, unique by its random part."""
+    return f"k{time.strftime('%Y%m%d', time.gmtime(now()))}-{token(3)}"
 
 
 def run(
@@ -132,8 +152,9 @@ def run(
         return EXIT_BAD_INPUT
     stdout.write(pair.public_pem().decode("ascii"))
     stdout.flush()
+    mode = " (mode 0600)" if target.is_file() else ""
     stderr.write(
-        f"{PROG} {_COMMAND}: wrote the {kem} private key {key_id!r} to {target} (mode 0600);"
+        f"{PROG} {_COMMAND}: wrote the {kem} private key {key_id!r} to {target}{mode};"
         " the public key is on stdout\n"
     )
     return EXIT_OK
@@ -145,68 +166,14 @@ def write_private_key(path: Path, data: bytes, *, force: bool = False) -> None:
     Raises :class:`~n2net_privacy.errors.ConfigurationError` with a one-line
     reason if ``path`` exists and ``force`` is false, or if it cannot be written.
     """
+    if names_stdout(path):
+        raise _BadInput(f"--out {path} is refused: stdout holds the public key; name a file")
     if path.is_dir():
         raise _BadInput(f"{path} is a directory; --out names the private key file")
-    if path.exists() and not force:
-        raise _BadInput(f"{path} already exists; pass --force to replace it")
     try:
-        # mkstemp: O_CREAT | O_EXCL, mode 0600, so the key is never readable by others.
-        fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except FileNotFoundError:
-        raise _BadInput(f"cannot write {path}: its directory does not exist") from None
-    except OSError as exc:
-        raise _BadInput(f"cannot write {path}: {os_error_name(exc)}") from None
-    try:
-        try:
-            os.fchmod(fd, 0o600)  # exactly 0600 whatever the umask
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        _place(Path(temp), path, force=force)
-    except FileExistsError:
+        with open_output(path, secret=True, binary=True, overwrite=force) as handle:
+            handle.write(data)
+    except OutputExistsError:
         raise _BadInput(f"{path} already exists; pass --force to replace it") from None
-    except OSError as exc:
-        raise _BadInput(f"cannot write {path}: {os_error_name(exc)}") from None
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
-    _sync_directory(path.parent)
-
-
-def _place(temp: Path, path: Path, *, force: bool) -> None:
-    if force:
-        os.replace(temp, path)
-        return
-    try:
-        os.link(temp, path)  # atomic, and fails with EEXIST rather than replace
-    except OSError as exc:
-        if exc.errno not in _NO_LINK:
-            raise
-        _write_exclusive(path, temp.read_bytes())
-
-
-def _write_exclusive(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
-    except OSError:
-        os.close(fd)
-        os.unlink(path)
-        raise
-    os.close(fd)
-
-
-def _sync_directory(directory: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    except OutputError as exc:
+        raise _BadInput(str(exc)) from None

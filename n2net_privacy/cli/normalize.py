@@ -11,12 +11,15 @@ semicolon, tab or pipe) unless ``--delimiter`` names it, and the output uses
 the same one. Rows stream through one at a time, so a million rows take the
 memory of one plus a bounded cache.
 
-With ``-o`` the output goes to a temporary file beside ``OUT.csv`` that
-replaces it only once every row is written: a failure leaves no half-written
-file and any previous ``OUT.csv`` untouched. The file is created readable by
-its owner only, since it holds phone numbers. Without ``-o`` (or with
-``-o -``) rows go to stdout, but only once the whole input has been read
-without error: until then they wait in a spooled temporary file.
+The output follows the CLI's rules for every file it writes
+(:func:`~n2net_privacy.cli._output.open_output`): with ``-o OUT.csv`` the
+rows go to a temporary file beside it that replaces it only once every row
+is written, so a failure or Ctrl-C leaves no half-written file and any
+previous ``OUT.csv`` untouched. A new file gets the umask's mode (a replaced
+one keeps its own); a symlink is written through. Without ``-o`` (or with
+``-o -``), and for a device or FIFO such as ``/dev/stdout``, rows reach the
+stream only once the whole input has been read without error. An output
+that is the input file, or a directory, is refused (exit 2).
 
 An unreadable file, a missing column or malformed CSV ends the run with one
 line on stderr and exit code 2. A progress bar (tqdm, from the ``cli`` extra)
@@ -32,17 +35,14 @@ import functools
 import importlib
 import io
 import itertools
-import shutil
 import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Protocol, TextIO
 
-from n2net_privacy.atomic_write import replacing
-from n2net_privacy.cli._output import error
+from n2net_privacy.cli._output import OutputError, error, open_output
 from n2net_privacy.errors import ConfigurationError
 from n2net_privacy.phone import NormalizationResult, normalize_many
 from n2net_privacy.redact import scrub
@@ -50,7 +50,7 @@ from n2net_privacy.redact import scrub
 if TYPE_CHECKING:
     from _csv import Reader
 
-__all__ = ["ADDED_COLUMNS", "register", "run"]
+__all__ = ["ADDED_COLUMNS", "check_region", "register", "run"]
 
 ADDED_COLUMNS = ("e164", "type", "reason", "extension")
 
@@ -61,13 +61,19 @@ EXIT_BAD_INPUT = 2
 _PROGRESS_EVERY = 1024  # rows per progress update: keeps the bar's cost out of the loop
 _SNIFF_BYTES = 64 * 1024  # how much of the input csv.Sniffer looks at
 _SNIFF_DELIMITERS = ",;\t|"
-_SPOOL_BYTES = 1024 * 1024  # stdout output waits in memory up to this, then on disk
 
 _EPILOG = """\
 exit codes:
-  0  every row was written (refused numbers get a reason, not an error)
-  2  bad input or usage: unreadable file, missing column, malformed CSV,
-     text that is not UTF-8, an unknown region, or an unwritable output
+  0    every row was written (refused numbers get a reason, not an error)
+  2    bad input or usage: unreadable file, missing column, malformed CSV,
+       text that is not UTF-8, an unknown region, or an output that is
+       refused (a directory, the input itself) or cannot be written
+  130  interrupted (Ctrl-C): no output was written, a previous file is kept
+
+output:
+  a file is replaced atomically once every row is done (a symlink is written
+  through); /dev/stdout, /dev/null or a FIFO gets the rows as a stream, and
+  stdout only once the whole input was read without error
 
 examples:
   n2net-privacy normalize book.csv --region US -o book.e164.csv
@@ -120,7 +126,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument(
         "-o", "--output", type=Path, metavar="OUT.csv",
-        help="write here atomically, or - for stdout (default: stdout)",
+        help="write here, replacing the file atomically once every row is done; "
+        "- for stdout (default: stdout)",
     )
     parser.set_defaults(handler=_handle)
 
@@ -165,37 +172,32 @@ def run(
     found; tests pass one that fails to show the run goes on without it.
     """
     try:
-        try:
-            normalize_many((), region)  # an unknown region fails before any file is touched
-        except ConfigurationError as exc:
-            raise _BadInput(str(exc)) from exc
-
+        problem = check_region(region)  # an unknown region fails before any file is touched
+        if problem is not None:
+            raise _BadInput(problem)
         progress = functools.partial(_progress_bar, stderr, import_module)
         job = functools.partial(
             _normalize_csv, region=region, column=column, delimiter=delimiter, progress=progress
         )
-        with _open_input(input_path, stdin) as source:
-            if output is None or output == STDIO:
-                with _spool_then_copy(stdout) as sink:
-                    job(source, sink)
-            else:
-                with _replace_on_success(output) as sink:
-                    job(source, sink)
-    except _BadInput as exc:
+        inputs = () if input_path == STDIO else (input_path,)
+        with (
+            _open_input(input_path, stdin) as source,
+            open_output(output, inputs=inputs, stdout=stdout) as sink,
+        ):
+            job(source, sink)
+    except (_BadInput, OutputError) as exc:
         error("normalize", str(exc), stderr)
         return EXIT_BAD_INPUT
     return EXIT_OK
 
 
-@contextlib.contextmanager
-def _spool_then_copy(stdout: TextIO) -> Iterator[TextIO]:
-    """Yield a spooled file whose content reaches ``stdout`` only on success."""
-    with tempfile.SpooledTemporaryFile(
-        max_size=_SPOOL_BYTES, mode="w+", newline="", encoding="utf-8"
-    ) as spool:
-        yield spool  # type: ignore[misc]
-        spool.seek(0)
-        shutil.copyfileobj(spool, stdout)
+def check_region(region: str | None) -> str | None:
+    """Why ``--region`` is refused (the words every command uses), or None."""
+    try:
+        normalize_many((), region)
+    except ConfigurationError as exc:
+        return str(exc)
+    return None
 
 
 @contextlib.contextmanager
@@ -206,6 +208,8 @@ def _open_input(path: Path, stdin: TextIO | None) -> Iterator[TextIO]:
             yield handle
         except UnicodeDecodeError as exc:
             raise _BadInput(f"{name} is not UTF-8 text") from exc
+        except BrokenPipeError:
+            raise  # stdout's reader went away: cli.main ends the run quietly
         except OSError as exc:
             raise _BadInput(f"cannot read {name}: {exc.strerror or exc}") from exc
 
@@ -231,21 +235,6 @@ def _opened(path: Path, stdin: TextIO) -> Iterator[TextIO]:
         yield wrapper
     finally:
         wrapper.detach()  # do not close the process's stdin
-
-
-@contextlib.contextmanager
-def _replace_on_success(path: Path) -> Iterator[TextIO]:
-    """Yield a text file that becomes ``path`` only on success (the SDK's one atomic write)."""
-    try:
-        with replacing(path, make_parents=False) as raw:
-            sink = io.TextIOWrapper(raw, newline="", encoding="utf-8")
-            try:
-                yield sink
-                sink.flush()
-            finally:
-                sink.detach()  # the helper closes, fsyncs and renames the file itself
-    except OSError as exc:
-        raise _BadInput(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
 def _sniffed(source: TextIO, delimiter: str | None) -> tuple[Iterator[str], str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from n2net_privacy.audit import EgressAuditor
@@ -27,10 +28,10 @@ from n2net_privacy.gravatar import (
 from n2net_privacy.settings import Settings
 from n2net_privacy.testing.gravatar_server import GravatarStandIn, RecordedRequest
 
-__all__ = ["gravatar_chapter"]
+__all__ = ["GravatarPlan", "gravatar_chapter"]
 
 CONCURRENCY = 8
-SWITCH_OFF_AFTER = 20
+SWITCH_OFF_AFTER = 20  # requests into the interrupted batch, or half of a smaller batch
 
 
 def _unique_hashes(contacts: list[Contact]) -> set[str]:
@@ -46,6 +47,42 @@ def _hashes_to_ask(contacts: list[Contact], with_avatar: set[str]) -> set[str]:
             if gravatar_hash(email) in with_avatar:
                 break
     return asked
+
+
+@dataclass(frozen=True, slots=True)
+class GravatarPlan:
+    """Who is looked up in which batch, worked out from the book before anything runs.
+
+    The switch-off must fall inside the second batch whatever the book's
+    size: it comes after ``switch_after`` of the ``needed`` requests (those
+    the first batch did not already answer from the cache), at most
+    :data:`SWITCH_OFF_AFTER`, at least the first. With only a few contacts
+    the second quarter may hold no new email; the batch then runs on to the
+    end of the book. A book where even that finds none cannot show the
+    switch-off, and :attr:`needed` is empty (the demo refuses it up front).
+    """
+
+    first: list[Contact]
+    second: list[Contact]
+    with_avatar: list[str]
+    needed: frozenset[str]
+
+    @classmethod
+    def for_book(cls, book: list[Contact]) -> GravatarPlan:
+        with_avatar = sorted(_unique_hashes(book))[::2]  # half the addresses have an avatar
+        avatars = set(with_avatar)
+        first = book[: len(book) // 4]
+        asked_first = _hashes_to_ask(first, avatars)
+        second = book[len(book) // 4 : len(book) // 2]
+        needed = _hashes_to_ask(second, avatars) - asked_first
+        if not needed:
+            second = book[len(book) // 4 :]
+            needed = _hashes_to_ask(second, avatars) - asked_first
+        return cls(first, second, with_avatar, frozenset(needed))
+
+    @property
+    def switch_after(self) -> int:
+        return max(1, min(SWITCH_OFF_AFTER, (len(self.needed) + 1) // 2))
 
 
 class SentCounter:
@@ -70,8 +107,8 @@ def gravatar_chapter(
     route: Callable[[str], str] = lambda url: url,
 ) -> None:
     story.chapter("Chapter 3 - Gravatar: off by default, hash only, revocable mid-batch")
-    first, second = book[: len(book) // 4], book[len(book) // 4 : len(book) // 2]
-    with_avatar = sorted(_unique_hashes(book))[::2]  # half the addresses have an avatar
+    plan = GravatarPlan.for_book(book)
+    with_avatar = plan.with_avatar
     settings = Settings(data_dir / "settings.json")
     if auditor is not None:
         # Any email hash that leaves while the toggle is off is then a finding.
@@ -90,8 +127,7 @@ def gravatar_chapter(
     )
     try:
         _run(
-            story, settings=settings, stand_in=stand_in, fetcher=fetcher,
-            first=first, second=second, sent=sent,
+            story, settings=settings, stand_in=stand_in, fetcher=fetcher, plan=plan, sent=sent,
         )
     finally:
         fetcher.close()
@@ -104,10 +140,10 @@ def _run(
     settings: Settings,
     stand_in: GravatarStandIn,
     fetcher: GravatarFetcher,
-    first: list[Contact],
-    second: list[Contact],
+    plan: GravatarPlan,
     sent: SentCounter,
 ) -> None:
+    first, second, switch_after = plan.first, plan.second, plan.switch_after
     results = asyncio.run(fetcher.fetch_many(first))
     story.check(
         not settings.gravatar_enabled
@@ -147,7 +183,7 @@ def _run(
 
     def switch_off(_request: RecordedRequest) -> None:
         with lock:  # the stand-in serves requests on several threads
-            if stand_in.request_count - before < SWITCH_OFF_AFTER or received:
+            if stand_in.request_count - before < switch_after or received:
                 return
             received.append(stand_in.request_count)
         try:

@@ -1,9 +1,9 @@
 """Demo: the privacy labels of the demo's own configuration, proven by its own traffic.
 
-Before the first chapter the demo writes its privacy manifests (every
-feature on, requests direct or through the relay) and hands the one it
-wrote to the auditor; at the end it states the claim the audit proves:
-every byte that left is declared.
+Before the first chapter the demo builds its privacy manifests (every
+feature on, requests direct or through the relay) and hands the iOS one to
+the auditor; at the end it writes them beside the report and states the
+claim the audit proves: every byte that left is declared.
 """
 
 from __future__ import annotations
@@ -19,17 +19,19 @@ __all__ = ["declare_labels", "prove_labels"]
 CONFIG = ManifestConfig(uploader=True, gravatar=True, oblivious=False)
 
 
-def declare_labels(story: Story, auditor: EgressAuditor, report_dir: Path | None) -> None:
-    """Write the demo's manifests (into ``report_dir``) and hold the auditor to the iOS one."""
+def declare_labels(auditor: EgressAuditor) -> dict[str, bytes]:
+    """Hold the auditor to the demo's iOS manifest; return the label files to write.
+
+    The files are written with the report, at the end of a run that got
+    there, so an interrupted demo leaves no label behind; the auditor holds
+    the traffic to the very bytes that are written.
+    """
     plist = ios_plist(CONFIG)
-    source = "PrivacyInfo.xcprivacy"
-    if report_dir is not None:
-        report_dir.mkdir(parents=True, exist_ok=True)
-        path = report_dir / source
-        path.write_bytes(plist)
-        (report_dir / "data-safety.json").write_text(data_safety_json(CONFIG), encoding="utf-8")
-        plist, source = path.read_bytes(), str(path)  # audit what was written
-    auditor.use_manifest(parse_manifest(plist, source))
+    auditor.use_manifest(parse_manifest(plist, "PrivacyInfo.xcprivacy"))
+    return {
+        "PrivacyInfo.xcprivacy": plist,
+        "data-safety.json": data_safety_json(CONFIG).encode("utf-8"),
+    }
 
 
 def prove_labels(story: Story, auditor: EgressAuditor) -> None:

@@ -32,12 +32,15 @@ from n2net_privacy.permissions import (
     SelectContacts,
 )
 
-__all__ = ["android_chapter", "ios_chapter", "restart_sdk", "revoke_during_listing"]
+__all__ = [
+    "IOS_CONTACTS", "android_chapter", "ios_chapter", "restart_sdk", "revoke_during_listing",
+]
 
 S = PermissionStatus
 PAGE = 50
 PAGES_AFTER_REVOKE = 5
 MAX_PAGES = 100_000  # a bound, never reached: the revoke comes after three pages
+IOS_CONTACTS = 5  # the iOS chapter shares 3 contacts, then picks 2 more
 
 
 def _full_pass(gateway: ContactsGateway) -> int:
@@ -64,11 +67,13 @@ def revoke_during_listing(
     after: list[int] = []
     errors: list[BaseException] = []
     started, revoked, finished = threading.Event(), threading.Event(), threading.Event()
+    stop = threading.Event()  # set if the demo itself is stopped (Ctrl-C) mid-listing
 
     def lister() -> None:
         try:
             offset = 0
-            while len(after) < PAGES_AFTER_REVOKE and len(before) < MAX_PAGES:
+            while (len(after) < PAGES_AFTER_REVOKE and len(before) < MAX_PAGES
+                   and not stop.is_set()):
                 asked_after_revoke = revoked.is_set()
                 page = gateway.list_contacts(offset=offset, limit=PAGE)
                 (after if asked_after_revoke else before).append(len(page.items))
@@ -83,12 +88,15 @@ def revoke_during_listing(
 
     thread = threading.Thread(target=lister, name="demo-lister")
     thread.start()
-    started.wait()
-    revoke()
-    revoked.set()
-    story.event(who, "revokes contacts access in Settings while the app is listing")
-    finished.wait()
-    thread.join()
+    try:
+        started.wait()
+        revoke()
+        revoked.set()
+        story.event(who, "revokes contacts access in Settings while the app is listing")
+        finished.wait()
+    finally:
+        stop.set()
+        thread.join()
     story.say(
         f"the listing thread read {len(before) + len(after)} pages; {len(after)} of them were "
         "asked for after the revoke had returned"
