@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+import respx
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -89,11 +90,24 @@ def test_bad_api_url_is_refused_at_construction(
 
 
 def test_https_to_an_allowed_host_is_accepted(tmp_path: Path) -> None:
+    statuses: list[SendStatus] = []
     uploader = Uploader(
         "https://api.n2net.com/", APP_KEY, KEYS.public, tmp_path,
         key_store=FileKeyStore(tmp_path), egress=Egress(), start=False,
+        on_status=statuses.append,
     )
-    uploader.close(0)
+    assert uploader.record_sms(NUMBER).queued
+    with respx.mock(assert_all_called=True) as router:
+        route = router.post("https://api.n2net.com/v1/events").respond(
+            200, json={"accepted": [], "duplicates": []}
+        )
+        assert uploader.sender.step() == 0.0
+    sent = route.calls.last.request
+    assert str(sent.url) == "https://api.n2net.com/v1/events"  # one slash, no query
+    assert sent.headers["n2net-key-id"] == KEYS.key_id
+    assert NUMBER.encode() not in sent.content  # sealed
+    assert [s.state for s in statuses] == [SendState.DELIVERED]
+    assert uploader.close(0) is True  # nothing left queued
 
 
 @pytest.mark.parametrize(
