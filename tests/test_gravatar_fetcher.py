@@ -6,7 +6,6 @@ import asyncio
 import hashlib
 import random
 import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -454,30 +453,6 @@ def test_disk_cache_survives_a_restart(tmp_path: Path) -> None:
 # -- dedup and bounded concurrency -------------------------------------------------------
 
 
-def test_concurrent_identical_hashes_are_fetched_once() -> None:
-    gate = asyncio.Event()
-    calls: list[str] = []
-
-    async def slow_gravatar(request: httpx.Request) -> httpx.Response:
-        calls.append(request.url.path)
-        await gate.wait()
-        return httpx.Response(200, content=PNG, headers={"content-type": "image/png"})
-
-    fetcher = make_fetcher(enabled_settings(), FakeGravatar(), async_handler=slow_gravatar)
-    people = [Person(str(i), [f"  SAME@example.com{' ' * (i % 3)}"]) for i in range(30)]
-
-    async def run() -> list[object]:
-        batch = asyncio.ensure_future(fetcher.fetch_many(people))
-        await asyncio.sleep(0.05)  # every task is now waiting on the one lookup
-        assert len(calls) == 1
-        gate.set()
-        return list(await batch)
-
-    results = asyncio.run(run())
-    assert calls == [f"/avatar/{md5('same@example.com')}"]
-    assert all(isinstance(r, Avatar) for r in results)
-
-
 class CountingCache(AvatarCache):
     """Counts lookups: the fetcher asks the cache once per claim, before it joins a flight."""
 
@@ -491,6 +466,34 @@ class CountingCache(AvatarCache):
             self.asked += 1
             self.changed.notify_all()
         return super().get(key, now)
+
+
+def test_concurrent_identical_hashes_are_fetched_once() -> None:
+    gate = asyncio.Event()
+    calls: list[str] = []
+
+    async def slow_gravatar(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.path)
+        await gate.wait()
+        return httpx.Response(200, content=PNG, headers={"content-type": "image/png"})
+
+    cache = CountingCache()
+    fetcher = make_fetcher(
+        enabled_settings(), FakeGravatar(), async_handler=slow_gravatar, cache=cache
+    )
+    people = [Person(str(i), [f"  SAME@example.com{' ' * (i % 3)}"]) for i in range(30)]
+
+    async def run() -> list[object]:
+        batch = asyncio.ensure_future(fetcher.fetch_many(people))
+        while cache.asked < 30:  # every task asks the cache, then joins the one lookup
+            await asyncio.sleep(0)
+        assert len(calls) == 1
+        gate.set()
+        return list(await batch)
+
+    results = asyncio.run(run())
+    assert calls == [f"/avatar/{md5('same@example.com')}"]
+    assert all(isinstance(r, Avatar) for r in results)
 
 
 def test_blocking_fetches_from_several_threads_share_one_request() -> None:
@@ -558,9 +561,8 @@ def test_a_reply_slower_than_the_timeout_is_no_avatar() -> None:
         server.inject(Fault.slow(3.0))
         fetcher = GravatarFetcher(settings, Egress(LOOPBACK),
                                   GravatarConfig(base_url=server.base_url, timeout=0.2))
-        started = time.perf_counter()
+        # TIMEOUT, not the avatar the server sends after 3 s: the 0.2 s timeout fired.
         assert fetcher.fetch("ann@example.com") == NoAvatar(R.TIMEOUT)
-        assert time.perf_counter() - started < 1.5
         assert fetcher.fetch("ann@example.com") == Avatar(email_hash, png_for_hash(email_hash),
                                                           "image/png")
         fetcher.close()
