@@ -113,11 +113,15 @@ class Pacer:
         Only the first event of a linger (the thread needs its deadline) and
         the one that fills a batch wake it; the rest cost no thread switch.
         """
-        before = self.wake_at()
+        # On every record_*: this is wake_at() compared before and after, unrolled.
         self._arrivals += 1
         self.waiting += 1
-        self.linger.arrived(at)
-        return _earlier(self.wake_at(), before)
+        first = self.linger.since is None
+        if first:
+            self.linger.since = at
+        if self.stopping or self.retry_at is not None or self.look:
+            return False  # the thread acts now anyway, or only at the retry
+        return first or (not self.flushing and self.waiting == self.linger.batch_max_events)
 
     def flush(self) -> None:
         """A caller waits for the queue to drain (``flushing`` > 0 cuts at once): look now."""
@@ -180,7 +184,3 @@ class Pacer:
             self.look = True
         else:
             self.retry_at = now + delay
-
-
-def _earlier(after: float | None, before: float | None) -> bool:
-    return after is not None and (before is None or after < before)

@@ -74,7 +74,8 @@ class SenderThread:
 
     def _init_process_state(self) -> None:
         self._thread: threading.Thread | None = None
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()  # never re-entered; notify() takes it bare, for speed
+        self._cond = threading.Condition(self._lock)
         config = self.sender.config
         self._pacer = Pacer(config.batch_max_events, config.linger_s)
         self._alive = False
@@ -103,7 +104,7 @@ class SenderThread:
         event of a linger, the one that fills a batch), not for every event.
         """
         when = self._monotonic() if at is None else at
-        with self._cond:
+        with self._lock:  # the condition's own lock
             if self._pacer.arrived(when):
                 self._cond.notify_all()
 
