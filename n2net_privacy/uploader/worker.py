@@ -91,7 +91,12 @@ class SenderThread:
             self._pacer.look = True
             self._alive = True
         self._thread = threading.Thread(target=self._run, name="n2net-uploader", daemon=True)
-        self._thread.start()
+        try:
+            self._thread.start()
+        except BaseException:  # no thread to be had (RuntimeError): start may be tried again
+            with self._cond:
+                self._alive = False
+            raise
 
     @property
     def running(self) -> bool:
