@@ -167,10 +167,18 @@ def test_every_permission_service_call_under_a_failing_disk(
 
 @pytest.mark.parametrize("code", FAULTS)
 def test_an_unreadable_permission_file_means_nothing_learned(tmp_path: Path, code: int) -> None:
+    earlier, _provider, _reported = make_service(tmp_path, FaultyDisk(code))
+    earlier.request("contacts")
+    earlier.request("contacts")  # BLOCKED: learned, and saved
+    assert earlier.learned("contacts") is not None
+    earlier.close()
+    assert (tmp_path / "permissions.json").exists()
     disk = FaultyDisk(code, failing=True)
-    service, _provider, _reported = make_service(tmp_path, disk)
+    service, provider, _reported = make_service(tmp_path, disk)
+    assert "read" in disk.failures  # the saved state was there, and could not be read
+    assert service.learned("contacts") is None  # so nothing is learned from it
     for name in sorted(SERVICE_CALLS):
-        succeeds_or_raises_ours(lambda name=name: SERVICE_CALLS[name](service, _provider))
+        succeeds_or_raises_ours(lambda name=name: SERVICE_CALLS[name](service, provider))
 
 
 def test_reads_never_touch_the_disk(tmp_path: Path) -> None:

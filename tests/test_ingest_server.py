@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import socket
 import ssl
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -35,6 +33,7 @@ NUMBER = "+12025550143"
 AT = datetime(2026, 11, 29, 3, 4, 5, tzinfo=UTC)
 KEY = ServerKeyPair.generate("x25519", key_id="k1")
 HYBRID = ServerKeyPair.generate("mlkem768x25519", key_id="pq1")
+SAFETY_S = 30.0  # turns a hang into a failure; no assertion measures time
 
 
 @pytest.fixture
@@ -275,34 +274,44 @@ def test_stop_refuses_connections_and_start_resumes_on_the_same_port(
     assert server.count() == 2
 
 
-def test_close_is_quick_with_an_idle_keep_alive_connection_open() -> None:
-    srv = IngestServer(KEY, app_key=APP_KEY)
+def _closes(server: IngestServer) -> bool:
+    """Close ``server``; True once it has. The bound only turns a hang into a failure."""
+    closer = threading.Thread(target=server.close)
+    closer.start()
+    closer.join(SAFETY_S)
+    return not closer.is_alive()
+
+
+def test_close_drops_an_idle_keep_alive_connection() -> None:
+    # This server would keep an idle connection open for ever, so close() can
+    # only return by dropping it, not by waiting it out.
+    srv = IngestServer(KEY, app_key=APP_KEY, idle_timeout_s=None)
     client = httpx.Client(timeout=5)
     try:
-        assert post(client, srv, events()).status_code == 200
-        started = time.monotonic()
-        srv.close()
-        assert time.monotonic() - started < 2
+        assert post(client, srv, events()).status_code == 200  # the connection stays open
+        assert _closes(srv)
     finally:
         client.close()
 
 
 def test_close_cuts_a_delay_short() -> None:
     srv = IngestServer(KEY, app_key=APP_KEY)
-    srv.delay(30)
+    srv.delay(threading.TIMEOUT_MAX)  # without the cut, the POST would wait for ever
+    outcome: list[object] = []
 
     def hopeful() -> None:
-        with httpx.Client(timeout=30) as c, contextlib.suppress(httpx.HTTPError):
-            post(c, srv, events())
+        with httpx.Client(timeout=SAFETY_S) as c:
+            try:
+                outcome.append(post(c, srv, events()).status_code)
+            except httpx.HTTPError as exc:
+                outcome.append(type(exc))
 
     waiting = threading.Thread(target=hopeful)
     waiting.start()
-    time.sleep(0.2)
-    started = time.monotonic()
-    srv.close()
-    waiting.join(5)
-    assert time.monotonic() - started < 2
-    assert not waiting.is_alive()
+    assert srv.wait_until_delayed(1, timeout=SAFETY_S)  # the POST is held
+    assert _closes(srv)
+    waiting.join(SAFETY_S)
+    assert outcome and outcome[0] is not httpx.ReadTimeout  # the server let go first
 
 
 def test_events_persist_in_a_database_file(tmp_path: Path, client: httpx.Client) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import threading
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -111,6 +112,37 @@ def make_sender(
 def fill(queue: EventQueue, n: int) -> None:
     for i in range(n):
         queue.append(event(i, call=i % 2 == 1))
+
+
+# -- the status callback is app code: never under the sender's lock -----------------
+
+
+@pytest.mark.parametrize("reply", [200, 503, 422, 413])
+def test_on_status_runs_after_the_io_lock_is_released(queue: EventQueue, reply: int) -> None:
+    fill(queue, 2)
+    held: list[bool] = []
+
+    def on_status(status: SendStatus) -> None:
+        # Another thread (a fork hook, the app) must be able to take the lock now.
+        attempt: list[bool] = []
+
+        def probe() -> None:
+            got = sender.io_lock.acquire(False)
+            if got:
+                sender.io_lock.release()
+            attempt.append(got)
+
+        other = threading.Thread(target=probe)
+        other.start()
+        other.join()
+        held.append(not attempt[0])
+
+    sender = Sender(
+        queue, lambda: FakeClient(reply), events_url=URL, app_key="app-key",
+        server_key=KEYS.public, clock=lambda: NOW, rng=random.Random(7), on_status=on_status,
+    )
+    sender.step()
+    assert held == [False]  # called once, with the lock free
 
 
 # -- what goes out -----------------------------------------------------------

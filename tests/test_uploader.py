@@ -9,12 +9,14 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 
 import pytest
+import respx
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -41,6 +43,23 @@ KEYS = ServerKeyPair.generate(key_id="k1")
 APP_KEY = "app-key-1"
 NUMBER = "+12015550123"
 FAST = SenderConfig(linger_s=0.0, backoff_base_s=0.01, backoff_cap_s=0.05)
+
+
+class StatusLog(list[SendStatus]):
+    """An ``on_status`` that a test can wait on; the bound only turns a hang into a failure."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._changed = threading.Condition()
+
+    def __call__(self, status: SendStatus) -> None:
+        with self._changed:
+            self.append(status)
+            self._changed.notify_all()
+
+    def wait_for(self, predicate: Callable[[list[SendStatus]], bool]) -> bool:
+        with self._changed:
+            return self._changed.wait_for(lambda: predicate(self), timeout=30.0)
 
 
 def loopback_egress() -> Egress:
@@ -91,11 +110,24 @@ def test_bad_api_url_is_refused_at_construction(
 
 
 def test_https_to_an_allowed_host_is_accepted(tmp_path: Path) -> None:
+    statuses: list[SendStatus] = []
     uploader = Uploader(
         "https://api.n2net.com/", APP_KEY, KEYS.public, tmp_path,
         key_store=FileKeyStore(tmp_path), egress=Egress(), start=False,
+        on_status=statuses.append,
     )
-    uploader.close(0)
+    assert uploader.record_sms(NUMBER).queued
+    with respx.mock(assert_all_called=True) as router:
+        route = router.post("https://api.n2net.com/v1/events").respond(
+            200, json={"accepted": [], "duplicates": []}
+        )
+        assert uploader.sender.step() == 0.0
+    sent = route.calls.last.request
+    assert str(sent.url) == "https://api.n2net.com/v1/events"  # one slash, no query
+    assert sent.headers["n2net-key-id"] == KEYS.key_id
+    assert NUMBER.encode() not in sent.content  # sealed
+    assert [s.state for s in statuses] == [SendState.DELIVERED]
+    assert uploader.close(0) is True  # nothing left queued
 
 
 @pytest.mark.parametrize(
@@ -221,13 +253,13 @@ def test_national_numbers_need_a_region(tmp_path: Path) -> None:
 
 
 def test_server_down_never_raises_and_everything_stays_queued(tmp_path: Path) -> None:
-    statuses: list[SendStatus] = []
-    uploader = make(tmp_path, on_status=statuses.append)  # port 9: nothing listens
+    statuses = StatusLog()
+    uploader = make(tmp_path, on_status=statuses)  # port 9: nothing listens
     results = [uploader.record_sms(NUMBER) for _ in range(50)]
     assert all(r.queued for r in results)
     assert uploader.flush(0.3) is False
     assert uploader.pending().events == 50
-    assert statuses
+    assert statuses.wait_for(bool)  # it tried (however slow the machine), and...
     assert {s.state for s in statuses} == {SendState.RETRYING}
     assert uploader.close(0.2) is False
     with make(tmp_path, start=False) as reopened:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime
 import json
 import ssl
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,6 +54,23 @@ def tls(ca: trustme.CA) -> Iterator[Tls]:
     with IngestServer(KEYS, app_key=APP_KEY, tls=server_ctx) as server:
         yield Tls(server, client_ctx, pin)
 
+class StatusLog(list[SendStatus]):
+    """An ``on_status`` that a test can wait on; the bound only turns a hang into a failure."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._changed = threading.Condition()
+
+    def __call__(self, status: SendStatus) -> None:
+        with self._changed:
+            self.append(status)
+            self._changed.notify_all()
+
+    def wait_for(self, predicate: Callable[[list[SendStatus]], bool]) -> bool:
+        with self._changed:
+            return self._changed.wait_for(lambda: predicate(self), timeout=30.0)
+
+
 
 def make(tmp_path: Path, tls: Tls, **kwargs: object) -> Uploader:
     options: dict[str, object] = {
@@ -91,14 +109,14 @@ def test_records_arrive_sealed_with_exactly_the_v1_keys(tmp_path: Path, tls: Tls
 
 
 def test_server_down_then_back_the_queue_drains(tmp_path: Path, tls: Tls) -> None:
-    statuses: list[SendStatus] = []
+    statuses = StatusLog()
     tls.server.stop()
-    with make(tmp_path, tls, on_status=statuses.append) as uploader:
+    with make(tmp_path, tls, on_status=statuses) as uploader:
         recorded = [uploader.record_sms(f"+1201555{i:04d}").event_id for i in range(300)]
         recorded += [uploader.record_call(f"+1201555{i:04d}", i).event_id for i in range(300)]
         assert uploader.flush(0.3) is False
         assert uploader.pending().events == 600
-        assert SendState.RETRYING in {s.state for s in statuses}
+        assert statuses.wait_for(lambda seen: SendState.RETRYING in {s.state for s in seen})
         tls.server.start()  # same port, same events
         assert uploader.flush(10)
         assert uploader.pending().events == 0
@@ -143,17 +161,17 @@ def test_real_413_is_split_until_it_fits(tmp_path: Path, ca: trustme.CA) -> None
 
 
 def test_pin_mismatch_sends_nothing_and_keeps_events(tmp_path: Path, tls: Tls) -> None:
-    statuses: list[SendStatus] = []
+    statuses = StatusLog()
     wrong = Egress(
         POLICY, verify=tls.client_ctx,
         pins={Purpose.N2NET_API: PinSet({"A" * 43 + "=", "B" * 43 + "="}, expires=PINS_EXPIRE)},
     )
-    uploader = make(tmp_path, tls, egress=wrong, on_status=statuses.append)
+    uploader = make(tmp_path, tls, egress=wrong, on_status=statuses)
     uploader.record_sms("+12015550123")
     assert uploader.flush(0.3) is False
     assert uploader.pending().events == 1
+    assert statuses.wait_for(bool)  # it tried (however slow the machine)
     assert uploader.close(0.2) is False
-    assert statuses
     assert {s.state for s in statuses} == {SendState.PIN_MISMATCH}
     assert tls.server.requests() == ()  # not a byte of the request was written
     right = Egress(POLICY, verify=tls.client_ctx,
@@ -164,11 +182,12 @@ def test_pin_mismatch_sends_nothing_and_keeps_events(tmp_path: Path, tls: Tls) -
 
 
 def test_an_untrusted_certificate_is_never_sent_to(tmp_path: Path, tls: Tls) -> None:
-    statuses: list[SendStatus] = []
+    statuses = StatusLog()
     untrusting = Egress(POLICY)  # the system trust store does not know the test CA
-    uploader = make(tmp_path, tls, egress=untrusting, on_status=statuses.append)
+    uploader = make(tmp_path, tls, egress=untrusting, on_status=statuses)
     uploader.record_sms("+12015550123")
     assert uploader.flush(0.3) is False
+    assert statuses.wait_for(bool)  # it tried (however slow the machine)
     assert uploader.close(0.2) is False
     assert statuses[0].reason == "network error"
     assert tls.server.requests() == ()

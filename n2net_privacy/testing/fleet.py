@@ -354,9 +354,10 @@ class Device:
             self._metrics.events("recorded", 1)
         else:
             self._metrics.events("not recorded", 1, failure=f"record {result.outcome.value}")
-        if not self._linger.lingering:
-            self._linger.since = self._clock()
-            self._next_send = min(self._next_send, self._linger.since + self._linger.linger_s)
+        self._linger.arrived(self._clock())
+        deadline = self._linger.deadline()
+        if deadline is not None:
+            self._next_send = min(self._next_send, deadline)
 
     def _send(self, now: float, *, drain: bool) -> float | None:
         """One turn of the sender, cutting batches by the SDK worker's own rule (Linger)."""

@@ -77,6 +77,10 @@ class _Handler(BaseHTTPRequestHandler):
     timeout = 60
     server: _HTTPServer
 
+    def setup(self) -> None:
+        super().setup()
+        self.connection.settimeout(self.server.ingest.idle_timeout_s)
+
     def log_message(self, format: str, *args: object) -> None:
         """Silent: the request log is :meth:`IngestServer.requests`."""
 
@@ -150,7 +154,9 @@ class IngestServer:
     ``keys`` are the server key pairs it can open seals for (looked up by
     ``N2Net-Key-Id``). ``db_path=None`` keeps events in memory; a path keeps
     them across restarts. ``stop()`` then ``start()`` brings the server down
-    and back up on the same port with the same events.
+    and back up on the same port with the same events. An idle keep-alive
+    connection is closed after ``idle_timeout_s`` (None: never), and always
+    on ``stop()``.
     """
 
     def __init__(
@@ -162,17 +168,21 @@ class IngestServer:
         tls: ssl.SSLContext | None = None,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         capture_bodies: bool = True,
+        idle_timeout_s: float | None = 60.0,
     ) -> None:
         pairs = (keys,) if isinstance(keys, ServerKeyPair) else tuple(keys)
         if not pairs:
             raise ValueError("IngestServer needs at least one key pair")
         self._tls = tls
+        self.idle_timeout_s = idle_timeout_s
         self._max_body_bytes = max_body_bytes
         self._capture_bodies = capture_bodies
         self._store = EventStore(db_path)
         self._pairs = {pair.key_id: pair for pair in pairs}
         self._endpoint = IngestEndpoint(self._pairs, app_key=app_key, store=self._store)
         self._lock = threading.Lock()
+        self._held = threading.Condition(self._lock)
+        self._holding = 0
         self._faults: deque[_Fault] = deque()
         self._delay = 0.0
         self._log: list[IngestRequest] = []
@@ -283,6 +293,11 @@ class IngestServer:
         with self._lock:
             self._delay = max(0.0, seconds)
 
+    def wait_until_delayed(self, n: int = 1, timeout: float = 10.0) -> bool:
+        """Block until ``n`` POSTs are being held by :meth:`delay`; False after ``timeout``."""
+        with self._held:
+            return self._held.wait_for(lambda: self._holding >= n, timeout)
+
     def clear_faults(self) -> None:
         """Forget pending injected failures and the delay."""
         with self._lock:
@@ -319,7 +334,12 @@ class IngestServer:
             fault = self._faults.popleft() if self._faults else None
             delay = self._delay
         if delay:
+            with self._lock:
+                self._holding += 1
+                self._held.notify_all()
             self._stopping.wait(delay)  # cut short by stop(), so exit never waits on it
+            with self._lock:
+                self._holding -= 1
         if fault is not None and fault.status is not None:
             reply = error_reply(
                 fault.status, "injected", "failure injected by the test",

@@ -70,7 +70,7 @@ from n2net_privacy.uploader.queue import DropReason, EventQueue, OnDrop, QueueSt
 from n2net_privacy.uploader.sendconfig import PostClient
 from n2net_privacy.uploader.sender import Sender, SenderConfig, SendStatus
 from n2net_privacy.uploader.wire import EVENTS_PATH, ServerKey
-from n2net_privacy.uploader.worker import SenderThread
+from n2net_privacy.uploader.worker import SenderThread, Wait, wait_on
 
 __all__ = [
     "HasNumber",
@@ -143,7 +143,8 @@ class Uploader:
     unusable key store) raise at construction. After that nothing raises for
     network or server trouble: it is retried, dead-lettered or reported to
     ``on_status``. ``start=False`` leaves the sender thread off, so a test can
-    drive ``uploader.sender.step()`` itself.
+    drive ``uploader.sender.step()`` itself; ``monotonic`` and ``wait`` are
+    the thread's clock and wait (:class:`~n2net_privacy.uploader.worker.SenderThread`).
     """
 
     def __init__(
@@ -166,7 +167,7 @@ class Uploader:
         on_status: Callable[[SendStatus], None] | None = None,
         clock: Callable[[], datetime] = _now_utc,
         monotonic: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] | None = None,
+        wait: Wait = wait_on,
         rng: random.Random | None = None,
         crash_point: CrashHook | None = None,
         start: bool = True,
@@ -239,7 +240,7 @@ class Uploader:
             on_status=on_status,
             crash_point=crash_point,
         )
-        self._worker = SenderThread(self.sender, self._queue, monotonic=monotonic, sleep=sleep)
+        self._worker = SenderThread(self.sender, self._queue, monotonic=monotonic, wait=wait)
         self._pid = os.getpid()
         self._fork_lock = threading.Lock()
         self._final_stats = QueueStats(0, 0, 0)

@@ -33,6 +33,7 @@ callback says why, and the sender backs off.
 
 Every attempt runs under :attr:`Sender.io_lock`, which the fork hooks take
 (:mod:`~n2net_privacy.uploader.forking`), so no fork happens mid-request.
+``on_status`` hears of the attempt after the lock is released.
 
 ``step`` never waits: it returns how long to wait, and
 :mod:`~n2net_privacy.uploader.worker` does the waiting on its thread, so
@@ -141,7 +142,13 @@ class Sender:
         self._deliveries = 0
         self._streak = 0
         self._held_since: float | None = None
+        self._reports: list[SendStatus] = []
         self.parking.clear()
+
+    @property
+    def in_flight(self) -> bool:
+        """A batch is out or awaits its retry: the next step resumes it, leasing nothing."""
+        return self._flight is not None
 
     # -- one attempt (no waiting; tests call this directly) -------------------
 
@@ -150,8 +157,17 @@ class Sender:
 
         ``lease_new=False`` only resumes batches already persisted (linger not over).
         """
-        with self.io_lock:
-            return self._step(lease_new)
+        reports: list[SendStatus] = []
+        try:
+            with self.io_lock:
+                try:
+                    return self._step(lease_new)
+                finally:
+                    reports, self._reports = self._reports, []
+        finally:
+            # on_status is app code: it runs after the lock, never under it.
+            for status in reports:
+                self._report(status)
 
     def _step(self, lease_new: bool) -> float | None:
         now = self._monotonic()
@@ -410,6 +426,11 @@ class Sender:
         )
 
     def _emit(self, status: SendStatus) -> None:
+        """Report ``status`` once this step has released :attr:`io_lock`."""
+        if self._on_status is not None:
+            self._reports.append(status)
+
+    def _report(self, status: SendStatus) -> None:
         if self._on_status is None:
             return
         try:

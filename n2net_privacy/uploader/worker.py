@@ -1,15 +1,25 @@
 """The uploader's background thread: when to attempt, and how to stop.
 
-It cuts a new batch once ``batch_max_events`` events wait, once the oldest
-waiting event has lingered ``linger_s``, or at once during :meth:`flush` and
-:meth:`stop`. Between attempts it waits the delay :meth:`Sender.step` asked
-for. It also checkpoints the queue's WAL every so many commits, off the
-``record_*`` path.
+Events linger from the moment they arrive (:meth:`SenderThread.notify`, on
+the injected monotonic clock). A batch is cut once ``batch_max_events``
+events wait, once the oldest of them has lingered ``linger_s``, or at once
+during :meth:`SenderThread.flush` and :meth:`SenderThread.stop`. Between
+attempts the thread waits the delay :meth:`Sender.step` asked for. It also
+checkpoints the queue's WAL every so many commits, off the ``record_*`` path.
 
-The thread is a daemon and every wait is bounded, so it never holds up
-interpreter exit; :meth:`stop` gives up after its timeout and leaves what is
-unsent queued. After ``fork`` the child calls :meth:`after_fork` (the
-uploader does when it sees a new process id) to get a worker of its own.
+The thread waits on one :class:`threading.Condition`, and a pure
+:class:`~n2net_privacy.uploader.linger.Pacer` decides for how long: until
+the linger deadline, until a scheduled retry, or (nothing queued, nothing
+scheduled) until told. There is no periodic tick, so an idle sender never
+wakes. The wait itself is injected (``wait(condition, timeout)``), so tests
+drive every interleaving on a fake clock without sleeping.
+
+The lock is held only to read and update the pacer, never across I/O or a
+callback, so ``record_*`` never waits for a request. The thread is a daemon
+and :meth:`SenderThread.stop` is bounded, so it never holds up interpreter
+exit; what is unsent stays queued. After ``fork`` the child calls
+:meth:`SenderThread.after_fork` (the uploader does when it sees a new
+process id) to get a worker of its own.
 """
 
 from __future__ import annotations
@@ -21,23 +31,31 @@ from collections.abc import Callable
 
 from n2net_privacy.errors import UploaderError
 from n2net_privacy.redact import get_logger
-from n2net_privacy.uploader.linger import Linger
+from n2net_privacy.uploader.linger import Pacer
 from n2net_privacy.uploader.queue import EventQueue
 from n2net_privacy.uploader.sender import Sender
 
-__all__ = ["SenderThread"]
+__all__ = ["SenderThread", "Wait", "wait_on"]
 
-_IDLE_TICK_S = 5.0
+Wait = Callable[[threading.Condition, float | None], object]
+"""Wait on a held condition for at most ``timeout`` seconds (None: until notified)."""
+
 _POLL_S = 0.05
 _STOP_GRACE_S = 0.2
 _log = get_logger(__name__)
 
 
+def wait_on(condition: threading.Condition, timeout: float | None) -> bool:
+    """The real :data:`Wait`: :meth:`threading.Condition.wait`."""
+    return condition.wait(timeout)
+
+
 class SenderThread:
     """Runs a :class:`Sender` on a daemon thread until stopped.
 
-    ``sleep`` replaces the backoff wait (tests pass a recorder); by default it
-    waits on an event that :meth:`stop` sets, so a backoff never delays close.
+    ``monotonic`` and ``wait`` are injected together: every wait (the linger,
+    a backoff, :meth:`flush` and :meth:`stop`) is ``wait(condition, seconds)``
+    with the condition held, and every deadline is read on ``monotonic``.
     """
 
     def __init__(
@@ -46,59 +64,60 @@ class SenderThread:
         queue: EventQueue,
         *,
         monotonic: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] | None = None,
+        wait: Wait = wait_on,
     ) -> None:
         self.sender = sender
         self._queue = queue
         self._monotonic = monotonic
-        self._sleep = sleep
+        self._wait = wait
         self._init_process_state()
 
     def _init_process_state(self) -> None:
         self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._interrupt = threading.Event()
-        self._progress = threading.Condition()
-        self._flushing = 0
-        self._flushing_lock = threading.Lock()
-        self._linger = Linger(self.sender.config.batch_max_events, self.sender.config.linger_s)
+        self._lock = threading.Lock()  # never re-entered; notify() takes it bare, for speed
+        self._cond = threading.Condition(self._lock)
+        config = self.sender.config
+        self._pacer = Pacer(config.batch_max_events, config.linger_s)
+        self._alive = False
+        self._progress = 0
         self._writes_seen = 0
-        # While lingering, only the linger timer or a full batch need the worker:
-        # notify() counts events and wakes it at ``_wake_after``, not on every one.
-        self._lingering = False
-        self._notified = 0
-        self._wake_after = 1
 
     def start(self) -> None:
-        """Start the worker (again after fork). A no-op while it runs."""
-        if self.running:
-            return
-        self._stop.clear()
+        """Start the worker (again after fork or stop). A no-op while it runs."""
+        with self._cond:
+            if self._alive:
+                return
+            self._pacer.stopping = False
+            self._pacer.look = True
+            self._alive = True
         self._thread = threading.Thread(target=self._run, name="n2net-uploader", daemon=True)
-        self._thread.start()
+        try:
+            self._thread.start()
+        except BaseException:  # no thread to be had (RuntimeError): start may be tried again
+            with self._cond:
+                self._alive = False
+            raise
 
     @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def notify(self) -> None:
-        """An event was queued: wake the worker if it idles, or if a batch is now full.
+    def notify(self, at: float | None = None) -> None:
+        """An event was queued at ``at`` (default: now): its linger starts there.
 
-        While the worker lingers over a partial batch, waking it for every
-        event would cost a thread switch and a few queries per event; its
-        linger timer or the event that fills the batch wakes it instead.
+        Wakes the thread only when that moves its next wake earlier (the first
+        event of a linger, the one that fills a batch), not for every event.
         """
-        self._notified += 1
-        if self._lingering and self._notified < self._wake_after:
-            return
-        if not self._wake.is_set():  # set() takes a lock; is_set() does not
-            self._wake.set()
+        when = self._monotonic() if at is None else at
+        with self._lock:  # the condition's own lock
+            if self._pacer.arrived(when):
+                self._cond.notify_all()
 
     def kick(self) -> None:
         """The configuration changed (new server keys): cut any wait short."""
-        self._interrupt.set()
-        self._wake.set()
+        with self._cond:
+            self._pacer.kick()
+            self._cond.notify_all()
 
     def after_fork(self) -> None:
         """In a forked child: the parent's thread does not exist here; forget it."""
@@ -107,56 +126,48 @@ class SenderThread:
 
     # -- the loop -------------------------------------------------------------
 
-    def _should_cut(self, now: float) -> bool:
-        free = self._queue.free_events()
-        self._wake_after = max(self.sender.config.batch_max_events - free, 1)
-        at_once = self._flushing > 0 or self._stop.is_set()
-        return self._linger.should_cut(free, now, at_once=at_once)
-
     def _run(self) -> None:
-        while not self._stop.is_set():
-            # _lingering keeps its value while we look: a reset here let every event
-            # that arrived during the look wake us again, a loop per event.
-            self._notified = 0
-            self._wake.clear()
-            now = self._monotonic()
-            try:
-                self._maybe_checkpoint()
-                cut = self._should_cut(now)
-                # From here events that do not fill a batch need not wake us: we will
-                # wait out the linger anyway (see notify). Waking on each one during a
-                # step made the worker spin, a step per event, fighting record_* for the GIL.
-                self._lingering = not cut and self._linger.lingering
-                if not self._lingering and self._notified:
-                    self._wake.set()  # events that came while we looked, and were let pass
-                delay = self.sender.step(lease_new=cut)
-                if cut:
-                    # The linger restarts with the events left behind: without this the
-                    # clock of the first one ever queued ran on, and under a steady stream
-                    # every step cut whatever had arrived (batches of 20, not 500).
-                    self._linger.cut()
-            except Exception as exc:
-                # Storage trouble, a closed queue: never let the worker die of it.
-                _log.warning("uploader step failed: %s", type(exc).__name__)
-                delay = self.sender.config.backoff_base_s
-            self._notify_progress()
-            if delay is None:
-                self._wait_for_work(now)
-            elif delay > 0:
-                self._pause(delay)
-        self._notify_progress()
+        try:
+            while self._next_turn():
+                self._turn()
+        finally:
+            with self._cond:
+                self._alive = False
+                self._progress += 1
+                self._cond.notify_all()
 
-    def _wait_for_work(self, now: float) -> None:
-        deadline = self._linger.deadline()
-        timeout = _IDLE_TICK_S if deadline is None else max(0.0, deadline - now)
-        self._wake.wait(timeout)
+    def _next_turn(self) -> bool:
+        """Sleep until the pacer says act; False once stopping."""
+        with self._cond:
+            while True:
+                if self._pacer.stopping:
+                    return False
+                timeout = self._pacer.timeout(self._monotonic())
+                if timeout == 0.0:
+                    return True
+                self._wait(self._cond, timeout)
 
-    def _pause(self, delay: float) -> None:
-        if self._sleep is not None:
-            self._sleep(delay)
-        else:
-            self._interrupt.wait(delay)
-            self._interrupt.clear()
+    def _turn(self) -> None:
+        """Count the queue, cut if due, make one attempt; never under the lock."""
+        with self._cond:
+            at_once = self._pacer.looking()
+        try:
+            self._maybe_checkpoint()
+            cut = False
+            if not self.sender.in_flight:
+                # (With a batch in flight the step resumes it: no new batch, the linger runs on.)
+                free = self._queue.free_events()
+                with self._cond:
+                    cut = self._pacer.looked(free, self._monotonic(), at_once=at_once)
+            delay = self.sender.step(lease_new=cut)
+        except Exception as exc:
+            # Storage trouble, a closed queue: never let the worker die of it.
+            _log.warning("uploader step failed: %s", type(exc).__name__)
+            delay = self.sender.config.backoff_base_s
+        with self._cond:
+            self._pacer.stepped(delay, self._monotonic())
+            self._progress += 1
+            self._cond.notify_all()
 
     def _maybe_checkpoint(self) -> None:
         writes = self._queue.writes
@@ -164,28 +175,38 @@ class SenderThread:
             self._writes_seen = writes
             self._queue.file.checkpoint()
 
-    def _notify_progress(self) -> None:
-        with self._progress:
-            self._progress.notify_all()
-
     # -- flush and stop -------------------------------------------------------
 
     def flush(self, timeout: float) -> bool:
-        """Send everything queued now; wait at most ``timeout`` s. True if drained."""
+        """Send everything queued now; wait at most ``timeout`` s. True if drained.
+
+        The thread reports each attempt; between attempts the queue file is
+        read again every 50 ms, because another process sharing it may be the
+        one sending.
+        """
         deadline = self._monotonic() + max(timeout, 0.0)
-        with self._flushing_lock:
-            self._flushing += 1
-        self._wake.set()
+        with self._cond:
+            self._pacer.flushing += 1
+            self._pacer.flush()
+            self._cond.notify_all()
         try:
-            with self._progress:
-                while self._queued() != 0:
+            while True:
+                with self._cond:
+                    seen = self._progress
+                if self._queued() == 0:
+                    return True
+                with self._cond:
                     remaining = deadline - self._monotonic()
-                    if remaining <= 0 or not self.running:
+                    if remaining <= 0 or not self._alive:
                         break
-                    self._progress.wait(min(remaining, _POLL_S))
+                    if self._progress == seen:
+                        self._wait(self._cond, min(remaining, _POLL_S))
+                    if self._progress == seen:
+                        self._pacer.flush()  # nothing happened: look again
+                        self._cond.notify_all()
         finally:
-            with self._flushing_lock:
-                self._flushing -= 1
+            with self._cond:
+                self._pacer.flushing -= 1
         return self._queued() == 0
 
     def _queued(self) -> int:
@@ -206,13 +227,16 @@ class SenderThread:
         if self.running:
             # Keep a little of the budget for the worker to notice the stop.
             self.flush(timeout - min(_STOP_GRACE_S, timeout / 5))
-        self._stop.set()
-        self._interrupt.set()
-        self._wake.set()
+        with self._cond:
+            self._pacer.stop()
+            self._cond.notify_all()
+            while self._alive:
+                remaining = deadline - self._monotonic()
+                if remaining <= 0:
+                    return False
+                self._wait(self._cond, remaining)
         thread = self._thread
-        if thread is not None and thread.is_alive():
-            thread.join(max(deadline - self._monotonic(), 0.0))
-            if thread.is_alive():
-                return False
+        if thread is not None:
+            thread.join()  # it said it is leaving: only its return is left
         self.sender.close()
         return True
