@@ -168,11 +168,14 @@ class GravatarFetcher:
             for future in waiting:
                 if not future.done():
                     future.set_result(_DISABLED)
-            try:
-                # Under the lock, like _claim: nothing can be promoted from disk meanwhile.
-                self.cache.purge()
-            except OSError as exc:
-                _log.warning("gravatar disk cache could not be purged: %s", type(exc).__name__)
+            self.cache.memory.clear()
+        # The disk outside the lock, so no lookup waits on it: a disk entry read
+        # before this purge is promoted to memory only if the generation did not
+        # move (_claim), and a file written after it is removed again (_finish).
+        try:
+            self.cache.clear_disk()
+        except OSError as exc:
+            _log.warning("gravatar disk cache could not be purged: %s", type(exc).__name__)
         # Outside the lock: the loop may need it to reach the await where it is cancelled.
         for batch in batches:
             batch.cancel(_CANCEL_WAIT)
@@ -185,7 +188,7 @@ class GravatarFetcher:
 
     def _current(self, generation: int) -> bool:
         with self._lock:
-            return generation == self._generation and self._settings.gravatar_enabled
+            return self._is_current(generation)
 
     # -- one lookup: cache, in-flight table, steps ------------------------
 
@@ -199,15 +202,18 @@ class GravatarFetcher:
         )
 
     def _claim(
-        self, key: str
+        self, key: str, generation: int
     ) -> AvatarResult | tuple[concurrent.futures.Future[AvatarResult], bool]:
         """A cached result, or the in-flight future and whether we own it.
 
-        Under the lock, like the purge: a disk entry read here cannot be
-        promoted into memory after a revocation has emptied it.
+        Only memory is read under the lock. The owner of a new flight then
+        reads the disk without it, so a slow disk delays this key's lookup
+        alone; what it read reaches memory only if no revocation came since.
         """
         with self._lock:
-            entry = self.cache.get(key, self._clock())
+            if not self._is_current(generation):
+                return _DISABLED
+            entry = self.cache.recall(key, self._clock())
             if entry is not None:
                 return entry.result
             future = self._inflight.get(key)
@@ -215,7 +221,27 @@ class GravatarFetcher:
                 return future, False
             future = concurrent.futures.Future()
             self._inflight[key] = future
+        try:
+            entry = self.cache.read_disk(key, self._clock())
+        except BaseException as exc:
+            self._abandon(key, future, exc)
+            raise
+        if entry is None:
             return future, True
+        with self._lock:
+            current = self._is_current(generation)
+            if current:
+                self.cache.remember(key, entry)
+            if self._inflight.get(key) is future:
+                del self._inflight[key]
+        result = entry.result if current else _DISABLED
+        if not future.done():
+            future.set_result(result)
+        return result
+
+    def _is_current(self, generation: int) -> bool:
+        """Call with the lock held."""
+        return generation == self._generation and self._settings.gravatar_enabled
 
     def _finish(
         self,
@@ -225,16 +251,24 @@ class GravatarFetcher:
         generation: int,
     ) -> AvatarResult:
         result, ttl = outcome
+        entry: CacheEntry | None = None
         with self._lock:
-            current = generation == self._generation and self._settings.gravatar_enabled
-            if not current:
+            if not self._is_current(generation):
                 result = _DISABLED
             elif ttl > 0:
-                self.cache.put(key, CacheEntry(result, self._clock() + ttl))
+                entry = CacheEntry(result, self._clock() + ttl)
+                self.cache.remember(key, entry)
             if self._inflight.get(key) is future:
                 del self._inflight[key]
         if not future.done():
             future.set_result(result)
+        if entry is not None:
+            self.cache.write_disk(key, entry)  # outside the lock: nobody waits on it
+            with self._lock:
+                purged_meanwhile = not self._is_current(generation)
+            if purged_meanwhile:
+                # A revocation's purge may have run before this file landed.
+                self.cache.forget_disk(key)
         return result
 
     def _abandon(
@@ -282,7 +316,7 @@ class GravatarFetcher:
 
     def _lookup(self, email_hash: str, generation: int) -> AvatarResult:
         key = self._key(email_hash)
-        claim = self._claim(key)
+        claim = self._claim(key, generation)
         if not isinstance(claim, tuple):
             return claim
         future, owner = claim
@@ -413,7 +447,7 @@ class GravatarFetcher:
         slots: asyncio.Semaphore,
     ) -> AvatarResult:
         key = self._key(email_hash)
-        claim = self._claim(key)
+        claim = self._claim(key, generation)
         if not isinstance(claim, tuple):
             return claim
         future, owner = claim
