@@ -40,7 +40,7 @@ from pydantic import ValidationError
 
 from n2net_privacy.atomic_write import Fsync, os_error_name, write_atomically
 from n2net_privacy.checks import quoted, require_type
-from n2net_privacy.consent import ConsentCore, Kind, Origin, Proposal, classify
+from n2net_privacy.consent import ConsentCore, Kind, Origin, Proposal, WithdrawalScope, classify
 from n2net_privacy.errors import InvalidArgumentError, StorageError
 from n2net_privacy.gravatar.hashing import HashAlgorithm
 from n2net_privacy.models import StrictModel
@@ -170,6 +170,10 @@ class Settings:
         """Call ``listener`` after every change, in order; returns a callable that unsubscribes."""
         return self._core.subscribe(listener)
 
+    def withdrawal_scope(self) -> WithdrawalScope:
+        """A scope whose ``withdrawn`` turns true once Gravatar is switched off after now."""
+        return self._core.scope()
+
     def on_revoke(self, hook: Listener) -> Callable[[], None]:
         """Call ``hook`` when Gravatar is switched off, before the setter returns.
 
@@ -183,10 +187,6 @@ class Settings:
     def _set(self, key: SettingKey, value: object) -> None:
         def decide(values: SettingsValues) -> Proposal[SettingsValues, SettingsChange] | None:
             old = getattr(values, key.value)
-            if old == value and key is SettingKey.GRAVATAR_ENABLED and value is False:
-                # Already off, but a switch-on may still be being saved: publishing
-                # (nothing to tell, nothing to write) makes it lose to this later call.
-                return Proposal(values, None, Kind.REVOKE)
             if old == value:
                 return None
             kind = Kind.CHANGE
@@ -196,6 +196,10 @@ class Settings:
                 values.model_copy(update={key.value: value}), SettingsChange(key, old, value), kind
             )
 
+        if key is SettingKey.GRAVATAR_ENABLED and value is False:
+            # A switch-on may still be being saved: this later call wins, even
+            # when the toggle already reads off.
+            self._core.overrule_pending()
         self._core.apply(decide)
 
     def _save(self, values: SettingsValues) -> None:
