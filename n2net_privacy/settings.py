@@ -18,6 +18,11 @@ path is given. Changes run through the consent core
   it is saved: if the file cannot be written the setter raises
   :class:`~n2net_privacy.errors.StorageError` and nothing changed.
 
+The file follows :mod:`~n2net_privacy.state_file`'s one rule: missing or
+corrupt means the defaults (Gravatar off); a file the disk refuses to read
+raises :class:`~n2net_privacy.errors.StorageError` at start-up, since it is
+the only record of the user's choice.
+
 Reading a value never touches the disk. Listeners registered with
 :meth:`Settings.subscribe` are called in order, one at a time, outside every
 lock; one that raises is logged and the others still run.
@@ -36,15 +41,14 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
-from n2net_privacy.atomic_write import Fsync, os_error_name, write_atomically
+from n2net_privacy.atomic_write import Fsync
 from n2net_privacy.checks import quoted, require_type
-from n2net_privacy.consent import ConsentCore, Kind, Origin, Proposal, classify
+from n2net_privacy.consent import ConsentCore, Kind, Origin, Proposal, WithdrawalScope, classify
 from n2net_privacy.errors import InvalidArgumentError, StorageError
 from n2net_privacy.gravatar.hashing import HashAlgorithm
 from n2net_privacy.models import StrictModel
 from n2net_privacy.redact import get_logger
+from n2net_privacy.state_file import StateFile
 
 __all__ = ["SettingKey", "Settings", "SettingsChange", "SettingsValues"]
 
@@ -95,8 +99,13 @@ class Settings:
         if path is not None:
             require_type("path", path, (str, os.PathLike))
         self.path = Path(path) if path is not None else None
-        self._fsync = fsync
-        self._read_file = read_file
+        self._file = (
+            StateFile(
+                self.path, what="settings", origin=Origin.USER, fsync=fsync, read_file=read_file
+            )
+            if self.path is not None
+            else None
+        )
         self._core: ConsentCore[SettingsValues, SettingsChange] = ConsentCore(
             self._load(),
             origin=Origin.USER,
@@ -106,24 +115,11 @@ class Settings:
         )
 
     def _load(self) -> SettingsValues:
-        if self.path is None:
+        """The saved values; the rule for a missing, corrupt or unreadable file is
+        :mod:`~n2net_privacy.state_file`'s (defaults: Gravatar off; unreadable raises)."""
+        if self._file is None:
             return SettingsValues()
-        try:
-            raw = self._read_file(self.path)
-        except FileNotFoundError:
-            return SettingsValues()
-        except OSError as exc:
-            raise StorageError(
-                f"cannot read settings file {self.path} ({os_error_name(exc)})",
-                path=str(self.path), errno=exc.errno,
-            ) from exc
-        try:
-            values = SettingsValues.model_validate_json(raw)
-        except ValidationError:
-            # Deny by default: an unreadable file means every toggle is off.
-            _log.warning("settings file is malformed; using defaults (Gravatar off)")
-            return SettingsValues()
-        return values
+        return self._file.load(SettingsValues.model_validate_json, SettingsValues)
 
     # -- reading -----------------------------------------------------------
 
@@ -170,6 +166,10 @@ class Settings:
         """Call ``listener`` after every change, in order; returns a callable that unsubscribes."""
         return self._core.subscribe(listener)
 
+    def withdrawal_scope(self) -> WithdrawalScope:
+        """A scope whose ``withdrawn`` turns true once Gravatar is switched off after now."""
+        return self._core.scope()
+
     def on_revoke(self, hook: Listener) -> Callable[[], None]:
         """Call ``hook`` when Gravatar is switched off, before the setter returns.
 
@@ -183,10 +183,6 @@ class Settings:
     def _set(self, key: SettingKey, value: object) -> None:
         def decide(values: SettingsValues) -> Proposal[SettingsValues, SettingsChange] | None:
             old = getattr(values, key.value)
-            if old == value and key is SettingKey.GRAVATAR_ENABLED and value is False:
-                # Already off, but a switch-on may still be being saved: publishing
-                # (nothing to tell, nothing to write) makes it lose to this later call.
-                return Proposal(values, None, Kind.REVOKE)
             if old == value:
                 return None
             kind = Kind.CHANGE
@@ -196,30 +192,24 @@ class Settings:
                 values.model_copy(update={key.value: value}), SettingsChange(key, old, value), kind
             )
 
+        if key is SettingKey.GRAVATAR_ENABLED and value is False:
+            # A switch-on may still be being saved: this later call wins, even
+            # when the toggle already reads off.
+            self._core.overrule_pending()
         self._core.apply(decide)
 
     def _save(self, values: SettingsValues) -> None:
-        assert self.path is not None
+        assert self._file is not None
         data = (values.model_dump_json(indent=2) + "\n").encode("utf-8")
         try:
-            write_atomically(self.path, data, fsync=self._fsync)
-        except OSError as exc:
-            detail = os_error_name(exc)
-            if not values.gravatar_enabled and self._remove_file():
-                # Fail closed: removing needs no free space, and with no file every
-                # toggle is off, so the switch-off survives a restart after all.
-                detail += "; removed the file, so every setting is back to its default (off)"
+            self._file.save(data)
+        except StorageError as exc:
+            if values.gravatar_enabled or not self._file.remove():
+                raise
+            # Fail closed: removing needs no free space, and with no file every
+            # toggle is off, so the switch-off survives a restart after all.
+            _log.warning("settings could not be saved; removed the file so Gravatar stays off")
             raise StorageError(
-                f"cannot save settings to {self.path} ({detail})",
-                path=str(self.path), errno=exc.errno,
-            ) from exc
-
-    def _remove_file(self) -> bool:
-        assert self.path is not None
-        try:
-            self.path.unlink(missing_ok=True)
-        except OSError:
-            return False
-        _log.warning("settings could not be saved; removed the file so Gravatar stays off")
-        return True
-
+                f"{exc}; removed the file, so every setting is back to its default (off)",
+                path=exc.path, errno=exc.errno,
+            ) from exc.__cause__

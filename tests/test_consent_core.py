@@ -163,3 +163,99 @@ def test_a_hook_that_raises_does_not_stop_the_others_or_the_revocation(
         "hook off", "second hook off", "notify off", "persist False",
     ]
     assert "revocation hook raised OSError" in caplog.text
+
+
+# -- "withdrawn since version V": the SUPERSEDED table, the overrule, the scopes -----------
+
+State = tuple[bool, str]  # (gravatar on, hash algorithm)
+
+
+class HeldSaves:
+    """A persist whose first save is held open until the test lets it finish."""
+
+    def __init__(self) -> None:
+        self.saving, self.go_on = threading.Event(), threading.Event()
+        self.saved: list[State] = []
+
+    def persist(self, state: State) -> None:
+        if not self.saving.is_set():
+            self.saving.set()
+            assert self.go_on.wait(WAIT)
+        self.saved.append(state)
+
+
+def set_field(on: bool | None = None, algorithm: str | None = None) -> object:
+    def decide(current: State) -> Proposal[State, str] | None:
+        new = (current[0] if on is None else on, current[1] if algorithm is None else algorithm)
+        if new == current:
+            return None
+        kind = Kind.CHANGE if new[0] == current[0] else (Kind.GRANT if new[0] else Kind.REVOKE)
+        return Proposal(new, f"{new}", kind)
+
+    return decide
+
+
+@pytest.mark.parametrize(
+    ("pending", "in_force_after"),
+    [
+        (set_field(on=True), (False, "md5")),  # SUPERSEDED: a grant is dropped
+        (set_field(algorithm="sha256"), (False, "sha256")),  # any other change is saved again
+    ],
+    ids=["grant-dropped", "change-resaved"],
+)
+def test_a_save_overtaken_by_a_withdrawal_follows_the_superseded_table(
+    pending: object, in_force_after: State
+) -> None:
+    disk = HeldSaves()
+    core: ConsentCore[State, str] = ConsentCore(
+        (False, "md5"), origin=Origin.USER, name="test", persist=disk.persist
+    )
+    revoked = threading.Event()
+    core.on_revoke(lambda _change: revoked.set())
+    saving = threading.Thread(target=core.apply, args=(pending,))
+    saving.start()
+    assert disk.saving.wait(WAIT)  # its save is held open
+    # A withdrawal lands while it is saved (as a platform one would: published at once).
+    withdraw = lambda current: Proposal((False, current[1]), "off", Kind.REVOKE)  # noqa: E731
+    revoking = threading.Thread(target=core.apply, args=(withdraw,))
+    revoking.start()
+    assert revoked.wait(WAIT)  # published and purged; its own persist waits for the disk
+    assert core.state == (False, "md5")
+    disk.go_on.set()
+    saving.join(WAIT)
+    revoking.join(WAIT)
+    assert not saving.is_alive() and not revoking.is_alive()
+    assert core.state == in_force_after
+    assert disk.saved[-1] == in_force_after  # the disk says what is in force
+
+
+def test_overrule_pending_makes_a_grant_being_saved_lose() -> None:
+    disk = HeldSaves()
+    core: ConsentCore[State, str] = ConsentCore(
+        (False, "md5"), origin=Origin.USER, name="test", persist=disk.persist
+    )
+    heard: list[str] = []
+    core.subscribe(heard.append)
+    granting = threading.Thread(target=core.apply, args=(set_field(on=True),))
+    granting.start()
+    assert disk.saving.wait(WAIT)
+    core.overrule_pending()  # "switch off" while it already reads off: no disk, no wait
+    disk.go_on.set()
+    granting.join(WAIT)
+    assert not granting.is_alive()
+    assert core.state == (False, "md5")
+    assert disk.saved[-1] == (False, "md5")
+    assert heard == []
+
+
+def test_a_withdrawal_scope_turns_withdrawn_when_a_withdrawal_is_published() -> None:
+    core, _journal, _ = make()
+    scope = core.scope()
+    core.apply(toggle(True))  # type: ignore[arg-type]
+    assert not scope.withdrawn  # a grant withdraws nothing
+    seen_by_hook: list[bool] = []
+    core.on_revoke(lambda _change: seen_by_hook.append(scope.withdrawn))
+    core.apply(toggle(False))  # type: ignore[arg-type]
+    assert scope.withdrawn
+    assert seen_by_hook == [True]  # the epoch moved at PUBLISH, before the purge
+    assert not core.scope().withdrawn  # a scope opened now starts clean

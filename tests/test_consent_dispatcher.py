@@ -144,3 +144,57 @@ def test_many_threads_lose_nothing_and_keep_per_thread_order() -> None:
     assert len(seen) == 2000
     for n in range(4):
         assert [i for t, i in seen if t == n] == list(range(500))
+
+
+def test_a_waiting_hand_over_returns_only_once_its_change_is_delivered() -> None:
+    """Another thread is delivering (stopped inside a listener) when a change is
+    handed over with wait=True: the hand-over must block until it is delivered."""
+    in_listener, release, waiting = threading.Event(), threading.Event(), threading.Event()
+
+    def checkpoint(point: str) -> None:
+        if point == "waiting" and threading.current_thread().name == "waiter":
+            waiting.set()
+
+    dispatcher: Dispatcher[str] = Dispatcher("test", checkpoint=checkpoint)
+    seen: list[str] = []
+
+    def slow(change: str) -> None:
+        if change == "first":
+            in_listener.set()
+            assert release.wait(WAIT)
+        seen.append(change)
+
+    dispatcher.subscribe(slow)
+    deliverer = threading.Thread(target=dispatcher.post, args=("first",), name="deliverer")
+    deliverer.start()
+    assert in_listener.wait(WAIT)
+    seen_on_return: list[list[str]] = []
+
+    def wait_for_second() -> None:
+        dispatcher.post("second", wait=True)
+        seen_on_return.append(list(seen))
+
+    waiter = threading.Thread(target=wait_for_second, name="waiter")
+    waiter.start()
+    assert waiting.wait(WAIT)  # queued behind "first", and blocked
+    assert seen_on_return == []
+    release.set()
+    waiter.join(WAIT)
+    deliverer.join(WAIT)
+    assert not waiter.is_alive() and not deliverer.is_alive()
+    assert seen_on_return == [["first", "second"]]
+
+
+def test_a_waiting_hand_over_inside_a_listener_does_not_wait_for_itself() -> None:
+    dispatcher: Dispatcher[int] = Dispatcher("test")
+    seen: list[int] = []
+
+    def cascade(change: int) -> None:
+        seen.append(change)
+        if change < 3:
+            dispatcher.post(change + 1, wait=True)  # delivered after this listener returns
+            assert seen[-1] == change
+
+    dispatcher.subscribe(cascade)
+    dispatcher.post(1, wait=True)
+    assert seen == [1, 2, 3]

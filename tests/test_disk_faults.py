@@ -70,6 +70,7 @@ SETTINGS_CALLS: dict[str, Callable[[Settings], Any]] = {
     "gravatar_hash_algorithm": lambda s: setattr(s, "gravatar_hash_algorithm", "sha256"),
     "subscribe": lambda s: s.subscribe(lambda _c: None)(),
     "on_revoke": lambda s: s.on_revoke(lambda _c: None)(),
+    "withdrawal_scope": lambda s: s.withdrawal_scope().withdrawn,
     "path": lambda s: s.path,
 }
 

@@ -454,18 +454,18 @@ def test_disk_cache_survives_a_restart(tmp_path: Path) -> None:
 
 
 class CountingCache(AvatarCache):
-    """Counts lookups: the fetcher asks the cache once per claim, before it joins a flight."""
+    """Counts lookups: the fetcher asks memory once per claim, before it joins a flight."""
 
     def __init__(self) -> None:
         super().__init__(MemoryCache())
         self.asked = 0
         self.changed = threading.Condition()
 
-    def get(self, key: str, now: float) -> CacheEntry | None:
+    def recall(self, key: str, now: float) -> CacheEntry | None:
         with self.changed:
             self.asked += 1
             self.changed.notify_all()
-        return super().get(key, now)
+        return super().recall(key, now)
 
 
 def test_concurrent_identical_hashes_are_fetched_once() -> None:
@@ -668,3 +668,79 @@ def test_a_host_outside_the_allowlist_is_a_configuration_error() -> None:
                               GravatarConfig(base_url="https://evil.example/avatar/"))
     with pytest.raises(EgressPolicyError):
         fetcher.fetch("ann@example.com")
+
+
+# -- disk I/O outside the fetcher's lock ------------------------------------------------
+
+
+class BlockingDisk(DiskCache):
+    """A disk layer whose read of one key blocks until the test lets it go on."""
+
+    def __init__(self, directory: Path, slow_key_prefix: str) -> None:
+        super().__init__(directory)
+        self.slow_key_prefix = slow_key_prefix
+        self.reading, self.go_on = threading.Event(), threading.Event()
+
+    def get(self, key: str, now: float) -> CacheEntry | None:
+        if key.startswith(self.slow_key_prefix):
+            self.reading.set()
+            assert self.go_on.wait(20)
+        return super().get(key, now)
+
+
+def test_a_lookup_proceeds_while_another_waits_on_the_disk(tmp_path: Path) -> None:
+    gravatar = FakeGravatar([md5("ann@example.com"), md5("bob@example.com")])
+    disk = BlockingDisk(tmp_path, slow_key_prefix=md5("ann@example.com"))
+    fetcher = make_fetcher(enabled_settings(), gravatar, cache=AvatarCache(MemoryCache(), disk))
+    ann: list[object] = []
+    slow = threading.Thread(target=lambda: ann.append(fetcher.fetch("ann@example.com")))
+    slow.start()
+    assert disk.reading.wait(20)  # Ann's lookup is inside its disk read
+    bob: list[object] = []
+    quick = threading.Thread(target=lambda: bob.append(fetcher.fetch("bob@example.com")))
+    quick.start()
+    quick.join(20)
+    assert not quick.is_alive(), "a lookup waited for another lookup's disk read"
+    assert bob and isinstance(bob[0], Avatar)
+    assert ann == []
+    disk.go_on.set()
+    slow.join(20)
+    assert not slow.is_alive()
+    assert ann and isinstance(ann[0], Avatar)
+
+
+def test_a_disk_entry_read_across_a_revocation_is_not_promoted(tmp_path: Path) -> None:
+    settings = enabled_settings()
+    gravatar = FakeGravatar([md5("ann@example.com")])
+    make_fetcher(settings, gravatar, cache_dir=tmp_path).fetch("ann@example.com")  # on disk
+    disk = BlockingDisk(tmp_path, slow_key_prefix=md5("ann@example.com"))
+    fetcher = make_fetcher(settings, gravatar, cache=AvatarCache(MemoryCache(), disk))
+    ann: list[object] = []
+    reader = threading.Thread(target=lambda: ann.append(fetcher.fetch("ann@example.com")))
+    reader.start()
+    assert disk.reading.wait(20)
+    settings.gravatar_enabled = False  # the purge does not wait for the read
+    assert len(fetcher.cache.memory) == 0
+    disk.go_on.set()
+    reader.join(20)
+    assert not reader.is_alive()
+    assert ann == [NoAvatar(R.DISABLED)]
+    assert fetcher.cache.is_empty()
+    assert len(gravatar.calls) == 1  # only the first fetcher's request
+
+
+def test_a_file_written_after_a_revocation_purged_the_disk_is_removed(tmp_path: Path) -> None:
+    settings = enabled_settings()
+    gravatar = FakeGravatar([md5("ann@example.com")])
+
+    class RevokeBeforeWrite(DiskCache):
+        def put(self, key: str, entry: CacheEntry) -> None:
+            settings.gravatar_enabled = False  # the purge runs first, then the file lands
+            super().put(key, entry)
+
+    fetcher = make_fetcher(
+        settings, gravatar, cache=AvatarCache(MemoryCache(), RevokeBeforeWrite(tmp_path))
+    )
+    fetcher.fetch("ann@example.com")
+    assert list(tmp_path.iterdir()) == []
+    assert fetcher.cache.is_empty()

@@ -361,3 +361,39 @@ def test_loading_and_changing_a_book_logs_no_personal_data(
     assert "address book changed" in caplog.text
     assert "1 unusable value dropped" in caplog.text
     _assert_no_pii(caplog.text)
+
+
+def test_a_raising_listener_is_logged_and_skips_neither_the_others_nor_the_mutation(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    book = InMemoryAddressBook(name="/home/ann.lee@example.com/contacts.json")
+    calls: list[str] = []
+
+    def broken() -> None:
+        raise RuntimeError("ann.lee@example.com")
+
+    book.subscribe(lambda: calls.append("before"))
+    book.subscribe(broken)
+    book.subscribe(lambda: calls.append("after"))
+    with caplog.at_level(logging.DEBUG, logger="n2net_privacy"):
+        book.add(ANN)  # does not raise
+    assert calls == ["before", "after"]
+    assert book.snapshot().contacts == (ANN,)
+    assert "listener raised RuntimeError" in caplog.text
+    assert "ann" not in caplog.text.lower()  # neither the book's path nor the message
+
+
+def test_a_mutation_made_by_a_listener_is_told_after_the_one_it_reacts_to() -> None:
+    book = InMemoryAddressBook()
+    seen: list[tuple[str, int]] = []
+
+    def react() -> None:
+        seen.append(("first", book.snapshot().version))
+        if book.snapshot().version == 1:
+            book.add(BOB)
+
+    book.subscribe(react)
+    book.subscribe(lambda: seen.append(("second", book.snapshot().version)))
+    book.add(ANN)
+    # Both listeners hear change 1 before either hears change 2.
+    assert [who for who, _ in seen] == ["first", "second", "first", "second"]

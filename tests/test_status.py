@@ -10,10 +10,10 @@ import n2net_privacy.permissions as package
 from n2net_privacy.errors import UnknownPermissionError
 from n2net_privacy.permissions import status as status_module
 from n2net_privacy.permissions.status import (
-    ChangeListeners,
     Permission,
     PermissionChange,
     PermissionStatus,
+    StateChanges,
 )
 
 ND, GRANTED, DENIED = (
@@ -54,49 +54,62 @@ def change(old: PermissionStatus, new: PermissionStatus) -> PermissionChange:
     return PermissionChange(Permission.CONTACTS, old, new)
 
 
-def test_listeners_get_changes_in_order_until_unsubscribed() -> None:
-    listeners = ChangeListeners()
+def test_changes_announced_under_the_lock_are_heard_after_it_in_order() -> None:
+    changes = StateChanges("test")
     seen: list[PermissionChange] = []
-    unsubscribe = listeners.subscribe(seen.append)
-    listeners.post(change(ND, GRANTED))
-    listeners.post(change(GRANTED, DENIED))
-    assert seen == []  # nothing is delivered until flush
-    listeners.flush()
+    unsubscribe = changes.subscribe(seen.append)
+    with changes.changing():
+        assert changes.lock.locked()
+        changes.announce(change(ND, GRANTED))
+        changes.announce(change(GRANTED, DENIED))
+        assert seen == []  # nothing is delivered under the lock
     assert seen == [change(ND, GRANTED), change(GRANTED, DENIED)]
     unsubscribe()
     unsubscribe()
-    listeners.post(change(DENIED, GRANTED))
-    listeners.flush()
+    with changes.changing():
+        changes.announce(change(DENIED, GRANTED))
     assert len(seen) == 2
 
 
 def test_a_failing_listener_does_not_stop_the_others(caplog: pytest.LogCaptureFixture) -> None:
-    listeners = ChangeListeners()
+    changes = StateChanges("test")
     seen: list[PermissionChange] = []
 
     def broken(_: PermissionChange) -> None:
         raise RuntimeError("bug in app code")
 
-    listeners.subscribe(broken)
-    listeners.subscribe(seen.append)
-    listeners.post(change(ND, GRANTED))
-    with caplog.at_level(logging.ERROR, logger="n2net_privacy"):
-        listeners.flush()
+    changes.subscribe(broken)
+    changes.subscribe(seen.append)
+    with caplog.at_level(logging.ERROR, logger="n2net_privacy"), changes.changing():
+        changes.announce(change(ND, GRANTED))
     assert seen == [change(ND, GRANTED)]
-    assert "listener failed" in caplog.text
+    assert "listener raised RuntimeError" in caplog.text
 
 
-def test_a_listener_may_cause_another_change() -> None:
-    listeners = ChangeListeners()
-    seen: list[PermissionStatus] = []
+def test_a_change_made_by_a_listener_is_heard_after_the_one_it_reacts_to() -> None:
+    changes = StateChanges("test")
+    seen: list[tuple[str, PermissionStatus]] = []
 
     def react(c: PermissionChange) -> None:
-        seen.append(c.new)
+        seen.append(("first", c.new))
         if c.new == GRANTED:
-            listeners.post(change(GRANTED, DENIED))
-            listeners.flush()
+            with changes.changing():
+                changes.announce(change(GRANTED, DENIED))
 
-    listeners.subscribe(react)
-    listeners.post(change(ND, GRANTED))
-    listeners.flush()
-    assert seen == [GRANTED, DENIED]
+    changes.subscribe(react)
+    changes.subscribe(lambda c: seen.append(("second", c.new)))
+    with changes.changing():
+        changes.announce(change(ND, GRANTED))
+    assert seen == [
+        ("first", GRANTED), ("second", GRANTED), ("first", DENIED), ("second", DENIED),
+    ]
+
+
+def test_changes_announced_before_an_error_are_still_heard() -> None:
+    changes = StateChanges("test")
+    seen: list[PermissionChange] = []
+    changes.subscribe(seen.append)
+    with pytest.raises(RuntimeError), changes.changing():
+        changes.announce(change(ND, GRANTED))
+        raise RuntimeError("a rule refused the next step")
+    assert seen == [change(ND, GRANTED)]

@@ -11,13 +11,29 @@ disk does; a grant the user gives in Settings counts only once it is saved.
 
 from __future__ import annotations
 
-from n2net_privacy.consent.core import Applied, ConsentCore, Proposal, StorageErrorCallback
+from n2net_privacy.consent.core import (
+    Applied,
+    ConsentCore,
+    Proposal,
+    StorageErrorCallback,
+    WithdrawalScope,
+)
 from n2net_privacy.consent.dispatcher import Checkpoint, Dispatcher, Unsubscribe
-from n2net_privacy.consent.state import EFFECTS, KINDS, Effect, Kind, Origin, classify
+from n2net_privacy.consent.state import (
+    EFFECTS,
+    KINDS,
+    SUPERSEDED,
+    Effect,
+    Kind,
+    Origin,
+    Superseded,
+    classify,
+)
 
 __all__ = [
     "EFFECTS",
     "KINDS",
+    "SUPERSEDED",
     "Applied",
     "Checkpoint",
     "ConsentCore",
@@ -27,6 +43,8 @@ __all__ = [
     "Origin",
     "Proposal",
     "StorageErrorCallback",
+    "Superseded",
     "Unsubscribe",
+    "WithdrawalScope",
     "classify",
 ]

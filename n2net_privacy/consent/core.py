@@ -32,14 +32,14 @@ import contextlib
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from n2net_privacy.consent.dispatcher import Checkpoint, Dispatcher, Unsubscribe
-from n2net_privacy.consent.state import EFFECTS, Effect, Kind, Origin
+from n2net_privacy.consent.state import EFFECTS, SUPERSEDED, Effect, Kind, Origin, Superseded
 from n2net_privacy.errors import StorageError
 from n2net_privacy.redact import get_logger
 
-__all__ = ["Applied", "ConsentCore", "Proposal", "StorageErrorCallback"]
+__all__ = ["Applied", "ConsentCore", "Proposal", "StorageErrorCallback", "WithdrawalScope"]
 
 _log = get_logger(__name__)
 S = TypeVar("S")
@@ -65,6 +65,27 @@ class Applied(Generic[S]):
     published: bool
 
 
+class WithdrawalScope:
+    """"Was consent withdrawn since I started?" as one object, like a trio cancel scope.
+
+    A component opens one when work starts (:meth:`ConsentCore.scope`) and
+    asks :attr:`withdrawn` before each step and before keeping a result. It
+    replaces a lock and a generation counter in every component: the epoch
+    moves when a withdrawal is *published*, before its revocation hooks run.
+    """
+
+    __slots__ = ("_core", "epoch")
+
+    def __init__(self, core: ConsentCore[Any, Any], epoch: int) -> None:
+        self._core = core
+        self.epoch = epoch
+
+    @property
+    def withdrawn(self) -> bool:
+        """True once a REVOKE or RESET was published after this scope opened."""
+        return self._core.withdrawals != self.epoch
+
+
 class ConsentCore(Generic[S, C]):
     """One published consent state, its transitions, hooks, listeners and persistence."""
 
@@ -88,6 +109,7 @@ class ConsentCore(Generic[S, C]):
         self._dirty = False
         self._reading = threading.local()
         self._hooks: tuple[tuple[object, Callable[[C], None]], ...] = ()
+        self._withdrawals = 0
         self.dispatcher: Dispatcher[C] = Dispatcher(name, checkpoint=checkpoint)
 
     # -- reading -------------------------------------------------------------
@@ -150,57 +172,44 @@ class ConsentCore(Generic[S, C]):
         ``decide`` is pure and may run more than once; returning None means
         "nothing to do". Raises :class:`StorageError` only when a transition
         whose table starts with ``SAVE`` cannot be saved.
+
+        One loop, no recursion: decide under the state lock; a transition
+        without ``SAVE`` is published at once; one with ``SAVE`` takes the
+        disk lock, is decided again, saved, and published only if the version
+        it was decided on is still in force. If a withdrawal came in between,
+        it is decided again on top of it and
+        :data:`~n2net_privacy.consent.state.SUPERSEDED` says whether it is
+        saved again or dropped.
         """
-        with self._state_lock:
-            version, current = self._published
-            proposal = decide(current)
-            if proposal is None:
-                return Applied(current, version, published=False)
-            effects = EFFECTS[self.origin, proposal.kind]
-            if effects[0] is not Effect.SAVE:
-                if proposal.state == current:
-                    effects = tuple(e for e in effects if e is not Effect.PERSIST)
-                # Decided and published under one lock: no other transition in between.
-                version += 1
-                self._published = (version, proposal.state)
-                ticket = self.dispatcher.reserve()
-        if effects[0] is Effect.SAVE:
-            return self._apply_durable_first(decide)
-        self._run_after_publish(effects, proposal, ticket)
-        return Applied(proposal.state, version, published=True)
-
-    def flush(self) -> None:
-        """Save the state in force if a read or a failed write left it unsaved."""
-        if self._dirty:
-            self._persist_latest()
-
-    def _apply_durable_first(
-        self, decide: Callable[[S], Proposal[S, C] | None]
-    ) -> Applied[S]:
-        """SAVE, then PUBLISH only if nothing was published while saving.
-
-        Only transitions without SAVE (revocations) can be published while
-        the disk lock is held. If one was, the proposal is decided again on
-        top of it: a change that is still a change is saved again; a grant is
-        dropped, because the revocation came later and the later call wins.
-        """
-        with self._disk_lock:
-            first = True
+        superseded = False
+        with contextlib.ExitStack() as disk:
+            holds_disk = False
             while True:
                 with self._state_lock:
                     based_on, current = self._published
                     proposal = decide(current)
-                kind_needs_save = (
-                    proposal is not None and EFFECTS[self.origin, proposal.kind][0] is Effect.SAVE
-                )
-                if first and proposal is not None and not kind_needs_save:
-                    break  # the state moved before we got the disk: no save needed now
-                if proposal is None or not kind_needs_save or (
-                    not first and proposal.kind is Kind.GRANT
-                ):
-                    if not first:
-                        self._restore_latest()  # the disk must say what is in force
+                    effects = () if proposal is None else EFFECTS[self.origin, proposal.kind]
+                    if (
+                        proposal is not None
+                        and superseded
+                        and effects[0] is Effect.SAVE
+                        and SUPERSEDED[self.origin, proposal.kind] is Superseded.DROP
+                    ):
+                        proposal = None
+                    if proposal is not None and effects[0] is not Effect.SAVE:
+                        if proposal.state == current:
+                            effects = tuple(e for e in effects if e is not Effect.PERSIST)
+                        # Decided and published under one lock: no other transition between.
+                        version, ticket = self._publish(proposal, effects)
+                        break
+                if proposal is None:
+                    if superseded:
+                        self._restore_latest()  # the disk holds a save that lost: put back
                     return Applied(current, based_on, published=False)
+                if not holds_disk:
+                    disk.enter_context(self._disk_lock)
+                    holds_disk = True
+                    continue  # decide again with the disk ours: the state may have moved
                 try:
                     self._write(proposal.state)
                 except StorageError:
@@ -210,18 +219,53 @@ class ConsentCore(Generic[S, C]):
                     raise
                 with self._state_lock:
                     if self._published[0] == based_on:
-                        version = based_on + 1
-                        self._published = (version, proposal.state)
+                        effects = tuple(e for e in effects if e is not Effect.SAVE)
+                        version, ticket = self._publish(proposal, effects)
                         self._dirty = False
-                        ticket = self.dispatcher.reserve()
                         break
-                first = False
-        if first and not kind_needs_save:
-            return self.apply(decide)
-        assert proposal is not None
-        effects = tuple(e for e in EFFECTS[self.origin, proposal.kind] if e is not Effect.SAVE)
+                superseded = True  # withdrawn since version ``based_on``
+        # Outside every lock (PERSIST takes the disk lock itself).
         self._run_after_publish(effects, proposal, ticket)
         return Applied(proposal.state, version, published=True)
+
+    def _publish(
+        self, proposal: Proposal[S, C], effects: tuple[Effect, ...]
+    ) -> tuple[int, int]:
+        """PUBLISH, with the state lock held: the new version and its notification ticket."""
+        version = self._published[0] + 1
+        self._published = (version, proposal.state)
+        if Effect.CANCEL_AND_PURGE in effects:
+            self._withdrawals += 1
+        return version, self.dispatcher.reserve()
+
+    def overrule_pending(self) -> None:
+        """Make any ``SAVE``-first transition now being saved lose, changing nothing else.
+
+        For a call that asks for what is already in force (switching off a
+        toggle that is off) while an earlier switch-on may still be saving:
+        the later call wins. It moves the version, so the pending save finds
+        its version withdrawn and :data:`~n2net_privacy.consent.state.SUPERSEDED`
+        applies; nothing is told, purged or written.
+        """
+        with self._state_lock:
+            version, current = self._published
+            self._published = (version + 1, current)
+
+    # -- withdrawal scopes -----------------------------------------------------
+
+    def scope(self) -> WithdrawalScope:
+        """A scope that says whether consent was withdrawn since it opened (now)."""
+        return WithdrawalScope(self, self._withdrawals)
+
+    @property
+    def withdrawals(self) -> int:
+        """The withdrawal epoch: bumped when a REVOKE or RESET is published."""
+        return self._withdrawals
+
+    def flush(self) -> None:
+        """Save the state in force if a read or a failed write left it unsaved."""
+        if self._dirty:
+            self._persist_latest()
 
     def _run_after_publish(
         self, effects: tuple[Effect, ...], proposal: Proposal[S, C], ticket: int

@@ -20,7 +20,11 @@ service, the contacts gateway) hands its changes to a :class:`Dispatcher`:
   messages may carry personal data) and the others still run.
 
 A hand-over returns as soon as its change is queued when another thread is
-delivering; that thread delivers it next. ``checkpoint`` is a test hook
+delivering; that thread delivers it next. A hand-over with ``wait=True``
+returns only once its change has been delivered (the simulated OS needs
+"after ``request()`` returns, listeners have heard"), except on the
+delivering thread itself: there, inside a listener, the change is delivered
+after that listener returns, as above, and waiting would deadlock. ``checkpoint`` is a test hook
 called at named points of the delivery loop, so a test can stop a deliverer
 at the exact moment a lost wakeup would happen.
 """
@@ -38,7 +42,8 @@ __all__ = ["Checkpoint", "Dispatcher", "Unsubscribe"]
 _log = get_logger(__name__)
 T = TypeVar("T")
 Unsubscribe = Callable[[], None]
-#: Called with "delivered" after each change is delivered, before looking for the next.
+#: Called with "delivered" after each change is delivered, before looking for the next,
+#: and with "waiting" (under the dispatcher's lock) just before a hand-over waits.
 Checkpoint = Callable[[str], None]
 
 
@@ -49,12 +54,15 @@ class Dispatcher(Generic[T]):
         self.name = name
         self._checkpoint = checkpoint
         self._lock = threading.Lock()
+        self._delivered_cond = threading.Condition(self._lock)
         self._listeners: tuple[tuple[object, Callable[[T], None]], ...] = ()
         # ticket -> a producer of the change (None: the ticket carries no change)
         self._ready: dict[int, Callable[[], T | None] | None] = {}
         self._issued = 0
         self._next = 0
+        self._delivered = 0  # every ticket below this one has been delivered
         self._delivering = False
+        self._deliverer: int | None = None  # the delivering thread's ident
 
     # -- listeners -----------------------------------------------------------
 
@@ -88,13 +96,27 @@ class Dispatcher(Generic[T]):
             self._issued += 1
             return ticket
 
-    def fulfil(self, ticket: int, change: T | None) -> None:
-        """Hand over the change of ``ticket`` (None: nothing to tell) and deliver."""
-        self._hand_over(ticket, None if change is None else (lambda: change))
+    def fulfil(self, ticket: int, change: T | None, *, wait: bool = False) -> None:
+        """Hand over the change of ``ticket`` (None: nothing to tell) and deliver.
 
-    def post(self, change: T) -> None:
+        ``wait=True``: return once it has been delivered (see the module docstring).
+        """
+        self._hand_over(ticket, None if change is None else (lambda: change))
+        if wait:
+            self.wait_delivered(ticket)
+
+    def post(self, change: T, *, wait: bool = False) -> None:
         """Reserve and fulfil in one step: deliver ``change`` after everything before it."""
-        self.fulfil(self.reserve(), change)
+        self.fulfil(self.reserve(), change, wait=wait)
+
+    def wait_delivered(self, ticket: int) -> None:
+        """Block until ``ticket`` has been delivered; at once on the delivering thread."""
+        me = threading.get_ident()
+        with self._delivered_cond:
+            while self._delivered <= ticket and self._deliverer != me:
+                if self._checkpoint is not None:
+                    self._checkpoint("waiting")
+                self._delivered_cond.wait()
 
     def post_lazy(self, produce: Callable[[], T | None]) -> None:
         """Queue a change computed on the delivering thread, when its turn comes.
@@ -111,15 +133,19 @@ class Dispatcher(Generic[T]):
             if self._delivering:
                 return  # the deliverer will reach it: it checks under this lock before leaving
             self._delivering = True
+            self._deliverer = threading.get_ident()
         self._deliver_queue()
 
     def _deliver_queue(self) -> None:
         try:
             while True:
                 with self._lock:
+                    self._delivered = self._next
+                    self._delivered_cond.notify_all()
                     if self._next not in self._ready:
                         # Checked and given up under one lock: no lost wakeup.
                         self._delivering = False
+                        self._deliverer = None
                         return
                     produce = self._ready.pop(self._next)
                     self._next += 1
@@ -131,6 +157,9 @@ class Dispatcher(Generic[T]):
         except BaseException:
             with self._lock:
                 self._delivering = False
+                self._deliverer = None
+                self._delivered = self._next
+                self._delivered_cond.notify_all()
             raise
 
     def _deliver(

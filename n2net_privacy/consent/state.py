@@ -24,6 +24,14 @@ caches), ``NOTIFY`` (listeners, through one serial dispatcher), then
 ['publish', 'cancel_and_purge', 'notify', 'persist']
 >>> [e.value for e in EFFECTS[Origin.USER, Kind.GRANT]]
 ['save', 'publish', 'notify']
+
+A ``SAVE``-first transition that a withdrawal overtook while it was being
+saved ("withdrawn since version V") is decided again on top of it, and
+:data:`SUPERSEDED` says what then happens: a grant is dropped (the later
+call wins), any other change is saved again.
+
+>>> SUPERSEDED[Origin.USER, Kind.GRANT].value
+'drop'
 """
 
 from __future__ import annotations
@@ -31,7 +39,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from enum import StrEnum
 
-__all__ = ["EFFECTS", "KINDS", "Effect", "Kind", "Origin", "classify"]
+__all__ = ["EFFECTS", "KINDS", "SUPERSEDED", "Effect", "Kind", "Origin", "Superseded", "classify"]
 
 
 class Origin(StrEnum):
@@ -59,6 +67,25 @@ class Effect(StrEnum):
     NOTIFY = "notify"  # hand the change to the serial dispatcher
     PERSIST = "persist"  # write the published state; a failure is reported, never raised
 
+
+class Superseded(StrEnum):
+    """What a ``SAVE``-first transition does when the version it was decided on is withdrawn.
+
+    Only transitions without ``SAVE`` (a withdrawal) can be published while
+    one is being saved. When that happens the transition is decided again on
+    top of the state now in force, and the new decision's kind says which:
+    """
+
+    RESAVE = "resave"  # still a change on top of it: save that, then publish
+    DROP = "drop"  # the later call wins: give up, and rewrite the disk with what is in force
+
+
+#: (origin, kind decided again) -> what a SAVE-first transition does when a
+#: transition was published while it was being saved ("withdrawn since version V").
+SUPERSEDED: Mapping[tuple[Origin, Kind], Superseded] = {
+    (Origin.USER, Kind.GRANT): Superseded.DROP,  # a grant never outlives a later withdrawal
+    (Origin.USER, Kind.CHANGE): Superseded.RESAVE,  # e.g. a hash algorithm, on top of "off"
+}
 
 #: (access allowed before, access allowed after) -> kind, before an app kill is considered.
 KINDS: Mapping[tuple[bool, bool], Kind] = {

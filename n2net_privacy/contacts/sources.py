@@ -46,6 +46,7 @@ from typing import Any, Protocol, runtime_checkable
 from pydantic import ValidationError
 
 from n2net_privacy.checks import require_type
+from n2net_privacy.consent.dispatcher import Dispatcher
 from n2net_privacy.contacts.lenient import LoadReport, validate_record
 from n2net_privacy.contacts.model import Contact
 from n2net_privacy.errors import AddressBookError
@@ -223,8 +224,12 @@ class InMemoryAddressBook:
     """A mutable, thread-safe address book held in memory.
 
     The reference source: tests, the demo and the file sources build on it.
-    Every mutation bumps the version and then calls the listeners, outside
-    the lock, on the mutating thread.
+    Every mutation bumps the version and then tells the listeners through
+    the consent :class:`~n2net_privacy.consent.dispatcher.Dispatcher`:
+    outside the lock, in the order of the mutations, and before the mutation
+    returns (a mutation made inside a listener is told after that listener
+    returns). A listener that raises is logged (its exception type only) and
+    the others still run; the mutation stands and does not raise.
     """
 
     def __init__(self, contacts: Iterable[Contact] = (), *, name: str = _MEMORY) -> None:
@@ -239,7 +244,8 @@ class InMemoryAddressBook:
         self._contacts: dict[str, Contact] = {c.id: c for c in initial}
         self._version = 0
         self._snapshot: AddressBookSnapshot | None = None
-        self._listeners: list[SourceListener] = []
+        # The dispatcher's name reaches logs: not the book's name, which may be a path.
+        self._changes: Dispatcher[int] = Dispatcher("address book")
 
     def snapshot(self) -> AddressBookSnapshot:
         with self._lock:
@@ -248,15 +254,7 @@ class InMemoryAddressBook:
             return self._snapshot
 
     def subscribe(self, listener: SourceListener) -> Callable[[], None]:
-        with self._lock:
-            self._listeners.append(listener)
-
-        def unsubscribe() -> None:
-            with self._lock:
-                if listener in self._listeners:
-                    self._listeners.remove(listener)
-
-        return unsubscribe
+        return self._changes.subscribe(lambda _version: listener())
 
     def replace(self, contacts: Iterable[Contact]) -> None:
         """Swap the whole contents at once (a re-sync or a reload)."""
@@ -303,11 +301,10 @@ class InMemoryAddressBook:
             change(self._contacts)
             self._version += 1
             self._snapshot = None
-            listeners = list(self._listeners)
-            count = len(self._contacts)
+            ticket = self._changes.reserve()  # under the lock: the order of the mutations
+            version, count = self._version, len(self._contacts)
         _log.debug("address book changed: %d contacts", count)
-        for listener in listeners:
-            listener()
+        self._changes.fulfil(ticket, version, wait=True)
 
 
 class BookReader(Protocol):

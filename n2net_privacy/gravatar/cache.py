@@ -200,6 +200,13 @@ class DiskCache:
             # A full or read-only disk costs a refetch later, never the app.
             _log.warning("avatar cache write failed; keeping the avatar in memory only")
 
+    def forget(self, key: str) -> None:
+        """Remove this key's file if there is one; a failure is logged, never raised."""
+        try:
+            self._path(key).unlink(missing_ok=True)
+        except OSError as exc:
+            _log.warning("avatar cache file could not be removed: %s", type(exc).__name__)
+
     def clear(self) -> None:
         try:
             names = list(self.directory.iterdir())
@@ -257,28 +264,61 @@ def _decode(raw: bytes) -> CacheEntry | None:
 
 
 class AvatarCache:
-    """Memory in front of an optional disk layer; entries found on disk are promoted."""
+    """Memory in front of an optional disk layer; entries found on disk are promoted.
+
+    :meth:`get`, :meth:`put` and :meth:`purge` work on both layers at once.
+    The fetcher uses the layers one by one instead, so that it can hold its
+    lock for the memory steps only and never make a lookup wait for a disk:
+    :meth:`recall` and :meth:`remember` (memory), :meth:`read_disk`,
+    :meth:`write_disk`, :meth:`forget_disk` and :meth:`clear_disk` (disk).
+    """
 
     def __init__(self, memory: MemoryCache | None = None, disk: DiskCache | None = None) -> None:
         self.memory = memory if memory is not None else MemoryCache()
         self.disk = disk
 
     def get(self, key: str, now: float) -> CacheEntry | None:
-        entry = self.memory.get(key, now)
-        if entry is None and self.disk is not None:
-            entry = self.disk.get(key, now)
+        entry = self.recall(key, now)
+        if entry is None:
+            entry = self.read_disk(key, now)
             if entry is not None:
-                self.memory.put(key, entry)
+                self.remember(key, entry)
         return entry
 
     def put(self, key: str, entry: CacheEntry) -> None:
-        self.memory.put(key, entry)
-        if self.disk is not None:
-            self.disk.put(key, entry)
+        self.remember(key, entry)
+        self.write_disk(key, entry)
 
     def purge(self) -> None:
         """Forget everything, in memory and on disk."""
         self.memory.clear()
+        self.clear_disk()
+
+    # -- one layer at a time ----------------------------------------------
+
+    def recall(self, key: str, now: float) -> CacheEntry | None:
+        """The fresh entry in memory, if any. Never touches the disk."""
+        return self.memory.get(key, now)
+
+    def remember(self, key: str, entry: CacheEntry) -> None:
+        """Keep ``entry`` in memory only."""
+        self.memory.put(key, entry)
+
+    def read_disk(self, key: str, now: float) -> CacheEntry | None:
+        """The fresh entry on disk, if any, without promoting it to memory."""
+        return self.disk.get(key, now) if self.disk is not None else None
+
+    def write_disk(self, key: str, entry: CacheEntry) -> None:
+        if self.disk is not None:
+            self.disk.put(key, entry)
+
+    def forget_disk(self, key: str) -> None:
+        """Remove one key's file (a write that lost a race with a purge). Never raises."""
+        if self.disk is not None:
+            self.disk.forget(key)
+
+    def clear_disk(self) -> None:
+        """Remove every file; raises the first OSError after trying them all."""
         if self.disk is not None:
             self.disk.clear()
 

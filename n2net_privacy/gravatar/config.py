@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, TypeAlias
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 from n2net_privacy.checks import require_int, require_type
 from n2net_privacy.errors import InvalidArgumentError
@@ -19,6 +19,9 @@ from n2net_privacy.gravatar.cache import DEFAULT_TTL, MAX_TTL
 from n2net_privacy.gravatar.hashing import HashAlgorithm
 from n2net_privacy.gravatar.result import MAX_IMAGE_BYTES
 from n2net_privacy.gravatar.url import DEFAULT_BASE_URL, DEFAULT_SIZE, AvatarUrlBuilder, Rating
+
+if TYPE_CHECKING:
+    from n2net_privacy.consent.core import WithdrawalScope
 
 __all__ = ["ContactLike", "GravatarConfig", "GravatarSettings", "HasEmails"]
 
@@ -45,6 +48,10 @@ class GravatarSettings(Protocol):
 
     def on_revoke(self, hook: Callable[[Any], None]) -> Callable[[], None]:
         """Call ``hook`` when the toggle goes off, before the setter returns."""
+        ...
+
+    def withdrawal_scope(self) -> WithdrawalScope:
+        """A scope that reads withdrawn once the toggle goes off after now."""
         ...
 
 

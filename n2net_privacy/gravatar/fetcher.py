@@ -34,6 +34,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from urllib.parse import urlsplit
 
 from n2net_privacy.checks import ensure_open, require_type
+from n2net_privacy.consent.core import WithdrawalScope
 from n2net_privacy.egress import Egress, Purpose
 from n2net_privacy.egress_policy import InnerDoor
 from n2net_privacy.errors import InvalidArgumentTypeError, NetworkError
@@ -130,8 +131,7 @@ class GravatarFetcher:
         self._sleep = sleep
         self._async_sleep = async_sleep
         self._backoff = HostBackoff(self.config.backoff, rng or random.Random())
-        self._lock = threading.Lock()
-        self._generation = 0
+        self._lock = threading.Lock()  # the in-flight table and memory, never held for I/O
         self._inflight: dict[str, concurrent.futures.Future[AvatarResult]] = {}
         self._batches: set[RunningBatch] = set()
         self._sync_slots = threading.BoundedSemaphore(self.config.concurrency)
@@ -152,62 +152,68 @@ class GravatarFetcher:
     def revoke(self) -> None:
         """Stop all work and forget everything now (run when the toggle goes off).
 
-        In the consent order: no new request can start once the generation
-        moved; waiting callers get ``DISABLED``; both cache layers are
-        purged; running :meth:`fetch_many` batches are cancelled, and this
-        returns once their event loop confirmed it (at most about 2 s), so no
-        request of a batch leaves the device after it returns. A cache file that
-        resists deletion is logged, never raised: the work has stopped and
-        the memory layer is empty either way.
+        Runs as a revocation hook of the Settings consent core, after the
+        switch-off was published: every lookup's withdrawal scope already
+        reads withdrawn, so no new request can start. Waiting callers get
+        ``DISABLED``; both cache layers are purged; running
+        :meth:`fetch_many` batches are cancelled, and this returns once their
+        event loop confirmed it (at most about 2 s), so no request of a batch
+        leaves the device after it returns. A cache file that resists
+        deletion is logged, never raised: the work has stopped and the
+        memory layer is empty either way.
         """
         with self._lock:
-            self._generation += 1
             waiting = list(self._inflight.values())
             self._inflight.clear()
             batches = list(self._batches)
             for future in waiting:
                 if not future.done():
                     future.set_result(_DISABLED)
-            try:
-                # Under the lock, like _claim: nothing can be promoted from disk meanwhile.
-                self.cache.purge()
-            except OSError as exc:
-                _log.warning("gravatar disk cache could not be purged: %s", type(exc).__name__)
+            self.cache.memory.clear()
+        # The disk outside the lock, so no lookup waits on it: a disk entry read
+        # before this purge is promoted to memory only if its scope was not
+        # withdrawn (_claim), and a file written after it is removed again (_finish).
+        try:
+            self.cache.clear_disk()
+        except OSError as exc:
+            _log.warning("gravatar disk cache could not be purged: %s", type(exc).__name__)
         # Outside the lock: the loop may need it to reach the await where it is cancelled.
         for batch in batches:
             batch.cancel(_CANCEL_WAIT)
         _log.info("gravatar revoked: caches purged, %d batches cancelled", len(batches))
 
-    def _start(self) -> int | None:
-        """The current generation, or None when the toggle is off."""
-        with self._lock:
-            return self._generation if self._settings.gravatar_enabled else None
+    def _start(self) -> WithdrawalScope | None:
+        """A withdrawal scope for work starting now, or None when the toggle is off."""
+        scope = self._settings.withdrawal_scope()  # opened first: a later switch-off shows
+        return scope if self._settings.gravatar_enabled else None
 
-    def _current(self, generation: int) -> bool:
-        with self._lock:
-            return generation == self._generation and self._settings.gravatar_enabled
+    def _current(self, scope: WithdrawalScope) -> bool:
+        return not scope.withdrawn and self._settings.gravatar_enabled
 
     # -- one lookup: cache, in-flight table, steps ------------------------
 
     def _key(self, email_hash: str) -> str:
         return f"{email_hash}.{self._urls.size}.{self._urls.rating.value}"
 
-    def _steps(self, email_hash: str, generation: int) -> Steps:
+    def _steps(self, email_hash: str, scope: WithdrawalScope) -> Steps:
         return lookup_steps(
             email_hash, urls=self._urls, config=self.config, backoff=self._backoff,
-            clock=self._clock, may_send=lambda: self._current(generation),
+            clock=self._clock, may_send=lambda: self._current(scope),
         )
 
     def _claim(
-        self, key: str
+        self, key: str, scope: WithdrawalScope
     ) -> AvatarResult | tuple[concurrent.futures.Future[AvatarResult], bool]:
         """A cached result, or the in-flight future and whether we own it.
 
-        Under the lock, like the purge: a disk entry read here cannot be
-        promoted into memory after a revocation has emptied it.
+        Only memory is read under the lock. The owner of a new flight then
+        reads the disk without it, so a slow disk delays this key's lookup
+        alone; what it read reaches memory only if no revocation came since.
         """
         with self._lock:
-            entry = self.cache.get(key, self._clock())
+            if not self._current(scope):
+                return _DISABLED
+            entry = self.cache.recall(key, self._clock())
             if entry is not None:
                 return entry.result
             future = self._inflight.get(key)
@@ -215,26 +221,49 @@ class GravatarFetcher:
                 return future, False
             future = concurrent.futures.Future()
             self._inflight[key] = future
+        try:
+            entry = self.cache.read_disk(key, self._clock())
+        except BaseException as exc:
+            self._abandon(key, future, exc)
+            raise
+        if entry is None:
             return future, True
+        with self._lock:
+            current = self._current(scope)
+            if current:
+                self.cache.remember(key, entry)
+            if self._inflight.get(key) is future:
+                del self._inflight[key]
+        result = entry.result if current else _DISABLED
+        if not future.done():
+            future.set_result(result)
+        return result
+
 
     def _finish(
         self,
         key: str,
         future: concurrent.futures.Future[AvatarResult],
         outcome: Outcome,
-        generation: int,
+        scope: WithdrawalScope,
     ) -> AvatarResult:
         result, ttl = outcome
+        entry: CacheEntry | None = None
         with self._lock:
-            current = generation == self._generation and self._settings.gravatar_enabled
-            if not current:
+            if not self._current(scope):
                 result = _DISABLED
             elif ttl > 0:
-                self.cache.put(key, CacheEntry(result, self._clock() + ttl))
+                entry = CacheEntry(result, self._clock() + ttl)
+                self.cache.remember(key, entry)
             if self._inflight.get(key) is future:
                 del self._inflight[key]
         if not future.done():
             future.set_result(result)
+        if entry is not None:
+            self.cache.write_disk(key, entry)  # outside the lock: nobody waits on it
+            if not self._current(scope):
+                # A revocation's purge may have run before this file landed.
+                self.cache.forget_disk(key)
         return result
 
     def _abandon(
@@ -264,25 +293,25 @@ class GravatarFetcher:
         """
         ensure_open(self._closed, "GravatarFetcher")
         check_contact_like("contact", contact)
-        generation = self._start()
-        if generation is None:
+        scope = self._start()
+        if scope is None:
             return _DISABLED
         hashes = self._hashes(contact)
         if not hashes:
             return NoAvatar(NoAvatarReason.INVALID_EMAIL)
         reasons: list[NoAvatarReason] = []
         for email_hash in hashes:
-            result = self._lookup(email_hash, generation)
+            result = self._lookup(email_hash, scope)
             if isinstance(result, Avatar) or result.reason is NoAvatarReason.DISABLED:
                 break
             reasons.append(result.reason)
         else:
             result = summarize(reasons)
-        return result if self._current(generation) else _DISABLED
+        return result if self._current(scope) else _DISABLED
 
-    def _lookup(self, email_hash: str, generation: int) -> AvatarResult:
+    def _lookup(self, email_hash: str, scope: WithdrawalScope) -> AvatarResult:
         key = self._key(email_hash)
-        claim = self._claim(key)
+        claim = self._claim(key, scope)
         if not isinstance(claim, tuple):
             return claim
         future, owner = claim
@@ -290,11 +319,11 @@ class GravatarFetcher:
             return future.result()
         try:
             with self._sync_slots:
-                outcome = self._drive(self._steps(email_hash, generation))
+                outcome = self._drive(self._steps(email_hash, scope))
         except BaseException as exc:
             self._abandon(key, future, exc)
             raise
-        return self._finish(key, future, outcome, generation)
+        return self._finish(key, future, outcome, scope)
 
     def _drive(self, steps: Steps) -> Outcome:
         reply: Reply = None
@@ -356,8 +385,8 @@ class GravatarFetcher:
         items = list(contacts)
         for index, item in enumerate(items):
             check_contact_like(f"contacts[{index}]", item)
-        generation = self._start()
-        if generation is None:
+        scope = self._start()
+        if scope is None:
             return [_DISABLED] * len(items)
         loop = asyncio.get_running_loop()
         slots = asyncio.Semaphore(self.config.concurrency)
@@ -367,7 +396,7 @@ class GravatarFetcher:
             self._batches.add(batch)
         try:
             batch.tasks = [
-                loop.create_task(self._fetch_one(item, generation, client, slots))
+                loop.create_task(self._fetch_one(item, scope, client, slots))
                 for item in items
             ]
             outcomes = await asyncio.gather(*batch.tasks, return_exceptions=True)
@@ -375,7 +404,7 @@ class GravatarFetcher:
             with self._lock:
                 self._batches.discard(batch)
             await client.aclose()
-        if not self._current(generation):
+        if not self._current(scope):
             return [_DISABLED] * len(items)
         results: list[AvatarResult] = []
         for outcome in outcomes:
@@ -390,7 +419,7 @@ class GravatarFetcher:
     async def _fetch_one(
         self,
         contact: ContactLike,
-        generation: int,
+        scope: WithdrawalScope,
         client: AsyncRelayClient,
         slots: asyncio.Semaphore,
     ) -> AvatarResult:
@@ -399,7 +428,7 @@ class GravatarFetcher:
             return NoAvatar(NoAvatarReason.INVALID_EMAIL)
         reasons: list[NoAvatarReason] = []
         for email_hash in hashes:
-            result = await self._lookup_async(email_hash, generation, client, slots)
+            result = await self._lookup_async(email_hash, scope, client, slots)
             if isinstance(result, Avatar) or result.reason is NoAvatarReason.DISABLED:
                 return result
             reasons.append(result.reason)
@@ -408,12 +437,12 @@ class GravatarFetcher:
     async def _lookup_async(
         self,
         email_hash: str,
-        generation: int,
+        scope: WithdrawalScope,
         client: AsyncRelayClient,
         slots: asyncio.Semaphore,
     ) -> AvatarResult:
         key = self._key(email_hash)
-        claim = self._claim(key)
+        claim = self._claim(key, scope)
         if not isinstance(claim, tuple):
             return claim
         future, owner = claim
@@ -422,11 +451,11 @@ class GravatarFetcher:
             return await asyncio.shield(asyncio.wrap_future(future))
         try:
             async with slots:
-                outcome = await self._drive_async(self._steps(email_hash, generation), client)
+                outcome = await self._drive_async(self._steps(email_hash, scope), client)
         except BaseException as exc:
             self._abandon(key, future, exc)
             raise
-        return self._finish(key, future, outcome, generation)
+        return self._finish(key, future, outcome, scope)
 
     async def _drive_async(self, steps: Steps, client: AsyncRelayClient) -> Outcome:
         reply: Reply = None

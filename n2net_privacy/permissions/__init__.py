@@ -30,13 +30,13 @@ from n2net_privacy.permissions.service import (
     PermissionService,
 )
 from n2net_privacy.permissions.status import (
-    ChangeListeners,
     Listener,
     Permission,
     PermissionChange,
     PermissionProvider,
     PermissionStatus,
     Platform,
+    StateChanges,
     Unsubscribe,
 )
 from n2net_privacy.permissions.user import HoldOpen, ScriptedUser, ScriptItem
@@ -44,7 +44,6 @@ from n2net_privacy.permissions.user import HoldOpen, ScriptedUser, ScriptItem
 __all__ = [
     "AndroidPermissionProvider",
     "Answer",
-    "ChangeListeners",
     "HoldOpen",
     "IOSPermissionProvider",
     "JsonLearnedStatusStore",
@@ -65,5 +64,6 @@ __all__ = [
     "ScriptItem",
     "ScriptedUser",
     "SelectContacts",
+    "StateChanges",
     "Unsubscribe",
 ]

@@ -47,7 +47,6 @@ after a dismissed first dialog), as react-native-permissions does;
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterable
 
@@ -61,12 +60,12 @@ from n2net_privacy.permissions.prompt import (
     ensure_offered,
 )
 from n2net_privacy.permissions.status import (
-    ChangeListeners,
     Listener,
     Permission,
     PermissionChange,
     PermissionStatus,
     Platform,
+    StateChanges,
     Unsubscribe,
 )
 from n2net_privacy.permissions.user import ScriptedUser
@@ -279,8 +278,8 @@ class AndroidPermissionProvider:
         self._auto_reset_on = api_level >= AUTO_RESET_API or (
             play_services_auto_reset and api_level >= RUNTIME_PERMISSIONS_API
         )
-        self._lock = threading.Lock()
-        self._changes = ChangeListeners()
+        self._changes = StateChanges("android permissions")
+        self._lock = self._changes.lock  # for reads that change nothing
         self._status: dict[Permission, PermissionStatus] = {}
         self._auto_revoked: set[Permission] = set()
         self._last_used = clock()
@@ -310,18 +309,16 @@ class AndroidPermissionProvider:
 
     def check(self, permission: Permission | str) -> PermissionStatus:
         key = self._key(permission)
-        with self._lock:
+        with self._changes.changing():
             self._expire_if_unused()
             status = self._get(key)
-        self._changes.flush()
         return android_check(status)
 
     def should_show_rationale(self, permission: Permission | str) -> bool:
         key = self._key(permission)
-        with self._lock:
+        with self._changes.changing():
             self._expire_if_unused()
             status, revoked = self._get(key), key in self._auto_revoked
-        self._changes.flush()
         return android_rationale(status, auto_revoked=revoked)
 
     def is_auto_revoked(self, permission: Permission | str) -> bool:
@@ -330,10 +327,9 @@ class AndroidPermissionProvider:
         Apps cannot read the flag; tests and the demo can.
         """
         key = self._key(permission)
-        with self._lock:
+        with self._changes.changing():
             self._expire_if_unused()
             revoked = key in self._auto_revoked
-        self._changes.flush()
         return revoked
 
     def selected_ids(self, permission: Permission | str) -> frozenset[str] | None:
@@ -342,10 +338,9 @@ class AndroidPermissionProvider:
 
     def request(self, permission: Permission | str) -> PermissionStatus:
         key = self._key(permission)
-        with self._lock:
+        with self._changes.changing():
             self._expire_if_unused()
             self._last_used = self._clock()  # the user is in the app
-        self._changes.flush()
         # One dialog on screen at a time: a WRITE request made while the READ dialog
         # is up waits for it, then is settled by the group rule (API 26+).
         return self.prompt_gate.run(key, lambda: self._show_dialog(key))
@@ -355,16 +350,14 @@ class AndroidPermissionProvider:
 
     def app_opened(self) -> None:
         """The user opened the app: resets due while it sat unused happen first."""
-        with self._lock:
+        with self._changes.changing():
             self._expire_if_unused()
             self._last_used = self._clock()
-        self._changes.flush()
 
     def run_auto_reset(self) -> bool:
         """Let the system's unused-app job run now. True if a grant was reset."""
-        with self._lock:
+        with self._changes.changing():
             reset = self._expire_if_unused()
-        self._changes.flush()
         return reset
 
     # -- what the user can do in Settings ---------------------------------------
@@ -409,7 +402,7 @@ class AndroidPermissionProvider:
             # A fresh grant restarts the unused-app clock.
             self._last_used = self._clock()
         _log.info("android %s: %s -> %s (app killed: %s)", key, old, new, app_killed)
-        self._changes.post(PermissionChange(key, old, new, app_killed=app_killed))
+        self._changes.announce(PermissionChange(key, old, new, app_killed=app_killed))
 
     def _expire_if_unused(self) -> bool:
         if not self._auto_reset_on or self._exempt:
@@ -426,7 +419,7 @@ class AndroidPermissionProvider:
     def _settings_change(
         self, group: Permission, rule: Callable[[PermissionStatus, int], PermissionStatus]
     ) -> None:
-        with self._lock:
+        with self._changes.changing():
             self._expire_if_unused()
             for key in self._keys(group):
                 old = self._get(key)
@@ -437,11 +430,10 @@ class AndroidPermissionProvider:
                 # (Deny on an already denied row changes nothing); a grant clears it.
                 keep_mark = key in self._auto_revoked and new == old
                 self._set(key, new, app_killed=killed, auto_revoked=keep_mark and not killed)
-        self._changes.flush()
 
     def _show_dialog(self, key: Permission) -> PermissionStatus:
         """Runs inside the prompt gate, without self._lock while the dialog is up."""
-        with self._lock:
+        with self._changes.changing():
             before = self._get(key)
             revoked = key in self._auto_revoked
             others = [self._get(k) for k in self._keys(key.group) if k != key]
@@ -460,11 +452,10 @@ class AndroidPermissionProvider:
                 prompt = Prompt(Platform.ANDROID, key, options, number=self._dialogs)
             version = self._version
         if prompt is None:
-            self._changes.flush()  # listeners hear of a grant settled by the group
             return settled if settled is not None else before
         _log.debug("android dialog #%d for %s", prompt.number, key)
         kind = ensure_offered(prompt, self.user(prompt))
-        with self._lock:
+        with self._changes.changing():
             if self._version != version:
                 # Settings changed while the dialog was up; the tap lands on nothing.
                 result = self._get(key)
@@ -474,7 +465,6 @@ class AndroidPermissionProvider:
                 )
                 still_revoked = revoked and kind == Answer.DISMISS
                 self._set(key, result, app_killed=False, auto_revoked=still_revoked)
-        self._changes.flush()
         if result == _DENIED and revoked and kind == Answer.DISMISS:
             # A dismissed dialog after an auto-reset teaches nothing, as on first ask.
             return _ND

@@ -33,7 +33,6 @@ and notifies):
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
@@ -53,12 +52,12 @@ from n2net_privacy.permissions.prompt import (
     ensure_offered,
 )
 from n2net_privacy.permissions.status import (
-    ChangeListeners,
     Listener,
     Permission,
     PermissionChange,
     PermissionStatus,
     Platform,
+    StateChanges,
     Unsubscribe,
 )
 from n2net_privacy.permissions.user import ScriptedUser
@@ -256,8 +255,8 @@ class IOSPermissionProvider:
         self.usage_description = usage_description
         self.user: Responder = user if user is not None else ScriptedUser()
         self.prompt_gate = PromptGate()
-        self._lock = threading.Lock()
-        self._changes = ChangeListeners()
+        self._changes = StateChanges("ios permissions")
+        self._lock = self._changes.lock  # for reads that change nothing
         self._state = IOSContactsState()
         self._version = 0
         self._dialogs = 0
@@ -351,7 +350,7 @@ class IOSPermissionProvider:
         self._state = new
         self._version += 1
         _log.info("ios contacts: %s -> %s (app killed: %s)", old.status, new.status, app_killed)
-        self._changes.post(
+        self._changes.announce(
             PermissionChange(
                 Permission.CONTACTS,
                 old.status,
@@ -362,9 +361,8 @@ class IOSPermissionProvider:
         )
 
     def _settings_change(self, rule: _Rule) -> None:
-        with self._lock:
+        with self._changes.changing():
             self._apply(rule(self._state), app_killed=True)
-        self._changes.flush()
 
     def _show_alert(self, group: Permission) -> PermissionStatus:
         """Runs inside the prompt gate, without self._lock while the alert is up."""
@@ -380,12 +378,11 @@ class IOSPermissionProvider:
             version = self._version
         answer = self.user(prompt)
         ensure_offered(prompt, answer)
-        with self._lock:
+        with self._changes.changing():
             if self._version == version:
                 self._apply(ios_after_answer(before, answer), app_killed=False)
             # else: MDM changed things while the alert was up; its state stands.
             result = self._state.status
-        self._changes.flush()
         return result
 
     def _show_picker(self, group: Permission) -> PickerResult:
@@ -402,7 +399,7 @@ class IOSPermissionProvider:
             version = self._version
         answer = self.user(prompt)
         ensure_offered(prompt, answer)
-        with self._lock:
+        with self._changes.changing():
             if self._version != version:
                 # Settings (or MDM) changed access while the picker was up: it stands.
                 now = self._state
@@ -410,5 +407,4 @@ class IOSPermissionProvider:
             new, result = ios_after_picker(self._state, answer)
             # Choosing contacts from inside the app is not a Settings change.
             self._apply(new, app_killed=False)
-        self._changes.flush()
         return result

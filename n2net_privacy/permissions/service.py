@@ -44,7 +44,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Protocol
 
-from n2net_privacy.atomic_write import Fsync, os_error_name, write_atomically
+from n2net_privacy.atomic_write import Fsync, os_error_name
 from n2net_privacy.checks import ensure_open, require_type
 from n2net_privacy.consent import ConsentCore, Origin, Proposal, classify
 from n2net_privacy.consent.state import Kind
@@ -60,6 +60,7 @@ from n2net_privacy.permissions.status import (
     Unsubscribe,
 )
 from n2net_privacy.redact import get_logger
+from n2net_privacy.state_file import CorruptStateError, StateFile
 
 __all__ = [
     "JsonLearnedStatusStore",
@@ -117,12 +118,12 @@ class MemoryLearnedStatusStore:
 class JsonLearnedStatusStore:
     """Keeps learned statuses in a small JSON file that survives app restarts.
 
-    Saves go through :func:`~n2net_privacy.atomic_write.write_atomically`, so
-    a kill mid-save leaves either the old file or the new one; a save that
-    fails raises :class:`~n2net_privacy.errors.StorageError`. An unreadable
-    file is logged and treated as "nothing learned": the SDK then asks the
-    platform, which is always safe. ``fsync`` and ``read_file`` are
-    injectable so tests can fail the disk.
+    A :class:`~n2net_privacy.state_file.StateFile` of ``PLATFORM`` origin: a
+    kill mid-save leaves either the old file or the new one, a save that
+    fails raises :class:`~n2net_privacy.errors.StorageError`, and a missing,
+    corrupt or unreadable file is logged and means "nothing learned": the
+    SDK then asks the platform, which is always safe. ``fsync`` and
+    ``read_file`` are injectable so tests can fail the disk.
     """
 
     def __init__(
@@ -132,46 +133,37 @@ class JsonLearnedStatusStore:
         fsync: Fsync = os.fsync,
         read_file: Callable[[Path], bytes] = Path.read_bytes,
     ) -> None:
-        self.path = Path(path)
-        self._fsync = fsync
-        self._read_file = read_file
+        self._file = StateFile(
+            path, what="permission state", origin=Origin.PLATFORM,
+            fsync=fsync, read_file=read_file,
+        )
+        self.path = self._file.path
 
     def load(self) -> Learned:
-        try:
-            raw = json.loads(self._read_file(self.path).decode("utf-8"))
-        except FileNotFoundError:
-            return {}
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            _log.warning("ignoring unreadable permission state file: %s", type(exc).__name__)
-            return {}
-        if not isinstance(raw, dict) or raw.get("version") != _FORMAT_VERSION:
-            _log.warning("ignoring permission state file of an unknown format")
-            return {}
-        entries = raw.get("learned")
-        if not isinstance(entries, dict):
-            _log.warning("ignoring permission state file of an unknown format")
-            return {}
-        learned: Learned = {}
-        for key, value in entries.items():
-            try:
-                learned[Permission(key)] = PermissionStatus(value)
-            except (UnknownPermissionError, ValueError):
-                _log.warning("ignoring an unknown entry in the permission state file")
-        return learned
+        return self._file.load(_parse_learned, dict)
 
     def save(self, learned: Mapping[Permission, PermissionStatus]) -> None:
         body = {
             "version": _FORMAT_VERSION,
             "learned": {str(p): str(s) for p, s in sorted(learned.items())},
         }
-        data = json.dumps(body, sort_keys=True).encode("utf-8")
+        self._file.save(json.dumps(body, sort_keys=True).encode("utf-8"))
+
+
+def _parse_learned(raw: bytes) -> Learned:
+    document = json.loads(raw.decode("utf-8"))
+    if not isinstance(document, dict) or document.get("version") != _FORMAT_VERSION:
+        raise CorruptStateError("unknown format")
+    entries = document.get("learned")
+    if not isinstance(entries, dict):
+        raise CorruptStateError("unknown format")
+    learned: Learned = {}
+    for key, value in entries.items():
         try:
-            write_atomically(self.path, data, fsync=self._fsync)
-        except OSError as exc:
-            raise StorageError(
-                f"cannot save permission state to {self.path} ({os_error_name(exc)})",
-                path=str(self.path), errno=exc.errno,
-            ) from exc
+            learned[Permission(key)] = PermissionStatus(value)
+        except (UnknownPermissionError, ValueError):
+            _log.warning("ignoring an unknown entry in the permission state file")
+    return learned
 
 
 class PermissionService:

@@ -25,29 +25,26 @@ Flutter's permission_handler do.
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
+from n2net_privacy.consent.dispatcher import Dispatcher
 from n2net_privacy.errors import UnknownPermissionError
-from n2net_privacy.redact import get_logger
 
 __all__ = [
-    "ChangeListeners",
     "Listener",
     "Permission",
     "PermissionChange",
     "PermissionProvider",
     "PermissionStatus",
     "Platform",
+    "StateChanges",
     "Unsubscribe",
 ]
-
-_log = get_logger(__name__)
-
 
 class Permission(StrEnum):
     """A runtime permission the SDK may ask for.
@@ -166,48 +163,46 @@ class PermissionProvider(Protocol):
         ...
 
 
-class ChangeListeners:
-    """The listeners of one provider, called in the order changes happened.
+class StateChanges:
+    """A simulated provider's state lock, and its listeners through the consent dispatcher.
 
-    A provider *posts* a change while it still holds its own state lock, so
-    posting order is state order, then *flushes* after releasing that lock, so
-    a listener may call back into the provider. One thread delivers at a time;
-    a flush returns only once everything posted before it has been delivered.
-    A listener that raises is logged and skipped: the simulated OS does not
-    roll back a Settings change because an app callback failed.
+    A provider changes its state inside :meth:`changing` and announces each
+    change there (:meth:`announce`): the change takes its place in the
+    delivery order while the state lock is held, so listeners hear changes in
+    the order the state made them. They hear them after the lock is released,
+    through one serial :class:`~n2net_privacy.consent.dispatcher.Dispatcher`,
+    so a listener may call back into the provider; and :meth:`changing`
+    returns only once they have heard ("after ``request()`` returns, listeners
+    have heard"), except inside a listener, where a change it causes is
+    delivered after it returns. A listener that raises is logged and the
+    others still hear: the simulated OS does not roll back a Settings change
+    because an app callback failed.
     """
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._deliver = threading.RLock()
-        self._listeners: list[tuple[object, Listener]] = []
-        self._pending: deque[PermissionChange] = deque()
+    def __init__(self, name: str) -> None:
+        self.lock = threading.Lock()
+        self._dispatcher: Dispatcher[PermissionChange] = Dispatcher(name)
+        self._made: list[tuple[int, PermissionChange]] = []
 
     def subscribe(self, listener: Listener) -> Unsubscribe:
-        token = object()
-        with self._lock:
-            self._listeners.append((token, listener))
+        return self._dispatcher.subscribe(listener)
 
-        def unsubscribe() -> None:
-            with self._lock:
-                self._listeners = [entry for entry in self._listeners if entry[0] is not token]
+    @contextlib.contextmanager
+    def changing(self) -> Iterator[None]:
+        """Hold the state lock; then deliver what was announced under it, and wait."""
+        made: list[tuple[int, PermissionChange]] = []
+        try:
+            with self.lock:
+                try:
+                    yield
+                finally:
+                    made, self._made = self._made, []
+        finally:
+            for ticket, change in made:
+                self._dispatcher.fulfil(ticket, change)
+            if made:
+                self._dispatcher.wait_delivered(made[-1][0])
 
-        return unsubscribe
-
-    def post(self, change: PermissionChange) -> None:
-        with self._lock:
-            self._pending.append(change)
-
-    def flush(self) -> None:
-        with self._deliver:
-            while True:
-                with self._lock:
-                    if not self._pending:
-                        return
-                    change = self._pending.popleft()
-                    listeners = [listener for _, listener in self._listeners]
-                for listener in listeners:
-                    try:
-                        listener(change)
-                    except Exception:
-                        _log.exception("permission change listener failed")
+    def announce(self, change: PermissionChange) -> None:
+        """Queue ``change`` for the listeners. Call inside :meth:`changing` only."""
+        self._made.append((self._dispatcher.reserve(), change))
