@@ -36,8 +36,7 @@ toggle is never an exception: it is a value the app renders.
     │   ├── WireFormatError                 a body or reply that breaks wire contract v1
     │   └── KeyStoreError                   the at-rest key cannot be loaded or created
     ├── ClosedError                     an object used after its close()
-    ├── ServerNotRunningError           a loopback test server used before start() (also a
-    │                                   RuntimeError)
+    ├── ServerNotRunningError           a test server used before start() (also a RuntimeError)
     ├── ScenarioError                   a malformed QA scenario file (names the line)
     └── QAVerdict                       a QA tool's verdict on a server, raised to be caught
         ├── CheckFailed                     a conformance check's contract was broken

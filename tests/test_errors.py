@@ -49,7 +49,7 @@ def test_each_drawn_parent_is_the_real_base() -> None:
 
 
 @pytest.mark.parametrize(("name", "builtin"), [(n, b) for _, n, note in _drawn()
-                                               for b in (TypeError, ValueError)
+                                               for b in (TypeError, ValueError, RuntimeError)
                                                if f"also a {b.__name__}" in note])
 def test_the_also_notes_hold(name: str, builtin: type[Exception]) -> None:
     assert issubclass(getattr(errors, name), builtin)
