@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 import random
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -194,3 +196,14 @@ def test_every_accepted_date_form_gives_the_same_wait(
         "minus-zero": when.strftime("%a, %d %b %Y %H:%M:%S -0000"),
     }[form]
     assert parse_retry_after(header, now) == float(max(gap, 0))
+
+
+def test_the_retry_module_imports_no_network() -> None:
+    # Principle 8: a pure module loads neither httpx, httpcore, h11 nor egress.
+    code = (
+        "import sys, n2net_privacy.retry; "
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('httpx', 'httpcore', 'h11') "
+        "or m.startswith('n2net_privacy.egress')]; "
+        "assert not bad, bad"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
