@@ -9,6 +9,7 @@ from email.utils import format_datetime
 import pytest
 
 from n2net_privacy import retry
+from n2net_privacy.errors import InvalidArgumentError
 from n2net_privacy.gravatar import BackoffPolicy, parse_retry_after
 from n2net_privacy.gravatar.backoff import HostBackoff
 
@@ -74,3 +75,13 @@ def test_streak_doubles_until_an_answer_resets_it() -> None:
     assert (first, second) == (10.0, 20.0)
     backoff.answered("h")
     assert backoff.refused("h", None, NOW + 100) == 10.0
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"base": 0.0}, {"base": -1.0}, {"cap": -1.0}, {"max_wait": float("nan")},
+     {"max_attempts": 0}],
+)
+def test_a_nonsense_policy_is_refused_when_built(kwargs: dict[str, float]) -> None:
+    with pytest.raises(InvalidArgumentError, match="backoff"):
+        BackoffPolicy(**kwargs)  # type: ignore[arg-type]

@@ -10,9 +10,13 @@ in, never read here, so tests drive it with a fake clock.
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 from dataclasses import dataclass
+
+from n2net_privacy.checks import require_int, require_type
+from n2net_privacy.errors import InvalidArgumentError
 
 # The one Retry-After parser and backoff (shared with the uploader).
 from n2net_privacy.retry import backoff_delay, parse_retry_after
@@ -39,6 +43,16 @@ class BackoffPolicy:
     cap: float = 3600.0
     max_wait: float = 5.0
     max_attempts: int = 3
+
+    def __post_init__(self) -> None:
+        # Refused here, when the app builds it, not at the first 429 inside a fetch.
+        for name in ("base", "cap", "max_wait"):
+            value = getattr(self, name)
+            require_type(f"backoff.{name}", value, (int, float))
+            if not math.isfinite(value) or value < 0 or (name == "base" and value == 0):
+                wanted = "> 0" if name == "base" else ">= 0"
+                raise InvalidArgumentError(f"backoff.{name} must be finite and {wanted}")
+        require_int("backoff.max_attempts", self.max_attempts, 1)
 
     def delay(self, refusals: int, retry_after: float | None, rng: random.Random) -> float:
         """Seconds to keep the host closed after the ``refusals``-th refusal in a row."""
