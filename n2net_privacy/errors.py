@@ -8,16 +8,22 @@ toggle is never an exception: it is a value the app renders.
     ├── ConfigurationError              the app or SDK is set up wrongly
     │   ├── MissingUsageDescriptionError    iOS Info.plist lacks NSContactsUsageDescription
     │   ├── EgressPolicyError               a request the egress policy forbids
-    │   ├── StorageError                    a file the SDK keeps cannot be read or written
     │   ├── InvalidArgumentError            a bad argument value (also a ValueError)
     │   │   └── InvalidUrlError                 a configured URL the egress door refuses
-    │   └── InvalidArgumentTypeError        an argument of the wrong type (also a TypeError)
+    │   ├── InvalidArgumentTypeError        an argument of the wrong type (also a TypeError)
+    │   └── OutputError                     a CLI output path refused or unwritable (exit 2)
+    │       └── OutputExistsError               the path exists and overwriting was not asked
+    ├── StorageError                    a file the SDK keeps cannot be read or written
     ├── PermissionModelError            misuse of the permission simulation
     │   ├── UnknownPermissionError          a permission the platform has never heard of
     │   ├── InvalidTransitionError          a change the real platform would not allow
     │   └── UserScriptExhaustedError        a scripted user ran out of answers
     ├── AddressBookError                a malformed address book (names the record/line)
-    ├── ManifestError                   a privacy manifest the audit cannot read
+    │   └── VCardSyntaxError                a vCard line that breaks the grammar (.line, .card)
+    ├── AuditInputError                 an input of the privacy audit that cannot be used
+    │   ├── ManifestError                   a privacy manifest the audit cannot read
+    │   ├── HarError                        a capture that is not a readable HAR file (.entry)
+    │   └── DestinationPolicyError          a destinations policy file that cannot be used
     ├── PhoneNumberError                a number that cannot be normalized (.reason)
     ├── NetworkError                    network trouble; SDK features turn it into a value
     │   ├── NetworkTimeout                  the request timed out
@@ -30,10 +36,21 @@ toggle is never an exception: it is a value the app renders.
     │   ├── WireFormatError                 a body or reply that breaks wire contract v1
     │   └── KeyStoreError                   the at-rest key cannot be loaded or created
     ├── ClosedError                     an object used after its close()
-    └── ScenarioError                   a malformed QA scenario file (names the line)
+    ├── ServerNotRunningError           a test server used before start() (also a RuntimeError)
+    ├── ScenarioError                   a malformed QA scenario file (names the line)
+    └── QAVerdict                       a QA tool's verdict on a server, raised to be caught
+        ├── CheckFailed                     a conformance check's contract was broken
+        ├── CheckSkipped                    a conformance check could not be judged this run
+        └── BatchFailed                     a load-test batch without a 2xx, reported to Locust
 
 ``InvalidUrlError`` is also an ``EgressPolicyError``: the door's rules refused
-the URL, at construction rather than at the first request.
+the URL, at construction rather than at the first request. ``StorageError``
+is not a ``ConfigurationError``: a full disk or a read-only folder is the
+device's state, not a mistake in the app's setup.
+
+Classes defined elsewhere before are still importable from there
+(``n2net_privacy.audit.har.HarError``, ``n2net_privacy.cli._output.OutputError``,
+``n2net_privacy.testing.conformance.CheckFailed``, ...): the same objects.
 
 Every argument error names the parameter and says what to pass instead; it
 is also the built-in exception Python code expects for that mistake
@@ -57,10 +74,16 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AddressBookError",
+    "AuditInputError",
+    "BatchFailed",
+    "CheckFailed",
+    "CheckSkipped",
     "ClosedError",
     "ConfigurationError",
+    "DestinationPolicyError",
     "EgressPolicyError",
     "GravatarError",
+    "HarError",
     "InvalidArgumentError",
     "InvalidArgumentTypeError",
     "InvalidTransitionError",
@@ -73,15 +96,20 @@ __all__ = [
     "NetworkError",
     "NetworkTimeout",
     "ObliviousHttpError",
+    "OutputError",
+    "OutputExistsError",
     "PermissionModelError",
     "PhoneNumberError",
     "PinMismatchError",
+    "QAVerdict",
     "RelayTooLargeError",
     "ScenarioError",
+    "ServerNotRunningError",
     "StorageError",
     "UnknownPermissionError",
     "UploaderError",
     "UserScriptExhaustedError",
+    "VCardSyntaxError",
     "WireFormatError",
 ]
 
@@ -117,7 +145,7 @@ class EgressPolicyError(ConfigurationError):
         self.host = host
 
 
-class StorageError(ConfigurationError):
+class StorageError(N2NetPrivacyError):
     """A file the SDK keeps (Settings, learned permission state) cannot be read or written.
 
     A full disk (``ENOSPC``), a read-only or unwritable directory (``EACCES``,
@@ -125,7 +153,8 @@ class StorageError(ConfigurationError):
     ``errno`` is the operating system's error number when there is one. The
     message never quotes the file's content. Raised only where a change
     cannot count unless it is saved (a grant of consent); a revocation that
-    cannot be saved still holds and is reported instead of raised.
+    cannot be saved still holds and is reported instead of raised. Not a
+    :class:`ConfigurationError`: the app is set up right, the device is not.
     """
 
     def __init__(self, message: str, *, path: str, errno: int | None = None) -> None:
@@ -160,6 +189,18 @@ class InvalidArgumentTypeError(ConfigurationError, TypeError):
     Also a :class:`TypeError`. The message names the parameter, the type it
     wants and the type it got, never the value (it may be a phone number).
     """
+
+
+class OutputError(ConfigurationError):
+    """An output path that is refused or cannot be written; the CLI exits 2.
+
+    The message is the one line the user sees, naming the path. Also
+    importable as ``n2net_privacy.cli._output.OutputError``.
+    """
+
+
+class OutputExistsError(OutputError):
+    """``overwrite=False`` and the path already exists."""
 
 
 class ClosedError(N2NetPrivacyError):
@@ -212,10 +253,51 @@ class AddressBookError(N2NetPrivacyError):
         self.location = location
 
 
-class ManifestError(N2NetPrivacyError):
+class VCardSyntaxError(AddressBookError):
+    """A problem at ``line`` (1-based), in card ``card`` if inside one. Quotes no value.
+
+    ``reason`` says what is wrong. The vCard reader turns it into an
+    :class:`AddressBookError` naming the file, or into a dropped value.
+    Also importable as ``n2net_privacy.contacts.vcard_lines.VCardSyntaxError``.
+    """
+
+    def __init__(self, reason: str, line: int, card: int | None = None) -> None:
+        where = f"card {card} (line {line})" if card is not None else f"line {line}"
+        super().__init__(reason, source="<vcard>", location=where)
+        self.reason = reason
+        self.line = line
+        self.card = card
+
+
+class AuditInputError(N2NetPrivacyError):
+    """An input of the privacy audit (manifest, HAR capture, destinations policy) is unusable.
+
+    The message names the file and what is wrong with it, never its content.
+    """
+
+
+class ManifestError(AuditInputError):
     """A privacy manifest (``PrivacyInfo.xcprivacy`` or Data safety JSON) that cannot be used.
 
     The message names the file and what is wrong with it.
+    """
+
+
+class HarError(AuditInputError):
+    """A capture that is not a readable HAR file. ``entry`` is the index, when known.
+
+    Also importable as ``n2net_privacy.audit.har.HarError``.
+    """
+
+    def __init__(self, message: str, *, entry: int | None = None) -> None:
+        super().__init__(f"entry {entry}: {message}" if entry is not None else message)
+        self.entry = entry
+
+
+class DestinationPolicyError(AuditInputError):
+    """A destinations policy file that cannot be used; the message says where and why.
+
+    Also importable as ``n2net_privacy.audit.destinations.DestinationPolicyError``.
     """
 
 
@@ -307,3 +389,30 @@ class ScenarioError(N2NetPrivacyError):
         super().__init__(f"line {line}: {message}" if line is not None else message)
         self.line = line
         self.problem = message
+
+
+class ServerNotRunningError(N2NetPrivacyError, RuntimeError):
+    """A loopback test server's address was asked for before ``start()`` or after ``close()``.
+
+    Also a :class:`RuntimeError`, which it was before it joined the tree.
+    """
+
+
+class QAVerdict(N2NetPrivacyError):
+    """A QA tool's verdict on a server under test, raised to be caught by the tool itself.
+
+    Not an SDK failure: the conformance runner turns these into a check's
+    result, and the Locust user hands them to Locust's statistics.
+    """
+
+
+class CheckFailed(QAVerdict):
+    """The server broke the check's contract sentence; the message says how."""
+
+
+class CheckSkipped(QAVerdict):
+    """The check could not be judged in this run; the message says why."""
+
+
+class BatchFailed(QAVerdict):
+    """A batch attempt that did not end in 2xx; the message is the status, never the body."""

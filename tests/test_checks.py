@@ -330,6 +330,8 @@ VALUE_MISTAKES: list[tuple[str, Call, list[str]]] = [
      ["unknown rating this value"]),
     ("duration negative", lambda p: _using_uploader(p, lambda u: u.record_call(NUMBER, -1)),
      ["duration_s must be an int from 0 to"]),
+    ("duration past int32", lambda p: _using_uploader(p, lambda u: u.record_call(NUMBER, 2**31)),
+     ["duration_s must be an int from 0 to"]),
     ("no server keys", lambda p: _uploader(p, server_key=[]), ["server_key"]),
     ("queue bound 0", lambda p: _uploader(p, max_queue_bytes=0),
      ["max_queue_bytes must be an int >= 1, not 0"]),
@@ -357,6 +359,8 @@ def test_a_bad_value_is_the_sdks_value_error(
     with pytest.raises(ValueError) as info:
         call(tmp_path)
     assert isinstance(info.value, N2NetPrivacyError)
+    if "duration" in str(info.value):  # issue 24: not an UploaderError
+        assert isinstance(info.value, InvalidArgumentError)
     for fragment in expected:
         assert fragment in str(info.value)
     assert "2155552671" not in str(info.value)

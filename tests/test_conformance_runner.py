@@ -391,6 +391,9 @@ MUTANTS: dict[str, tuple[Callable[[Reference], Handle], set[str]]] = {
     "sends a Retry-After the SDK cannot read": (
         _throttling("in a moment"), {"retry-after-parseable"},
     ),
+    "sends decimal seconds in Retry-After (not 1*DIGIT)": (
+        _throttling("0.5"), {"retry-after-parseable"},
+    ),
     "redirects a request without the app key to http": (
         _redirecting_unauthenticated, {"wrong-app-key-refused", "no-http-redirect"},
     ),
@@ -447,7 +450,6 @@ def test_a_slow_reply_fails_only_the_timeout_check() -> None:
     ("retry_after", "wait"),
     [
         ("2", 2.0),
-        ("0.5", 0.5),
         # An HTTP date 30 s ahead: honoured, but the kit waits at most max_wait_s (10 s).
         (email.utils.format_datetime(NOW + dt.timedelta(seconds=30), usegmt=True), 10.0),
     ],

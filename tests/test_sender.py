@@ -310,7 +310,6 @@ def _retry_after(value: str) -> EgressResponse:
     ("header", "delay"),
     [
         ("7", 7.0),
-        ("1.5", 1.5),
         (format_datetime(NOW + timedelta(seconds=30), usegmt=True), 30.0),
         ("3600", 60.0),  # capped
         (format_datetime(NOW + timedelta(hours=2), usegmt=True), 60.0),

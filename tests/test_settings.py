@@ -59,9 +59,10 @@ def test_a_malformed_file_means_everything_off(tmp_path: Path, content: str) -> 
     assert Settings(path).gravatar_enabled is False
 
 
-def test_an_unreadable_path_is_a_configuration_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigurationError):
+def test_an_unreadable_path_is_a_storage_error_not_configuration(tmp_path: Path) -> None:
+    with pytest.raises(StorageError) as raised:
         Settings(tmp_path)  # a directory
+    assert not isinstance(raised.value, ConfigurationError)
 
 
 # Each step: (key, value to set) -> events the listener must see.
@@ -157,7 +158,7 @@ def test_consent_counts_only_once_saved(tmp_path: Path) -> None:
     settings.subscribe(seen.append)
     with pytest.raises(StorageError, match="cannot save") as raised:
         settings.gravatar_enabled = True
-    assert isinstance(raised.value, ConfigurationError)
+    assert not isinstance(raised.value, ConfigurationError)  # the disk, not the setup
     assert settings.gravatar_enabled is False
     assert seen == []
 

@@ -26,16 +26,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from n2net_privacy.errors import N2NetPrivacyError
+from n2net_privacy.errors import DestinationPolicyError  # the one tree; importable here too
 
 __all__ = ["Destination", "DestinationPolicy", "DestinationPolicyError"]
 
 _MAX_POLICY_BYTES = 1024 * 1024
 _KNOWN_KEYS = {"host", "purpose", "ports"}
-
-
-class DestinationPolicyError(N2NetPrivacyError):
-    """A destinations policy file that cannot be used; the message says where and why."""
 
 
 @dataclass(frozen=True, slots=True)

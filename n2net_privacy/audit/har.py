@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 from urllib.parse import quote_plus, urlsplit
 
-from n2net_privacy.errors import N2NetPrivacyError
+from n2net_privacy.errors import HarError  # defined in the one tree; importable here too
 
 __all__ = [
     "DEFAULT_MAX_ENTRY_BYTES",
@@ -48,14 +48,6 @@ _CHUNK = 1024 * 1024
 _STRUCTURAL = re.compile(r'["{}\[\],:]')
 _STRING_END = re.compile(r'["\\]')
 _ENTRIES_PATH = ("log", "entries")
-
-
-class HarError(N2NetPrivacyError):
-    """A capture that is not a readable HAR file. ``entry`` is the index, when known."""
-
-    def __init__(self, message: str, *, entry: int | None = None) -> None:
-        super().__init__(f"entry {entry}: {message}" if entry is not None else message)
-        self.entry = entry
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ from typing import Any, Protocol, TextIO
 
 from n2net_privacy.audit.findings import DataFlow, Finding, ManifestCheck, Rule
 from n2net_privacy.egress_policy import AuditEntry, AuditLog
+from n2net_privacy.errors import InvalidArgumentError
 from n2net_privacy.redact import scrub
 from n2net_privacy.wording import plural
 
@@ -222,7 +223,7 @@ class PrivacyReport:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PrivacyReport:
         if data.get("format") != REPORT_FORMAT:
-            raise ValueError(f"not a {REPORT_FORMAT} document")
+            raise InvalidArgumentError(f"not a {REPORT_FORMAT} document")
         return cls(
             title=str(data["title"]),
             generated_at=float(data["generated_at"]),

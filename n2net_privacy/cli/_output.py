@@ -59,7 +59,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Literal, TextIO, cast, overload
 
 from n2net_privacy.atomic_write import os_error_name, replacing
-from n2net_privacy.errors import ConfigurationError
+from n2net_privacy.errors import OutputError, OutputExistsError  # the one tree; here too
 from n2net_privacy.wording import in_user_terms
 
 if TYPE_CHECKING:
@@ -102,17 +102,6 @@ def error_line(command: str | None, message: str) -> str:
 def error(command: str | None, message: str, stderr: TextIO) -> None:
     """Write :func:`error_line` to ``stderr``."""
     stderr.write(error_line(command, message) + "\n")
-
-
-class OutputError(ConfigurationError):
-    """An output path that is refused or cannot be written; the CLI exits 2.
-
-    The message is the one line the user sees, naming the path.
-    """
-
-
-class OutputExistsError(OutputError):
-    """``overwrite=False`` and the path already exists."""
 
 
 def is_stdout(arg: PathArg | None) -> bool:

@@ -28,6 +28,9 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+# Defined in the one tree (an AddressBookError); importable here too.
+from n2net_privacy.errors import VCardSyntaxError
+
 __all__ = [
     "ContentLine",
     "RawCard",
@@ -41,16 +44,6 @@ _NAME = re.compile(r"(?:([A-Za-z0-9-]+)\.)?([A-Za-z0-9-]+)")
 _BASE64_CHUNK = re.compile(r"[A-Za-z0-9+/=]+")
 _BAD_QP = re.compile(r"=(?![0-9A-Fa-f]{2})")
 _ENCODINGS = frozenset({"BASE64", "B", "QUOTED-PRINTABLE", "8BIT", "7BIT"})
-
-
-class VCardSyntaxError(Exception):
-    """A problem at ``line`` (1-based), in card ``card`` if inside one. Quotes no value."""
-
-    def __init__(self, reason: str, line: int, card: int | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.line = line
-        self.card = card
 
 
 @dataclass(slots=True)

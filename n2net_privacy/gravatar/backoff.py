@@ -1,6 +1,8 @@
 """Per-host back-off after a 429 or 503, so a busy Gravatar is not hammered.
 
-:class:`BackoffPolicy` and :func:`parse_retry_after` are pure.
+:class:`BackoffPolicy` is pure; ``Retry-After`` parsing and the jittered
+backoff are :mod:`n2net_privacy.retry`'s (``parse_retry_after`` is
+re-exported here under its old name).
 :class:`HostBackoff` is the small thread-safe state ("host X is closed
 until T") the fetcher consults before every request. Time is always passed
 in, never read here, so tests drive it with a fake clock.
@@ -8,10 +10,16 @@ in, never read here, so tests drive it with a fake clock.
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
+
+from n2net_privacy.checks import require_int, require_type
+from n2net_privacy.errors import InvalidArgumentError
+
+# The one Retry-After parser and backoff (shared with the uploader).
+from n2net_privacy.retry import backoff_delay, parse_retry_after
 
 __all__ = ["REFUSAL_STATUSES", "BackoffPolicy", "HostBackoff", "parse_retry_after"]
 
@@ -19,34 +27,16 @@ __all__ = ["REFUSAL_STATUSES", "BackoffPolicy", "HostBackoff", "parse_retry_afte
 REFUSAL_STATUSES = frozenset({429, 503})
 
 
-def parse_retry_after(value: str | None, now: float) -> float | None:
-    """Seconds to wait from a ``Retry-After`` value (delta-seconds or HTTP-date).
-
-    Returns None when absent or unparseable; a date in the past gives 0.
-    """
-    if value is None:
-        return None
-    text = value.strip()
-    if text.isascii() and text.isdigit():
-        return float(int(text))
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    if when.tzinfo is None:
-        return None
-    return max(0.0, when.timestamp() - now)
-
-
 @dataclass(frozen=True, slots=True)
 class BackoffPolicy:
     """How long a host stays closed after a refusal, and how long a fetch waits.
 
-    ``Retry-After`` wins when present (capped at ``cap``); otherwise the wait
-    doubles per consecutive refusal from ``base`` with "equal jitter" (half
-    fixed, half random). A fetch sleeps for a closed host only when it reopens
-    within ``max_wait``; otherwise it returns "no avatar" at once, so the app
-    is never held up. ``max_attempts`` bounds the requests one fetch makes.
+    A positive ``Retry-After`` wins (capped at ``cap``); otherwise the wait
+    doubles per consecutive refusal from ``base`` with the SDK's one "full
+    jitter" (:func:`n2net_privacy.retry.backoff_delay`). A fetch sleeps for a
+    closed host only when it reopens within ``max_wait``; otherwise it
+    returns "no avatar" at once, so the app is never held up.
+    ``max_attempts`` bounds the requests one fetch makes.
     """
 
     base: float = 1.0
@@ -54,12 +44,21 @@ class BackoffPolicy:
     max_wait: float = 5.0
     max_attempts: int = 3
 
+    def __post_init__(self) -> None:
+        # Refused here, when the app builds it, not at the first 429 inside a fetch.
+        for name in ("base", "cap", "max_wait"):
+            value = getattr(self, name)
+            require_type(f"backoff.{name}", value, (int, float))
+            if not math.isfinite(value) or value < 0 or (name == "base" and value == 0):
+                wanted = "> 0" if name == "base" else ">= 0"
+                raise InvalidArgumentError(f"backoff.{name} must be finite and {wanted}")
+        require_int("backoff.max_attempts", self.max_attempts, 1)
+
     def delay(self, refusals: int, retry_after: float | None, rng: random.Random) -> float:
         """Seconds to keep the host closed after the ``refusals``-th refusal in a row."""
-        if retry_after is not None:
-            return min(max(retry_after, 0.0), self.cap)
-        exponential = min(self.cap, self.base * 2.0 ** max(refusals - 1, 0))
-        return exponential / 2 + rng.random() * exponential / 2
+        return backoff_delay(
+            max(refusals - 1, 0), retry_after, rng, base=self.base, cap=self.cap
+        )
 
 
 class HostBackoff:

@@ -18,7 +18,12 @@ from typing import TYPE_CHECKING, Any
 from cryptography.hazmat.primitives.asymmetric import x25519
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 
-from n2net_privacy.errors import ConfigurationError, KeyConfigMismatchError, WireFormatError
+from n2net_privacy.errors import (
+    ConfigurationError,
+    InvalidArgumentTypeError,
+    KeyConfigMismatchError,
+    WireFormatError,
+)
 from n2net_privacy.ohttp.keyconfig import (
     AEAD_AES_128_GCM,
     AEAD_AES_256_GCM,
@@ -131,7 +136,7 @@ def _as_x25519(key: x25519.X25519PrivateKey | bytes, what: str) -> x25519.X25519
         return key
     if isinstance(key, bytes | bytearray) and len(key) == 32:
         return x25519.X25519PrivateKey.from_private_bytes(bytes(key))
-    raise TypeError(f"{what} must be an X25519PrivateKey or 32 raw bytes")
+    raise InvalidArgumentTypeError(f"{what} must be an X25519PrivateKey or 32 raw bytes")
 
 
 @dataclass(frozen=True, slots=True)

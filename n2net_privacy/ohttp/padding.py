@@ -20,6 +20,8 @@ and refuse anything else after the message.
 
 from __future__ import annotations
 
+from n2net_privacy.errors import InvalidArgumentError
+
 __all__ = ["MAX_BUCKET", "MIN_BUCKET", "bucket_for", "pad"]
 
 MIN_BUCKET = 1024
@@ -29,7 +31,7 @@ MAX_BUCKET = 512 * 1024
 def bucket_for(length: int) -> int:
     """The padded size of a message of ``length`` bytes."""
     if length < 0:
-        raise ValueError("a message length cannot be negative")
+        raise InvalidArgumentError("a message length cannot be negative")
     if length > MAX_BUCKET:
         return -(-length // MAX_BUCKET) * MAX_BUCKET
     bucket = MIN_BUCKET

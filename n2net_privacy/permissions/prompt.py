@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TypeVar, cast
 
-from n2net_privacy.errors import InvalidTransitionError
+from n2net_privacy.errors import InvalidArgumentTypeError, InvalidTransitionError
 from n2net_privacy.permissions.status import Permission, Platform
 
 __all__ = [
@@ -62,7 +62,9 @@ class SelectContacts:
     def __init__(self, ids: Iterable[str] = ()) -> None:
         if isinstance(ids, str):
             # A bare string would silently become a set of characters.
-            raise TypeError("SelectContacts takes an iterable of contact ids, not one string")
+            raise InvalidArgumentTypeError(
+                "SelectContacts takes an iterable of contact ids, not one string"
+            )
         object.__setattr__(self, "ids", frozenset(ids))
 
 

@@ -77,7 +77,7 @@ class JsonPositions:
         self.duplicates: list[JsonPath] = []
         end = self._value(self._skip(0), ())
         if self._skip(end) != len(text):
-            raise ValueError("trailing data after the JSON document")
+            raise ScenarioError("trailing data after the JSON document", line=self._line(end))
 
     def line_of(self, path: Sequence[str | int]) -> int:
         key = tuple(path)

@@ -10,6 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Self
 
+from n2net_privacy.errors import ServerNotRunningError
+
 __all__ = ["LoopbackServer", "read_body", "reply"]
 
 Route = Callable[[BaseHTTPRequestHandler], None]
@@ -142,5 +144,5 @@ class LoopbackServer:
     @property
     def url(self) -> str:
         if self._server is None:
-            raise RuntimeError(f"{type(self).__name__} is not running")
+            raise ServerNotRunningError(f"{type(self).__name__} is not running: start() it first")
         return f"http://{self._host}:{self._server.server_address[1]}"

@@ -27,6 +27,7 @@ from n2net_privacy.audit import (
     report_for,
 )
 from n2net_privacy.egress import Egress, EgressPolicy, Purpose
+from n2net_privacy.errors import InvalidArgumentError
 from n2net_privacy.manifest import DeclaredManifest
 from n2net_privacy.uploader.sealing import PrivateKey
 from n2net_privacy.wording import plural
@@ -114,7 +115,7 @@ class AuditedEgress(Egress):
         proves nothing. ``expect_requests(min=0)`` opts out.
         """
         if min < 0:
-            raise ValueError("min must be >= 0")
+            raise InvalidArgumentError("min must be >= 0")
         with self._lock:
             self._min_requests = min
 

@@ -32,6 +32,8 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from n2net_privacy.errors import ServerNotRunningError
+
 __all__ = [
     "Fault",
     "FaultKind",
@@ -292,7 +294,7 @@ class GravatarStandIn:
     @property
     def port(self) -> int:
         if self._server is None:
-            raise RuntimeError("the stand-in is not running")
+            raise ServerNotRunningError("the stand-in is not running: start() it first")
         return int(self._server.server_address[1])
 
     @property

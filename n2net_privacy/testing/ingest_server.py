@@ -33,6 +33,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from n2net_privacy.errors import InvalidArgumentError
 from n2net_privacy.testing.ingest_endpoint import IngestEndpoint, Reply, error_reply
 from n2net_privacy.testing.ingest_store import EventStore
 from n2net_privacy.uploader.wire import EVENTS_PATH, ServerKeyPair, WireEvent
@@ -172,7 +173,7 @@ class IngestServer:
     ) -> None:
         pairs = (keys,) if isinstance(keys, ServerKeyPair) else tuple(keys)
         if not pairs:
-            raise ValueError("IngestServer needs at least one key pair")
+            raise InvalidArgumentError("IngestServer needs at least one key pair")
         self._tls = tls
         self.idle_timeout_s = idle_timeout_s
         self._max_body_bytes = max_body_bytes

@@ -39,7 +39,7 @@ from locust import User, events, task
 from locust.env import Environment
 from locust.runners import WorkerRunner
 
-from n2net_privacy.errors import ConfigurationError
+from n2net_privacy.errors import BatchFailed, ConfigurationError  # BatchFailed: importable here too
 from n2net_privacy.testing.fleet import (
     Device,
     DeviceConfig,
@@ -154,10 +154,6 @@ class _LocustMetrics:
             entry.log(0, 0)
             if failure is not None:
                 stats.log_error(EVENTS, name, failure)
-
-
-class BatchFailed(Exception):
-    """A batch attempt that did not end in 2xx; the message is the status, never the body."""
 
 
 def _config(environment: Environment, host: str) -> tuple[DeviceConfig, Plan]:

@@ -18,19 +18,17 @@ network error, timeout, no status      RETRY
 
 A 401 is a configuration problem of the client (a rotated server key, a
 revoked app key), never a property of the events: they stay queued until
-the configuration is fixed.
+the configuration is fixed. ``Retry-After`` and the backoff live in
+:mod:`n2net_privacy.retry`, shared with the Gravatar fetcher.
 """
 
 from __future__ import annotations
 
-import math
-import random
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from http import HTTPStatus
 
-from n2net_privacy.errors import InvalidArgumentError
+# The one Retry-After parser and backoff, re-exported under their old names.
+from n2net_privacy.retry import backoff_delay, parse_retry_after
 
 __all__ = [
     "Outcome",
@@ -40,10 +38,6 @@ __all__ = [
     "parse_retry_after",
 ]
 
-DEFAULT_BASE = 0.5
-DEFAULT_CAP = 60.0
-# 2.0 ** 1024 overflows a float; far past the cap anyway.
-_MAX_EXPONENT = 64
 _FINAL_5XX = frozenset({HTTPStatus.NOT_IMPLEMENTED, HTTPStatus.HTTP_VERSION_NOT_SUPPORTED})
 
 
@@ -123,61 +117,3 @@ _RFC9110_PHRASES = {
     416: "range not satisfiable",
     422: "unprocessable content",
 }
-
-
-def parse_retry_after(value: str | None, now: datetime) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header, or ``None`` if unusable.
-
-    Accepts delay-seconds (``"120"``, and decimals like ``"1.5"``) and an
-    HTTP date (``"Wed, 21 Oct 2026 07:28:00 GMT"``), measured from ``now``.
-    Negative values, dates in the past, non-finite numbers and garbage give
-    ``None`` so the caller falls back to its own backoff.
-
-    >>> parse_retry_after("2", datetime(2026, 1, 1, tzinfo=UTC))
-    2.0
-    """
-    if value is None:
-        return None
-    text = value.strip()
-    if not text:
-        return None
-    if text[0].isascii() and (text[0].isdigit() or text[0] in "+-."):
-        try:
-            seconds = float(text)
-        except ValueError:
-            pass  # "21 Oct 2026 07:28:00 GMT" starts with a digit too
-        else:
-            return seconds if math.isfinite(seconds) and seconds >= 0 else None
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:  # RFC 9110 dates are GMT; "-0000" parses as naive.
-        when = when.replace(tzinfo=UTC)
-    if now.tzinfo is None:
-        now = now.replace(tzinfo=UTC)
-    seconds = (when - now).total_seconds()
-    return seconds if seconds >= 0 else None
-
-
-def backoff_delay(
-    attempt: int,
-    retry_after: float | None,
-    rng: random.Random,
-    base: float = DEFAULT_BASE,
-    cap: float = DEFAULT_CAP,
-) -> float:
-    """Seconds to wait before retry number ``attempt + 1`` (``attempt`` >= 0).
-
-    A positive ``retry_after`` from the server wins, capped at ``cap``.
-    Otherwise "full jitter": uniform in ``[0, min(cap, base * 2**attempt)]``,
-    which spreads a crowd of clients that failed together.
-    """
-    if attempt < 0:
-        raise InvalidArgumentError("attempt must be >= 0")
-    if base <= 0 or cap < 0:
-        raise InvalidArgumentError("base must be > 0 and cap >= 0")
-    if retry_after is not None and math.isfinite(retry_after) and retry_after > 0:
-        return min(retry_after, cap)
-    ceiling = min(cap, base * 2.0 ** min(attempt, _MAX_EXPONENT))
-    return rng.uniform(0.0, ceiling)

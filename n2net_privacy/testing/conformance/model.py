@@ -17,7 +17,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Generic, Protocol, TypeVar
 
-from n2net_privacy.errors import ConfigurationError
+# CheckFailed and CheckSkipped are defined in the one tree; importable here too.
+from n2net_privacy.errors import CheckFailed, CheckSkipped, ConfigurationError
 from n2net_privacy.uploader.sealing import ServerKey
 from n2net_privacy.uploader.sendconfig import SenderConfig
 
@@ -36,14 +37,6 @@ __all__ = [
 
 #: Twice the reference server's default limit (1 MiB), four times the SDK's largest body.
 DEFAULT_OVERSIZE_BYTES = 2 * 1024 * 1024
-
-
-class CheckFailed(Exception):
-    """The server broke the check's contract sentence; the message says how."""
-
-
-class CheckSkipped(Exception):
-    """The check could not be judged in this run; the message says why."""
 
 
 class Verdict(StrEnum):

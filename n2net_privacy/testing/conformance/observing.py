@@ -16,9 +16,9 @@ from urllib.parse import urlsplit
 from pydantic import ValidationError
 
 from n2net_privacy.openapi import ERROR_CODES, ErrorReply
+from n2net_privacy.retry import parse_retry_after
 from n2net_privacy.testing.conformance.model import Check, CheckFailed, CheckSkipped
 from n2net_privacy.testing.conformance.session import Exchange, Session
-from n2net_privacy.uploader.policy import parse_retry_after
 from n2net_privacy.wording import plural
 
 __all__ = ["OBSERVING"]
@@ -158,7 +158,7 @@ OBSERVING: tuple[Check[Session], ...] = (
     Check(
         "retry-after-parseable",
         "Retry-After on 429 and 503 gives seconds or an HTTP date that the SDK's parser"
-        " (n2net_privacy.uploader.policy.parse_retry_after) reads. Judged on the 429 and 503"
+        " (n2net_privacy.retry.parse_retry_after) reads. Judged on the 429 and 503"
         " replies the run meets; skipped when it meets none.",
         retry_after_parseable,
         observes=True,

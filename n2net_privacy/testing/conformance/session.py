@@ -22,9 +22,10 @@ from typing import Any, Protocol
 
 from n2net_privacy.egress_policy import EgressResponse
 from n2net_privacy.errors import NetworkError, NetworkTimeout, WireFormatError
+from n2net_privacy.retry import backoff_delay, parse_retry_after
 from n2net_privacy.testing.conformance.model import CheckFailed, KitRuntime, Target
 from n2net_privacy.uploader.body import error_code
-from n2net_privacy.uploader.policy import Outcome, backoff_delay, classify, parse_retry_after
+from n2net_privacy.uploader.policy import Outcome, classify
 from n2net_privacy.uploader.wire import (
     EVENTS_PATH,
     EventBatch,
