@@ -48,6 +48,7 @@ _CHUNK = 1024 * 1024
 _STRUCTURAL = re.compile(r'["{}\[\],:]')
 _STRING_END = re.compile(r'["\\]')
 _ENTRIES_PATH = ("log", "entries")
+_DECODER = json.JSONDecoder()
 
 
 class HarError(N2NetPrivacyError):
@@ -238,12 +239,14 @@ class _Scanner:
             self.skipping_from = None
             return OversizedEntry(index, size)
         assert self.entry_start is not None
-        raw = self.buf[self.entry_start : end]
-        self.entry_start = None
+        start, self.entry_start = self.entry_start, None
         try:
-            value = json.loads(raw)
+            # Decoded in place: a slice of the buffer would be one more copy of the entry.
+            value, stop = _DECODER.raw_decode(self.buf, start)
         except (json.JSONDecodeError, RecursionError) as exc:
             raise HarError("is not valid JSON", entry=index) from exc
+        if stop != end:
+            raise HarError("is not valid JSON", entry=index)
         if not isinstance(value, dict):
             raise HarError("is not an object", entry=index)
         return value

@@ -39,6 +39,11 @@ MAX_JSON_DEPTH = 64
 _MAX_EMBEDDED = 4
 _MAX_PARTS = 64
 _HEAD_CHARS = 1024 * 1024
+MAX_STRUCTURED_CHARS = 1024 * 1024
+"""A body longer than this (after decompression) is searched as text, not parsed.
+
+Its findings name the place ``body``, not a JSON path or a form field.
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,6 +281,11 @@ def body_fields(request: OutgoingRequest) -> Iterator[Field]:
                     note=f"more than {MAX_DECOMPRESSED_BYTES // (1024 * 1024)} MiB decompressed")
         # Already a finding; the head is still searched, the rest is not worth the time.
         yield Field("body", (), unwrapped.text[:_HEAD_CHARS], unwrapped.encoding)
+        return
+    if len(unwrapped.text) > MAX_STRUCTURED_CHARS:
+        # Parsed, a large JSON or multipart body costs many times its size: it is
+        # searched as text instead, window by window, and its findings name ``body``.
+        yield Field("body", (), unwrapped.text, unwrapped.encoding)
         return
     if kind.startswith("multipart/") and unwrapped.encoding is not Encoding.GZIP:
         fields = list(_multipart(body, content_type, None))

@@ -214,8 +214,9 @@ def _scan(
         with ExitStack() as stack, capture.open("rb") as stream:
             on_progress = _progress(capture, stack, quiet, stderr)
             tick = (lambda _chars: on_progress(stream.tell())) if on_progress else None
-            for index, entry in enumerate(iter_entries(stream, on_progress=tick)):
-                count += 1
+            # No enumerate(): its reused result tuple would keep the last entry alive.
+            for entry in iter_entries(stream, on_progress=tick):
+                index, count = count, count + 1
                 if isinstance(entry, OversizedEntry):
                     audit.oversized(entry)
                     continue
