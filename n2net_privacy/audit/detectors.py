@@ -171,7 +171,7 @@ _MIN_TOKEN = 3
 _MIN_NUMBER_DIGITS = 6
 _CACHED_LENGTH = 256
 _CACHE_ENTRIES = 8192
-WINDOW_CHARS = 256 * 1024
+WINDOW_CHARS = 64 * 1024
 """A text longer than this is scanned in overlapping windows (:meth:`PiiDetector.scan_windows`)."""
 # The longest value on the wire, from the longest value of the book: base64 of
 # percent-encoded UTF-8 (4/3 x 9) or HTML entities (10 per character) stay under 16x.
