@@ -26,7 +26,10 @@ text, whatever the size of the book:
 
 Every layer from :func:`~n2net_privacy.audit.decoding.expand` is searched,
 so percent-encoded and base64 (standard or URL-safe, at any offset) values
-are found too. A :class:`PiiMatch` carries only the redacted form.
+are found too. A text longer than :data:`WINDOW_CHARS` is searched in
+overlapping windows (:meth:`PiiDetector.scan_windows`), so the memory a scan
+takes does not grow with the text. A :class:`PiiMatch` carries only the
+redacted form.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from n2net_privacy.phone import load_phone_metadata
 from n2net_privacy.redact import redact_email, redact_name, redact_phone
 
 __all__ = [
+    "WINDOW_CHARS",
     "AddressBookPii",
     "ContactLike",
     "PhoneLike",

@@ -5,9 +5,10 @@ Proxyman or mitmproxy (``savehar``) and audits it against the test device's
 address book. Captures of a long session run to gigabytes, so this module
 never loads the file: :func:`iter_entries` scans the JSON text with a small
 structural tokenizer, cuts out each element of ``log.entries`` and decodes
-only that element. The reader holds about three copies of the largest entry
-(its text, the parsed entry, the body as bytes), and lets go of the text
-before the entry is audited; an entry over ``max_entry_bytes`` is reported
+only that element, in place in its buffer (no slice of it). The reader holds
+at most two copies of the largest entry at once (its text and the parsed
+entry), and lets go of the text before the entry is turned into bytes and
+audited; an entry over ``max_entry_bytes`` is reported
 as :class:`OversizedEntry` (a "not inspected" finding for the auditor),
 never silently skipped.
 

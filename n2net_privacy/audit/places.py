@@ -6,8 +6,11 @@ body as text) and its text. Keys are kept raw in :attr:`Field.keys`: a key can
 itself be the leaked value, so the auditor labels a place only after checking
 its keys. A body is inflated and read as text first
 (:func:`~n2net_privacy.audit.decoding.unwrap_body`); JSON inside JSON strings
-is parsed too. What cannot be inspected fully (too large, too deep) becomes a
-field with a :attr:`Field.note`, which the auditor reports.
+is parsed too. A body over :data:`MAX_STRUCTURED_CHARS` (1 MiB) is not parsed
+but kept as one text field, ``body``, which the detectors search in windows:
+parsing would cost many times its size. What cannot be inspected fully (too
+large, too deep) becomes a field with a :attr:`Field.note`, which the auditor
+reports.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from n2net_privacy.audit.decoding import MAX_DECOMPRESSED_BYTES, Encoding, unwra
 from n2net_privacy.egress_policy import OutgoingRequest
 
 __all__ = [
+    "MAX_STRUCTURED_CHARS",
     "Field",
     "body_fields",
     "header",

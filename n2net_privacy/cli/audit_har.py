@@ -12,9 +12,11 @@ With ``--manifest`` (a file from ``n2net-privacy manifest``), SDK traffic the
 privacy manifest does not declare is a ``manifest.undeclared`` finding.
 
 The capture is read an entry at a time and the request rows of the report
-are kept on disk and written out a row at a time, so memory is the fixed cost
-plus a few times the largest entry plus the findings (docs/qa-real-devices.md
-has the measured figures); on a terminal a progress bar shows how far it got.
+are kept on disk and written out a row at a time, and a long body is searched
+in 64 KiB windows, so peak memory is the fixed cost plus twice the largest
+entry (its body as bytes and as text) plus about 2 MiB, plus the findings
+(docs/qa-real-devices.md has the measured figures); on a terminal a progress
+bar shows how far it got.
 Every input is checked before the scan starts: the capture, the book, the
 policy, the manifest, ``--region`` (refused as ``normalize`` refuses it) and
 the report paths. Reports, their output rules (``--json -`` is stdout) and
