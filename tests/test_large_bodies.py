@@ -140,3 +140,14 @@ def test_a_large_gzip_body_is_inflated_and_searched_window_by_window() -> None:
     (finding,) = auditor.findings()
     assert (finding.rule, finding.place) == (Rule.PII_PHONE, "body")
     assert "gzip" in finding.detail
+
+
+@pytest.mark.parametrize("shift", [0, 1, 2, 3])
+def test_an_email_inside_one_long_base64_run_is_found_at_any_alignment(shift: int) -> None:
+    # One run across many windows: each window decodes its piece at the right offset.
+    for position in (0, 3 * WINDOW // 4 + shift, (WINDOW + DETECTOR.overlap) * 3 // 4 - 10):
+        plain = _planted(5 * WINDOW, position + shift, "ann@example.com")
+        text = _b64(plain)
+        assert len(text) > 2 * WINDOW + DETECTOR.overlap
+        kinds = {m.kind for m in DETECTOR.scan_windows(text, window=WINDOW)}
+        assert PiiKind.EMAIL in kinds, f"at {position + shift}"
