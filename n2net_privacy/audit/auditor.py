@@ -34,7 +34,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Collection, Iterable, Mapping
 
-from n2net_privacy.audit.detectors import AddressBookPii, ContactLike, PiiDetector, PiiKind
+from n2net_privacy.audit.detectors import (
+    WINDOW_CHARS,
+    AddressBookPii,
+    ContactLike,
+    PiiDetector,
+    PiiKind,
+)
 from n2net_privacy.audit.events import check_events
 from n2net_privacy.audit.findings import AuditMode, DataFlow, Finding, ManifestCheck, Rule
 from n2net_privacy.audit.places import Field, json_fields, media_type, request_fields
@@ -283,7 +289,10 @@ class EgressAuditor:
         long_fields: list[Field] = []
         for field in fields:
             allowed = hash_path_allowed and field.area == "url.path"
-            if len(field.text) > _SHORT and not allowed:
+            if len(field.text) > WINDOW_CHARS:
+                # Scanned window by window, never copied whole (bounded memory).
+                problems.extend(self._field_problems(field, phones, windows=True))
+            elif len(field.text) > _SHORT and not allowed:
                 long_fields.append(field)
             else:
                 problems.extend(self._field_problems(field, phones, hash_allowed=allowed))
@@ -296,15 +305,17 @@ class EgressAuditor:
             # Values joined: digits split over adjacent JSON values, form fields, parts.
             seen = {detail for _, _, detail in problems}
             for field in wholes:
-                problems.extend(p for p in self._field_problems(field, phones)
+                problems.extend(p for p in self._field_problems(
+                    field, phones, windows=len(field.text) > WINDOW_CHARS)
                                 if p[2] not in seen)
         return problems
 
     def _field_problems(
-        self, field: Field, phones: bool, *, hash_allowed: bool = False
+        self, field: Field, phones: bool, *, hash_allowed: bool = False, windows: bool = False
     ) -> list[_Problem]:
         problems: list[_Problem] = []
-        for match in self._detector.scan(field.text, phones=phones):
+        scan = self._detector.scan_windows if windows else self._detector.scan
+        for match in scan(field.text, phones=phones):
             if hash_allowed and match.kind is PiiKind.EMAIL_HASH:
                 continue
             how = field.encoding.value + ", " if field.encoding else ""

@@ -105,9 +105,15 @@ def _readable(raw: bytes) -> str | None:
     return text if unreadable <= _MAX_UNREADABLE_SHARE * len(text) else None
 
 
-@functools.lru_cache(maxsize=4096)  # header names and common tokens repeat request after request
+_CACHED_RUN = 256  # only short runs are cached: a cache of long ones would hold megabytes
+
+
 def _decode_run(run: str) -> str | None:
     """Decode one base64 run, trying each start offset until one reads as text."""
+    return _decode_short_run(run) if len(run) <= _CACHED_RUN else _decode_any_run(run)
+
+
+def _decode_any_run(run: str) -> str | None:
     run = run.rstrip("=").translate(_TO_STANDARD)
     for offset in range(4):
         chunk = run[offset:]
@@ -122,18 +128,29 @@ def _decode_run(run: str) -> str | None:
             inflated = inflate_all(raw, "").data
             raw = inflated if inflated is not None else raw
         text = _readable(raw)
+        del raw
         if text is not None:
             return text
     return None
 
 
-@functools.lru_cache(maxsize=4096)
+# Header names and common tokens repeat request after request.
+_decode_short_run = functools.lru_cache(maxsize=4096)(_decode_any_run)
+
+
 def _decode_hex(run: str) -> str | None:
     """Hex is what ``bytes.hex()`` leaks look like; ids and digests fail as junk."""
+    return _decode_short_hex(run) if len(run) <= _CACHED_RUN else _decode_any_hex(run)
+
+
+def _decode_any_hex(run: str) -> str | None:
     digits = run.replace("-", "")
     if len(digits) < 2 * _MIN_TEXT:
         return None
     return _readable(bytes.fromhex(digits[: len(digits) - len(digits) % 2]))
+
+
+_decode_short_hex = functools.lru_cache(maxsize=4096)(_decode_any_hex)
 
 
 def base64_texts(text: str) -> list[tuple[str, Encoding]]:

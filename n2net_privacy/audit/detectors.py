@@ -26,7 +26,10 @@ text, whatever the size of the book:
 
 Every layer from :func:`~n2net_privacy.audit.decoding.expand` is searched,
 so percent-encoded and base64 (standard or URL-safe, at any offset) values
-are found too. A :class:`PiiMatch` carries only the redacted form.
+are found too. A text longer than :data:`WINDOW_CHARS` is searched in
+overlapping windows (:meth:`PiiDetector.scan_windows`), so the memory a scan
+takes does not grow with the text. A :class:`PiiMatch` carries only the
+redacted form.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from n2net_privacy.phone import load_phone_metadata
 from n2net_privacy.redact import redact_email, redact_name, redact_phone
 
 __all__ = [
+    "WINDOW_CHARS",
     "AddressBookPii",
     "ContactLike",
     "PhoneLike",
@@ -171,6 +175,15 @@ _MIN_TOKEN = 3
 _MIN_NUMBER_DIGITS = 6
 _CACHED_LENGTH = 256
 _CACHE_ENTRIES = 8192
+WINDOW_CHARS = 64 * 1024
+"""A text longer than this is scanned in overlapping windows (:meth:`PiiDetector.scan_windows`)."""
+# The longest value on the wire, from the longest value of the book: base64 of
+# percent-encoded UTF-8 (4/3 x 9) or HTML entities (10 per character) stay under 16x.
+_WIDEST_ENCODING = 16
+_MIN_OVERLAP = 4096
+_SLACK = 256  # a window edge moves at most this far to fall between words
+_EDGE = re.compile(r"[\s\"'<>,;&]")
+_LAST_EDGE = re.compile(r".*[\s\"'<>,;&]", re.DOTALL)
 # Name particles and web words: as lone tokens they are everywhere in traffic.
 _NOT_A_NAME = frozenset(
     {"van", "von", "der", "den", "del", "della", "dos", "das", "bin", "ibn", "the", "and",
@@ -220,6 +233,11 @@ class PiiDetector:
         for ref, number in enumerate(pii.numbers):
             self._add_number(ref, number, region)
         self._number_lengths = tuple(sorted({len(n) for n in self._numbers}))
+        longest = max((len(v) for v in (*pii.names, *pii.emails, *pii.numbers)), default=0)
+        # A number is written with at most ~2 separators per digit plus a prefix.
+        longest = max(longest, 3 * max(self._number_lengths, default=0) + 8, 64)
+        self.overlap = max(_MIN_OVERLAP, _WIDEST_ENCODING * longest + 2 * _SLACK)
+        """How much consecutive windows of :meth:`scan_windows` share, in characters."""
         # Headers, hosts and paths repeat request after request; remember their verdicts.
         self._cache: dict[tuple[str, bool], tuple[PiiMatch, ...]] = {}
 
@@ -303,6 +321,43 @@ class PiiDetector:
                 self._cache.clear()  # crude but bounded; the hot set refills at once
             self._cache[(text, phones)] = result
         return result
+
+    def scan_windows(
+        self, text: str, *, phones: bool = True, window: int = WINDOW_CHARS
+    ) -> tuple[PiiMatch, ...]:
+        """:meth:`scan` for a long text, in overlapping windows of ``window`` characters.
+
+        Memory is a few times ``window``, not a few times ``text``: each window
+        is decoded and folded on its own. Consecutive windows share
+        :attr:`overlap` characters (16 times the longest value of the book,
+        so a value encoded on the wire fits whole in one of them), and an edge
+        moves to the nearest space or delimiter within 256 characters, so a
+        cut word is not read as a shorter one. What a whole-text scan reads
+        only across values farther apart than the overlap (a digit run longer
+        than it) is not seen.
+        """
+        if len(text) <= window + self.overlap:
+            return self.scan(text, phones=phones)
+        found: dict[tuple[PiiKind, int], PiiMatch] = {}
+        step = window
+        start = 0
+        while start < len(text):
+            end = min(len(text), start + window + self.overlap)
+            lo, hi = start, end
+            if lo > 0:
+                edge = _EDGE.search(text, lo, lo + _SLACK)
+                lo = edge.end() if edge is not None else lo
+            if hi < len(text):
+                last = _LAST_EDGE.match(text, hi - _SLACK, hi)
+                hi = last.end() if last is not None else hi
+            piece = text[lo:hi]
+            for match in self.scan(piece, phones=phones):
+                found.setdefault((match.kind, match.ref), match)
+            del piece
+            if end >= len(text):
+                break
+            start += step
+        return tuple(found.values())
 
     def scan_bytes(self, data: bytes, *, phones: bool = True) -> tuple[PiiMatch, ...]:
         """:meth:`scan` for a body: read as UTF-8, or as Latin-1 when it is not."""

@@ -5,9 +5,10 @@ Proxyman or mitmproxy (``savehar``) and audits it against the test device's
 address book. Captures of a long session run to gigabytes, so this module
 never loads the file: :func:`iter_entries` scans the JSON text with a small
 structural tokenizer, cuts out each element of ``log.entries`` and decodes
-only that element. The reader holds about three copies of the largest entry
-(its text, the parsed entry, the body as bytes), and lets go of the text
-before the entry is audited; an entry over ``max_entry_bytes`` is reported
+only that element, in place in its buffer (no slice of it). The reader holds
+at most two copies of the largest entry at once (its text and the parsed
+entry), and lets go of the text before the entry is turned into bytes and
+audited; an entry over ``max_entry_bytes`` is reported
 as :class:`OversizedEntry` (a "not inspected" finding for the auditor),
 never silently skipped.
 
@@ -48,6 +49,7 @@ _CHUNK = 1024 * 1024
 _STRUCTURAL = re.compile(r'["{}\[\],:]')
 _STRING_END = re.compile(r'["\\]')
 _ENTRIES_PATH = ("log", "entries")
+_DECODER = json.JSONDecoder()
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,12 +232,14 @@ class _Scanner:
             self.skipping_from = None
             return OversizedEntry(index, size)
         assert self.entry_start is not None
-        raw = self.buf[self.entry_start : end]
-        self.entry_start = None
+        start, self.entry_start = self.entry_start, None
         try:
-            value = json.loads(raw)
+            # Decoded in place: a slice of the buffer would be one more copy of the entry.
+            value, stop = _DECODER.raw_decode(self.buf, start)
         except (json.JSONDecodeError, RecursionError) as exc:
             raise HarError("is not valid JSON", entry=index) from exc
+        if stop != end:
+            raise HarError("is not valid JSON", entry=index)
         if not isinstance(value, dict):
             raise HarError("is not an object", entry=index)
         return value

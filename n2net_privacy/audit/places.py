@@ -6,8 +6,11 @@ body as text) and its text. Keys are kept raw in :attr:`Field.keys`: a key can
 itself be the leaked value, so the auditor labels a place only after checking
 its keys. A body is inflated and read as text first
 (:func:`~n2net_privacy.audit.decoding.unwrap_body`); JSON inside JSON strings
-is parsed too. What cannot be inspected fully (too large, too deep) becomes a
-field with a :attr:`Field.note`, which the auditor reports.
+is parsed too. A body over :data:`MAX_STRUCTURED_CHARS` (1 MiB) is not parsed
+but kept as one text field, ``body``, which the detectors search in windows:
+parsing would cost many times its size. What cannot be inspected fully (too
+large, too deep) becomes a field with a :attr:`Field.note`, which the auditor
+reports.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from n2net_privacy.audit.decoding import MAX_DECOMPRESSED_BYTES, Encoding, unwra
 from n2net_privacy.egress_policy import OutgoingRequest
 
 __all__ = [
+    "MAX_STRUCTURED_CHARS",
     "Field",
     "body_fields",
     "header",
@@ -39,6 +43,11 @@ MAX_JSON_DEPTH = 64
 _MAX_EMBEDDED = 4
 _MAX_PARTS = 64
 _HEAD_CHARS = 1024 * 1024
+MAX_STRUCTURED_CHARS = 1024 * 1024
+"""A body longer than this (after decompression) is searched as text, not parsed.
+
+Its findings name the place ``body``, not a JSON path or a form field.
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,6 +285,11 @@ def body_fields(request: OutgoingRequest) -> Iterator[Field]:
                     note=f"more than {MAX_DECOMPRESSED_BYTES // (1024 * 1024)} MiB decompressed")
         # Already a finding; the head is still searched, the rest is not worth the time.
         yield Field("body", (), unwrapped.text[:_HEAD_CHARS], unwrapped.encoding)
+        return
+    if len(unwrapped.text) > MAX_STRUCTURED_CHARS:
+        # Parsed, a large JSON or multipart body costs many times its size: it is
+        # searched as text instead, window by window, and its findings name ``body``.
+        yield Field("body", (), unwrapped.text, unwrapped.encoding)
         return
     if kind.startswith("multipart/") and unwrapped.encoding is not Encoding.GZIP:
         fields = list(_multipart(body, content_type, None))

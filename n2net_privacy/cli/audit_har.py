@@ -12,9 +12,11 @@ With ``--manifest`` (a file from ``n2net-privacy manifest``), SDK traffic the
 privacy manifest does not declare is a ``manifest.undeclared`` finding.
 
 The capture is read an entry at a time and the request rows of the report
-are kept on disk and written out a row at a time, so memory is the fixed cost
-plus a few times the largest entry plus the findings (docs/qa-real-devices.md
-has the measured figures); on a terminal a progress bar shows how far it got.
+are kept on disk and written out a row at a time, and a long body is searched
+in 64 KiB windows, so peak memory is the fixed cost plus twice the largest
+entry (its body as bytes and as text) plus about 2 MiB, plus the findings
+(docs/qa-real-devices.md has the measured figures); on a terminal a progress
+bar shows how far it got.
 Every input is checked before the scan starts: the capture, the book, the
 policy, the manifest, ``--region`` (refused as ``normalize`` refuses it) and
 the report paths. Reports, their output rules (``--json -`` is stdout) and
@@ -214,8 +216,9 @@ def _scan(
         with ExitStack() as stack, capture.open("rb") as stream:
             on_progress = _progress(capture, stack, quiet, stderr)
             tick = (lambda _chars: on_progress(stream.tell())) if on_progress else None
-            for index, entry in enumerate(iter_entries(stream, on_progress=tick)):
-                count += 1
+            # No enumerate(): its reused result tuple would keep the last entry alive.
+            for entry in iter_entries(stream, on_progress=tick):
+                index, count = count, count + 1
                 if isinstance(entry, OversizedEntry):
                     audit.oversized(entry)
                     continue
