@@ -14,6 +14,8 @@ toggle is never an exception: it is a value the app renders.
     │   └── OutputError                     a CLI output path refused or unwritable (exit 2)
     │       └── OutputExistsError               the path exists and overwriting was not asked
     ├── StorageError                    a file the SDK keeps cannot be read or written
+    ├── CorruptStateError               a kept file's content is no known format (also a
+    │                                   ValueError; StateFile.load turns it into the defaults)
     ├── PermissionModelError            misuse of the permission simulation
     │   ├── UnknownPermissionError          a permission the platform has never heard of
     │   ├── InvalidTransitionError          a change the real platform would not allow
@@ -80,6 +82,7 @@ __all__ = [
     "CheckSkipped",
     "ClosedError",
     "ConfigurationError",
+    "CorruptStateError",
     "DestinationPolicyError",
     "EgressPolicyError",
     "GravatarError",
@@ -161,6 +164,14 @@ class StorageError(N2NetPrivacyError):
         super().__init__(message)
         self.path = path
         self.errno = errno
+
+
+class CorruptStateError(N2NetPrivacyError, ValueError):
+    """A state file's content is not a format the SDK knows (raised by a state-file parser).
+
+    Never escapes :meth:`~n2net_privacy.state_file.StateFile.load`, which
+    turns it into the defaults (which deny) and logs the exception type.
+    """
 
 
 class InvalidArgumentError(ConfigurationError, ValueError):

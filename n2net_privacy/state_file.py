@@ -31,20 +31,13 @@ from typing import TypeVar
 
 from n2net_privacy.atomic_write import Fsync, os_error_name, write_atomically
 from n2net_privacy.consent.state import Origin
-from n2net_privacy.errors import StorageError
+from n2net_privacy.errors import CorruptStateError, StorageError
 from n2net_privacy.redact import get_logger
 
 __all__ = ["CorruptStateError", "StateFile"]
 
 _log = get_logger(__name__)
 T = TypeVar("T")
-
-
-class CorruptStateError(ValueError):
-    """Raised by a parser given to :meth:`StateFile.load`: the content is not a known format.
-
-    Never escapes :meth:`StateFile.load`, which turns it into the defaults.
-    """
 
 
 class StateFile:

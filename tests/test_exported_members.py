@@ -46,6 +46,7 @@ TOOL_ERRORS = {
     "AuditInputError", "BatchFailed", "CheckFailed", "CheckSkipped", "DestinationPolicyError",
     "HarError", "OutputError", "OutputExistsError", "QAVerdict", "ServerNotRunningError",
     "VCardSyntaxError",  # turned into an AddressBookError before it reaches the app
+    "CorruptStateError",  # raised by state-file parsers, turned into the defaults inside the SDK
 }
 
 
