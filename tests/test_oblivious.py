@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import x25519
 from n2net_privacy import ohttp
 from n2net_privacy.egress import EgressResponse, PinSet
 from n2net_privacy.errors import NetworkError
-from n2net_privacy.oblivious import KeyConfigSource, ObliviousConfig
+from n2net_privacy.ohttp.client import KeyConfigSource, ObliviousConfig
 from n2net_privacy.ohttp.consistency import KeyVerdict
 
 RELAY = "https://relay.example/ohttp"

@@ -15,7 +15,7 @@ import pytest
 import respx
 
 from n2net_privacy.egress import Egress, Purpose
-from n2net_privacy.egress_policy import EgressResponse
+from n2net_privacy.egress.policy import EgressResponse
 from n2net_privacy.errors import (
     ConfigurationError,
     EgressPolicyError,

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from n2net_privacy.egress import Egress, EgressPolicy, Purpose
-from n2net_privacy.egress_policy import EgressResponse
+from n2net_privacy.egress.policy import EgressResponse
 from n2net_privacy.testing.file_keystore import FileKeyStore
 from n2net_privacy.testing.ingest_server import IngestServer
 from n2net_privacy.uploader.keystore import AtRestKey

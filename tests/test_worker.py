@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from n2net_privacy.egress_policy import EgressResponse
+from n2net_privacy.egress.policy import EgressResponse
 from n2net_privacy.uploader.keystore import AtRestKey
 from n2net_privacy.uploader.queue import EventQueue
 from n2net_privacy.uploader.sender import Sender, SenderConfig

@@ -51,9 +51,9 @@ from n2net_privacy import ohttp
 from n2net_privacy.checks import ensure_open, require_int, require_type
 from n2net_privacy.device import DeviceContext
 from n2net_privacy.egress import Egress
-from n2net_privacy.egress_policy import Purpose
+from n2net_privacy.egress.policy import Purpose
 from n2net_privacy.errors import InvalidArgumentError, InvalidArgumentTypeError, UploaderError
-from n2net_privacy.oblivious import KeyConfigSource, ObliviousClient, ObliviousConfig
+from n2net_privacy.ohttp.client import KeyConfigSource, ObliviousClient, ObliviousConfig
 from n2net_privacy.phone import PhoneNumberErrorReason, normalize
 from n2net_privacy.redact import get_logger
 from n2net_privacy.uploader import forking

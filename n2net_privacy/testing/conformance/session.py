@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from n2net_privacy.egress_policy import EgressResponse
+from n2net_privacy.egress.policy import EgressResponse
 from n2net_privacy.errors import NetworkError, NetworkTimeout, WireFormatError
 from n2net_privacy.testing.conformance.model import CheckFailed, KitRuntime, Target
 from n2net_privacy.uploader.body import error_code

@@ -1,6 +1,6 @@
 """The one egress chokepoint: every HTTP request the SDK makes leaves through here.
 
-With :mod:`n2net_privacy.egress_transport` (the gate it wraps around every
+With :mod:`n2net_privacy.egress.transport` (the gate it wraps around every
 transport) this is the only module that imports httpx; a test enforces it.
 It builds the clients for each :class:`Purpose`, so that every request,
 before a byte leaves, whatever transport is underneath:
@@ -10,14 +10,14 @@ before a byte leaves, whatever transport is underneath:
 * uses ``https://`` (plaintext only to loopback, and only when the policy says
   so for tests);
 * carries the framing the door derives (``Host``, ``Content-Length``) and no
-  caller-set framing or hop-by-hop header (:mod:`n2net_privacy.egress_headers`);
+  caller-set framing or hop-by-hop header (:mod:`n2net_privacy.egress.headers`);
 * carries no cookie, no Referer, and the SDK's fixed generic User-Agent;
 * is shown to each registered inspector (the QA auditor), which may block it;
 * is recorded in the :class:`AuditLog`: time, purpose, method, host, path, bytes;
 * leaves no trace in other libraries' log records (httpx logs each URL at
   INFO): :func:`~n2net_privacy.redact.sdk_request` withholds them.
 
-TLS contexts and pins follow :mod:`n2net_privacy.egress_tls`; a pin is
+TLS contexts and pins follow :mod:`n2net_privacy.egress.tls`; a pin is
 checked after the handshake and before the first request byte.
 
 The rest of the SDK sees :class:`EgressClient` / :class:`AsyncEgressClient`,
@@ -38,20 +38,18 @@ from typing import Any
 import httpx
 
 from n2net_privacy.checks import ensure_open, require_type
-from n2net_privacy.egress_policy import (
-    AuditEntry,
+from n2net_privacy.egress.headers import USER_AGENT
+from n2net_privacy.egress.policy import (
     AuditLog,
     EgressPolicy,
     EgressResponse,
-    OutgoingRequest,
     Purpose,
     RequestInspector,
 )
-from n2net_privacy.egress_tls import PinSet, check_context, harden, spki_sha256
-from n2net_privacy.egress_transport import (
+from n2net_privacy.egress.tls import PinSet, check_context, harden
+from n2net_privacy.egress.transport import (
     CALLER_HEADERS,
     STREAMED_BODY,
-    USER_AGENT,
     AsyncAuditingTransport,
     AuditingTransport,
     Gate,
@@ -63,20 +61,10 @@ from n2net_privacy.errors import NetworkError, NetworkTimeout
 from n2net_privacy.redact import sdk_request
 
 __all__ = [
-    "USER_AGENT",
     "AsyncEgressClient",
-    "AuditEntry",
-    "AuditLog",
     "Egress",
     "EgressClient",
-    "EgressPolicy",
-    "EgressResponse",
-    "OutgoingRequest",
-    "PinSet",
-    "Purpose",
-    "RequestInspector",
     "on_new_egress",
-    "spki_sha256",
 ]
 
 
