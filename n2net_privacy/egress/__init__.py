@@ -11,9 +11,9 @@ modules in the SDK that import httpx; their names load on first use, so
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from n2net_privacy._lazy import lazy_names
 from n2net_privacy.egress.headers import USER_AGENT
 from n2net_privacy.egress.policy import (
     AuditEntry,
@@ -51,17 +51,11 @@ __all__ = [
     "spki_sha256",
 ]
 
-#: The client-side names, loaded (with httpx) on first use.
-_LAZY = frozenset({"AsyncEgressClient", "Egress", "EgressClient", "on_new_egress"})
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module("n2net_privacy.egress.client"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | _LAZY)
+__getattr__, __dir__ = lazy_names(
+    __name__,
+    globals(),
+    {
+        name: "n2net_privacy.egress.client"
+        for name in ("AsyncEgressClient", "Egress", "EgressClient", "on_new_egress")
+    },
+)
