@@ -16,8 +16,9 @@ from n2net_privacy.egress import Egress, EgressPolicy, Purpose
 from n2net_privacy.egress.policy import EgressResponse
 from n2net_privacy.testing.file_keystore import FileKeyStore
 from n2net_privacy.testing.ingest_server import IngestServer
+from n2net_privacy.uploader.drops import DropReason
 from n2net_privacy.uploader.keystore import AtRestKey
-from n2net_privacy.uploader.queue import DropReason, EventQueue
+from n2net_privacy.uploader.queue import EventQueue
 from n2net_privacy.uploader.recorder import Uploader
 from n2net_privacy.uploader.sender import Sender, SenderConfig, SendState, SendStatus
 from n2net_privacy.uploader.storage import QueueFile

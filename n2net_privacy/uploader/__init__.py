@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from n2net_privacy._lazy import lazy_names
 from n2net_privacy.uploader.crashpoints import CrashPoint
+from n2net_privacy.uploader.drops import DropReason
 from n2net_privacy.uploader.keystore import (
     AtRestKey,
     KeyStore,
@@ -34,7 +35,7 @@ from n2net_privacy.uploader.policy import (
     failure_reason,
     parse_retry_after,
 )
-from n2net_privacy.uploader.queue import DropReason, QueueStats
+from n2net_privacy.uploader.queue import QueueStats
 from n2net_privacy.uploader.sender import SenderConfig, SendState, SendStatus
 from n2net_privacy.uploader.wire import (
     CONTENT_TYPE,

@@ -58,6 +58,7 @@ from n2net_privacy.phone import PhoneNumberErrorReason, normalize
 from n2net_privacy.redact import get_logger
 from n2net_privacy.uploader import forking
 from n2net_privacy.uploader.crashpoints import CrashHook, CrashPoint
+from n2net_privacy.uploader.drops import DropReason, OnDrop
 from n2net_privacy.uploader.keyring import server_keys
 from n2net_privacy.uploader.keystore import KeyStore
 from n2net_privacy.uploader.payload import (
@@ -66,7 +67,7 @@ from n2net_privacy.uploader.payload import (
     encode_with_stamp,
     new_event_id,
 )
-from n2net_privacy.uploader.queue import DropReason, EventQueue, OnDrop, QueueStats
+from n2net_privacy.uploader.queue import EventQueue, QueueStats
 from n2net_privacy.uploader.sendconfig import PostClient
 from n2net_privacy.uploader.sender import Sender, SenderConfig, SendStatus
 from n2net_privacy.uploader.wire import EVENTS_PATH, ServerKey
