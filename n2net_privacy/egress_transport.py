@@ -1,40 +1,7 @@
-"""Deprecated alias of :mod:`n2net_privacy.egress.transport`, kept for one release.
+"""Deprecated alias of :mod:`n2net_privacy.egress.transport`, kept for one release."""
 
-Importing it warns once (``DeprecationWarning``); the names are the same
-objects as in the new module.
-"""
+from n2net_privacy._deprecated import moved
+from n2net_privacy.egress.transport import *  # noqa: F403
+from n2net_privacy.egress.transport import __all__ as __all__  # noqa: PLC0414 (re-exported)
 
-from __future__ import annotations
-
-import warnings
-
-from n2net_privacy.egress.transport import (
-    CALLER_HEADERS,
-    STREAMED_BODY,
-    USER_AGENT,
-    AsyncAuditingTransport,
-    AuditingTransport,
-    Gate,
-    InnerGate,
-    check_transport,
-    pin_checks,
-)
-
-__all__ = [
-    "CALLER_HEADERS",
-    "STREAMED_BODY",
-    "USER_AGENT",
-    "AsyncAuditingTransport",
-    "AuditingTransport",
-    "Gate",
-    "InnerGate",
-    "check_transport",
-    "pin_checks",
-]
-
-warnings.warn(
-    "n2net_privacy.egress_transport is deprecated and will be removed in the next release; "
-    "import n2net_privacy.egress.transport",
-    DeprecationWarning,
-    stacklevel=2,
-)
+moved(__name__, "n2net_privacy.egress.transport")
