@@ -32,7 +32,7 @@ import http.cookiejar
 import itertools
 import ssl
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import httpx
@@ -40,10 +40,13 @@ import httpx
 from n2net_privacy.checks import ensure_open, require_type
 from n2net_privacy.egress.headers import USER_AGENT
 from n2net_privacy.egress.policy import (
+    AsyncRequestClient,
     AuditLog,
+    ClientRequest,
     EgressPolicy,
     EgressResponse,
     Purpose,
+    RequestClient,
     RequestInspector,
 )
 from n2net_privacy.egress.tls import PinSet, check_context, harden
@@ -119,54 +122,52 @@ def _network_errors() -> Iterator[None]:
         raise NetworkError(f"network error: {type(exc).__name__}") from exc
 
 
-def _options(
-    headers: Mapping[str, str] | None, timeout: float | None, *, streamed: bool = False
-) -> dict[str, Any]:
-    """Per-request options: the caller's header names travel to the gate."""
-    extensions: dict[str, Any] = {CALLER_HEADERS: tuple(headers or ())}
-    if streamed:
+def _stream_args(request: ClientRequest) -> dict[str, Any]:
+    """httpx's arguments for one request: the caller's header names travel to the gate."""
+    extensions: dict[str, Any] = {CALLER_HEADERS: tuple(request.headers or ())}
+    if request.chunked:
         extensions[STREAMED_BODY] = True
-    options: dict[str, Any] = {"extensions": extensions}
-    if timeout is not None:
-        options["timeout"] = timeout
-    return options
+    args: dict[str, Any] = {
+        "method": request.method,
+        "url": request.url,
+        "headers": request.headers,
+        "content": request.content,
+        "extensions": extensions,
+    }
+    if request.timeout is not None:
+        args["timeout"] = request.timeout
+    return args
 
 
-class EgressClient:
-    """A synchronous client bound to one purpose. Thread-safe."""
+async def _achunks(chunks: Iterable[bytes]) -> AsyncIterator[bytes]:
+    for chunk in chunks:
+        yield chunk
+
+
+class EgressClient(RequestClient):
+    """A synchronous client bound to one purpose. Thread-safe.
+
+    :meth:`request` (or :meth:`send`) sends one request and reads the reply,
+    at most ``max_response_bytes`` of it. ``content`` given as chunks rather
+    than bytes goes out with ``Transfer-Encoding: chunked`` and no
+    ``Content-Length``, framed by the door (the conformance kit probes a
+    server's ``411`` this way). A reply larger than the cap comes back with
+    status 0 and no content, so callers treat it like any other unusable
+    reply. Raises :class:`NetworkTimeout` / :class:`NetworkError` for network
+    trouble and :class:`EgressPolicyError` when the chokepoint refuses;
+    :class:`ClosedError` after :meth:`close`.
+    """
 
     def __init__(self, client: httpx.Client) -> None:
         self._client = client
         self._closed = False
 
-    def request(
-        self,
-        method: str,
-        url: str,
-        *,
-        headers: Mapping[str, str] | None = None,
-        content: bytes | Iterable[bytes] | None = None,
-        timeout: float | None = None,
-        max_response_bytes: int | None = None,
-    ) -> EgressResponse:
-        """Send one request and read the reply (at most ``max_response_bytes``).
-
-        ``content`` given as chunks rather than bytes goes out with
-        ``Transfer-Encoding: chunked`` and no ``Content-Length``, framed by
-        the door (the conformance kit probes a server's ``411`` this way).
-        A reply larger than the cap comes back with status 0 and no content,
-        so callers treat it like any other unusable reply.
-        Raises :class:`NetworkTimeout` / :class:`NetworkError` for network
-        trouble and :class:`EgressPolicyError` when the chokepoint refuses;
-        :class:`ClosedError` after :meth:`close`.
-        """
+    def send(self, request: ClientRequest) -> EgressResponse:
         ensure_open(self._closed, "EgressClient")
-        streamed = content is not None and not isinstance(content, bytes)
-        options = _options(headers, timeout, streamed=streamed)
         with sdk_request(), _network_errors(), self._client.stream(
-            method, url, headers=headers, content=content, **options
+            **_stream_args(request)
         ) as response:
-            reply = _Reply(response, max_response_bytes)
+            reply = _Reply(response, request.max_response_bytes)
             if not reply.too_large:
                 for chunk in response.iter_bytes():
                     if not reply.add(chunk):
@@ -185,30 +186,21 @@ class EgressClient:
         self.close()
 
 
-class AsyncEgressClient:
-    """An asyncio client bound to one purpose."""
+class AsyncEgressClient(AsyncRequestClient):
+    """An asyncio client bound to one purpose: the twin of :class:`EgressClient`."""
 
     def __init__(self, client: httpx.AsyncClient) -> None:
         self._client = client
         self._closed = False
 
-    async def request(
-        self,
-        method: str,
-        url: str,
-        *,
-        headers: Mapping[str, str] | None = None,
-        content: bytes | None = None,
-        timeout: float | None = None,
-        max_response_bytes: int | None = None,
-    ) -> EgressResponse:
-        """The async twin of :meth:`EgressClient.request`."""
+    async def send(self, request: ClientRequest) -> EgressResponse:
         ensure_open(self._closed, "AsyncEgressClient")
+        args = _stream_args(request)
+        if request.chunked:  # httpx's async client streams only async chunks
+            args["content"] = _achunks(args["content"])
         with sdk_request(), _network_errors():
-            async with self._client.stream(
-                method, url, headers=headers, content=content, **_options(headers, timeout)
-            ) as response:
-                reply = _Reply(response, max_response_bytes)
+            async with self._client.stream(**args) as response:
+                reply = _Reply(response, request.max_response_bytes)
                 if not reply.too_large:
                     async for chunk in response.aiter_bytes():
                         if not reply.add(chunk):

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import ipaddress
 import threading
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, TypeAlias
 from urllib.parse import SplitResult, urlsplit
 
 from n2net_privacy.checks import quoted, require_type
@@ -26,8 +26,11 @@ from n2net_privacy.errors import (
 __all__ = [
     "DEFAULT_PORTS",
     "AdmittedRequest",
+    "AsyncRequestClient",
     "AuditEntry",
     "AuditLog",
+    "Body",
+    "ClientRequest",
     "EgressPolicy",
     "EgressResponse",
     "InnerDoor",
@@ -410,12 +413,52 @@ class EgressResponse:
         return self.headers.get(name.lower())
 
 
-class RequestClient(Protocol):
-    """What a blocking egress client offers its callers (``EgressClient`` fits).
+#: A request body: bytes, or chunks (sent ``Transfer-Encoding: chunked`` by the door).
+Body: TypeAlias = bytes | Iterable[bytes]
 
-    The uploader's sender and the Oblivious HTTP client depend on this shape,
-    not on httpx, so tests can hand them a fake.
+
+@dataclass(frozen=True, slots=True)
+class ClientRequest:
+    """What a caller asks a client to send: the one request shape of the SDK.
+
+    Every client (the egress's, the Oblivious HTTP ones, the tests' fakes)
+    implements ``send(ClientRequest)``, as an httpx transport implements
+    ``handle_request``; ``request(method, url, ...)`` is written once, below.
+    A reply longer than ``max_response_bytes`` comes back as status 0.
     """
+
+    method: str
+    url: str
+    headers: Mapping[str, str] | None = None
+    content: Body | None = None
+    timeout: float | None = None
+    max_response_bytes: int | None = None
+
+    @property
+    def chunked(self) -> bool:
+        """Whether the body was handed over as chunks rather than bytes."""
+        return self.content is not None and not isinstance(self.content, bytes)
+
+    def whole_content(self) -> bytes | None:
+        """The body as one byte string (chunks joined)."""
+        if self.content is None or isinstance(self.content, bytes):
+            return self.content
+        return b"".join(self.content)
+
+
+class RequestClient(Protocol):
+    """A blocking client: ``EgressClient``, ``ObliviousClient``, a test's fake.
+
+    The uploader's sender, the Gravatar fetcher, the Oblivious HTTP client and
+    the conformance kit depend on this shape, not on httpx. An implementation
+    names this class as a base and writes :meth:`send` and :meth:`close`.
+    """
+
+    def send(self, request: ClientRequest) -> EgressResponse:
+        """Send one request and read the reply; raise ``NetworkError`` for network trouble."""
+        ...
+
+    def close(self) -> None: ...
 
     def request(
         self,
@@ -423,9 +466,34 @@ class RequestClient(Protocol):
         url: str,
         *,
         headers: Mapping[str, str] | None = None,
-        content: bytes | None = None,
+        content: Body | None = None,
         timeout: float | None = None,
         max_response_bytes: int | None = None,
-    ) -> EgressResponse: ...
+    ) -> EgressResponse:
+        """:meth:`send` with the fields as arguments."""
+        return self.send(
+            ClientRequest(method, url, headers, content, timeout, max_response_bytes)
+        )
 
-    def close(self) -> None: ...
+
+class AsyncRequestClient(Protocol):
+    """The asyncio twin of :class:`RequestClient` (``AsyncEgressClient``, ...)."""
+
+    async def send(self, request: ClientRequest) -> EgressResponse: ...
+
+    async def aclose(self) -> None: ...
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        content: Body | None = None,
+        timeout: float | None = None,
+        max_response_bytes: int | None = None,
+    ) -> EgressResponse:
+        """:meth:`send` with the fields as arguments."""
+        return await self.send(
+            ClientRequest(method, url, headers, content, timeout, max_response_bytes)
+        )

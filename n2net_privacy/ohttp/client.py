@@ -36,21 +36,24 @@ by splitting, never by dead-lettering.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import threading
 import time
 import weakref
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Generic, TypeVar
 from urllib.parse import urlsplit
 
 from n2net_privacy import ohttp
 from n2net_privacy.egress.policy import (
     DEFAULT_PORTS,
     AdmittedRequest,
+    AsyncRequestClient,
+    ClientRequest,
     EgressResponse,
     InnerDoor,
     RequestClient,
@@ -91,25 +94,9 @@ _DEFAULT_RETRY_S = 600.0
 _log = get_logger(__name__)
 
 
+#: What the oblivious clients need from an egress client: the one request shape.
 RelayClient = RequestClient
-"""What the oblivious client needs from an egress client (``EgressClient`` fits)."""
-
-
-class AsyncRelayClient(Protocol):
-    """The asyncio twin (``AsyncEgressClient`` fits)."""
-
-    async def request(
-        self,
-        method: str,
-        url: str,
-        *,
-        headers: Mapping[str, str] | None = None,
-        content: bytes | None = None,
-        timeout: float | None = None,
-        max_response_bytes: int | None = None,
-    ) -> EgressResponse: ...
-
-    async def aclose(self) -> None: ...
+AsyncRelayClient = AsyncRequestClient
 
 
 def _origin(url: str) -> tuple[str, str, int]:
@@ -473,97 +460,80 @@ def _outer_limit(max_response_bytes: int | None) -> int | None:
 
 
 _OUTER_HEADERS = {"content-type": ohttp.REQUEST_MEDIA_TYPE}
+_NO_RESPONSE = EgressResponse(status=0, headers={}, content=b"")
+_Relay = TypeVar("_Relay", RequestClient, AsyncRequestClient)
 
 
-class ObliviousClient:
+class _Relayed(Generic[_Relay]):
+    """What both oblivious clients share: the door, the seal and the opening.
+
+    Only the POST to the relay differs (a call or an await), and it happens
+    inside :meth:`_exchange`, which audits the inner request either way.
+    """
+
+    def __init__(
+        self, relay: _Relay, config: ObliviousConfig, keys: KeyConfigSource, door: InnerDoor
+    ) -> None:
+        self._relay: _Relay = relay
+        self._config = config
+        self._keys = keys
+        self._door = door
+
+    @contextlib.contextmanager
+    def _exchange(self, request: ClientRequest) -> Iterator[_Exchange]:
+        admitted = self._door.admit(
+            request.method, request.url, request.headers, request.whole_content()
+        )
+        try:
+            # No I/O before the POST: keys.current() never fetches.
+            sealed = _seal(self._keys, admitted)
+            exchange = _Exchange(ClientRequest(
+                "POST",
+                self._config.relay_url,
+                headers=_OUTER_HEADERS,
+                content=sealed.body,
+                timeout=request.timeout,
+                max_response_bytes=_outer_limit(request.max_response_bytes),
+            ))
+            yield exchange
+            if exchange.outer is None:
+                raise NetworkError("the OHTTP relay was not asked")
+            exchange.response = _open(self._keys, sealed, exchange.outer)
+        except BaseException as exc:  # cancelled too: the audit entry is written either way
+            self._door.done(admitted, None, exc)
+            raise
+        self._door.done(admitted, exchange.response.status)
+
+
+@dataclass(slots=True)
+class _Exchange:
+    post: ClientRequest
+    outer: EgressResponse | None = None
+    response: EgressResponse = _NO_RESPONSE
+
+
+class ObliviousClient(_Relayed[RequestClient], RequestClient):
     """A blocking client that sends every request through an OHTTP relay.
 
     ``door`` is :meth:`Egress.inner_door` for the requests' true purpose.
     """
 
-    def __init__(
-        self, relay: RelayClient, config: ObliviousConfig, keys: KeyConfigSource, door: InnerDoor
-    ) -> None:
-        self._relay = relay
-        self._config = config
-        self._keys = keys
-        self._door = door
-
-    def request(
-        self,
-        method: str,
-        url: str,
-        *,
-        headers: Mapping[str, str] | None = None,
-        content: bytes | None = None,
-        timeout: float | None = None,
-        max_response_bytes: int | None = None,
-    ) -> EgressResponse:
-        admitted = self._door.admit(method, url, headers, content)
-        try:
-            sealed = _seal(self._keys, admitted)
-            outer = self._relay.request(
-                "POST",
-                self._config.relay_url,
-                headers=_OUTER_HEADERS,
-                content=sealed.body,
-                timeout=timeout,
-                max_response_bytes=_outer_limit(max_response_bytes),
-            )
-            response = _open(self._keys, sealed, outer)
-        except BaseException as exc:  # cancelled too: the audit entry is written either way
-            self._door.done(admitted, None, exc)
-            raise
-        self._door.done(admitted, response.status)
-        return response
+    def send(self, request: ClientRequest) -> EgressResponse:
+        with self._exchange(request) as exchange:
+            exchange.outer = self._relay.send(exchange.post)
+        return exchange.response
 
     def close(self) -> None:
         self._relay.close()
 
 
-class AsyncObliviousClient:
+class AsyncObliviousClient(_Relayed[AsyncRequestClient], AsyncRequestClient):
     """The asyncio twin of :class:`ObliviousClient` (the Gravatar batch path)."""
 
-    def __init__(
-        self,
-        relay: AsyncRelayClient,
-        config: ObliviousConfig,
-        keys: KeyConfigSource,
-        door: InnerDoor,
-    ) -> None:
-        self._relay = relay
-        self._config = config
-        self._keys = keys
-        self._door = door
-
-    async def request(
-        self,
-        method: str,
-        url: str,
-        *,
-        headers: Mapping[str, str] | None = None,
-        content: bytes | None = None,
-        timeout: float | None = None,
-        max_response_bytes: int | None = None,
-    ) -> EgressResponse:
-        admitted = self._door.admit(method, url, headers, content)
-        try:
-            # No I/O before the POST: keys.current() never fetches.
-            sealed = _seal(self._keys, admitted)
-            outer = await self._relay.request(
-                "POST",
-                self._config.relay_url,
-                headers=_OUTER_HEADERS,
-                content=sealed.body,
-                timeout=timeout,
-                max_response_bytes=_outer_limit(max_response_bytes),
-            )
-            response = _open(self._keys, sealed, outer)
-        except BaseException as exc:  # cancelled too: the audit entry is written either way
-            self._door.done(admitted, None, exc)
-            raise
-        self._door.done(admitted, response.status)
-        return response
+    async def send(self, request: ClientRequest) -> EgressResponse:
+        with self._exchange(request) as exchange:
+            exchange.outer = await self._relay.send(exchange.post)
+        return exchange.response
 
     async def aclose(self) -> None:
         await self._relay.aclose()
