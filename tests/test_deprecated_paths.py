@@ -24,11 +24,12 @@ import importlib, sys, warnings
 old, new = sys.argv[1], sys.argv[2]
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
-    shim = importlib.import_module(old)
-    importlib.import_module(old)  # a second import: the module is cached, no second warning
+    shim = __import__(old, fromlist=["*"])  # an import statement's own call
+    __import__(old, fromlist=["*"])  # a second import: the module is cached, no second warning
 deprecations = [w for w in caught if issubclass(w.category, DeprecationWarning)]
 assert len(deprecations) == 1, [str(w.message) for w in caught]
 assert new in str(deprecations[0].message), deprecations[0].message
+assert deprecations[0].filename == "<string>", deprecations[0].filename  # the importer's line
 target = importlib.import_module(new)
 assert shim.__all__, old
 for name in shim.__all__:
