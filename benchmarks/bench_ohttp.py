@@ -91,7 +91,7 @@ class Child:
 
 
 def _run(url: str, keys: ServerKeyPair, ingest: Child, oblivious: object | None) -> float:
-    from n2net_privacy.oblivious import ObliviousConfig
+    from n2net_privacy.ohttp.client import ObliviousConfig
 
     hosts = {Purpose.N2NET_API: frozenset({"127.0.0.1", "api.n2net.com"}),
              Purpose.OHTTP_RELAY: frozenset({"127.0.0.1"})}
@@ -118,7 +118,7 @@ def _run(url: str, keys: ServerKeyPair, ingest: Child, oblivious: object | None)
 def main() -> None:
     from cryptography.hazmat.primitives.asymmetric import x25519
 
-    from n2net_privacy.oblivious import ObliviousConfig
+    from n2net_privacy.ohttp.client import ObliviousConfig
 
     keys = ServerKeyPair.generate(key_id="bench")
     ingest = Child(_ingest, keys.private_bytes.hex())

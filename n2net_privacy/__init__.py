@@ -125,7 +125,7 @@ if TYPE_CHECKING:
         avatar_url,
         gravatar_hash,
     )
-    from n2net_privacy.oblivious import (
+    from n2net_privacy.ohttp.client import (
         ObliviousConfig,
     )
     from n2net_privacy.permissions import (
@@ -240,7 +240,7 @@ _EXPORTS: dict[str, str] = {
     "NoAvatarReason": "n2net_privacy.gravatar",
     "NormalizationResult": "n2net_privacy.phone",
     "NumberType": "n2net_privacy.phone",
-    "ObliviousConfig": "n2net_privacy.oblivious",
+    "ObliviousConfig": "n2net_privacy.ohttp.client",
     "ObliviousHttpError": "n2net_privacy.errors",
     "Permission": "n2net_privacy.permissions",
     "PermissionChange": "n2net_privacy.permissions",

@@ -39,7 +39,7 @@ from n2net_privacy.device import DeviceContext
 from n2net_privacy.egress import Egress, Purpose
 from n2net_privacy.errors import ConfigurationError
 from n2net_privacy.gravatar import GravatarConfig, GravatarFetcher
-from n2net_privacy.oblivious import ObliviousConfig
+from n2net_privacy.ohttp.client import ObliviousConfig
 from n2net_privacy.permissions import JsonLearnedStatusStore, PermissionProvider, PermissionService
 from n2net_privacy.permissions.status import PROVIDER_HINT
 from n2net_privacy.settings import Settings

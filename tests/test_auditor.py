@@ -421,7 +421,7 @@ def test_findings_are_frozen() -> None:
 
 def test_allowlist_entries_with_a_port_name_their_host() -> None:
     """The door's ``host:port`` entries (issue 10) are hosts to the auditor, not unknown names."""
-    from n2net_privacy.egress_policy import OutgoingRequest, Purpose
+    from n2net_privacy.egress.policy import OutgoingRequest, Purpose
 
     auditor = EgressAuditor((), allowed_hosts={Purpose.N2NET_API: ["api.n2net.com:8443"]})
     auditor.inspect(
@@ -435,7 +435,7 @@ def test_allowlist_entries_with_a_port_name_their_host() -> None:
 
 def test_ohttp_ciphertext_to_a_relay_is_opaque_but_plaintext_posing_as_it_is_not() -> None:
     """Random ciphertext can spell a short name; a body that is not OHTTP-framed is read."""
-    from n2net_privacy.egress_policy import OutgoingRequest, Purpose
+    from n2net_privacy.egress.policy import OutgoingRequest, Purpose
 
     name = "Ada Lovelace"
     book = [Contact(id="a", display_name=name, emails=("ada.lovelace@example.org",))]

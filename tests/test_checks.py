@@ -433,7 +433,7 @@ def test_a_relay_url_is_checked_when_the_object_is_built(tmp_path: Path, build: 
 
     from n2net_privacy import ohttp
     from n2net_privacy.egress import PinSet
-    from n2net_privacy.oblivious import ObliviousConfig
+    from n2net_privacy.ohttp.client import ObliviousConfig
 
     configs = [ohttp.KeyConfig(key_id, ohttp.KEM_X25519_HKDF_SHA256, bytes([key_id]) * 32)
                for key_id in (1, 2)]

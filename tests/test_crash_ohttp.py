@@ -17,7 +17,7 @@ import pytest
 pytest.importorskip("pyhpke", reason="the 'ohttp' extra (pyhpke) is not installed")
 
 from n2net_privacy.egress import Egress, EgressPolicy, Purpose
-from n2net_privacy.oblivious import ObliviousConfig
+from n2net_privacy.ohttp.client import ObliviousConfig
 from n2net_privacy.testing.file_keystore import FileKeyStore
 from n2net_privacy.testing.ohttp_plugin import OhttpStack
 from n2net_privacy.uploader.crashpoints import CrashPoint
@@ -37,7 +37,7 @@ CHILD = textwrap.dedent(
     from pathlib import Path
     from n2net_privacy import ohttp
     from n2net_privacy.egress import Egress, EgressPolicy, PinSet, Purpose
-    from n2net_privacy.oblivious import ObliviousConfig
+    from n2net_privacy.ohttp.client import ObliviousConfig
     from n2net_privacy.testing.file_keystore import FileKeyStore
     from n2net_privacy.uploader.recorder import Uploader
     from n2net_privacy.uploader.sender import SenderConfig

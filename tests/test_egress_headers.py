@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from n2net_privacy.egress_headers import (
+from n2net_privacy.egress.headers import (
     check_framing,
     check_userinfo,
     host_header,
     is_reserved,
     refuse_reserved,
 )
-from n2net_privacy.egress_policy import Purpose
+from n2net_privacy.egress.policy import Purpose
 from n2net_privacy.errors import EgressPolicyError
 
 API = Purpose.N2NET_API

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from n2net_privacy.egress_policy import EgressPolicy, Purpose, parse_endpoint
+from n2net_privacy.egress.policy import EgressPolicy, Purpose, parse_endpoint
 from n2net_privacy.errors import EgressPolicyError
 
 API, GRAVATAR = Purpose.N2NET_API, Purpose.GRAVATAR

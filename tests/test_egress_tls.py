@@ -18,7 +18,7 @@ import pytest
 import trustme
 
 from n2net_privacy.egress import Egress, EgressPolicy, Purpose
-from n2net_privacy.egress_tls import (
+from n2net_privacy.egress.tls import (
     MINIMUM_TLS,
     PinCheck,
     PinSet,

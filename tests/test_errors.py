@@ -181,6 +181,10 @@ _BARE = {
 _ALLOWED = {
     ("n2net_privacy", "__getattr__", "AttributeError"):
         "a module __getattr__ must raise AttributeError (PEP 562)",
+    ("n2net_privacy._lazy", "__getattr__", "AttributeError"):
+        "the packages' module __getattr__ (PEP 562), built by lazy_names()",
+    ("n2net_privacy._lazy", "lazy_names", "AttributeError"):
+        "the same raise, seen from the function that builds that __getattr__",
     ("n2net_privacy.audit.spool", "__getitem__", "IndexError"):
         "the Sequence protocol ends iteration on IndexError",
     ("n2net_privacy.audit.auditor", "assert_no_pii", "AssertionError"):

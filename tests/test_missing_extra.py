@@ -22,7 +22,7 @@ from n2net_privacy import ohttp
 from n2net_privacy.egress import Egress, EgressPolicy, PinSet, Purpose
 from n2net_privacy.errors import ConfigurationError
 from n2net_privacy.gravatar import GravatarFetcher
-from n2net_privacy.oblivious import ObliviousConfig
+from n2net_privacy.ohttp.client import ObliviousConfig
 from n2net_privacy.settings import Settings
 from n2net_privacy.uploader import ServerKeyPair
 from n2net_privacy.uploader.keystore import SimulatedAndroidKeystore

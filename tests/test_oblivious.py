@@ -15,8 +15,9 @@ from cryptography.hazmat.primitives.asymmetric import x25519
 
 from n2net_privacy import ohttp
 from n2net_privacy.egress import EgressResponse, PinSet
+from n2net_privacy.egress.policy import ClientRequest, RequestClient
 from n2net_privacy.errors import NetworkError
-from n2net_privacy.oblivious import KeyConfigSource, ObliviousConfig
+from n2net_privacy.ohttp.client import KeyConfigSource, ObliviousConfig
 from n2net_privacy.ohttp.consistency import KeyVerdict
 
 RELAY = "https://relay.example/ohttp"
@@ -30,7 +31,7 @@ PINS = PinSet(
 )
 
 
-class FakeRelay:
+class FakeRelay(RequestClient):
     """Answers every key fetch with ``body``; ``gate`` holds the answer until set."""
 
     def __init__(self, body: bytes, status: int = 200, gate: threading.Event | None = None):
@@ -40,8 +41,8 @@ class FakeRelay:
         self.entered = threading.Event()
         self.calls = 0
 
-    def request(self, method: str, url: str, **_: object) -> EgressResponse:
-        assert (method, url) == ("GET", KEYS_URL)
+    def send(self, request: ClientRequest) -> EgressResponse:
+        assert (request.method, request.url) == ("GET", KEYS_URL)
         self.calls += 1
         self.entered.set()
         if self.gate is not None:

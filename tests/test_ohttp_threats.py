@@ -30,7 +30,7 @@ from n2net_privacy.egress import Egress, EgressPolicy, PinSet, Purpose
 from n2net_privacy.errors import EgressPolicyError
 from n2net_privacy.gravatar import GravatarConfig, GravatarFetcher, gravatar_hash
 from n2net_privacy.gravatar.result import Avatar
-from n2net_privacy.oblivious import ObliviousConfig
+from n2net_privacy.ohttp.client import ObliviousConfig
 from n2net_privacy.ohttp.consistency import KeyVerdict
 from n2net_privacy.permissions import AndroidPermissionProvider
 from n2net_privacy.sdk import N2NetPrivacy, UploaderConfig

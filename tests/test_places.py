@@ -7,7 +7,7 @@ import json
 
 from n2net_privacy.audit.decoding import Encoding
 from n2net_privacy.audit.places import Field, header, media_type, request_fields
-from n2net_privacy.egress_policy import OutgoingRequest, Purpose
+from n2net_privacy.egress.policy import OutgoingRequest, Purpose
 
 
 def _request(

@@ -17,8 +17,9 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from n2net_privacy.errors import UploaderError
 from n2net_privacy.uploader.crashpoints import CrashPoint
+from n2net_privacy.uploader.drops import DropReason
 from n2net_privacy.uploader.keystore import AtRestKey
-from n2net_privacy.uploader.queue import DropReason, EventQueue, QueueStats
+from n2net_privacy.uploader.queue import EventQueue, QueueStats
 
 KEY = AtRestKey(b"k" * 32)
 BIG = 10**9

@@ -25,7 +25,7 @@ from n2net_privacy.audit.report import (
 from n2net_privacy.audit.report_schema import report_json_schema, validate_report
 from n2net_privacy.contacts.model import Contact
 from n2net_privacy.egress import Egress, Purpose
-from n2net_privacy.egress_policy import AuditEntry
+from n2net_privacy.egress.policy import AuditEntry
 from n2net_privacy.errors import EgressPolicyError, NetworkError
 
 HOSTILE = '<script>alert("x")</script><img src="https://evil.example/p.png">&amp;\'"'

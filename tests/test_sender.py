@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import random
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -15,7 +15,7 @@ import pytest
 import respx
 
 from n2net_privacy.egress import Egress, Purpose
-from n2net_privacy.egress_policy import EgressResponse
+from n2net_privacy.egress.policy import ClientRequest, EgressResponse, RequestClient
 from n2net_privacy.errors import (
     ConfigurationError,
     EgressPolicyError,
@@ -36,7 +36,7 @@ OK_BODY = b'{"accepted": [], "duplicates": []}'
 Script = int | EgressResponse | BaseException
 
 
-class FakeClient:
+class FakeClient(RequestClient):
     """Answers from a script; records what was sent. Stands in for EgressClient."""
 
     def __init__(self, *script: Script) -> None:
@@ -44,22 +44,13 @@ class FakeClient:
         self.sent: list[tuple[dict[str, str], bytes]] = []
         self.closed = False
 
-    def request(
-        self,
-        method: str,
-        url: str,
-        *,
-        headers: Mapping[str, str] | None = None,
-        content: bytes | None = None,
-        timeout: float | None = None,
-        max_response_bytes: int | None = None,
-    ) -> EgressResponse:
-        assert (method, url) == ("POST", URL)
-        assert timeout is not None
+    def send(self, request: ClientRequest) -> EgressResponse:
+        assert (request.method, request.url) == ("POST", URL)
+        assert request.timeout is not None
         item: Script = self.script.pop(0) if self.script else 200
         if isinstance(item, BaseException):
             raise item
-        self.sent.append((dict(headers or {}), content or b""))
+        self.sent.append((dict(request.headers or {}), request.whole_content() or b""))
         if isinstance(item, int):
             return EgressResponse(item, {}, OK_BODY if item == 200 else b"")
         return item

@@ -12,7 +12,7 @@ from n2net_privacy.audit.findings import DataFlow, Finding, Rule
 from n2net_privacy.audit.report import build_report
 from n2net_privacy.audit.spool import RequestSpool
 from n2net_privacy.cli.audit_har import run as audit_har
-from n2net_privacy.egress_policy import AuditEntry, Purpose
+from n2net_privacy.egress.policy import AuditEntry, Purpose
 
 T0 = 1_790_000_000.0
 

@@ -6,18 +6,19 @@ import json
 import os
 import random
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from n2net_privacy.egress import Egress, EgressPolicy, Purpose
-from n2net_privacy.egress_policy import EgressResponse
+from n2net_privacy.egress.policy import ClientRequest, EgressResponse, RequestClient
 from n2net_privacy.testing.file_keystore import FileKeyStore
 from n2net_privacy.testing.ingest_server import IngestServer
+from n2net_privacy.uploader.drops import DropReason
 from n2net_privacy.uploader.keystore import AtRestKey
-from n2net_privacy.uploader.queue import DropReason, EventQueue
+from n2net_privacy.uploader.queue import EventQueue
 from n2net_privacy.uploader.recorder import Uploader
 from n2net_privacy.uploader.sender import Sender, SenderConfig, SendState, SendStatus
 from n2net_privacy.uploader.storage import QueueFile
@@ -114,7 +115,7 @@ def test_a_refused_app_key_holds_the_events(tmp_path: Path) -> None:
 # -- a poison batch --------------------------------------------------------------
 
 
-class PoisonClient:
+class PoisonClient(RequestClient):
     """Answers 500 to every batch holding the poison event, 200 to the rest."""
 
     def __init__(self, poison: str) -> None:
@@ -122,13 +123,9 @@ class PoisonClient:
         self.delivered: list[str] = []
         self.posts = 0
 
-    def request(
-        self, method: str, url: str, *, headers: Mapping[str, str] | None = None,
-        content: bytes | None = None, timeout: float | None = None,
-        max_response_bytes: int | None = None,
-    ) -> EgressResponse:
+    def send(self, request: ClientRequest) -> EgressResponse:
         self.posts += 1
-        ids = [e["id"] for e in json.loads(K1.open(content or b""))["events"]]
+        ids = [e["id"] for e in json.loads(K1.open(request.whole_content() or b""))["events"]]
         if self.poison in ids:
             return EgressResponse(500, {}, b'{"error": "internal"}')
         self.delivered.extend(ids)
@@ -182,7 +179,7 @@ def test_an_outage_is_not_mistaken_for_a_poison_batch(tmp_path: Path) -> None:
     clock = Clock()
 
     class Down(PoisonClient):
-        def request(self, *args: object, **kwargs: object) -> EgressResponse:
+        def send(self, request: ClientRequest) -> EgressResponse:
             self.posts += 1
             return EgressResponse(500, {}, b"")
 

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import x25519
 from n2net_privacy import ohttp
 from n2net_privacy.egress import Egress, EgressPolicy, Purpose
 from n2net_privacy.errors import ConfigurationError
-from n2net_privacy.oblivious import ObliviousConfig
+from n2net_privacy.ohttp.client import ObliviousConfig
 from n2net_privacy.testing._loopback import reply
 from n2net_privacy.testing.ohttp_plugin import OhttpStack
 from n2net_privacy.testing.ohttp_servers import OhttpGatewayServer, OhttpRelay

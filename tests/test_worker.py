@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from n2net_privacy.egress_policy import EgressResponse
+from n2net_privacy.egress.policy import ClientRequest, EgressResponse, RequestClient
 from n2net_privacy.uploader.keystore import AtRestKey
 from n2net_privacy.uploader.queue import EventQueue
 from n2net_privacy.uploader.sender import Sender, SenderConfig
@@ -32,7 +32,7 @@ WORKER = "n2net-uploader"  # the sender thread's name
 _SAFETY_S = 20.0
 
 
-class Client:
+class Client(RequestClient):
     """Answers each POST with the next of ``statuses`` (the last repeats).
 
     With a ``gate``, a request announces itself on ``entered`` and then
@@ -45,20 +45,12 @@ class Client:
         self.entered = threading.Semaphore(0)
         self.batch_sizes: list[int] = []
 
-    def request(
-        self,
-        method: str,
-        url: str,
-        *,
-        headers: Mapping[str, str] | None = None,
-        content: bytes | None = None,
-        timeout: float | None = None,
-        max_response_bytes: int | None = None,
-    ) -> EgressResponse:
+    def send(self, request: ClientRequest) -> EgressResponse:
         self.entered.release()
         if self.gate is not None:
             assert self.gate.wait(_SAFETY_S)
-        self.batch_sizes.append(len(json.loads(KEYS.open(content or b""))["events"]))
+        events = json.loads(KEYS.open(request.whole_content() or b""))["events"]
+        self.batch_sizes.append(len(events))
         status = self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
         body = b'{"accepted": [], "duplicates": []}'
         return EgressResponse(status, {"retry-after": "30"}, body)

@@ -45,7 +45,7 @@ from n2net_privacy.audit.events import check_events
 from n2net_privacy.audit.findings import AuditMode, DataFlow, Finding, ManifestCheck, Rule
 from n2net_privacy.audit.places import Field, json_fields, media_type, request_fields
 from n2net_privacy.checks import require_type
-from n2net_privacy.egress_policy import (
+from n2net_privacy.egress.policy import (
     EgressPolicy,
     OutgoingRequest,
     Purpose,
@@ -94,7 +94,7 @@ _Problem = tuple[Rule, Field, str]  # a broken rule, where, and what (redacted)
 
 
 class EgressAuditor:
-    """A :class:`~n2net_privacy.egress_policy.RequestInspector` that finds leaks.
+    """A :class:`~n2net_privacy.egress.policy.RequestInspector` that finds leaks.
 
     ``address_book`` is an iterable of contacts (anything with
     ``display_name``, ``phones[].number`` and ``emails``) or an

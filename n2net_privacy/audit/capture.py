@@ -39,7 +39,7 @@ from n2net_privacy.audit.findings import DataFlow, Finding, Rule
 from n2net_privacy.audit.har import HarExchange, OversizedEntry, WebSocketFrame
 from n2net_privacy.audit.report import PrivacyReport, build_report
 from n2net_privacy.audit.spool import RequestSpool
-from n2net_privacy.egress_policy import AuditEntry, AuditLog, OutgoingRequest, Purpose
+from n2net_privacy.egress.policy import AuditEntry, AuditLog, OutgoingRequest, Purpose
 from n2net_privacy.manifest import DeclaredManifest
 
 __all__ = ["CaptureAudit"]

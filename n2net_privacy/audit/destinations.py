@@ -61,7 +61,7 @@ class DestinationPolicy:
     @classmethod
     def sdk_default(cls) -> DestinationPolicy:
         """The SDK's own egress allowlist (``host`` means port 443, ``host:port`` that port)."""
-        from n2net_privacy.egress_policy import EgressPolicy, parse_endpoint
+        from n2net_privacy.egress.policy import EgressPolicy, parse_endpoint
 
         out = []
         for purpose, entries in EgressPolicy().allowed_hosts.items():

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
 from n2net_privacy.audit.decoding import MAX_DECOMPRESSED_BYTES, Encoding, unwrap_body
-from n2net_privacy.egress_policy import OutgoingRequest
+from n2net_privacy.egress.policy import OutgoingRequest
 
 __all__ = [
     "MAX_STRUCTURED_CHARS",

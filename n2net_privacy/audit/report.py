@@ -2,7 +2,7 @@
 
 :func:`build_report` gathers, purely, a timeline of permission and Settings
 changes, every request the chokepoint saw (from the
-:class:`~n2net_privacy.egress_policy.AuditLog`), the data categories that
+:class:`~n2net_privacy.egress.policy.AuditLog`), the data categories that
 reached each destination and the auditor's findings into a
 :class:`PrivacyReport`. The report writes itself as JSON (and reads back)
 and as ONE self-contained HTML file: inline CSS, no scripts, no fonts, no
@@ -27,7 +27,7 @@ from html import escape
 from typing import Any, Protocol, TextIO
 
 from n2net_privacy.audit.findings import DataFlow, Finding, ManifestCheck, Rule
-from n2net_privacy.egress_policy import AuditEntry, AuditLog
+from n2net_privacy.egress.policy import AuditEntry, AuditLog
 from n2net_privacy.errors import InvalidArgumentError
 from n2net_privacy.redact import scrub
 from n2net_privacy.wording import plural

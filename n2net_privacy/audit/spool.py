@@ -22,7 +22,7 @@ from collections.abc import Iterator, Sequence
 from typing import overload
 
 from n2net_privacy.audit.report import Outcome, RequestRow, relative_time, request_failed
-from n2net_privacy.egress_policy import AuditEntry
+from n2net_privacy.egress.policy import AuditEntry
 
 __all__ = ["RequestSpool"]
 
@@ -45,7 +45,7 @@ class RequestSpool:
         """The earliest absolute time recorded (seconds since the epoch)."""
 
     def record(self, entry: AuditEntry) -> None:
-        """Append one entry (the :class:`~n2net_privacy.egress_policy.AuditLog` method)."""
+        """Append one entry (the :class:`~n2net_privacy.egress.policy.AuditLog` method)."""
         line = json.dumps([entry.at, entry.purpose.value, entry.method, entry.host, entry.path,
                            entry.request_bytes, entry.status, entry.blocked, entry.request_id,
                            entry.error], ensure_ascii=False)

@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 from n2net_privacy.atomic_write import os_error_name, write_atomically
 from n2net_privacy.cli._output import PROG, error
 from n2net_privacy.egress import Egress, EgressPolicy, Purpose
-from n2net_privacy.egress_policy import is_loopback
+from n2net_privacy.egress.policy import is_loopback
 from n2net_privacy.errors import ConfigurationError
 from n2net_privacy.testing.conformance import (
     CHECKS,

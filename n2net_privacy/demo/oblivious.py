@@ -21,7 +21,7 @@ from n2net_privacy.demo.story import Story
 from n2net_privacy.egress import Egress, PinSet
 from n2net_privacy.gravatar import GravatarFetcher, gravatar_hash
 from n2net_privacy.gravatar.result import Avatar
-from n2net_privacy.oblivious import ObliviousConfig
+from n2net_privacy.ohttp.client import ObliviousConfig
 from n2net_privacy.settings import Settings
 from n2net_privacy.testing.gravatar_server import GravatarStandIn
 from n2net_privacy.testing.ingest_server import IngestServer

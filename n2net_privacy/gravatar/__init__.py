@@ -3,11 +3,15 @@
 :func:`gravatar_hash` and :func:`avatar_url` are pure; :class:`GravatarFetcher`
 does the fetching (through the egress chokepoint) and the caching, and
 returns an :class:`Avatar` or a :class:`NoAvatar`, never an exception, for
-network trouble, a disabled toggle or a bad image.
+network trouble, a disabled toggle or a bad image. :class:`GravatarFetcher`
+loads on first use (it brings the HTTP client); the rest here is pure.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from n2net_privacy._lazy import lazy_names
 from n2net_privacy.gravatar.backoff import BackoffPolicy, parse_retry_after
 from n2net_privacy.gravatar.cache import (
     AvatarCache,
@@ -22,7 +26,6 @@ from n2net_privacy.gravatar.config import (
     GravatarSettings,
     HasEmails,
 )
-from n2net_privacy.gravatar.fetcher import GravatarFetcher
 from n2net_privacy.gravatar.hashing import (
     HashAlgorithm,
     gravatar_hash,
@@ -40,6 +43,9 @@ from n2net_privacy.gravatar.result import (
     classify_reply,
 )
 from n2net_privacy.gravatar.url import DEFAULT_BASE_URL, AvatarUrlBuilder, Rating, avatar_url
+
+if TYPE_CHECKING:
+    from n2net_privacy.gravatar.fetcher import GravatarFetcher
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -71,3 +77,7 @@ __all__ = [
     "normalize_email",
     "parse_retry_after",
 ]
+
+__getattr__, __dir__ = lazy_names(
+    __name__, globals(), {"GravatarFetcher": "n2net_privacy.gravatar.fetcher"}
+)

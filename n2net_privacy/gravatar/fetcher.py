@@ -36,7 +36,7 @@ from urllib.parse import urlsplit
 from n2net_privacy.checks import ensure_open, require_type
 from n2net_privacy.consent.core import WithdrawalScope
 from n2net_privacy.egress import Egress, Purpose
-from n2net_privacy.egress_policy import InnerDoor
+from n2net_privacy.egress.policy import InnerDoor
 from n2net_privacy.errors import InvalidArgumentTypeError, NetworkError
 from n2net_privacy.gravatar.backoff import HostBackoff
 from n2net_privacy.gravatar.batch import RunningBatch
@@ -53,7 +53,7 @@ from n2net_privacy.gravatar.lookup import (
     summarize,
 )
 from n2net_privacy.gravatar.result import Avatar, AvatarResult, NoAvatar, NoAvatarReason
-from n2net_privacy.oblivious import (
+from n2net_privacy.ohttp.client import (
     AsyncObliviousClient,
     AsyncRelayClient,
     KeyConfigSource,

@@ -14,7 +14,7 @@ from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from typing import TypeAlias
 
-from n2net_privacy.egress import EgressResponse
+from n2net_privacy.egress.policy import EgressResponse
 from n2net_privacy.errors import InvalidArgumentTypeError, NetworkError, NetworkTimeout
 from n2net_privacy.gravatar.backoff import REFUSAL_STATUSES, HostBackoff, parse_retry_after
 from n2net_privacy.gravatar.cache import cache_lifetime

@@ -16,7 +16,7 @@ from enum import StrEnum
 from urllib.parse import urlsplit
 
 from n2net_privacy.checks import quoted, require_type
-from n2net_privacy.egress_policy import is_loopback
+from n2net_privacy.egress.policy import is_loopback
 from n2net_privacy.errors import GravatarError
 from n2net_privacy.gravatar.hashing import is_gravatar_hash
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from xml.parsers.expat import ExpatError
 
-from n2net_privacy.egress_policy import Purpose
+from n2net_privacy.egress.policy import Purpose
 from n2net_privacy.errors import ManifestError
 from n2net_privacy.manifest.apple import FLOW_DATA_TYPES as APPLE_TYPES
 from n2net_privacy.manifest.flows import FlowName, flow_for_category

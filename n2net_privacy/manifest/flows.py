@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from n2net_privacy.egress_policy import Purpose
+from n2net_privacy.egress.policy import Purpose
 
 __all__ = [
     "FlowName",

@@ -38,7 +38,7 @@ from n2net_privacy.errors import WireFormatError
 from n2net_privacy.ohttp.keyconfig import KeyConfig, key_config_pin
 
 if TYPE_CHECKING:
-    from n2net_privacy.egress_tls import PinSet
+    from n2net_privacy.egress.tls import PinSet
 
 __all__ = ["KeyCheck", "KeyVerdict", "RefreshSchedule", "check_key_configs", "pinned"]
 

@@ -40,7 +40,7 @@ import phonenumbers
 
 from n2net_privacy.atomic_write import write_atomically
 from n2net_privacy.egress import AuditEntry, AuditLog, Egress, EgressPolicy, OutgoingRequest
-from n2net_privacy.egress_policy import Purpose
+from n2net_privacy.egress.policy import Purpose
 from n2net_privacy.errors import ConfigurationError, EgressPolicyError
 from n2net_privacy.testing.synthetic import REGIONS, synthetic_number
 from n2net_privacy.uploader import ServerKey, SimulatedAndroidKeystore, Uploader

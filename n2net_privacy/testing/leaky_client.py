@@ -30,7 +30,7 @@ from urllib.parse import quote
 from n2net_privacy.audit.detectors import ContactLike, strip_accents
 from n2net_privacy.audit.findings import Rule
 from n2net_privacy.egress import Egress
-from n2net_privacy.egress_policy import EgressResponse, Purpose
+from n2net_privacy.egress.policy import EgressResponse, Purpose
 
 __all__ = [
     "LEAK_HEADER",

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from n2net_privacy.egress_tls import PinSet
+from n2net_privacy.egress.tls import PinSet
 from n2net_privacy.testing.gravatar_server import GravatarStandIn
 from n2net_privacy.testing.ingest_server import IngestServer
 from n2net_privacy.testing.ohttp_servers import OhttpGatewayServer, OhttpRelay
@@ -23,7 +23,7 @@ from n2net_privacy.uploader.wire import ServerKeyPair
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric import x25519
 
-    from n2net_privacy.oblivious import ObliviousConfig
+    from n2net_privacy.ohttp.client import ObliviousConfig
 
 __all__ = ["OhttpStack", "ohttp_stack"]
 
@@ -52,7 +52,7 @@ class OhttpStack:
 
     def oblivious(self, **overrides: Any) -> ObliviousConfig:
         """The device's configuration: keys through the relay, pinned, fetched at once."""
-        from n2net_privacy.oblivious import ObliviousConfig
+        from n2net_privacy.ohttp.client import ObliviousConfig
 
         options: dict[str, Any] = {
             "relay_url": self.relay.url,

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from n2net_privacy.audit.findings import Rule
 from n2net_privacy.contacts.model import Contact, ContactPhone
-from n2net_privacy.egress_policy import Purpose
+from n2net_privacy.egress.policy import Purpose
 from n2net_privacy.testing.leaky_client import LeakyRequest
 
 __all__ = ["REDTEAM_BOOK", "REDTEAM_RAW", "RedTeamLeak", "redteam_matrix"]

@@ -9,11 +9,19 @@ On the device: :class:`~n2net_privacy.uploader.recorder.Uploader` (the facade),
 :mod:`~n2net_privacy.uploader.queue` (the encrypted SQLite queue) and
 :mod:`~n2net_privacy.uploader.sender` / :mod:`~n2net_privacy.uploader.worker`
 (attempts and the background thread). See docs/uploader.md.
+
+The recorder's names (:class:`Uploader`, :class:`RecordResult`, ...) load on
+first use: the recorder brings the HTTP client, and importing a pure name from
+here (``ServerKeyPair``, ``classify``) must not.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from n2net_privacy._lazy import lazy_names
 from n2net_privacy.uploader.crashpoints import CrashPoint
+from n2net_privacy.uploader.drops import DropReason
 from n2net_privacy.uploader.keystore import (
     AtRestKey,
     KeyStore,
@@ -27,8 +35,7 @@ from n2net_privacy.uploader.policy import (
     failure_reason,
     parse_retry_after,
 )
-from n2net_privacy.uploader.queue import DropReason, QueueStats
-from n2net_privacy.uploader.recorder import HasNumber, RecordOutcome, RecordResult, Uploader
+from n2net_privacy.uploader.queue import QueueStats
 from n2net_privacy.uploader.sender import SenderConfig, SendState, SendStatus
 from n2net_privacy.uploader.wire import (
     CONTENT_TYPE,
@@ -48,6 +55,9 @@ from n2net_privacy.uploader.wire import (
     request_headers,
     seal,
 )
+
+if TYPE_CHECKING:
+    from n2net_privacy.uploader.recorder import HasNumber, RecordOutcome, RecordResult, Uploader
 
 __all__ = [
     "CONTENT_TYPE",
@@ -86,3 +96,12 @@ __all__ = [
     "request_headers",
     "seal",
 ]
+
+__getattr__, __dir__ = lazy_names(
+    __name__,
+    globals(),
+    {
+        name: "n2net_privacy.uploader.recorder"
+        for name in ("HasNumber", "RecordOutcome", "RecordResult", "Uploader")
+    },
+)

@@ -21,15 +21,12 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from n2net_privacy.errors import KeyStoreError
 from n2net_privacy.uploader.crashpoints import CrashHook, CrashPoint
+from n2net_privacy.uploader.drops import DropReason, Drops
 from n2net_privacy.uploader.keystore import NONCE_BYTES, AtRestKey
 from n2net_privacy.uploader.storage import BUMP, QueueFile
-
-if TYPE_CHECKING:
-    from n2net_privacy.uploader.queue import DropReason
 
 __all__ = ["Leases", "QueuedBatch", "RowSeal"]
 
@@ -42,7 +39,6 @@ _MEMBERS = (
 )
 _REASSIGN = "UPDATE events SET batch_id = ? WHERE seq BETWEEN ? AND ? AND batch_id IS ?"
 _NEW_BATCH = "INSERT INTO batches (id, lo, hi, owner, expires) VALUES (?, ?, ?, ?, ?)"
-_Drops = list[tuple["DropReason", int]]
 _Rows = list[tuple[int, bytes]]
 
 
@@ -125,7 +121,7 @@ class Leases:
         self,
         file: QueueFile,
         seal: RowSeal,
-        report: Callable[[_Drops], None],
+        report: Callable[[Drops], None],
         *,
         crash_point: CrashHook | None,
         lease_s: float,
@@ -156,7 +152,7 @@ class Leases:
         A new lease is decrypted after the lock is released, so ``append``
         never waits for that.
         """
-        drops: _Drops = []
+        drops: Drops = []
         leased: tuple[str, _Rows] | None = None
         with self.file.lock:
             batch = self._resume_locked(drops, skip)
@@ -179,14 +175,12 @@ class Leases:
         seqs: list[int],
         payloads: list[bytes],
         bad: list[tuple[int, int]],
-        drops: _Drops,
+        drops: Drops,
     ) -> QueuedBatch | None:
         """Drop a batch's rows that fail to open and move the rest to a new id.
 
         The content changed, so it must not go out under the old idempotency key.
         """
-        from n2net_privacy.uploader.queue import DropReason
-
         new_id = str(uuid.uuid4())
         with self.file.transaction() as db:
             db.executemany("DELETE FROM events WHERE seq = ?", [(seq,) for seq, _ in bad])
@@ -215,7 +209,7 @@ class Leases:
             self.writes += 1
         return claimed == 1
 
-    def _resume_locked(self, drops: _Drops, skip: frozenset[str]) -> QueuedBatch | None:
+    def _resume_locked(self, drops: Drops, skip: frozenset[str]) -> QueuedBatch | None:
         db = self.file.db
         now = self._wall()
         for batch_id, lo, hi, owner, expires in db.execute(

@@ -36,11 +36,11 @@ import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import StrEnum
 
 from n2net_privacy.errors import UploaderError
 from n2net_privacy.redact import get_logger
 from n2net_privacy.uploader.crashpoints import CrashHook
+from n2net_privacy.uploader.drops import DropReason, Drops, OnDrop
 from n2net_privacy.uploader.keystore import NONCE_BYTES, AtRestKey
 from n2net_privacy.uploader.leases import Leases, QueuedBatch, RowSeal
 from n2net_privacy.uploader.storage import BUMP, QueueFile
@@ -64,22 +64,6 @@ _INSERT = (
 _log = get_logger(__name__)
 
 
-class DropReason(StrEnum):
-    """Why events were thrown away on the device."""
-
-    MAX_EVENTS = "max_events"
-    """The queue already held ``max_events`` events."""
-    MAX_BYTES = "max_bytes"
-    """The queue already held ``max_bytes`` sealed bytes."""
-    UNDECRYPTABLE = "undecryptable"
-    """The at-rest key changed (e.g. Android invalidated it), or the row is corrupt,
-    was copied from another queue file or was moved to another row."""
-    STORAGE_ERROR = "storage_error"
-    """The write itself failed (disk full, I/O error)."""
-
-
-OnDrop = Callable[[DropReason, int], None]
-_Drops = list[tuple[DropReason, int]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +148,7 @@ class EventQueue:
         Durable when it returns. Never raises for storage trouble: a failed
         write is a drop with reason ``STORAGE_ERROR``.
         """
-        drops: _Drops = []
+        drops: Drops = []
         try:
             with self.file.lock:
                 seq = self._append_locked(payload, drops)
@@ -175,7 +159,7 @@ class EventQueue:
         self._report(drops)
         return seq
 
-    def _append_locked(self, payload: bytes, drops: _Drops) -> int | None:
+    def _append_locked(self, payload: bytes, drops: Drops) -> int | None:
         db = self.file.db
         for _ in range(4):
             seq = self._next_seq or self._fresh_seq(db)
@@ -205,7 +189,7 @@ class EventQueue:
     def _fresh_seq(db: sqlite3.Connection) -> int:
         return int(db.execute("SELECT hwm FROM totals").fetchone()[0]) + 1
 
-    def _evict_and_insert(self, payload: bytes, drops: _Drops) -> int | None:
+    def _evict_and_insert(self, payload: bytes, drops: Drops) -> int | None:
         with self.file.transaction() as db:
             count, total, _ = self.file.totals()
             size = len(payload) + SEAL_OVERHEAD
@@ -237,7 +221,7 @@ class EventQueue:
         self.leases.writes += 1
         return seq
 
-    def _report(self, drops: _Drops) -> None:
+    def _report(self, drops: Drops) -> None:
         for reason, count in drops:
             _log.warning("queue dropped %d events: %s", count, reason.value)
             if self._on_drop is not None:

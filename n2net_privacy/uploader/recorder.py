@@ -51,13 +51,14 @@ from n2net_privacy import ohttp
 from n2net_privacy.checks import ensure_open, require_int, require_type
 from n2net_privacy.device import DeviceContext
 from n2net_privacy.egress import Egress
-from n2net_privacy.egress_policy import Purpose
+from n2net_privacy.egress.policy import Purpose
 from n2net_privacy.errors import InvalidArgumentError, InvalidArgumentTypeError, UploaderError
-from n2net_privacy.oblivious import KeyConfigSource, ObliviousClient, ObliviousConfig
+from n2net_privacy.ohttp.client import KeyConfigSource, ObliviousClient, ObliviousConfig
 from n2net_privacy.phone import PhoneNumberErrorReason, normalize
 from n2net_privacy.redact import get_logger
 from n2net_privacy.uploader import forking
 from n2net_privacy.uploader.crashpoints import CrashHook, CrashPoint
+from n2net_privacy.uploader.drops import DropReason, OnDrop
 from n2net_privacy.uploader.keyring import server_keys
 from n2net_privacy.uploader.keystore import KeyStore
 from n2net_privacy.uploader.payload import (
@@ -66,7 +67,7 @@ from n2net_privacy.uploader.payload import (
     encode_with_stamp,
     new_event_id,
 )
-from n2net_privacy.uploader.queue import DropReason, EventQueue, OnDrop, QueueStats
+from n2net_privacy.uploader.queue import EventQueue, QueueStats
 from n2net_privacy.uploader.sendconfig import PostClient
 from n2net_privacy.uploader.sender import Sender, SenderConfig, SendStatus
 from n2net_privacy.uploader.wire import EVENTS_PATH, ServerKey

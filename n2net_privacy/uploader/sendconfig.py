@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from n2net_privacy.egress_policy import RequestClient
+from n2net_privacy.egress.policy import RequestClient
 from n2net_privacy.errors import ConfigurationError
 
 __all__ = [

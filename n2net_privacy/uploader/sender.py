@@ -48,7 +48,7 @@ import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
-from n2net_privacy.egress_policy import EgressResponse
+from n2net_privacy.egress.policy import EgressResponse
 from n2net_privacy.errors import (
     EgressPolicyError,
     NetworkError,

@@ -4,7 +4,7 @@ The kit fetches the key configuration, encapsulates Binary HTTP requests
 with the SDK's own :mod:`n2net_privacy.ohttp` code, posts them to the
 gateway resource through the egress door (purpose ``OHTTP_RELAY``: the kit
 stands where the relay stands) and reads the answers as the SDK's
-:class:`~n2net_privacy.oblivious.ObliviousClient` would. Checks that need a
+:class:`~n2net_privacy.ohttp.client.ObliviousClient` would. Checks that need a
 usable key configuration are skipped, saying why, when there is none: then
 ``ohttp-keys-served`` is the one that fails.
 """
@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from n2net_privacy import ohttp
-from n2net_privacy.egress_policy import EgressResponse
+from n2net_privacy.egress.policy import EgressResponse
 from n2net_privacy.errors import NetworkError, WireFormatError
-from n2net_privacy.oblivious import is_key_problem
+from n2net_privacy.ohttp.client import is_key_problem
 from n2net_privacy.testing.conformance.model import (
     Check,
     CheckFailed,

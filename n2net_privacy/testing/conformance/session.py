@@ -18,9 +18,9 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
-from n2net_privacy.egress_policy import EgressResponse
+from n2net_privacy.egress.policy import RequestClient
 from n2net_privacy.errors import NetworkError, NetworkTimeout, WireFormatError
 from n2net_privacy.retry import backoff_delay, parse_retry_after
 from n2net_privacy.testing.conformance.model import CheckFailed, KitRuntime, Target
@@ -80,22 +80,9 @@ class Exchange:
         return f"{self.status} {code}" if code else str(self.status)
 
 
-class ProbeClient(Protocol):
-    """What the kit needs from the egress door: :class:`~n2net_privacy.egress.EgressClient`.
-
-    Unlike the uploader, the kit also sends a body as chunks (the ``411`` probe).
-    """
-
-    def request(
-        self,
-        method: str,
-        url: str,
-        *,
-        headers: Mapping[str, str] | None = None,
-        content: bytes | Iterable[bytes] | None = None,
-        timeout: float | None = None,
-        max_response_bytes: int | None = None,
-    ) -> EgressResponse: ...
+ProbeClient = RequestClient
+"""What the kit needs from the egress door (:class:`~n2net_privacy.egress.EgressClient`):
+the one request shape, whose bodies may be chunks (the ``411`` probe)."""
 
 
 def compact_json(value: Any) -> bytes:

@@ -1,6 +1,6 @@
 """The one egress chokepoint: every HTTP request the SDK makes leaves through here.
 
-With :mod:`n2net_privacy.egress_transport` (the gate it wraps around every
+With :mod:`n2net_privacy.egress.transport` (the gate it wraps around every
 transport) this is the only module that imports httpx; a test enforces it.
 It builds the clients for each :class:`Purpose`, so that every request,
 before a byte leaves, whatever transport is underneath:
@@ -10,14 +10,14 @@ before a byte leaves, whatever transport is underneath:
 * uses ``https://`` (plaintext only to loopback, and only when the policy says
   so for tests);
 * carries the framing the door derives (``Host``, ``Content-Length``) and no
-  caller-set framing or hop-by-hop header (:mod:`n2net_privacy.egress_headers`);
+  caller-set framing or hop-by-hop header (:mod:`n2net_privacy.egress.headers`);
 * carries no cookie, no Referer, and the SDK's fixed generic User-Agent;
 * is shown to each registered inspector (the QA auditor), which may block it;
 * is recorded in the :class:`AuditLog`: time, purpose, method, host, path, bytes;
 * leaves no trace in other libraries' log records (httpx logs each URL at
   INFO): :func:`~n2net_privacy.redact.sdk_request` withholds them.
 
-TLS contexts and pins follow :mod:`n2net_privacy.egress_tls`; a pin is
+TLS contexts and pins follow :mod:`n2net_privacy.egress.tls`; a pin is
 checked after the handshake and before the first request byte.
 
 The rest of the SDK sees :class:`EgressClient` / :class:`AsyncEgressClient`,
@@ -32,26 +32,27 @@ import http.cookiejar
 import itertools
 import ssl
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import httpx
 
 from n2net_privacy.checks import ensure_open, require_type
-from n2net_privacy.egress_policy import (
-    AuditEntry,
+from n2net_privacy.egress.headers import USER_AGENT
+from n2net_privacy.egress.policy import (
+    AsyncRequestClient,
     AuditLog,
+    ClientRequest,
     EgressPolicy,
     EgressResponse,
-    OutgoingRequest,
     Purpose,
+    RequestClient,
     RequestInspector,
 )
-from n2net_privacy.egress_tls import PinSet, check_context, harden, spki_sha256
-from n2net_privacy.egress_transport import (
+from n2net_privacy.egress.tls import PinSet, check_context, harden
+from n2net_privacy.egress.transport import (
     CALLER_HEADERS,
     STREAMED_BODY,
-    USER_AGENT,
     AsyncAuditingTransport,
     AuditingTransport,
     Gate,
@@ -63,20 +64,10 @@ from n2net_privacy.errors import NetworkError, NetworkTimeout
 from n2net_privacy.redact import sdk_request
 
 __all__ = [
-    "USER_AGENT",
     "AsyncEgressClient",
-    "AuditEntry",
-    "AuditLog",
     "Egress",
     "EgressClient",
-    "EgressPolicy",
-    "EgressResponse",
-    "OutgoingRequest",
-    "PinSet",
-    "Purpose",
-    "RequestInspector",
     "on_new_egress",
-    "spki_sha256",
 ]
 
 
@@ -131,54 +122,52 @@ def _network_errors() -> Iterator[None]:
         raise NetworkError(f"network error: {type(exc).__name__}") from exc
 
 
-def _options(
-    headers: Mapping[str, str] | None, timeout: float | None, *, streamed: bool = False
-) -> dict[str, Any]:
-    """Per-request options: the caller's header names travel to the gate."""
-    extensions: dict[str, Any] = {CALLER_HEADERS: tuple(headers or ())}
-    if streamed:
+def _stream_args(request: ClientRequest) -> dict[str, Any]:
+    """httpx's arguments for one request: the caller's header names travel to the gate."""
+    extensions: dict[str, Any] = {CALLER_HEADERS: tuple(request.headers or ())}
+    if request.chunked:
         extensions[STREAMED_BODY] = True
-    options: dict[str, Any] = {"extensions": extensions}
-    if timeout is not None:
-        options["timeout"] = timeout
-    return options
+    args: dict[str, Any] = {
+        "method": request.method,
+        "url": request.url,
+        "headers": request.headers,
+        "content": request.content,
+        "extensions": extensions,
+    }
+    if request.timeout is not None:
+        args["timeout"] = request.timeout
+    return args
 
 
-class EgressClient:
-    """A synchronous client bound to one purpose. Thread-safe."""
+async def _achunks(chunks: Iterable[bytes]) -> AsyncIterator[bytes]:
+    for chunk in chunks:
+        yield chunk
+
+
+class EgressClient(RequestClient):
+    """A synchronous client bound to one purpose. Thread-safe.
+
+    :meth:`request` (or :meth:`send`) sends one request and reads the reply,
+    at most ``max_response_bytes`` of it. ``content`` given as chunks rather
+    than bytes goes out with ``Transfer-Encoding: chunked`` and no
+    ``Content-Length``, framed by the door (the conformance kit probes a
+    server's ``411`` this way). A reply larger than the cap comes back with
+    status 0 and no content, so callers treat it like any other unusable
+    reply. Raises :class:`NetworkTimeout` / :class:`NetworkError` for network
+    trouble and :class:`EgressPolicyError` when the chokepoint refuses;
+    :class:`ClosedError` after :meth:`close`.
+    """
 
     def __init__(self, client: httpx.Client) -> None:
         self._client = client
         self._closed = False
 
-    def request(
-        self,
-        method: str,
-        url: str,
-        *,
-        headers: Mapping[str, str] | None = None,
-        content: bytes | Iterable[bytes] | None = None,
-        timeout: float | None = None,
-        max_response_bytes: int | None = None,
-    ) -> EgressResponse:
-        """Send one request and read the reply (at most ``max_response_bytes``).
-
-        ``content`` given as chunks rather than bytes goes out with
-        ``Transfer-Encoding: chunked`` and no ``Content-Length``, framed by
-        the door (the conformance kit probes a server's ``411`` this way).
-        A reply larger than the cap comes back with status 0 and no content,
-        so callers treat it like any other unusable reply.
-        Raises :class:`NetworkTimeout` / :class:`NetworkError` for network
-        trouble and :class:`EgressPolicyError` when the chokepoint refuses;
-        :class:`ClosedError` after :meth:`close`.
-        """
+    def send(self, request: ClientRequest) -> EgressResponse:
         ensure_open(self._closed, "EgressClient")
-        streamed = content is not None and not isinstance(content, bytes)
-        options = _options(headers, timeout, streamed=streamed)
         with sdk_request(), _network_errors(), self._client.stream(
-            method, url, headers=headers, content=content, **options
+            **_stream_args(request)
         ) as response:
-            reply = _Reply(response, max_response_bytes)
+            reply = _Reply(response, request.max_response_bytes)
             if not reply.too_large:
                 for chunk in response.iter_bytes():
                     if not reply.add(chunk):
@@ -197,30 +186,21 @@ class EgressClient:
         self.close()
 
 
-class AsyncEgressClient:
-    """An asyncio client bound to one purpose."""
+class AsyncEgressClient(AsyncRequestClient):
+    """An asyncio client bound to one purpose: the twin of :class:`EgressClient`."""
 
     def __init__(self, client: httpx.AsyncClient) -> None:
         self._client = client
         self._closed = False
 
-    async def request(
-        self,
-        method: str,
-        url: str,
-        *,
-        headers: Mapping[str, str] | None = None,
-        content: bytes | None = None,
-        timeout: float | None = None,
-        max_response_bytes: int | None = None,
-    ) -> EgressResponse:
-        """The async twin of :meth:`EgressClient.request`."""
+    async def send(self, request: ClientRequest) -> EgressResponse:
         ensure_open(self._closed, "AsyncEgressClient")
+        args = _stream_args(request)
+        if request.chunked:  # httpx's async client streams only async chunks
+            args["content"] = _achunks(args["content"])
         with sdk_request(), _network_errors():
-            async with self._client.stream(
-                method, url, headers=headers, content=content, **_options(headers, timeout)
-            ) as response:
-                reply = _Reply(response, max_response_bytes)
+            async with self._client.stream(**args) as response:
+                reply = _Reply(response, request.max_response_bytes)
                 if not reply.too_large:
                     async for chunk in response.aiter_bytes():
                         if not reply.add(chunk):

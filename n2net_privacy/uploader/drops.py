@@ -1,0 +1,33 @@
+"""Why events were thrown away on the device, as both the queue and its leases count it.
+
+Its own module so that :mod:`~n2net_privacy.uploader.queue` and
+:mod:`~n2net_privacy.uploader.leases` (which drops rows that no longer open)
+share it without importing each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from enum import StrEnum
+
+__all__ = ["DropReason", "Drops", "OnDrop"]
+
+
+class DropReason(StrEnum):
+    """Why events were thrown away on the device."""
+
+    MAX_EVENTS = "max_events"
+    """The queue already held ``max_events`` events."""
+    MAX_BYTES = "max_bytes"
+    """The queue already held ``max_bytes`` sealed bytes."""
+    UNDECRYPTABLE = "undecryptable"
+    """The at-rest key changed (e.g. Android invalidated it), or the row is corrupt,
+    was copied from another queue file or was moved to another row."""
+    STORAGE_ERROR = "storage_error"
+    """The write itself failed (disk full, I/O error)."""
+
+
+#: Told of each drop: the reason and how many events.
+OnDrop = Callable[[DropReason, int], None]
+#: Drops collected inside a transaction, reported once it commits.
+Drops = list[tuple[DropReason, int]]
