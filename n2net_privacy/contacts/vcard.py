@@ -213,8 +213,14 @@ class _CardReader:
         for content in self.card.lines:
             if content.name not in ("TEL", "EMAIL"):
                 continue
-            value = self.text(content, "phones" if content.name == "TEL" else "emails")
-            if value is None or value.strip() == "":
+            field = "phones" if content.name == "TEL" else "emails"
+            value = self.text(content, field)
+            if value is None:
+                continue
+            if value.strip() == "":
+                if content.value.strip():  # given, but nothing is left once decoded ("\\")
+                    reason = "empty once its escapes are decoded"
+                    self.dropped.append(DroppedValue(self.card.index, field, reason, content.line))
                 continue
             if content.name == "EMAIL":
                 self.emails.append(value)
