@@ -120,7 +120,7 @@ def _add_options(parser: Any) -> None:
            help="at stop, how long each device may send what it still holds")
     option("quiet-s", type=float, default=0.0,
            help="stop recording this long before -t ends, so every device has sent all it "
-           "holds when Locust stops (whose statistics then count every batch)")
+           "holds when Locust stops, and the stop is quick")
     option("results-dir", default="", help="write each device's summary JSON here")
     option("data-dir", default="", help="where device data directories go (default: temp)")
     option("ca-file", default="", help="a CA bundle to trust for an https --host")
