@@ -168,6 +168,35 @@ def test_fifty_devices_on_two_worker_processes_lose_and_duplicate_nothing(
 
 @pytest.mark.slow
 @needs_locust
+def test_what_devices_send_while_stopping_reaches_the_masters_figures(
+    tmp_path: Path, server: IngestServer, keys: ServerKeyPair
+) -> None:
+    # The fleet is offline for the whole run, so every batch is sent by a device
+    # stopping (its drain in on_stop), and each reply takes a second. A worker
+    # reports them after its last device stops: later than the half second that
+    # Locust's master waits after "quit". The kit's stop handshake waits for it.
+    server.delay(1.0)
+    port = str(_free_port())
+    done, summaries, rows = run_locust(
+        tmp_path, server, keys,
+        "-u", "4", "-r", "4", "-t", "3s", "--processes", "2",
+        "--master-bind-host", "127.0.0.1", "--master-bind-port", port, "--master-port", port,
+        "--n2net-scenario", "reconnect-storm", "--n2net-storm-at", "0",
+        "--n2net-storm-outage-s", "600", "--n2net-events-per-s", "4",
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-3000:]
+    assert len(summaries) == 4, output[-3000:]
+    assert sum(int(s["pending"]) for s in summaries) == 0
+    stored = {str(event.id) for event in server.events()}
+    assert stored == {i for s in summaries for i in s["recorded"]} != set()
+    assert rows[("POST", "/v1/events")]["num_requests"] == len(server.requests()) > 0
+    assert rows[("EVENTS", "delivered")]["num_requests"] == server.count()
+    assert [row["num_failures"] for row in rows.values()] == [0] * len(rows)
+
+
+@pytest.mark.slow
+@needs_locust
 def test_a_reconnect_storm_brings_every_device_back_with_nothing_lost(
     tmp_path: Path, server: IngestServer, keys: ServerKeyPair
 ) -> None:
