@@ -47,7 +47,7 @@ from gevent.event import Event
 from locust import User, events, task
 from locust.env import Environment
 from locust.rpc.protocol import Message
-from locust.runners import MasterRunner, WorkerRunner
+from locust.runners import LocalRunner, MasterRunner, WorkerRunner
 
 from n2net_privacy.errors import ConfigurationError
 from n2net_privacy.testing.fleet import (
@@ -151,6 +151,31 @@ def _fill_scenario_times(environment: Environment, **_: Any) -> None:
 @_listen(events.test_start)
 def _mark_start(**_: Any) -> None:
     _RUN["started_at"] = time.monotonic()
+
+
+@_listen(events.test_stopping)
+def _let_devices_finish_their_step(environment: Environment, **_: Any) -> None:
+    """A user stops between two steps, never in the middle of a POST.
+
+    With no stop timeout (Locust's default) Locust kills each user where it is:
+    a POST in flight then reaches the ingest, yet no statistic counts it (the
+    kill is a ``GreenletExit``, which the egress does not audit). With one, a
+    waiting user is stopped at once and a busy one after its step; either way
+    ``on_stop`` then drains. Restored at ``test_stop``. Set for a one-process
+    run only; workers keep Locust's default for now.
+    """
+    options = environment.parsed_options
+    if not isinstance(environment.runner, LocalRunner) or environment.stop_timeout:
+        return
+    drain_s = float(options.n2net_drain_s) if options is not None else 0.0
+    _RUN["stop_timeout_was"] = environment.stop_timeout
+    environment.stop_timeout = drain_s + _STOP_MARGIN_S
+
+
+@_listen(events.test_stop)
+def _restore_stop_timeout(environment: Environment, **_: Any) -> None:
+    if "stop_timeout_was" in _RUN:
+        environment.stop_timeout = _RUN.pop("stop_timeout_was")
 
 
 @_listen(events.init)
