@@ -22,6 +22,13 @@ Statistics, in Locust's tables, CSV and web UI, summed across workers:
   request per event, so the count is events and the rate is events/s.
   Dead-lettered events are failures. These rows do not enter "Aggregated".
 
+They are complete when the run ends, whatever the load: before Locust stops,
+the master has every worker stop its devices (each sends what it holds, in
+``on_stop``) and waits for that worker's last report. Locust alone waits half
+a second for it. Its ``--csv`` files are the exception: Locust rewrites them
+once a second and not at exit; the end-of-run summary and ``--json-file`` are
+final (docs/backend.md, "What Locust reports").
+
 Options (``locust --help``, each also an environment variable) choose the
 keys, the rate, restarts, outages and the scenario (``steady``,
 ``reconnect-storm``, ``key-rotation``).
@@ -35,9 +42,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import gevent
+from gevent.event import Event
 from locust import User, events, task
 from locust.env import Environment
-from locust.runners import WorkerRunner
+from locust.rpc.protocol import Message
+from locust.runners import LocalRunner, MasterRunner, WorkerRunner
 
 from n2net_privacy.errors import BatchFailed, ConfigurationError  # BatchFailed: importable here too
 from n2net_privacy.testing.fleet import (
@@ -57,6 +67,13 @@ POST_NAME = "/v1/events"
 _RUN = {"started_at": time.monotonic()}
 # Scenario times left unset follow the run time (-t): these fractions of it.
 _DEFAULT_THIRD = 1 / 3
+# The stop handshake between the master and its workers (custom Locust messages).
+_STOP_DEVICES = "n2net_stop_devices"
+_DEVICES_STOPPED = "n2net_devices_stopped"
+# How much longer than the devices' drain the master waits for a worker's last
+# report; Locust gives its own "stop" this margin too (MasterRunner.stop).
+_STOP_MARGIN_S = 60.0
+_log = logging.getLogger(__name__)
 _Listener = TypeVar("_Listener", bound=Callable[..., None])
 
 
@@ -103,7 +120,7 @@ def _add_options(parser: Any) -> None:
            help="at stop, how long each device may send what it still holds")
     option("quiet-s", type=float, default=0.0,
            help="stop recording this long before -t ends, so every device has sent all it "
-           "holds when Locust stops (whose statistics then count every batch)")
+           "holds when Locust stops, and the stop is quick")
     option("results-dir", default="", help="write each device's summary JSON here")
     option("data-dir", default="", help="where device data directories go (default: temp)")
     option("ca-file", default="", help="a CA bundle to trust for an https --host")
@@ -117,6 +134,11 @@ def _fill_scenario_times(environment: Environment, **_: Any) -> None:
     options = environment.parsed_options
     if options is None or isinstance(environment.runner, WorkerRunner):
         return
+    # gevent caches the loop's time, and nothing has run the loop while the
+    # locustfile was imported (seconds on a busy machine). Locust starts the -t
+    # timer from that cached time, so the run would end that much early, before
+    # the quiet period or a scenario's events that the devices time on the clock.
+    gevent.get_hub().loop.update_now()
     third = (options.run_time or 180) * _DEFAULT_THIRD
     for name in ("storm_at", "storm_outage_s", "rotate_at", "rotate_window"):
         if getattr(options, f"n2net_{name}", None) is None:
@@ -129,6 +151,97 @@ def _fill_scenario_times(environment: Environment, **_: Any) -> None:
 @_listen(events.test_start)
 def _mark_start(**_: Any) -> None:
     _RUN["started_at"] = time.monotonic()
+
+
+@_listen(events.test_stopping)
+def _let_devices_finish_their_step(environment: Environment, **_: Any) -> None:
+    """A user stops between two steps, never in the middle of a POST.
+
+    With no stop timeout (Locust's default) Locust kills each user where it is:
+    a POST in flight then reaches the ingest, yet no statistic counts it (the
+    kill is a ``GreenletExit``, which the egress does not audit). With one, a
+    waiting user is stopped at once and a busy one after its step; either way
+    ``on_stop`` then drains. Restored at ``test_stop``. Set for a one-process
+    run only; workers keep Locust's default for now.
+    """
+    options = environment.parsed_options
+    if not isinstance(environment.runner, LocalRunner) or environment.stop_timeout:
+        return
+    drain_s = float(options.n2net_drain_s) if options is not None else 0.0
+    _RUN["stop_timeout_was"] = environment.stop_timeout
+    environment.stop_timeout = drain_s + _STOP_MARGIN_S
+
+
+@_listen(events.test_stop)
+def _restore_stop_timeout(environment: Environment, **_: Any) -> None:
+    if "stop_timeout_was" in _RUN:
+        environment.stop_timeout = _RUN.pop("stop_timeout_was")
+
+
+@_listen(events.init)
+def _handshake_at_stop(environment: Environment, **_: Any) -> None:
+    """Distributed runs: the master counts what devices send while they stop.
+
+    A device sends what it still holds in ``on_stop``; its worker reports
+    those requests only after all its users have stopped. Locust's master sends
+    "quit" and waits half a second for that last report (``MasterRunner.quit``),
+    so under load it came too late and the master's figures missed it.
+    """
+    runner = environment.runner
+    if isinstance(runner, WorkerRunner):
+        runner.register_message(_STOP_DEVICES, _stop_devices_and_report, concurrent=True)
+    elif isinstance(runner, MasterRunner):
+        reports = _LastReports(runner)
+        runner.register_message(_DEVICES_STOPPED, reports.arrived)
+        _listen(environment.events.test_stopping)(reports.collect)
+
+
+def _stop_devices_and_report(environment: Environment, msg: Message, **_: Any) -> None:
+    """On a worker: stop every device (each drains in on_stop), then send the last report."""
+    runner = environment.runner
+    if not isinstance(runner, WorkerRunner):
+        return
+    runner.stop()  # returns when every user's on_stop has
+    report: dict[str, Any] = {}
+    # What WorkerRunner sends every 3 s: the statistics since its last report.
+    report_to_master: Any = environment.events.report_to_master  # an untyped EventHook
+    report_to_master.fire(client_id=runner.client_id, data=report)
+    runner.send_message("stats", report)
+    # The same socket keeps order: the master has merged the report when this arrives.
+    runner.send_message(_DEVICES_STOPPED)
+
+
+class _LastReports:
+    """On the master: before Locust stops the run, every worker's last report arrives."""
+
+    def __init__(self, runner: MasterRunner) -> None:
+        self._runner = runner
+        self._waiting: set[str] = set()
+        self._all_in = Event()
+
+    def arrived(self, environment: Environment, msg: Message, **_: Any) -> None:
+        self._waiting.discard(msg.node_id)
+        if not self._waiting:
+            self._all_in.set()
+
+    def collect(self, environment: Environment, **_: Any) -> None:
+        """On test_stopping: ask each worker to stop its devices; wait for their reports."""
+        clients = self._runner.clients
+        workers = {node.id for node in clients.ready + clients.spawning + clients.running}
+        if not workers:
+            return
+        self._waiting = set(workers)
+        self._all_in.clear()
+        for worker in workers:
+            self._runner.send_message(_STOP_DEVICES, client_id=worker)
+        options = environment.parsed_options
+        drain_s = float(options.n2net_drain_s) if options is not None else 0.0
+        if not self._all_in.wait(timeout=drain_s + _STOP_MARGIN_S):
+            _log.warning(
+                "%d of %d workers did not report after stopping their devices; Locust's "
+                "figures may miss what those devices sent while stopping",
+                len(self._waiting), len(workers),
+            )
 
 
 class _LocustMetrics:
