@@ -277,6 +277,10 @@ class _GuardedWriter(io.RawIOBase):
     def writable(self) -> bool:
         return True
 
+    def abandon(self) -> None:
+        """From now on, writes and flushes go nowhere (the output is being discarded)."""
+        self._failed = True
+
     def write(self, data: ReadableBuffer, /) -> int:
         if self._failed:
             return memoryview(data).nbytes
@@ -296,7 +300,9 @@ class _GuardedWriter(io.RawIOBase):
         return self._sink.isatty()
 
     def flush(self) -> None:
-        if self._failed:
+        # Closing this wrapper (or collecting it) flushes it; the process's stdout
+        # may already be closed by then, and that is not a failed write.
+        if self._failed or self._sink.closed:
             return
         try:
             self._sink.flush()
@@ -424,12 +430,24 @@ def _open_output(
 @contextlib.contextmanager
 def _layered(raw: IO[bytes], name: str, *, binary: bool) -> Iterator[IO[str] | IO[bytes]]:
     """``raw`` behind a guarded buffer (and a UTF-8 text layer), flushed on success."""
-    buffered = io.BufferedWriter(_GuardedWriter(raw, name))
+    guard = _GuardedWriter(raw, name)
+    buffered = io.BufferedWriter(guard)
     handle: IO[str] | IO[bytes] = (
         buffered if binary else io.TextIOWrapper(buffered, encoding="utf-8", newline="")
     )
-    yield handle
+    try:
+        yield handle
+    except BaseException:
+        # The block failed: what it wrote is abandoned, and the layers must not
+        # flush it into ``raw`` later (when collected, after ``raw`` is closed).
+        guard.abandon()
+        _detach(handle, buffered)
+        raise
     handle.flush()
+    _detach(handle, buffered)
+
+
+def _detach(handle: IO[str] | IO[bytes], buffered: io.BufferedWriter[_GuardedWriter]) -> None:
     # Detach rather than close: ``raw`` belongs to the caller (the atomic write, the spool).
     if isinstance(handle, io.TextIOWrapper):
         handle.detach()
