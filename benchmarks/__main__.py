@@ -12,6 +12,7 @@ import sys
 import time
 
 import benchmarks
+from benchmarks._goals import recorded
 
 
 def main(argv: list[str]) -> int:
@@ -26,6 +27,11 @@ def main(argv: list[str]) -> int:
         started = time.perf_counter()
         importlib.import_module(f"benchmarks.{name}").main()
         print(f"--- {name} took {time.perf_counter() - started:.1f}s", flush=True)
+    goals = recorded()
+    if goals:
+        print("\n=== goals (issue 25): figure and verdict ===")
+        for goal in goals:
+            print(goal.line())
     return 0
 
 
