@@ -26,7 +26,7 @@ from n2net_privacy.audit.report_schema import report_json_schema, validate_repor
 from n2net_privacy.contacts.model import Contact
 from n2net_privacy.egress import Egress, Purpose
 from n2net_privacy.egress.policy import AuditEntry
-from n2net_privacy.errors import EgressPolicyError, NetworkError
+from n2net_privacy.errors import EgressPolicyError, InvalidArgumentError, NetworkError
 
 HOSTILE = '<script>alert("x")</script><img src="https://evil.example/p.png">&amp;\'"'
 
@@ -300,3 +300,27 @@ def test_demo_and_audit_timelines_read_the_same_way() -> None:
         assert document["timeline"] == [{"at": 1.0, "actor": "user", "what": "Gravatar on"}]
         assert document["requests"][0]["at"] == 2.0
     assert demo.started_at == start and audit.started_at == 0.0
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("{not json", "not JSON"),
+        ("[1, 2]", "privacy-report"),
+        ('{"format": "n2net.privacy-report/2"}', "'title' is missing"),
+        ('{"format": "n2net.privacy-report/2", "title": "t", "generated_at": "soon",'
+         ' "started_at": 0, "timeline": [], "requests": [], "flows": [], "findings": []}',
+         "wrong shape (ValueError)"),
+        ('{"format": "n2net.privacy-report/2", "title": "t", "generated_at": 0,'
+         ' "started_at": 0, "timeline": [{"bogus": 1}], "requests": [], "flows": [],'
+         ' "findings": []}', "wrong shape (TypeError)"),
+    ],
+)
+def test_a_malformed_report_file_gets_one_typed_error_naming_the_fault(
+    text: str, names: str
+) -> None:
+    """A truncated or hand-edited report is refused with InvalidArgumentError, never a
+    bare KeyError/TypeError/JSONDecodeError, and the message carries none of its values."""
+    with pytest.raises(InvalidArgumentError, match=re.escape(names)) as caught:
+        PrivacyReport.from_json(text)
+    assert "soon" not in str(caught.value) and "bogus" not in str(caught.value)

@@ -222,8 +222,24 @@ class PrivacyReport:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PrivacyReport:
-        if data.get("format") != REPORT_FORMAT:
+        """Read back :meth:`to_dict`'s value; :class:`InvalidArgumentError` names what is wrong."""
+        if not isinstance(data, Mapping) or data.get("format") != REPORT_FORMAT:
             raise InvalidArgumentError(f"not a {REPORT_FORMAT} document")
+        try:
+            return cls._from_fields(data)
+        except KeyError as exc:
+            raise InvalidArgumentError(
+                f"not a complete {REPORT_FORMAT} document: the field {exc.args[0]!r} is missing"
+            ) from None
+        except (TypeError, ValueError, AttributeError) as exc:
+            # The message names the type or field at fault, never a value of the document.
+            raise InvalidArgumentError(
+                f"not a valid {REPORT_FORMAT} document: a field has the wrong shape "
+                f"({type(exc).__name__})"
+            ) from None
+
+    @classmethod
+    def _from_fields(cls, data: Mapping[str, Any]) -> PrivacyReport:
         return cls(
             title=str(data["title"]),
             generated_at=float(data["generated_at"]),
@@ -237,8 +253,14 @@ class PrivacyReport:
 
     @classmethod
     def from_json(cls, text: str) -> PrivacyReport:
-        """Read back what :meth:`to_json` wrote; ``ValueError`` for anything else."""
-        return cls.from_dict(json.loads(text))
+        """Read back what :meth:`to_json` wrote; :class:`InvalidArgumentError` for anything else."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InvalidArgumentError(
+                f"not a {REPORT_FORMAT} document: not JSON ({exc.msg} at line {exc.lineno})"
+            ) from None
+        return cls.from_dict(data)
 
     # --- HTML --------------------------------------------------------------
 
