@@ -111,6 +111,23 @@ def test_email_hashes_are_found_in_any_case(algorithm: str) -> None:
     assert kinds(digest + "0") == set()  # a longer hex run is some other value
 
 
+@pytest.mark.parametrize("algorithm", ["md5", "sha1", "sha256"])
+@pytest.mark.parametrize("urlsafe", [False, True])
+@pytest.mark.parametrize(
+    "frame", ["/avatar/{}?s=80", "/avatar/{}", "/v1/u/{}/x", "id={}", "avatar_{}", "+{}"]
+)
+def test_a_base64_email_digest_is_found_after_a_path_separator(
+    algorithm: str, urlsafe: bool, frame: str
+) -> None:
+    """A base64 digest inside a path (after ``/``, which is itself a base64 letter) was
+    read as part of one longer run and missed; every start after a separator is tried."""
+    raw = hashlib.new(algorithm, EMAIL.strip().lower().encode()).digest()
+    encoder = base64.urlsafe_b64encode if urlsafe else base64.b64encode
+    for digest in (encoder(raw).decode(), encoder(raw).decode().rstrip("=")):
+        matches = DETECTOR.scan(frame.format(digest))
+        assert [(m.kind, m.encoding) for m in matches] == [(PiiKind.EMAIL_HASH, algorithm)]
+
+
 # --- names ---------------------------------------------------------------------------
 
 

@@ -152,8 +152,13 @@ def fold(text: str) -> str:
 _WORD = re.compile(r"[^\W_]+")
 _HEX = re.compile(r"(?<![0-9a-f])(?:[0-9a-f]{64}|[0-9a-f]{40}|[0-9a-f]{32})(?![0-9a-f])")
 _HEX_ANY_CASE = re.compile(_HEX.pattern, re.IGNORECASE)
-_B64_DIGEST = re.compile(r"(?<![A-Za-z0-9+/_-])(?:[A-Za-z0-9+/_-]{43}|[A-Za-z0-9+/_-]{27}"
-                         r"|[A-Za-z0-9+/_-]{22})(?![A-Za-z0-9+/_-])")
+# A base64 digest (MD5 22, SHA-1 27, SHA-256 43 letters, padding stripped) starts at
+# the start of a run of base64 letters or just after a separator inside it: ``/`` and
+# ``+`` (standard) and ``_`` and ``-`` (URL-safe) are letters too, so in
+# ``/avatar/<digest>`` the digest is the tail of one longer run.
+_B64_RUN = re.compile(r"[A-Za-z0-9+/_-]{22,}")
+_B64_DIGEST_LENGTHS = (43, 27, 22)
+_B64_SEPARATOR = re.compile(r"[+/_-]")
 # Any one or two non-digit characters may sit between the digits of a number.
 # (or a longer run of the punctuation people type: " - ", ") ").
 _DIGIT_RUN = re.compile(
@@ -399,21 +404,44 @@ class PiiDetector:
         """
         def blank(match: re.Match[str]) -> str:
             run = match.group(0)
-            known = self._hashes.get(run.lower()) or self._b64_hashes.get(run)
-            return "#" * len(run) if known is not None else run
+            return "#" * len(run) if self._hashes.get(run.lower()) is not None else run
 
         layer = _HEX_ANY_CASE.sub(blank, layer)
-        return _B64_DIGEST.sub(blank, layer)
+        spans = [(start, end) for start, end, _ in self._b64_digest_hits(layer)]
+        if not spans:
+            return layer
+        chars = list(layer)
+        for start, end in spans:
+            chars[start:end] = "#" * (end - start)
+        return "".join(chars)
 
     def _digests(self, layer: str, low: str) -> Iterator[PiiMatch]:
         for hexrun in _HEX.findall(low):
             hit = self._hashes.get(hexrun)
             if hit is not None:
                 yield PiiMatch(PiiKind.EMAIL_HASH, hit[0], *hit[1])
-        for run in _B64_DIGEST.findall(layer):
-            hit = self._b64_hashes.get(run)
-            if hit is not None:
-                yield PiiMatch(PiiKind.EMAIL_HASH, hit[0], *hit[1])
+        for _, _, hit in self._b64_digest_hits(layer):
+            yield PiiMatch(PiiKind.EMAIL_HASH, hit[0], *hit[1])
+
+    def _b64_digest_hits(
+        self, layer: str
+    ) -> Iterator[tuple[int, int, tuple[Encoding, _Entry]]]:
+        """``(start, end, hit)`` of each known base64 digest in ``layer``.
+
+        Only exact known digests count, so trying every start after a separator
+        cannot flag a random token: at most a few lookups per separator.
+        """
+        for run in _B64_RUN.finditer(layer):
+            text, offset = run.group(0), run.start()
+            starts = [0, *(m.end() for m in _B64_SEPARATOR.finditer(text))]
+            for start in starts:
+                for length in _B64_DIGEST_LENGTHS:
+                    if start + length > len(text):
+                        continue
+                    hit = self._b64_hashes.get(text[start : start + length])
+                    if hit is not None:
+                        yield offset + start, offset + start + length, hit
+                        break
 
     def _emails(self, low: str, how: Encoding) -> Iterator[PiiMatch]:
         at = low.find("@")
