@@ -14,7 +14,7 @@ import pytest
 from _support import FakeClock
 
 from n2net_privacy.egress import Egress, EgressPolicy, Purpose
-from n2net_privacy.egress.policy import ClientRequest, EgressResponse, RequestClient
+from n2net_privacy.egress.policy import EgressResponse, OutgoingRequest, RequestClient
 from n2net_privacy.testing.file_keystore import FileKeyStore
 from n2net_privacy.testing.ingest_server import IngestServer
 from n2net_privacy.uploader.drops import DropReason
@@ -124,7 +124,7 @@ class PoisonClient(RequestClient):
         self.delivered: list[str] = []
         self.posts = 0
 
-    def send(self, request: ClientRequest) -> EgressResponse:
+    def send(self, request: OutgoingRequest) -> EgressResponse:
         self.posts += 1
         ids = [e["id"] for e in json.loads(K1.open(request.whole_content() or b""))["events"]]
         if self.poison in ids:
@@ -172,7 +172,7 @@ def test_an_outage_is_not_mistaken_for_a_poison_batch(tmp_path: Path) -> None:
     clock = FakeClock(0.0)
 
     class Down(PoisonClient):
-        def send(self, request: ClientRequest) -> EgressResponse:
+        def send(self, request: OutgoingRequest) -> EgressResponse:
             self.posts += 1
             return EgressResponse(500, {}, b"")
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from _support import HANG_GUARD_S, FakeClock
 
-from n2net_privacy.egress.policy import ClientRequest, EgressResponse, RequestClient
+from n2net_privacy.egress.policy import EgressResponse, OutgoingRequest, RequestClient
 from n2net_privacy.uploader.keystore import AtRestKey
 from n2net_privacy.uploader.queue import EventQueue
 from n2net_privacy.uploader.sender import Sender, SenderConfig
@@ -44,7 +44,7 @@ class Client(RequestClient):
         self.entered = threading.Semaphore(0)
         self.batch_sizes: list[int] = []
 
-    def send(self, request: ClientRequest) -> EgressResponse:
+    def send(self, request: OutgoingRequest) -> EgressResponse:
         self.entered.release()
         if self.gate is not None:
             assert self.gate.wait(HANG_GUARD_S)
