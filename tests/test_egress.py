@@ -154,11 +154,11 @@ def test_the_request_a_caller_sends_is_the_shape_inspectors_see_stamped() -> Non
     egress = Egress(transport=_echo(seen))
     inspected: list[OutgoingRequest] = []
 
-    class Recorder:
+    class Keeper:
         def inspect(self, request: OutgoingRequest) -> None:
             inspected.append(request)
 
-    egress.add_inspector(Recorder())
+    egress.add_inspector(Keeper())
     client = egress.client(Purpose.GRAVATAR)
     sent = OutgoingRequest(
         "GET", "https://gravatar.com/avatar/abc?s=80", headers={"x-a": "1"}, content=b"hi"
