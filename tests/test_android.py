@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import itertools
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pytest
+from _support import FakeClock, wait_until
 
 from n2net_privacy.errors import (
     ConfigurationError,
@@ -41,17 +41,6 @@ GRANT, DENY, DONT_ASK, DISMISS = (
 )
 READ, WRITE = Permission.READ_CONTACTS, Permission.WRITE_CONTACTS
 DAY = 86_400.0
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance_days(self, days: float) -> None:
-        self.now += days * DAY
 
 
 # (action, what the action returns or raises, check() after, rationale after)
@@ -208,13 +197,6 @@ def test_is_a_permission_provider() -> None:
     assert provider.selected_ids(Permission.CONTACTS) is None
 
 
-def _wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition never became true"
-        time.sleep(0.001)
-
-
 def test_one_prompt_at_a_time() -> None:
     hold = HoldOpen(GRANT)
     provider = AndroidPermissionProvider(api_level=30, user=ScriptedUser([hold]))
@@ -222,7 +204,7 @@ def test_one_prompt_at_a_time() -> None:
         first = pool.submit(provider.request, READ)
         assert hold.wait_opened()
         second = pool.submit(provider.request, Permission.CONTACTS)  # READ on Android
-        _wait_for(lambda: provider.prompt_gate.waiting == 1)
+        assert wait_until(lambda: provider.prompt_gate.waiting == 1)
         assert not second.done()
         hold.release()
         results = (first.result(timeout=5), second.result(timeout=5))
@@ -316,15 +298,16 @@ def test_settings_from_many_threads_deliver_changes_in_order() -> None:
         (23, 365, False, False),
     ],
 )
-def test_auto_reset(api_level: int, days: float, exempt: bool, reset: bool) -> None:
-    clock = FakeClock()
+def test_auto_reset(
+    api_level: int, days: float, exempt: bool, reset: bool, fake_clock: FakeClock
+) -> None:
     provider = AndroidPermissionProvider(
-        api_level=api_level, user=ScriptedUser([GRANT]), clock=clock, auto_reset_exempt=exempt
+        api_level=api_level, user=ScriptedUser([GRANT]), clock=fake_clock, auto_reset_exempt=exempt
     )
     changes: list[PermissionChange] = []
     provider.subscribe(changes.append)
     provider.request(READ)
-    clock.advance_days(days)
+    fake_clock.advance(days * DAY)
     if reset:
         # The same effect as a Deny in Settings, but with USER_SET cleared: no rationale.
         assert provider.check(READ) == DENIED
@@ -339,43 +322,42 @@ def test_auto_reset(api_level: int, days: float, exempt: bool, reset: bool) -> N
         assert len(changes) == 1
 
 
-def test_auto_reset_days_adjustable_and_app_use_restarts_clock() -> None:
-    clock = FakeClock()
+def test_auto_reset_days_adjustable_and_app_use_restarts_clock(fake_clock: FakeClock) -> None:
     provider = AndroidPermissionProvider(
-        api_level=31, user=ScriptedUser([GRANT]), clock=clock, auto_reset_days=30
+        api_level=31, user=ScriptedUser([GRANT]), clock=fake_clock, auto_reset_days=30
     )
     assert provider.auto_reset_days == 30
     provider.request(READ)
-    clock.advance_days(20)
+    fake_clock.advance(20 * DAY)
     provider.app_opened()
-    clock.advance_days(20)
+    fake_clock.advance(20 * DAY)
     assert provider.run_auto_reset() is False
     assert provider.check(READ) == GRANTED
-    clock.advance_days(10)
+    fake_clock.advance(10 * DAY)
     provider.app_opened()  # the reset fell due before this launch
     assert provider.check(READ) == DENIED
     assert provider.run_auto_reset() is False
 
 
-def test_exemption_switch_in_settings() -> None:
-    clock = FakeClock()
-    provider = AndroidPermissionProvider(api_level=30, user=ScriptedUser([GRANT]), clock=clock)
+def test_exemption_switch_in_settings(fake_clock: FakeClock) -> None:
+    provider = AndroidPermissionProvider(api_level=30, user=ScriptedUser([GRANT]), clock=fake_clock)
     provider.request(READ)
     provider.settings_set_auto_reset_exempt(True)
     assert provider.auto_reset_exempt is True
-    clock.advance_days(200)
+    fake_clock.advance(200 * DAY)
     assert provider.run_auto_reset() is False
     provider.settings_set_auto_reset_exempt(False)
     assert provider.run_auto_reset() is True
     assert provider.check(READ) == DENIED
 
 
-def test_auto_reset_leaves_blocked_alone() -> None:
-    clock = FakeClock()
-    provider = AndroidPermissionProvider(api_level=30, user=ScriptedUser([DENY, DENY]), clock=clock)
+def test_auto_reset_leaves_blocked_alone(fake_clock: FakeClock) -> None:
+    provider = AndroidPermissionProvider(
+        api_level=30, user=ScriptedUser([DENY, DENY]), clock=fake_clock
+    )
     provider.request(READ)
     provider.request(READ)
-    clock.advance_days(365)
+    fake_clock.advance(365 * DAY)
     assert provider.run_auto_reset() is False
     assert provider.request(READ) == BLOCKED
     assert provider.dialogs_shown == 2

@@ -21,7 +21,7 @@ def _gravatar() -> OutgoingRequest:
     return OutgoingRequest(
         purpose=Purpose.GRAVATAR, method="GET", url=f"https://gravatar.com/avatar/{HASH}",
         scheme="https", host="gravatar.com", path=f"/avatar/{HASH}", query="", headers=(),
-        body=b"",
+        content=b"",
     )
 
 

@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 import trustme
+from _support import FakeClock
 
 from n2net_privacy.egress import Egress, EgressPolicy, Purpose
 from n2net_privacy.errors import ConfigurationError, WireFormatError
@@ -50,19 +51,9 @@ ALL = frozenset(check.name for check in CHECKS)
 V1_EVENT_KEYS = frozenset({"id", "type", "number", "at", "duration_s"})
 
 
-class Clock:
-    """A monotonic clock that only moves when a test (or a slow mutant) moves it."""
-
-    def __init__(self) -> None:
-        self.value = 1000.0
-
-    def __call__(self) -> float:
-        return self.value
-
-
 @dataclass
 class Kit:
-    clock: Clock = field(default_factory=Clock)
+    clock: FakeClock = field(default_factory=lambda: FakeClock(1000.0))
     sleeps: list[float] = field(default_factory=list)
 
     def runtime(self) -> KitRuntime:
@@ -449,7 +440,7 @@ def test_a_slow_reply_fails_only_the_timeout_check() -> None:
 
     def slow(request: Request) -> Answer:
         if next(count) == 3:
-            kit.clock.value += 10.5  # past the SDK's 10 s request timeout
+            kit.clock.advance(10.5)  # past the SDK's 10 s request timeout
         return reference(request)
 
     with serving(slow) as url:

@@ -6,11 +6,12 @@ import errno
 import threading
 
 import pytest
+from _support import HANG_GUARD_S
 
 from n2net_privacy.consent import ConsentCore, Kind, Origin, Proposal
 from n2net_privacy.errors import StorageError
 
-WAIT = 10.0
+WAIT = HANG_GUARD_S  # real seconds: turns a hang into a failure, never a pass condition
 
 
 class Journal:

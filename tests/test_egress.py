@@ -23,6 +23,7 @@ from n2net_privacy.egress import (
 )
 from n2net_privacy.errors import (
     EgressPolicyError,
+    InvalidArgumentError,
     NetworkError,
     NetworkTimeout,
 )
@@ -146,6 +147,43 @@ def test_an_inspector_added_later_sees_requests_of_existing_clients() -> None:
         client.request("GET", "https://gravatar.com/avatar/abc?secret=1")
     assert [r.query for r in inspected] == ["s=80", "secret=1"]
     assert len(seen) == 1
+
+
+def test_the_request_a_caller_sends_is_the_shape_inspectors_see_stamped() -> None:
+    seen: list[httpx.Request] = []
+    egress = Egress(transport=_echo(seen))
+    inspected: list[OutgoingRequest] = []
+
+    class Keeper:
+        def inspect(self, request: OutgoingRequest) -> None:
+            inspected.append(request)
+
+    egress.add_inspector(Keeper())
+    client = egress.client(Purpose.GRAVATAR)
+    sent = OutgoingRequest(
+        "GET", "https://gravatar.com/avatar/abc?s=80", headers={"x-a": "1"}, content=b"hi"
+    )
+    assert (sent.purpose, sent.request_id, sent.host, sent.path, sent.query) == (
+        Purpose.APP, 0, "gravatar.com", "/avatar/abc", "s=80",
+    )
+    assert client.send(sent).status == 200
+    client.request("GET", "https://gravatar.com/avatar/def")
+    first, second = inspected
+    assert (first.method, first.url, first.body, first.purpose, first.request_id) == (
+        "GET", "https://gravatar.com/avatar/abc?s=80", b"hi", Purpose.GRAVATAR, 1,
+    )
+    assert ("x-a", "1") in first.headers and ("user-agent", USER_AGENT) in first.headers
+    assert (second.method, second.path, second.body, second.request_id) == (
+        "GET", "/avatar/def", b"", 2,
+    )
+
+
+def test_a_request_with_an_unusable_url_is_refused_by_the_door_not_the_constructor() -> None:
+    request = OutgoingRequest("GET", "https://[::1/avatar")  # no bare ValueError here
+    assert request.host == ""
+    with pytest.raises(InvalidArgumentError, match=r"^url: ") as info:
+        Egress().client(Purpose.GRAVATAR).send(request)
+    assert "::1" not in str(info.value)
 
 
 @pytest.mark.parametrize(

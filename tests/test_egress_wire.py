@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 import trustme
+from _support import FakeClock
 
 from n2net_privacy.egress import Egress, EgressPolicy, PinSet, Purpose, spki_sha256
 from n2net_privacy.errors import EgressPolicyError, NetworkError, PinMismatchError
@@ -402,12 +403,12 @@ def test_expired_pins_lapse_with_a_warning_and_never_brick(
     pki: Pki, tls_server: Recorder, caplog: pytest.LogCaptureFixture
 ) -> None:
     pin_set = PinSet(BOGUS, expires=PAST)
-    now = [dt.datetime(2026, 5, 31, 23, 0, tzinfo=dt.UTC).timestamp()]
+    clock = FakeClock(dt.datetime(2026, 5, 31, 23, 0, tzinfo=dt.UTC).timestamp())
     egress = Egress(_policy(), verify=pki.client_ctx(), pins={Purpose.N2NET_API: pin_set},
-                    clock=lambda: now[0])
+                    clock=clock.time)
     with pytest.raises(PinMismatchError):  # an hour before expiry the pins hold
         _send(egress, tls_server.url(), content=b"before")
-    now[0] += 2 * 3600
+    clock.advance(2 * 3600)
     with caplog.at_level(logging.WARNING):
         assert _send(egress, tls_server.url(), content=b"after") == 200
         assert _send(egress, tls_server.url(), content=b"again") == 200

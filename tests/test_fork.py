@@ -13,12 +13,12 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from _support import wait_until
 
 from n2net_privacy.egress import Egress, EgressPolicy, Purpose
 from n2net_privacy.testing.file_keystore import FileKeyStore
@@ -90,16 +90,18 @@ def child(uploader: Uploader, ids_path: Path, index: int) -> None:
 
 def wait_children(pids: list[int]) -> dict[int, int]:
     """Reap every child within the timeout; a child still running is killed and reported."""
-    deadline = time.monotonic() + CHILD_TIMEOUT_S
     codes: dict[int, int] = {}
-    while len(codes) < len(pids) and time.monotonic() < deadline:
+
+    def reaped_all() -> bool:
         for pid in pids:
             if pid in codes:
                 continue
             done, status = os.waitpid(pid, os.WNOHANG)
             if done:
                 codes[pid] = os.waitstatus_to_exitcode(status)
-        time.sleep(0.01)
+        return len(codes) == len(pids)
+
+    wait_until(reaped_all, timeout=CHILD_TIMEOUT_S, interval=0.01)
     for pid in set(pids) - set(codes):
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from n2net_privacy.consent import WithdrawalScope
 from n2net_privacy.contacts.gateway import ContactsGateway, PermissionView
 from n2net_privacy.contacts.model import Contact, ContactField, ContactPhone
 from n2net_privacy.contacts.results import ContactLookup, ContactPage, ContactsDelta
@@ -36,7 +37,8 @@ class FakePermissions:
     """A thread-safe stand-in for the permission service.
 
     ``set`` changes the status and tells subscribers, like a Settings change
-    (revocation hooks first, as the consent core runs them);
+    (the withdrawal published first, then revocation hooks, as the consent
+    core runs them);
     ``set_silently`` changes it without telling anyone, which is what the
     app sees when the OS changed it while nobody was listening. ``on_status``
     runs inside ``status()`` before it answers, so a test can revoke in the
@@ -49,6 +51,7 @@ class FakePermissions:
         self._selected = selected
         self._listeners: list[Callable[[PermissionChange], None]] = []
         self._hooks: list[Callable[[PermissionChange], None]] = []
+        self.withdrawals = 0
         self.status_calls = 0
         self.on_status: Callable[[int], None] | None = None
         self.on_selected: Callable[[], None] | None = None
@@ -85,6 +88,9 @@ class FakePermissions:
             self._hooks.append(hook)
         return lambda: self._hooks.remove(hook)
 
+    def withdrawal_scope(self) -> WithdrawalScope:
+        return WithdrawalScope(self)
+
     def set_silently(self, status: S, selected: frozenset[str] | None = None) -> None:
         with self._lock:
             self._status, self._selected = status, selected
@@ -101,8 +107,10 @@ class FakePermissions:
             old = self._status
             self._status, self._selected = status, selected
             listeners, hooks = list(self._listeners), list(self._hooks)
+            withdrawn = app_killed or (old.allows_access and not status.allows_access)
+            self.withdrawals += withdrawn
         change = PermissionChange(permission, old, status, app_killed, selected)
-        if app_killed or (old.allows_access and not status.allows_access):
+        if withdrawn:
             for hook in hooks:
                 hook(change)
         for listener in listeners:
@@ -407,9 +415,9 @@ def test_revocation_purges_and_tells_listeners_what_to_drop() -> None:
     deltas = record(gateway)
     gateway.search_by_number("2155552671")  # builds an index
     assert gateway.cached_contact_count == 3
-    before = gateway.generation
+    scope = permissions.withdrawal_scope()
     permissions.set(S.DENIED)
-    assert gateway.generation > before
+    assert scope.withdrawn
     assert gateway.cached_contact_count == 0
     assert deltas == [ContactsDelta(S.DENIED, removed=frozenset(ALL), purged=True)]
 
@@ -441,9 +449,7 @@ def test_regrant_after_revoke_adds_everything_back() -> None:
 def test_changes_to_other_permissions_are_ignored() -> None:
     gateway, _, permissions = make()
     deltas = record(gateway)
-    before = gateway.generation
     permissions.set(S.GRANTED, permission=Permission.WRITE_CONTACTS)  # same group: counts
-    assert gateway.generation == before + 1
     assert deltas == []  # nothing visible changed
 
 
@@ -576,17 +582,17 @@ def test_a_revoke_right_after_the_first_check_leaves_nothing_cached() -> None:
     assert gateway.cached_contact_count == 0
 
 
+READS: list[Callable[[ContactsGateway], ContactPage | ContactLookup]] = [
+    lambda g: g.list_contacts(),
+    lambda g: g.search_by_name("a"),
+    lambda g: g.search_by_number("2155552671"),
+    lambda g: g.search_by_email("bob@example.org"),
+    lambda g: g.get_contact("ann"),
+]
+
+
 @pytest.mark.parametrize("block_in", ["snapshot", "catalog"])
-@pytest.mark.parametrize(
-    "call",
-    [
-        lambda g: g.list_contacts(),
-        lambda g: g.search_by_name("a"),
-        lambda g: g.search_by_number("2155552671"),
-        lambda g: g.search_by_email("bob@example.org"),
-        lambda g: g.get_contact("ann"),
-    ],
-)
+@pytest.mark.parametrize("call", READS)
 def test_a_revoke_on_another_thread_while_reading_returns_nothing(
     call: Callable[[ContactsGateway], ContactPage | ContactLookup], block_in: str
 ) -> None:
@@ -776,4 +782,70 @@ def test_android_revoke_from_settings_during_a_listing() -> None:
     (page,) = results
     assert not page.allowed
     assert page.items == ()
+    assert gateway.cached_contact_count == 0
+
+
+class RevokingBook(InMemoryAddressBook):
+    """A book that runs ``interrupt`` once, from inside the gateway's next read of it.
+
+    With ``at="snapshot"`` it runs inside ``snapshot()``; with ``"catalog"``
+    when the gateway starts walking the snapshot's contacts. One thread: the
+    interleaving is fixed, no waiting involved.
+    """
+
+    def __init__(self, contacts: list[Contact], at: str) -> None:
+        super().__init__(contacts)
+        self.at = at
+        self.interrupt: Callable[[], None] | None = None
+
+    def _once(self) -> None:
+        interrupt, self.interrupt = self.interrupt, None
+        if interrupt is not None:
+            interrupt()
+
+    def snapshot(self) -> AddressBookSnapshot:
+        if self.at == "snapshot":
+            self._once()
+        snap = super().snapshot()
+        if self.at == "catalog":
+            return AddressBookSnapshot(snap.version, _HoldingTuple(snap.contacts, self._once))
+        return snap
+
+
+def _granted_android(
+    book: InMemoryAddressBook,
+) -> tuple[ContactsGateway, AndroidPermissionProvider]:
+    provider = AndroidPermissionProvider(api_level=34, user=ScriptedUser([Answer.GRANT]))
+    service = PermissionService(provider)
+    service.request(Permission.CONTACTS)
+    return ContactsGateway(book, service), provider
+
+
+@pytest.mark.parametrize("at", ["snapshot", "catalog"])
+@pytest.mark.parametrize("call", READS)
+def test_a_read_in_flight_when_access_is_revoked_returns_nothing(
+    call: Callable[[ContactsGateway], ContactPage | ContactLookup], at: str
+) -> None:
+    book = RevokingBook(BOOK, at)
+    gateway, provider = _granted_android(book)
+    book.add(Contact(id="carol", display_name="Carol"))  # a new version: the read rebuilds
+    book.interrupt = provider.settings_revoke  # lands after the read checked the permission
+    result = call(gateway)
+    assert book.interrupt is None  # the revoke did land mid-read
+    assert not result.allowed
+    assert result in (ContactPage(S.DENIED), ContactLookup(S.DENIED))
+    assert gateway.cached_contact_count == 0
+
+
+@pytest.mark.parametrize("at", ["snapshot", "catalog"])
+def test_a_delta_in_flight_when_access_is_revoked_announces_nothing_but_the_purge(
+    at: str,
+) -> None:
+    book = RevokingBook(BOOK, at)
+    gateway, provider = _granted_android(book)
+    deltas = record(gateway)
+    book.interrupt = provider.settings_revoke
+    book.add(Contact(id="carol", display_name="Carol"))  # its delta is computed, then revoked
+    assert book.interrupt is None
+    assert deltas == [ContactsDelta(S.DENIED, removed=frozenset(ALL), purged=True)]
     assert gateway.cached_contact_count == 0

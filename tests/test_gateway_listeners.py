@@ -19,6 +19,8 @@ from __future__ import annotations
 import os
 import threading
 
+from _support import HANG_GUARD_S
+
 from n2net_privacy.contacts import Contact, ContactsDelta, ContactsGateway, InMemoryAddressBook
 from n2net_privacy.permissions import AndroidPermissionProvider, PermissionService
 
@@ -26,7 +28,7 @@ TRIALS = int(os.environ.get("N2NET_LISTENER_TRIALS", "300"))
 ADDERS = 4
 ADDS = 6
 CYCLES = 3
-WAIT = 20.0
+WAIT = HANG_GUARD_S  # real seconds: turns a hang into a failure, never a pass condition
 
 
 def run_trial(trial: int) -> tuple[set[str], set[str], int, int, bool]:

@@ -14,6 +14,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 import respx
+from _support import FakeClock
 
 from n2net_privacy.egress import USER_AGENT, Egress, EgressPolicy, OutgoingRequest, Purpose
 from n2net_privacy.errors import EgressPolicyError
@@ -55,22 +56,6 @@ class Person:
     emails: Sequence[str]
 
 
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = NOW
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    async def async_sleep(self, seconds: float) -> None:
-        self.sleep(seconds)
-
-
 class FakeGravatar:
     """A MockTransport handler: PNG for known hashes, 404 otherwise, scriptable."""
 
@@ -105,7 +90,7 @@ def make_fetcher(
     settings: Settings,
     handler: Handler,
     *,
-    fake_time: FakeTime | None = None,
+    fake_time: FakeClock | None = None,
     async_handler: object = None,
     cache: AvatarCache | None = None,
     **config: object,
@@ -113,10 +98,10 @@ def make_fetcher(
     transport = httpx.MockTransport(handler)
     async_transport = httpx.MockTransport(async_handler or handler)  # type: ignore[arg-type]
     egress = Egress(transport=transport, async_transport=async_transport)
-    fake_time = fake_time or FakeTime()
+    fake_time = fake_time or FakeClock(NOW)
     return GravatarFetcher(
         settings, egress, GravatarConfig(**config),  # type: ignore[arg-type]
-        cache=cache, clock=fake_time.clock, sleep=fake_time.sleep,
+        cache=cache, clock=fake_time.time, sleep=fake_time.sleep,
         async_sleep=fake_time.async_sleep, rng=random.Random(0),
     )
 
@@ -393,7 +378,7 @@ def test_sha256_setting_changes_what_is_sent() -> None:
 
 
 def test_cache_hit_then_max_age_expiry() -> None:
-    clock = FakeTime()
+    clock = FakeClock(NOW)
     gravatar = FakeGravatar([md5("ann@example.com")], headers={"cache-control": "max-age=300"})
     fetcher = make_fetcher(enabled_settings(), gravatar, fake_time=clock)
     first = fetcher.fetch("ann@example.com")
@@ -406,7 +391,7 @@ def test_cache_hit_then_max_age_expiry() -> None:
 
 
 def test_without_headers_the_ttl_is_one_hour_and_404_is_cached_too() -> None:
-    clock = FakeTime()
+    clock = FakeClock(NOW)
     gravatar = FakeGravatar([md5("ann@example.com")])
     fetcher = make_fetcher(enabled_settings(), gravatar, fake_time=clock)
     assert fetcher.fetch("ann@example.com").found
@@ -603,7 +588,7 @@ def _refuse(status: int, retry_after: str | None) -> Handler:
 
 
 def test_429_with_short_retry_after_waits_then_succeeds() -> None:
-    clock = FakeTime()
+    clock = FakeClock(NOW)
     gravatar = FakeGravatar([md5("ann@example.com")])
     gravatar.script = [_refuse(429, "2")]
     result = make_fetcher(enabled_settings(), gravatar, fake_time=clock).fetch("ann@example.com")
@@ -613,7 +598,7 @@ def test_429_with_short_retry_after_waits_then_succeeds() -> None:
 
 
 def test_429_with_long_retry_after_closes_the_host_without_hammering() -> None:
-    clock = FakeTime()
+    clock = FakeClock(NOW)
     gravatar = FakeGravatar([md5("ann@example.com"), md5("bob@example.com")])
     gravatar.script = [_refuse(429, "120")]
     fetcher = make_fetcher(enabled_settings(), gravatar, fake_time=clock)
@@ -628,7 +613,7 @@ def test_429_with_long_retry_after_closes_the_host_without_hammering() -> None:
 
 
 def test_503_without_retry_after_backs_off_with_jitter() -> None:
-    clock = FakeTime()
+    clock = FakeClock(NOW)
     gravatar = FakeGravatar([md5("ann@example.com")])
     gravatar.script = [_refuse(503, None), _refuse(503, None)]
     fetcher = make_fetcher(enabled_settings(), gravatar, fake_time=clock,
@@ -639,7 +624,7 @@ def test_503_without_retry_after_backs_off_with_jitter() -> None:
 
 
 def test_a_host_that_keeps_refusing_gets_a_bounded_number_of_requests() -> None:
-    clock = FakeTime()
+    clock = FakeClock(NOW)
     gravatar = FakeGravatar([md5("ann@example.com")])
     gravatar.script = [_refuse(429, "1")] * 10
     fetcher = make_fetcher(enabled_settings(), gravatar, fake_time=clock,
@@ -649,7 +634,7 @@ def test_a_host_that_keeps_refusing_gets_a_bounded_number_of_requests() -> None:
 
 
 def test_fetch_many_backs_off_too() -> None:
-    clock = FakeTime()
+    clock = FakeClock(NOW)
     emails = [f"p{i}@example.com" for i in range(10)]
     gravatar = FakeGravatar([md5(e) for e in emails])
     gravatar.script = [_refuse(429, "1")]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
+from _support import FakeClock
 
 from n2net_privacy.egress import EgressResponse
 from n2net_privacy.errors import NetworkError, NetworkTimeout
@@ -45,16 +46,8 @@ def status(code: int, headers: dict[str, str] | None = None) -> EgressResponse:
     return EgressResponse(code, headers or {}, b"")
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def steps(
-    clock: Clock, *, allowed: list[bool] | None = None, policy: BackoffPolicy | None = None
+    clock: FakeClock, *, allowed: list[bool] | None = None, policy: BackoffPolicy | None = None
 ) -> tuple[Steps, HostBackoff]:
     config = GravatarConfig(backoff=policy or BackoffPolicy())
     backoff = HostBackoff(config.backoff, random.Random(0))
@@ -66,7 +59,7 @@ def steps(
     return generator, backoff
 
 
-def run(generator: Steps, replies: list[Reply], clock: Clock) -> tuple[list[object], Outcome]:
+def run(generator: Steps, replies: list[Reply], clock: FakeClock) -> tuple[list[object], Outcome]:
     """Answer each Send with the next reply; advance the clock on each Sleep."""
     actions: list[object] = []
     reply: Reply = None
@@ -110,7 +103,7 @@ def run(generator: Steps, replies: list[Reply], clock: Clock) -> tuple[list[obje
 def test_lookup_table(
     replies: list[Reply], expected_actions: list[object], result: object, ttl: float
 ) -> None:
-    clock = Clock()
+    clock = FakeClock(NOW)
     generator, _ = steps(clock)
     actions, outcome = run(generator, replies, clock)
     assert actions == expected_actions
@@ -118,7 +111,7 @@ def test_lookup_table(
 
 
 def test_consent_is_asked_before_every_send() -> None:
-    clock = Clock()
+    clock = FakeClock(NOW)
     generator, _ = steps(clock, allowed=[True, False])
     actions, outcome = run(generator, [status(429, {"retry-after": "1"})], clock)
     assert actions == [Send(URL), Sleep(1.0)]  # the retry was never sent
@@ -126,7 +119,7 @@ def test_consent_is_asked_before_every_send() -> None:
 
 
 def test_a_closed_host_costs_no_request() -> None:
-    clock = Clock()
+    clock = FakeClock(NOW)
     generator, backoff = steps(clock)
     backoff.refused("gravatar.com", 600.0, NOW)
     actions, outcome = run(generator, [], clock)
@@ -135,7 +128,7 @@ def test_a_closed_host_costs_no_request() -> None:
 
 
 def test_a_host_closed_for_a_short_while_is_waited_for() -> None:
-    clock = Clock()
+    clock = FakeClock(NOW)
     generator, backoff = steps(clock)
     backoff.refused("gravatar.com", 2.0, NOW)
     actions, outcome = run(generator, [ok()], clock)

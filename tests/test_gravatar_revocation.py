@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from _support import HANG_GUARD_S
 
 from n2net_privacy.egress import Egress, EgressPolicy, Purpose
 from n2net_privacy.errors import StorageError
@@ -39,7 +40,7 @@ from n2net_privacy.testing import GravatarStandIn
 from n2net_privacy.testing.gravatar_server import RecordedRequest
 from n2net_privacy.testing.synthetic import synthetic_address_book
 
-WAIT = 20.0
+WAIT = HANG_GUARD_S  # real seconds: turns a hang into a failure, never a pass condition
 CONTACTS = 300
 CONCURRENCY = 8
 SWITCH_OFF_AT = 20  # the request during which the user switches Gravatar off

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pytest
+from _support import wait_until
 
 from n2net_privacy.errors import (
     ConfigurationError,
@@ -292,10 +292,7 @@ def test_one_prompt_at_a_time() -> None:
         first = pool.submit(provider.request, CONTACTS)
         assert hold.wait_opened()
         others = [pool.submit(provider.request, CONTACTS) for _ in range(2)]
-        deadline = time.monotonic() + 5
-        while provider.prompt_gate.waiting < 2:
-            assert time.monotonic() < deadline
-            time.sleep(0.001)
+        assert wait_until(lambda: provider.prompt_gate.waiting >= 2)
         hold.release()
         results = {f.result(timeout=5) for f in [first, *others]}
     assert results == {LIMITED}

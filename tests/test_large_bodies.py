@@ -111,7 +111,7 @@ def _request(body: bytes, *headers: tuple[str, str]) -> OutgoingRequest:
     return OutgoingRequest(
         purpose=Purpose.N2NET_API, method="POST", url="https://api.n2net.com/v1/upload",
         scheme="https", host="api.n2net.com", path="/v1/upload", query="", headers=headers,
-        body=body,
+        content=body,
     )
 
 

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from _support import FakeClock
 
 from n2net_privacy.errors import ConfigurationError
 from n2net_privacy.testing import IngestServer
@@ -27,19 +28,6 @@ from n2net_privacy.uploader.wire import decode_batch
 APP_KEY = "app-key-fleet"
 K1 = ServerKeyPair.generate(key_id="k1")
 K2 = ServerKeyPair.generate(key_id="k2")
-
-
-class Clock:
-    """Monotonic seconds that move only when the device sleeps or a test says so."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
 
 
 class Metrics:
@@ -66,7 +54,7 @@ def server() -> Iterator[IngestServer]:
 def make_device(
     server: IngestServer,
     tmp_path: Path,
-    clock: Clock,
+    clock: FakeClock,
     metrics: Metrics,
     *,
     plan: Plan | None = None,
@@ -86,7 +74,7 @@ def make_device(
     )
 
 
-def run(device: Device, clock: Clock, seconds: float) -> None:
+def run(device: Device, clock: FakeClock, seconds: float) -> None:
     """Tick the device as Locust would, for ``seconds`` of fake time."""
     end = clock.now + seconds
     while clock.now < end:
@@ -108,7 +96,7 @@ def batch_ids(server: IngestServer) -> list[set[str]]:
 def test_each_device_sends_only_its_own_events_and_loses_none(
     server: IngestServer, tmp_path: Path
 ) -> None:
-    clock, metrics = Clock(), Metrics()
+    clock, metrics = FakeClock(1000.0), Metrics()
     devices = [make_device(server, tmp_path, clock, metrics, seed=s) for s in (1, 2)]
     end = clock.now + 3.0
     while clock.now < end:
@@ -130,7 +118,7 @@ def test_each_device_sends_only_its_own_events_and_loses_none(
 
 
 def test_a_batch_waits_for_its_linger_then_goes(server: IngestServer, tmp_path: Path) -> None:
-    clock, metrics = Clock(), Metrics()
+    clock, metrics = FakeClock(1000.0), Metrics()
     device = make_device(server, tmp_path, clock, metrics, events_per_s=1.0,
                          sender=SenderConfig(batch_max_events=500, linger_s=1.0))
     while metrics.counts["recorded"] == 0:
@@ -147,7 +135,7 @@ def test_a_batch_waits_for_its_linger_then_goes(server: IngestServer, tmp_path: 
 def test_reconnect_storm_sends_nothing_offline_and_everything_at_once_after(
     server: IngestServer, tmp_path: Path
 ) -> None:
-    clock, metrics = Clock(), Metrics()
+    clock, metrics = FakeClock(1000.0), Metrics()
     plan = Plan(Scenario.RECONNECT_STORM, outage_at=1.0, outage_s=2.0)
     device = make_device(server, tmp_path, clock, metrics, plan=plan)
     run(device, clock, 1.2)
@@ -165,7 +153,7 @@ def test_reconnect_storm_sends_nothing_offline_and_everything_at_once_after(
 
 
 def test_restarts_keep_every_event(server: IngestServer, tmp_path: Path) -> None:
-    clock, metrics = Clock(), Metrics()
+    clock, metrics = FakeClock(1000.0), Metrics()
     device = make_device(server, tmp_path, clock, metrics, restart_every_s=0.3)
     data_dir = device.data_dir
     run(device, clock, 3.0)
@@ -179,7 +167,7 @@ def test_restarts_keep_every_event(server: IngestServer, tmp_path: Path) -> None
 def test_key_rotation_moves_every_later_batch_to_the_new_key(
     server: IngestServer, tmp_path: Path
 ) -> None:
-    clock, metrics = Clock(), Metrics()
+    clock, metrics = FakeClock(1000.0), Metrics()
     plan = Plan(Scenario.KEY_ROTATION, rotate_at=1.5, rotate_window_s=0.0,
                 rotate_keys=(K2.public,))
     device = make_device(server, tmp_path, clock, metrics, plan=plan)
@@ -194,7 +182,7 @@ def test_key_rotation_moves_every_later_batch_to_the_new_key(
 def test_failures_show_as_failed_batches_retries_and_dead_letters(
     server: IngestServer, tmp_path: Path
 ) -> None:
-    clock, metrics = Clock(), Metrics()
+    clock, metrics = FakeClock(1000.0), Metrics()
     device = make_device(server, tmp_path, clock, metrics)
     server.fail_next(1, status=503)
     run(device, clock, 1.0)
@@ -213,7 +201,7 @@ def test_failures_show_as_failed_batches_retries_and_dead_letters(
 def test_the_summary_carries_ids_and_counts_never_a_number(
     server: IngestServer, tmp_path: Path
 ) -> None:
-    clock, metrics = Clock(), Metrics()
+    clock, metrics = FakeClock(1000.0), Metrics()
     device = make_device(server, tmp_path, clock, metrics)
     run(device, clock, 1.0)
     device.stop(tmp_path / "results")

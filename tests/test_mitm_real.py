@@ -18,7 +18,6 @@ import socket
 import ssl
 import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -27,6 +26,7 @@ from typing import Any
 
 import httpx
 import pytest
+from _support import wait_until
 
 from n2net_privacy.audit.capture import CaptureAudit
 from n2net_privacy.audit.destinations import DestinationPolicy
@@ -132,6 +132,14 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _accepts(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+    except OSError:
+        return False
+    return True
+
+
 def start_proxy(
     tmp: Path,
     ca: Any,
@@ -184,17 +192,14 @@ def start_proxy(
         start_new_session=False,
     )
     log.close()
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+
+    def listening() -> bool:
         if process.poll() is not None:
             raise AssertionError(f"mitmdump exited: {(tmp / 'mitmdump.log').read_text()[-2000:]}")
-        if (confdir / "mitmproxy-ca-cert.pem").exists():
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                return Proxy(port, confdir, report_dir, har, process)
-            except OSError:
-                pass
-        time.sleep(0.1)
+        return (confdir / "mitmproxy-ca-cert.pem").exists() and _accepts(port)
+
+    if wait_until(listening, timeout=60, interval=0.1):
+        return Proxy(port, confdir, report_dir, har, process)
     process.kill()
     raise AssertionError("mitmdump did not start listening within 60 s")
 
@@ -415,14 +420,10 @@ class _ReverseProxies:
         )
         self.processes.append(process)
         self.hars.append(har)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and process.poll() is None:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                self.fronts[origin] = f"http://127.0.0.1:{port}"
-                return url.replace(origin, self.fronts[origin], 1)
-            except OSError:
-                time.sleep(0.1)
+        if wait_until(lambda: process.poll() is not None or _accepts(port), timeout=60,
+                      interval=0.1) and process.poll() is None:
+            self.fronts[origin] = f"http://127.0.0.1:{port}"
+            return url.replace(origin, self.fronts[origin], 1)
         raise AssertionError(f"mitmdump in reverse mode for {origin} did not start")
 
     def stop(self) -> None:

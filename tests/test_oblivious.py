@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import x25519
 
 from n2net_privacy import ohttp
 from n2net_privacy.egress import EgressResponse, PinSet
-from n2net_privacy.egress.policy import ClientRequest, RequestClient
+from n2net_privacy.egress.policy import OutgoingRequest, RequestClient
 from n2net_privacy.errors import NetworkError
 from n2net_privacy.ohttp.client import KeyConfigSource, ObliviousConfig
 from n2net_privacy.ohttp.consistency import KeyVerdict
@@ -41,7 +41,7 @@ class FakeRelay(RequestClient):
         self.entered = threading.Event()
         self.calls = 0
 
-    def send(self, request: ClientRequest) -> EgressResponse:
+    def send(self, request: OutgoingRequest) -> EgressResponse:
         assert (request.method, request.url) == ("GET", KEYS_URL)
         self.calls += 1
         self.entered.set()

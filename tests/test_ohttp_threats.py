@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import x25519
 
 from n2net_privacy import ohttp
 from n2net_privacy.contacts import Contact, InMemoryAddressBook
-from n2net_privacy.egress import Egress, EgressPolicy, PinSet, Purpose
+from n2net_privacy.egress import Egress, EgressPolicy, OutgoingRequest, PinSet, Purpose
 from n2net_privacy.errors import EgressPolicyError
 from n2net_privacy.gravatar import GravatarConfig, GravatarFetcher, gravatar_hash
 from n2net_privacy.gravatar.result import Avatar
@@ -333,8 +333,9 @@ def test_a_gravatar_target_off_the_allowlist_is_refused_under_ohttp(
     # And on every request: the inner door refuses, audits it, and nothing leaves.
     egress = _egress()
     with pytest.raises(EgressPolicyError):
-        egress.inner_door(Purpose.GRAVATAR).admit("GET", "https://tracker.example/avatar/x",
-                                                  None, None)
+        egress.inner_door(Purpose.GRAVATAR).admit(
+            OutgoingRequest("GET", "https://tracker.example/avatar/x")
+        )
     (entry,) = egress.audit.entries()
     assert (entry.purpose, entry.host, entry.blocked, entry.via) == (
         Purpose.GRAVATAR, "tracker.example", True, Purpose.OHTTP_RELAY,

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from _support import FakeClock
 
 from n2net_privacy.errors import ClosedError, UnknownPermissionError
 from n2net_privacy.permissions.android import AndroidPermissionProvider
@@ -110,12 +111,11 @@ def test_follows_settings_changes() -> None:
     assert service.status(CONTACTS) == DENIED
 
 
-def test_follows_auto_reset() -> None:
-    now = [0.0]
-    provider = android(Answer.GRANT, clock=lambda: now[0])
+def test_follows_auto_reset(fake_clock: FakeClock) -> None:
+    provider = android(Answer.GRANT, clock=fake_clock)
     service = PermissionService(provider)
     assert service.request(CONTACTS) == GRANTED
-    now[0] += 91 * DAY
+    fake_clock.advance(91 * DAY)
     assert service.status(CONTACTS) == ND
     assert service.learned(CONTACTS) == DENIED  # the reset reads as a Deny (issue #15)
 

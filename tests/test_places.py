@@ -13,8 +13,9 @@ from n2net_privacy.egress.policy import OutgoingRequest, Purpose
 def _request(
     body: bytes = b"", headers: tuple[tuple[str, str], ...] = (), query: str = ""
 ) -> OutgoingRequest:
-    return OutgoingRequest(Purpose.N2NET_API, "POST", "https://h/p", "https", "h", "/p", query,
-                           (("Host", "h"), *headers), body)
+    return OutgoingRequest("POST", f"https://h/p?{query}" if query else "https://h/p",
+                           headers=(("Host", "h"), *headers), content=body,
+                           purpose=Purpose.N2NET_API)
 
 
 def _places(request: OutgoingRequest) -> list[tuple[str, str]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
+from _support import FakeClock
 
 from n2net_privacy.contacts.gateway import ContactsGateway
 from n2net_privacy.contacts.model import Contact
@@ -33,14 +34,6 @@ READ, WRITE, CONTACTS = Permission.READ_CONTACTS, Permission.WRITE_CONTACTS, Per
 GRANT, DENY, DISMISS = Answer.GRANT, Answer.DENY, Answer.DISMISS
 DAY = 86_400.0
 API_LEVELS = [23, 26, 29, 30, 33, 34]
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 # -- Rule 1: Android auto-reset has the effect of a Deny ---------------------------------
@@ -71,17 +64,16 @@ RESET_ROWS = [
 
 
 @pytest.mark.parametrize("row", RESET_ROWS, ids=lambda r: f"api{r.api_level}-gms{r.play_services}")
-def test_auto_reset_reads_as_a_deny_without_rationale(row: ResetRow) -> None:
-    clock = Clock()
+def test_auto_reset_reads_as_a_deny_without_rationale(row: ResetRow, fake_clock: FakeClock) -> None:
     user = ScriptedUser([GRANT])
     provider = AndroidPermissionProvider(
-        api_level=row.api_level, user=user, clock=clock,
+        api_level=row.api_level, user=user, clock=fake_clock,
         play_services_auto_reset=row.play_services,
     )
     changes: list[PermissionChange] = []
     provider.subscribe(changes.append)
     assert provider.request(CONTACTS) is S.GRANTED
-    clock.now += 91 * DAY
+    fake_clock.advance(91 * DAY)
     assert provider.run_auto_reset() is row.resets
     if not row.resets:
         assert provider.check(CONTACTS) is S.GRANTED
@@ -111,14 +103,13 @@ def test_a_settings_deny_differs_from_a_reset_only_in_the_rationale(api_level: i
 
 
 @pytest.mark.parametrize("api_level", [30, 34])
-def test_after_a_reset_the_sdk_says_ask_again(api_level: int) -> None:
-    clock = Clock()
+def test_after_a_reset_the_sdk_says_ask_again(api_level: int, fake_clock: FakeClock) -> None:
     provider = AndroidPermissionProvider(
-        api_level=api_level, user=ScriptedUser([GRANT, DISMISS, GRANT]), clock=clock
+        api_level=api_level, user=ScriptedUser([GRANT, DISMISS, GRANT]), clock=fake_clock
     )
     service = PermissionService(provider)
     assert service.request(CONTACTS) is S.GRANTED
-    clock.now += 100 * DAY
+    fake_clock.advance(100 * DAY)
     # Denied, no rationale, never blocked: the SDK reports "ask", as on a first run.
     assert service.status(CONTACTS) is S.NOT_DETERMINED
     assert service.request(CONTACTS) is S.NOT_DETERMINED  # dismissed: nothing learned

@@ -7,6 +7,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from _support import wait_until
 
 from n2net_privacy.errors import InvalidTransitionError
 from n2net_privacy.permissions.prompt import (
@@ -85,10 +86,7 @@ def test_gate_shares_one_prompt_between_concurrent_askers() -> None:
         leader = pool.submit(gate.run, "contacts", show)
         assert opened.wait(5)
         joiners = [pool.submit(gate.run, "contacts", show) for _ in range(3)]
-        deadline = time.monotonic() + 5
-        while gate.waiting < 3:
-            assert time.monotonic() < deadline
-            time.sleep(0.001)
+        assert wait_until(lambda: gate.waiting >= 3)
         release.set()
         results = [f.result(timeout=5) for f in [leader, *joiners]]
     assert results == ["answer"] * 4
@@ -109,8 +107,7 @@ def test_gate_hands_the_leaders_error_to_joiners() -> None:
         leader = pool.submit(gate.run, "k", show)
         assert opened.wait(5)
         joiner = pool.submit(gate.run, "k", show)
-        while gate.waiting < 1:
-            time.sleep(0.001)
+        assert wait_until(lambda: gate.waiting >= 1)
         release.set()
         for future in (leader, joiner):
             with pytest.raises(InvalidTransitionError):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+from _support import HANG_GUARD_S
 
 from n2net_privacy.permissions import (
     AndroidPermissionProvider,
@@ -26,7 +27,7 @@ from n2net_privacy.permissions import (
 GRANTED, DENIED, BLOCKED = (
     PermissionStatus.GRANTED, PermissionStatus.DENIED, PermissionStatus.BLOCKED
 )
-WAIT = 10.0
+WAIT = HANG_GUARD_S  # real seconds: turns a hang into a failure, never a pass condition
 Provider = AndroidPermissionProvider | IOSPermissionProvider
 
 

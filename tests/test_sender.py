@@ -15,7 +15,7 @@ import pytest
 import respx
 
 from n2net_privacy.egress import Egress, Purpose
-from n2net_privacy.egress.policy import ClientRequest, EgressResponse, RequestClient
+from n2net_privacy.egress.policy import EgressResponse, OutgoingRequest, RequestClient
 from n2net_privacy.errors import (
     ConfigurationError,
     EgressPolicyError,
@@ -44,7 +44,7 @@ class FakeClient(RequestClient):
         self.sent: list[tuple[dict[str, str], bytes]] = []
         self.closed = False
 
-    def send(self, request: ClientRequest) -> EgressResponse:
+    def send(self, request: OutgoingRequest) -> EgressResponse:
         assert (request.method, request.url) == ("POST", URL)
         assert request.timeout is not None
         item: Script = self.script.pop(0) if self.script else 200

@@ -9,14 +9,14 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
-import threading
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 import respx
+from _support import Recorder
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -43,23 +43,6 @@ KEYS = ServerKeyPair.generate(key_id="k1")
 APP_KEY = "app-key-1"
 NUMBER = "+12015550123"
 FAST = SenderConfig(linger_s=0.0, backoff_base_s=0.01, backoff_cap_s=0.05)
-
-
-class StatusLog(list[SendStatus]):
-    """An ``on_status`` that a test can wait on; the bound only turns a hang into a failure."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._changed = threading.Condition()
-
-    def __call__(self, status: SendStatus) -> None:
-        with self._changed:
-            self.append(status)
-            self._changed.notify_all()
-
-    def wait_for(self, predicate: Callable[[list[SendStatus]], bool]) -> bool:
-        with self._changed:
-            return self._changed.wait_for(lambda: predicate(self), timeout=30.0)
 
 
 def loopback_egress() -> Egress:
@@ -253,7 +236,7 @@ def test_national_numbers_need_a_region(tmp_path: Path) -> None:
 
 
 def test_server_down_never_raises_and_everything_stays_queued(tmp_path: Path) -> None:
-    statuses = StatusLog()
+    statuses = Recorder[SendStatus]()
     uploader = make(tmp_path, on_status=statuses)  # port 9: nothing listens
     results = [uploader.record_sms(NUMBER) for _ in range(50)]
     assert all(r.queued for r in results)

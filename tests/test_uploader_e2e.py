@@ -5,13 +5,13 @@ from __future__ import annotations
 import datetime
 import json
 import ssl
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import trustme
+from _support import Recorder
 
 from n2net_privacy.contacts.model import ContactPhone
 from n2net_privacy.egress import Egress, EgressPolicy, PinSet, Purpose, spki_sha256
@@ -54,24 +54,6 @@ def tls(ca: trustme.CA) -> Iterator[Tls]:
     with IngestServer(KEYS, app_key=APP_KEY, tls=server_ctx) as server:
         yield Tls(server, client_ctx, pin)
 
-class StatusLog(list[SendStatus]):
-    """An ``on_status`` that a test can wait on; the bound only turns a hang into a failure."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._changed = threading.Condition()
-
-    def __call__(self, status: SendStatus) -> None:
-        with self._changed:
-            self.append(status)
-            self._changed.notify_all()
-
-    def wait_for(self, predicate: Callable[[list[SendStatus]], bool]) -> bool:
-        with self._changed:
-            return self._changed.wait_for(lambda: predicate(self), timeout=30.0)
-
-
-
 def make(tmp_path: Path, tls: Tls, **kwargs: object) -> Uploader:
     options: dict[str, object] = {
         "key_store": FileKeyStore(tmp_path / "keys"),
@@ -109,7 +91,7 @@ def test_records_arrive_sealed_with_exactly_the_v1_keys(tmp_path: Path, tls: Tls
 
 
 def test_server_down_then_back_the_queue_drains(tmp_path: Path, tls: Tls) -> None:
-    statuses = StatusLog()
+    statuses = Recorder[SendStatus]()
     tls.server.stop()
     with make(tmp_path, tls, on_status=statuses) as uploader:
         recorded = [uploader.record_sms(f"+1201555{i:04d}").event_id for i in range(300)]
@@ -161,7 +143,7 @@ def test_real_413_is_split_until_it_fits(tmp_path: Path, ca: trustme.CA) -> None
 
 
 def test_pin_mismatch_sends_nothing_and_keeps_events(tmp_path: Path, tls: Tls) -> None:
-    statuses = StatusLog()
+    statuses = Recorder[SendStatus]()
     wrong = Egress(
         POLICY, verify=tls.client_ctx,
         pins={Purpose.N2NET_API: PinSet({"A" * 43 + "=", "B" * 43 + "="}, expires=PINS_EXPIRE)},
@@ -182,7 +164,7 @@ def test_pin_mismatch_sends_nothing_and_keeps_events(tmp_path: Path, tls: Tls) -
 
 
 def test_an_untrusted_certificate_is_never_sent_to(tmp_path: Path, tls: Tls) -> None:
-    statuses = StatusLog()
+    statuses = Recorder[SendStatus]()
     untrusting = Egress(POLICY)  # the system trust store does not know the test CA
     uploader = make(tmp_path, tls, egress=untrusting, on_status=statuses)
     uploader.record_sms("+12015550123")

@@ -11,9 +11,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from _support import FakeClock
 
 from n2net_privacy.egress import Egress, EgressPolicy, Purpose
-from n2net_privacy.egress.policy import ClientRequest, EgressResponse, RequestClient
+from n2net_privacy.egress.policy import EgressResponse, OutgoingRequest, RequestClient
 from n2net_privacy.testing.file_keystore import FileKeyStore
 from n2net_privacy.testing.ingest_server import IngestServer
 from n2net_privacy.uploader.drops import DropReason
@@ -123,7 +124,7 @@ class PoisonClient(RequestClient):
         self.delivered: list[str] = []
         self.posts = 0
 
-    def send(self, request: ClientRequest) -> EgressResponse:
+    def send(self, request: OutgoingRequest) -> EgressResponse:
         self.posts += 1
         ids = [e["id"] for e in json.loads(K1.open(request.whole_content() or b""))["events"]]
         if self.poison in ids:
@@ -135,21 +136,13 @@ class PoisonClient(RequestClient):
         pass
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_a_batch_answered_500_forever_does_not_block_the_1000_behind_it(tmp_path: Path) -> None:
     queue = EventQueue(tmp_path / "q.sqlite3", AtRestKey(b"k" * 32))
     for i in range(1100):
         queue.append(payload(i))
     poison = f"00000000-0000-4000-8000-{37:012d}"  # inside the first batch
     client = PoisonClient(poison)
-    clock = Clock()
+    clock = FakeClock(0.0)
     statuses: list[SendStatus] = []
     sender = Sender(
         queue, lambda: client, events_url="http://127.0.0.1:9/v1/events", app_key="a",
@@ -176,10 +169,10 @@ def test_an_outage_is_not_mistaken_for_a_poison_batch(tmp_path: Path) -> None:
     queue = EventQueue(tmp_path / "q.sqlite3", AtRestKey(b"k" * 32))
     for i in range(20):
         queue.append(payload(i))
-    clock = Clock()
+    clock = FakeClock(0.0)
 
     class Down(PoisonClient):
-        def send(self, request: ClientRequest) -> EgressResponse:
+        def send(self, request: OutgoingRequest) -> EgressResponse:
             self.posts += 1
             return EgressResponse(500, {}, b"")
 
@@ -255,8 +248,7 @@ def test_a_row_copied_from_before_a_drain_or_another_file_is_reported(tmp_path: 
 
 
 def test_a_leased_batch_is_not_sent_by_a_second_owner_until_released(tmp_path: Path) -> None:
-    wall = Clock()
-    wall.now = 1000.0
+    wall = FakeClock(1000.0)
     key = AtRestKey(b"k" * 32)
     one = EventQueue(tmp_path / "q.sqlite3", key, lease_s=60, wall=wall)
     two = EventQueue(tmp_path / "q.sqlite3", key, lease_s=60, wall=wall)

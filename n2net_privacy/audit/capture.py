@@ -203,15 +203,15 @@ class CaptureAudit:
             cookie = "; ".join(f"{n}={v}" for n, v in exchange.cookies)
             headers = (*headers, ("cookie", cookie))
         request = OutgoingRequest(
+            exchange.method,
+            exchange.url,
+            headers=headers,
+            content=exchange.body,
             purpose=_SDK_PURPOSES.get(declared or "", Purpose.APP),
-            method=exchange.method,
-            url=exchange.url,
             scheme=scheme,
             host=exchange.host,
             path=parts.path or "/",
             query=parts.query,
-            headers=headers,
-            body=exchange.body,
             request_id=exchange.index + 1,
         )
         return request, declared if declared is not None else _UNDECLARED
@@ -224,7 +224,7 @@ class CaptureAudit:
             return found
         # Headers and body only: the response has no method, host or path of its own.
         response = replace(request, headers=exchange.response_headers,
-                           body=exchange.response_body)
+                           content=exchange.response_body)
         found += [
             replace(f, purpose=label, place=f"response.{f.place}")
             for f in self._responses.inspect_findings(response, content_only=True)
@@ -235,7 +235,7 @@ class CaptureAudit:
     def _frame(
         self, frame: WebSocketFrame, request: OutgoingRequest, label: str
     ) -> list[Finding]:
-        message = replace(request, headers=(), body=frame.content)
+        message = replace(request, headers=(), content=frame.content)
         auditor = self._requests if frame.sent else self._responses
         return [
             replace(f, purpose=label, place=f"{frame.place}.{f.place}")

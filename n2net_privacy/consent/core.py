@@ -32,14 +32,21 @@ import contextlib
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from n2net_privacy.consent.dispatcher import Checkpoint, Dispatcher, Unsubscribe
 from n2net_privacy.consent.state import EFFECTS, SUPERSEDED, Effect, Kind, Origin, Superseded
 from n2net_privacy.errors import StorageError
 from n2net_privacy.redact import get_logger
 
-__all__ = ["Applied", "ConsentCore", "Proposal", "StorageErrorCallback", "WithdrawalScope"]
+__all__ = [
+    "Applied",
+    "ConsentCore",
+    "Proposal",
+    "StorageErrorCallback",
+    "WithdrawalEpochs",
+    "WithdrawalScope",
+]
 
 _log = get_logger(__name__)
 S = TypeVar("S")
@@ -65,6 +72,13 @@ class Applied(Generic[S]):
     published: bool
 
 
+class WithdrawalEpochs(Protocol):
+    """What a scope reads: a :class:`ConsentCore`, or a test's stand-in for one."""
+
+    @property
+    def withdrawals(self) -> int: ...
+
+
 class WithdrawalScope:
     """"Was consent withdrawn since I started?" as one object, like a trio cancel scope.
 
@@ -74,16 +88,16 @@ class WithdrawalScope:
     moves when a withdrawal is *published*, before its revocation hooks run.
     """
 
-    __slots__ = ("_core", "epoch")
+    __slots__ = ("_epochs", "epoch")
 
-    def __init__(self, core: ConsentCore[Any, Any], epoch: int) -> None:
-        self._core = core
-        self.epoch = epoch
+    def __init__(self, epochs: WithdrawalEpochs, epoch: int | None = None) -> None:
+        self._epochs = epochs
+        self.epoch = epochs.withdrawals if epoch is None else epoch
 
     @property
     def withdrawn(self) -> bool:
         """True once a REVOKE or RESET was published after this scope opened."""
-        return self._core.withdrawals != self.epoch
+        return self._epochs.withdrawals != self.epoch
 
 
 class ConsentCore(Generic[S, C]):

@@ -1,17 +1,17 @@
 """The contacts gateway: the one door through which the app reads contacts.
 
-Three promises, kept here:
+Five promises, kept here:
 
 * **Checked at the moment of use.** Every call asks the permission service
   for the status *now*; a grant is never cached. Under iOS limited access
   only the selected contacts exist as far as the app can tell.
 * **Never in the app's way.** Without access a call returns an empty
   result carrying the status; a denial is never raised.
-* **Revocation wins.** The gateway is a revocation hook of the permission
-  service's consent core: before the call that revoked access (or killed
-  the app) returns, it bumps a generation counter and drops every cached
-  contact and index. A call captures the generation before it checks the
-  permission and checks both again before it returns, so no contact comes
+* **Revocation wins.** Every read opens a withdrawal scope of the
+  permission service's consent core before it checks the permission, and
+  asks it again before it caches or returns anything; the gateway's
+  revocation hook drops every cached contact and index before the call
+  that revoked access (or killed the app) returns. So no contact comes
   back after a revoke, even one that lands on another thread halfway
   through a listing.
 * **No change is lost.** Deltas go through the one serial
@@ -35,7 +35,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Protocol, TypeVar, runtime_checkable
 
 from n2net_privacy.checks import ensure_open, require_type
-from n2net_privacy.consent import Dispatcher, Kind, classify
+from n2net_privacy.consent import Dispatcher, Kind, WithdrawalScope, classify
 from n2net_privacy.contacts.index import Catalog
 from n2net_privacy.contacts.model import Contact, ContactField, resolve_fields
 from n2net_privacy.contacts.results import (
@@ -54,8 +54,8 @@ __all__ = ["ContactsGateway", "PermissionView"]
 
 _log = get_logger(__name__)
 _T = TypeVar("_T")
-#: A read retries when the generation moves under it without revoking
-#: (a new limited selection); after this many tries it returns empty.
+#: A read retries when a withdrawal or a new limited selection lands under
+#: it while access stays; after this many tries it returns empty.
 _ATTEMPTS = 3
 
 
@@ -70,6 +70,8 @@ class PermissionView(Protocol):
     def subscribe(self, listener: Callable[[PermissionChange], None]) -> Callable[[], None]: ...
 
     def on_revoke(self, hook: Callable[[PermissionChange], None]) -> Callable[[], None]: ...
+
+    def withdrawal_scope(self) -> WithdrawalScope: ...
 
 
 class ContactsGateway:
@@ -93,7 +95,6 @@ class ContactsGateway:
         self._permissions = permissions
         self._permission = permission
         self._lock = threading.Lock()  # guards the fields below; never held while calling out
-        self._generation = 0
         self._closed = False
         self._catalog: Catalog | None = None
         self._deltas: Dispatcher[ContactsDelta] = Dispatcher("contacts")
@@ -196,12 +197,11 @@ class ContactsGateway:
         """
         self._ensure_open()
         require_type("listener", listener, Callable)  # type: ignore[arg-type]
-        generation = self._current_generation()
+        scope = self._permissions.withdrawal_scope()
         baseline = self._visible_now()
         with self._lock:
             if not self._deltas.listener_count:
-                fresh = generation == self._generation
-                self._announced = baseline if fresh else {}
+                self._announced = {} if scope.withdrawn else baseline
                 self._announced_ids = frozenset(self._announced)
             remove = self._deltas.subscribe(listener)
         # Picks up anything that changed between reading the baseline and now.
@@ -224,7 +224,6 @@ class ContactsGateway:
             unsubscribe()
         with self._lock:
             self._closed = True
-            self._generation += 1
             self._catalog = None
             self._deltas.clear()
             self._announced, self._announced_ids = None, frozenset()
@@ -242,11 +241,6 @@ class ContactsGateway:
             held = set(self._catalog.by_id) if self._catalog is not None else set()
             held.update(self._announced or ())
         return len(held)
-
-    @property
-    def generation(self) -> int:
-        """Bumped by every permission change; diagnostic, for tests and logs."""
-        return self._current_generation()
 
     # -- internals -----------------------------------------------------------
 
@@ -277,18 +271,18 @@ class ContactsGateway:
         empty: Callable[[PermissionStatus], _T],
     ) -> _T:
         for _ in range(_ATTEMPTS):
-            # The generation is read before the permission, so a revoke that
+            # The scope opens before the permission is read, so a revoke that
             # lands after the check is always seen by the checks below.
-            generation = self._current_generation()
+            scope = self._permissions.withdrawal_scope()
             status = self._permissions.status(self._permission)
             if not status.allows_access:
                 return empty(status)
             selection = self._selection(status)
-            catalog = self._catalog_for(generation, selection)
+            catalog = self._catalog_for(scope, selection)
             if catalog is None:
                 continue
             result = compute(catalog, status)
-            if self._current_generation() != generation or self._selection(status) != selection:
+            if scope.withdrawn or self._selection(status) != selection:
                 continue
             # Last, the permission itself: whatever it says now is what counts.
             now = self._permissions.status(self._permission)
@@ -304,15 +298,17 @@ class ContactsGateway:
         selected = self._permissions.selected_ids(self._permission)
         return frozenset() if selected is None else selected
 
-    def _current_generation(self) -> int:
-        with self._lock:
-            return self._generation
+    def _catalog_for(
+        self, scope: WithdrawalScope, selection: frozenset[str] | None
+    ) -> Catalog | None:
+        """The cached catalog if it still fits, else a new one; None if withdrawn meanwhile.
 
-    def _catalog_for(self, generation: int, selection: frozenset[str] | None) -> Catalog | None:
-        """The cached catalog if it still fits, else a new one; None if revoked meanwhile."""
+        The scope is asked under the lock before caching: a withdrawal
+        published after that runs the purge hook, which waits for the lock.
+        """
         snapshot = self._source.snapshot()
         with self._lock:
-            if generation != self._generation:
+            if scope.withdrawn:
                 return None
             cached = self._catalog
         if (
@@ -323,7 +319,7 @@ class ContactsGateway:
             return cached
         built = Catalog(snapshot.contacts, version=snapshot.version, selection=selection)
         with self._lock:
-            if generation != self._generation:
+            if scope.withdrawn:
                 return None
             if not self._closed:
                 self._catalog = built
@@ -331,11 +327,11 @@ class ContactsGateway:
 
     def _visible_now(self) -> Mapping[str, Contact]:
         for _ in range(_ATTEMPTS):
-            generation = self._current_generation()
+            scope = self._permissions.withdrawal_scope()
             status = self._permissions.status(self._permission)
             if not status.allows_access:
                 return {}
-            catalog = self._catalog_for(generation, self._selection(status))
+            catalog = self._catalog_for(scope, self._selection(status))
             if catalog is not None:
                 return catalog.by_id
         return {}
@@ -348,7 +344,6 @@ class ContactsGateway:
         if change.permission.group is not self._permission.group:
             return
         with self._lock:
-            self._generation += 1
             self._catalog = None
             self._announced = None
         _log.info(
@@ -374,7 +369,6 @@ class ContactsGateway:
         if kind in (Kind.REVOKE, Kind.RESET):
             return
         with self._lock:
-            self._generation += 1
             self._catalog = None
         self._deltas.post_lazy(lambda: self._delta(purged=False))
 
@@ -392,22 +386,31 @@ class ContactsGateway:
         """What changed since listeners were last told."""
         if not self._deltas.listener_count:
             return None
-        generation = self._current_generation()
+        scope = self._permissions.withdrawal_scope()
         status = self._permissions.status(self._permission)
+        selection = self._selection(status)
         visible: Mapping[str, Contact] = {}
         if status.allows_access:
-            catalog = self._catalog_for(generation, self._selection(status))
+            catalog = self._catalog_for(scope, selection)
             visible = catalog.by_id if catalog is not None else visible
+        # A grant or a new selection meanwhile supersedes this delta too.
+        now = self._permissions.status(self._permission)
+        moved = now != status or self._selection(now) != selection
         with self._lock:
             purged = purged or self._carry_purge
-            if generation != self._generation:
-                # The change that moved it queued its own delta after this one.
-                self._carry_purge = purged
-                return None
-            self._carry_purge = False
-            if not self._deltas.listener_count:
-                return None  # the last listener left meanwhile: keep no baseline
-            old_ids, old = self._announced_ids, self._announced
-            self._announced_ids, self._announced = frozenset(visible), visible
+            # Asked under the lock: a later withdrawal's purge hook waits for it.
+            stale = moved or scope.withdrawn
+            self._carry_purge = purged if stale else False
+            listening = bool(self._deltas.listener_count)
+            if not stale and listening:
+                old_ids, old = self._announced_ids, self._announced
+                self._announced_ids, self._announced = frozenset(visible), visible
+        if stale:
+            # Computed across a change: told again on a fresh turn, after the
+            # delta the change queued for itself (if it was ours to announce).
+            self._deltas.post_lazy(lambda: self._delta(purged=False))
+            return None
+        if not listening:
+            return None  # the last listener left meanwhile: keep no baseline
         delta = visible_delta(status, old_ids, old, visible, purged=purged)
         return None if delta.empty else delta

@@ -42,9 +42,9 @@ from n2net_privacy.egress.headers import USER_AGENT
 from n2net_privacy.egress.policy import (
     AsyncRequestClient,
     AuditLog,
-    ClientRequest,
     EgressPolicy,
     EgressResponse,
+    OutgoingRequest,
     Purpose,
     RequestClient,
     RequestInspector,
@@ -60,7 +60,7 @@ from n2net_privacy.egress.transport import (
     check_transport,
     pin_checks,
 )
-from n2net_privacy.errors import NetworkError, NetworkTimeout
+from n2net_privacy.errors import InvalidArgumentError, NetworkError, NetworkTimeout
 from n2net_privacy.redact import sdk_request
 
 __all__ = [
@@ -116,21 +116,23 @@ def _network_errors() -> Iterator[None]:
     """Map httpx's exceptions to the SDK's at the boundary (works around awaits too)."""
     try:
         yield
+    except httpx.InvalidURL as exc:  # not an HTTPError; the URL itself stays out of the message
+        raise InvalidArgumentError("url: not a usable URL (the request was not sent)") from exc
     except httpx.TimeoutException as exc:
         raise NetworkTimeout(f"timed out: {type(exc).__name__}") from exc
     except httpx.HTTPError as exc:
         raise NetworkError(f"network error: {type(exc).__name__}") from exc
 
 
-def _stream_args(request: ClientRequest) -> dict[str, Any]:
+def _stream_args(request: OutgoingRequest) -> dict[str, Any]:
     """httpx's arguments for one request: the caller's header names travel to the gate."""
-    extensions: dict[str, Any] = {CALLER_HEADERS: tuple(request.headers or ())}
+    extensions: dict[str, Any] = {CALLER_HEADERS: tuple(name for name, _ in request.headers)}
     if request.chunked:
         extensions[STREAMED_BODY] = True
     args: dict[str, Any] = {
         "method": request.method,
         "url": request.url,
-        "headers": request.headers,
+        "headers": list(request.headers),
         "content": request.content,
         "extensions": extensions,
     }
@@ -162,7 +164,7 @@ class EgressClient(RequestClient):
         self._client = client
         self._closed = False
 
-    def send(self, request: ClientRequest) -> EgressResponse:
+    def send(self, request: OutgoingRequest) -> EgressResponse:
         ensure_open(self._closed, "EgressClient")
         with sdk_request(), _network_errors(), self._client.stream(
             **_stream_args(request)
@@ -193,7 +195,7 @@ class AsyncEgressClient(AsyncRequestClient):
         self._client = client
         self._closed = False
 
-    async def send(self, request: ClientRequest) -> EgressResponse:
+    async def send(self, request: OutgoingRequest) -> EgressResponse:
         ensure_open(self._closed, "AsyncEgressClient")
         args = _stream_args(request)
         if request.chunked:  # httpx's async client streams only async chunks

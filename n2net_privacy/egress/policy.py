@@ -30,7 +30,6 @@ __all__ = [
     "AuditEntry",
     "AuditLog",
     "Body",
-    "ClientRequest",
     "EgressPolicy",
     "EgressResponse",
     "InnerDoor",
@@ -294,25 +293,6 @@ _STANDARD_METHODS = frozenset(
 
 
 @dataclass(frozen=True, slots=True)
-class OutgoingRequest:
-    """A request about to leave, as inspectors see it (no httpx types)."""
-
-    purpose: Purpose
-    method: str
-    url: str
-    scheme: str
-    host: str
-    path: str
-    query: str
-    headers: tuple[tuple[str, str], ...]
-    body: bytes
-    #: The egress's sequence number of the request (from 1); its audit entry has the same.
-    request_id: int = 0
-    #: For a request sent *inside* another (Oblivious HTTP), the outer hop's purpose.
-    via: Purpose | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class AuditEntry:
     """One request that left (or was blocked). Carries no query, header or body."""
 
@@ -362,9 +342,7 @@ class InnerDoor(Protocol):
     :meth:`done` writes its audit entry once the inner answer is known.
     """
 
-    def admit(
-        self, method: str, url: str, headers: Mapping[str, str] | None, content: bytes | None
-    ) -> AdmittedRequest: ...
+    def admit(self, request: OutgoingRequest) -> AdmittedRequest: ...
 
     def done(
         self, request: AdmittedRequest, status: int | None, error: BaseException | None = None
@@ -417,22 +395,93 @@ class EgressResponse:
 Body: TypeAlias = bytes | Iterable[bytes]
 
 
-@dataclass(frozen=True, slots=True)
-class ClientRequest:
-    """What a caller asks a client to send: the one request shape of the SDK.
+#: Header fields in order, as (name, value) pairs; a name may repeat.
+Headers: TypeAlias = tuple[tuple[str, str], ...]
 
-    Every client (the egress's, the Oblivious HTTP ones, the tests' fakes)
-    implements ``send(ClientRequest)``, as an httpx transport implements
-    ``handle_request``; ``request(method, url, ...)`` is written once, below.
-    A reply longer than ``max_response_bytes`` comes back as status 0.
+
+@dataclass(frozen=True, slots=True, init=False)
+class OutgoingRequest:
+    """One HTTP request: the one request shape of the SDK, as httpx has one ``Request``.
+
+    A caller builds it with ``method``, ``url``, ``headers``, ``content``,
+    ``timeout`` and ``max_response_bytes``, and every layer (the egress's
+    clients, the Oblivious HTTP ones, a test's fake) implements
+    ``send(OutgoingRequest) -> EgressResponse``, as an httpx transport
+    implements ``handle_request``. A reply longer than ``max_response_bytes``
+    comes back as status 0.
+
+    The door hands inspectors the same shape for the request it lets out,
+    stamped: the headers it settled, the body as bytes, its client's
+    ``purpose`` (``APP`` until then: a request the SDK has not stamped is
+    not the SDK's), a ``request_id`` that the audit entry shares, and
+    ``via`` for a request sent *inside* another (Oblivious HTTP).
+    ``scheme``, ``host``, ``path`` and ``query`` are read from ``url``
+    unless given (the door gives them as httpx normalised them).
+
+    >>> OutgoingRequest("GET", "https://example.com/a?b=1", headers={"accept": "*/*"}).host
+    'example.com'
     """
 
     method: str
     url: str
-    headers: Mapping[str, str] | None = None
-    content: Body | None = None
-    timeout: float | None = None
-    max_response_bytes: int | None = None
+    headers: Headers
+    content: Body | None
+    timeout: float | None
+    max_response_bytes: int | None
+    purpose: Purpose
+    scheme: str
+    host: str
+    path: str
+    query: str
+    #: The egress's sequence number of the request (from 1); its audit entry has the same.
+    request_id: int
+    #: For a request sent *inside* another (Oblivious HTTP), the outer hop's purpose.
+    via: Purpose | None
+
+    def __init__(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
+        content: Body | None = None,
+        timeout: float | None = None,
+        max_response_bytes: int | None = None,
+        purpose: Purpose = Purpose.APP,
+        scheme: str | None = None,
+        host: str | None = None,
+        path: str | None = None,
+        query: str | None = None,
+        request_id: int = 0,
+        via: Purpose | None = None,
+    ) -> None:
+        if isinstance(headers, Mapping):
+            pairs: Headers = tuple(headers.items())
+        else:
+            pairs = tuple(headers or ())
+        if None in (scheme, host, path, query):
+            try:
+                parts = urlsplit(url)
+            except ValueError:  # the door refuses it with a clear error; nothing to read here
+                parts = SplitResult("", "", "", "", "")
+            scheme = parts.scheme.lower() if scheme is None else scheme
+            host = (parts.hostname or "") if host is None else host
+            path = (parts.path or "/") if path is None else path
+            query = parts.query if query is None else query
+        put = object.__setattr__
+        put(self, "method", method)
+        put(self, "url", url)
+        put(self, "headers", pairs)
+        put(self, "content", content)
+        put(self, "timeout", timeout)
+        put(self, "max_response_bytes", max_response_bytes)
+        put(self, "purpose", purpose)
+        put(self, "scheme", scheme)
+        put(self, "host", host)
+        put(self, "path", path)
+        put(self, "query", query)
+        put(self, "request_id", request_id)
+        put(self, "via", via)
 
     @property
     def chunked(self) -> bool:
@@ -445,6 +494,15 @@ class ClientRequest:
             return self.content
         return b"".join(self.content)
 
+    @property
+    def body(self) -> bytes:
+        """The body as bytes, empty for none: what inspectors read."""
+        return self.whole_content() or b""
+
+
+#: The name the request shape had while 0.2 was being written; the same class.
+ClientRequest = OutgoingRequest
+
 
 class RequestClient(Protocol):
     """A blocking client: ``EgressClient``, ``ObliviousClient``, a test's fake.
@@ -454,7 +512,7 @@ class RequestClient(Protocol):
     names this class as a base and writes :meth:`send` and :meth:`close`.
     """
 
-    def send(self, request: ClientRequest) -> EgressResponse:
+    def send(self, request: OutgoingRequest) -> EgressResponse:
         """Send one request and read the reply; raise ``NetworkError`` for network trouble."""
         ...
 
@@ -471,15 +529,16 @@ class RequestClient(Protocol):
         max_response_bytes: int | None = None,
     ) -> EgressResponse:
         """:meth:`send` with the fields as arguments."""
-        return self.send(
-            ClientRequest(method, url, headers, content, timeout, max_response_bytes)
-        )
+        return self.send(OutgoingRequest(
+            method, url, headers=headers, content=content, timeout=timeout,
+            max_response_bytes=max_response_bytes,
+        ))
 
 
 class AsyncRequestClient(Protocol):
     """The asyncio twin of :class:`RequestClient` (``AsyncEgressClient``, ...)."""
 
-    async def send(self, request: ClientRequest) -> EgressResponse: ...
+    async def send(self, request: OutgoingRequest) -> EgressResponse: ...
 
     async def aclose(self) -> None: ...
 
@@ -494,6 +553,7 @@ class AsyncRequestClient(Protocol):
         max_response_bytes: int | None = None,
     ) -> EgressResponse:
         """:meth:`send` with the fields as arguments."""
-        return await self.send(
-            ClientRequest(method, url, headers, content, timeout, max_response_bytes)
-        )
+        return await self.send(OutgoingRequest(
+            method, url, headers=headers, content=content, timeout=timeout,
+            max_response_bytes=max_response_bytes,
+        ))

@@ -150,15 +150,15 @@ class Gate:
         try:
             self._check(request)
             outgoing = OutgoingRequest(
+                request.method,
+                str(url),
+                headers=tuple(request.headers.items()),
+                content=request.content,
                 purpose=self.purpose,
-                method=request.method,
-                url=str(url),
                 scheme=url.scheme,
                 host=url.host,
                 path=url.path,
                 query=url.query.decode("ascii", "replace"),
-                headers=tuple(request.headers.items()),
-                body=request.content,
                 request_id=request_id,
                 via=self.via,
             )
@@ -236,16 +236,16 @@ class InnerGate:
     def __init__(self, gate: Gate) -> None:
         self._gate = gate
 
-    def admit(
-        self, method: str, url: str, headers: Mapping[str, str] | None, content: bytes | None
-    ) -> AdmittedRequest:
+    def admit(self, inner: OutgoingRequest) -> AdmittedRequest:
         try:
-            request = httpx.Request(method, url, headers=headers, content=content or b"")
+            request = httpx.Request(
+                inner.method, inner.url, headers=list(inner.headers), content=inner.body
+            )
         except (httpx.InvalidURL, ValueError, TypeError) as exc:
             raise EgressPolicyError(
                 "the inner request's URL is not usable", purpose=self._gate.purpose.value, host="*"
             ) from exc
-        request.extensions[CALLER_HEADERS] = tuple(headers or ())
+        request.extensions[CALLER_HEADERS] = tuple(name for name, _ in inner.headers)
         self._gate.admit(request)
         url_ = request.url
         path = url_.raw_path.decode("ascii")

@@ -53,9 +53,9 @@ from n2net_privacy.egress.policy import (
     DEFAULT_PORTS,
     AdmittedRequest,
     AsyncRequestClient,
-    ClientRequest,
     EgressResponse,
     InnerDoor,
+    OutgoingRequest,
     RequestClient,
 )
 from n2net_privacy.egress.tls import PinSet
@@ -480,14 +480,12 @@ class _Relayed(Generic[_Relay]):
         self._door = door
 
     @contextlib.contextmanager
-    def _exchange(self, request: ClientRequest) -> Iterator[_Exchange]:
-        admitted = self._door.admit(
-            request.method, request.url, request.headers, request.whole_content()
-        )
+    def _exchange(self, request: OutgoingRequest) -> Iterator[_Exchange]:
+        admitted = self._door.admit(request)
         try:
             # No I/O before the POST: keys.current() never fetches.
             sealed = _seal(self._keys, admitted)
-            exchange = _Exchange(ClientRequest(
+            exchange = _Exchange(OutgoingRequest(
                 "POST",
                 self._config.relay_url,
                 headers=_OUTER_HEADERS,
@@ -507,7 +505,7 @@ class _Relayed(Generic[_Relay]):
 
 @dataclass(slots=True)
 class _Exchange:
-    post: ClientRequest
+    post: OutgoingRequest
     outer: EgressResponse | None = None
     response: EgressResponse = _NO_RESPONSE
 
@@ -518,7 +516,7 @@ class ObliviousClient(_Relayed[RequestClient], RequestClient):
     ``door`` is :meth:`Egress.inner_door` for the requests' true purpose.
     """
 
-    def send(self, request: ClientRequest) -> EgressResponse:
+    def send(self, request: OutgoingRequest) -> EgressResponse:
         with self._exchange(request) as exchange:
             exchange.outer = self._relay.send(exchange.post)
         return exchange.response
@@ -530,7 +528,7 @@ class ObliviousClient(_Relayed[RequestClient], RequestClient):
 class AsyncObliviousClient(_Relayed[AsyncRequestClient], AsyncRequestClient):
     """The asyncio twin of :class:`ObliviousClient` (the Gravatar batch path)."""
 
-    async def send(self, request: ClientRequest) -> EgressResponse:
+    async def send(self, request: OutgoingRequest) -> EgressResponse:
         with self._exchange(request) as exchange:
             exchange.outer = await self._relay.send(exchange.post)
         return exchange.response

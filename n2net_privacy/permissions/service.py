@@ -46,7 +46,7 @@ from typing import Protocol
 
 from n2net_privacy.atomic_write import Fsync, os_error_name
 from n2net_privacy.checks import ensure_open, require_type
-from n2net_privacy.consent import ConsentCore, Origin, Proposal, classify
+from n2net_privacy.consent import ConsentCore, Origin, Proposal, WithdrawalScope, classify
 from n2net_privacy.consent.state import Kind
 from n2net_privacy.errors import StorageError, UnknownPermissionError
 from n2net_privacy.permissions.status import (
@@ -270,6 +270,15 @@ class PermissionService:
         """
         ensure_open(self._closed, "PermissionService")
         return self._core.on_revoke(hook)
+
+    def withdrawal_scope(self) -> WithdrawalScope:
+        """A scope whose ``withdrawn`` turns true once any access is withdrawn after now.
+
+        Any permission's revocation or an app kill moves it (they are published
+        before the revoking call's hooks run); a reader that sees it move
+        checks again.
+        """
+        return self._core.scope()
 
     def close(self) -> None:
         """Stop following the provider and save anything a read learned. Never raises.
