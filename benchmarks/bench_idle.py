@@ -52,17 +52,28 @@ def context_switches(tid: int) -> tuple[int, int]:
     return voluntary, involuntary
 
 
+def snapshot(tids: set[int]) -> dict[int, tuple[int, int]]:
+    """Each thread's (voluntary, involuntary) context switches now."""
+    return {tid: context_switches(tid) for tid in tids}
+
+
+def wakeups(
+    start: dict[int, tuple[int, int]], end: dict[int, tuple[int, int]]
+) -> dict[int, tuple[int, int]]:
+    """Switches between two snapshots; a thread absent from ``start`` counts from 0."""
+    return {
+        tid: (v1 - start.get(tid, (0, 0))[0], i1 - start.get(tid, (0, 0))[1])
+        for tid, (v1, i1) in end.items()
+    }
+
+
 def count_wakeups(before: set[int], seconds: float) -> dict[str, tuple[int, int]]:
     """Each thread not in ``before``: (voluntary, involuntary) switches over ``seconds``."""
-    start = {tid: context_switches(tid) for tid in task_ids() - before}
+    start = snapshot(task_ids() - before)
     time.sleep(seconds)
+    counts = wakeups(start, snapshot(task_ids() - before))
     names = {t.native_id: t.name for t in threading.enumerate()}
-    counts: dict[str, tuple[int, int]] = {}
-    for tid in task_ids() - before:
-        v0, i0 = start.get(tid, (0, 0))
-        v1, i1 = context_switches(tid)
-        counts[f"{names.get(tid, '?')}[{tid}]"] = (v1 - v0, i1 - i0)
-    return counts
+    return {f"{names.get(tid, '?')}[{tid}]": switches for tid, switches in counts.items()}
 
 
 def _build(name: str, url: str, private_raw: bytes, root: Path) -> tuple[Any, Any, Any]:
