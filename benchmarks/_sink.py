@@ -39,6 +39,7 @@ class Received:
     acked_at: float
     """``time.monotonic()`` just after the reply was written."""
     wire_bytes: int
+    content_type: str
     encoding: str
     body: bytes
 
@@ -55,24 +56,30 @@ class Window:
     """When the request carrying the last event was acknowledged."""
 
 
-def count_events(body: bytes, encoding: str, private_raw: bytes | None = None) -> int:
-    """The events one request carries: a peer's JSON ``batch``, or this SDK's sealed batch."""
+def count_events(
+    body: bytes, content_type: str, encoding: str, private_raw: bytes | None = None
+) -> int:
+    """The events one request carries: a peer's JSON ``batch``, or this SDK's sealed batch.
+
+    A body is sealed when its content type says so (``application/n2net-sealed``):
+    a sealed body's first byte is random, and may well be ``{``.
+    """
+    if content_type.split(";", maxsplit=1)[0].strip() == "application/n2net-sealed":
+        if private_raw is None:
+            raise ValueError("a sealed body needs the benchmark's server key to be counted")
+        from n2net_privacy.uploader import ServerKeyPair, decode_batch
+
+        pair = ServerKeyPair.from_private_raw("bench", private_raw)
+        return len(decode_batch(pair.open(body)).events)
     if encoding == "gzip":
         body = gzip.decompress(body)
     elif encoding == "deflate":
         body = zlib.decompress(body)
     elif encoding not in ("", "identity"):
         raise ValueError(f"the sink cannot read Content-Encoding {encoding!r}")
-    if body[:1] in (b"{", b"["):
-        document = json.loads(body)
-        batch = document.get("batch", []) if isinstance(document, dict) else document
-        return len(batch)
-    if private_raw is None:
-        raise ValueError("a sealed body needs the benchmark's server key to be counted")
-    from n2net_privacy.uploader import ServerKeyPair, decode_batch
-
-    pair = ServerKeyPair.from_private_raw("bench", private_raw)
-    return len(decode_batch(pair.open(body)).events)
+    document = json.loads(body)
+    batch = document.get("batch", []) if isinstance(document, dict) else document
+    return len(batch)
 
 
 def _serve(conn: Connection, private_raw: bytes | None) -> None:
@@ -93,7 +100,8 @@ def _serve(conn: Connection, private_raw: bytes | None) -> None:
             acked_at = time.monotonic()
             head = len(self.requestline) + 2 + len(bytes(self.headers)) + 2
             encoding = self.headers.get("content-encoding", "").strip().lower()
-            received.append(Received(acked_at, head + length, encoding, body))
+            content_type = self.headers.get("content-type", "").strip().lower()
+            received.append(Received(acked_at, head + length, content_type, encoding, body))
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
@@ -119,7 +127,10 @@ def _settle(
     deadline = time.monotonic() + 5.0
     while True:
         window = received[start:]
-        events += [count_events(r.body, r.encoding, private_raw) for r in window[len(events) :]]
+        events += [
+            count_events(r.body, r.content_type, r.encoding, private_raw)
+            for r in window[len(events) :]
+        ]
         if sum(events) >= expected or time.monotonic() > deadline:
             break
         time.sleep(0.001)

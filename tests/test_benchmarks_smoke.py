@@ -21,6 +21,7 @@ import pytest
 
 from benchmarks import __main__ as runner
 from benchmarks import _sink, bench_idle, bench_import
+from n2net_privacy.errors import WireFormatError
 from n2net_privacy.uploader import (
     EventBatch,
     ServerKeyPair,
@@ -49,12 +50,13 @@ def test_the_runner_reports_a_missing_benchmark_and_goes_on(
 
 def test_the_sink_counts_a_peers_batch_in_every_encoding() -> None:
     body = json.dumps({"batch": [{"event": "sms"}] * 3, "sentAt": "now"}).encode()
-    assert _sink.count_events(body, "") == 3
-    assert _sink.count_events(gzip.compress(body), "gzip") == 3
-    assert _sink.count_events(zlib.compress(body), "deflate") == 3
-    assert _sink.count_events(b'{"flags": {}}', "") == 0  # not a batch: no events
+    json_type = "application/json"
+    assert _sink.count_events(body, json_type, "") == 3
+    assert _sink.count_events(gzip.compress(body), json_type, "gzip") == 3
+    assert _sink.count_events(zlib.compress(body), json_type, "deflate") == 3
+    assert _sink.count_events(b'{"flags": {}}', json_type, "") == 0  # not a batch: no events
     with pytest.raises(ValueError, match="'br'"):
-        _sink.count_events(body, "br")
+        _sink.count_events(body, json_type, "br")
 
 
 def test_the_sink_opens_and_counts_a_sealed_batch() -> None:
@@ -66,10 +68,14 @@ def test_the_sink_opens_and_counts_a_sealed_batch() -> None:
         })
         for i in range(2)
     ]
+    sealed = "application/n2net-sealed"
+    body = b"{" + seal(encode_batch(EventBatch.of(events)), keys.public)[1:]
+    with pytest.raises(WireFormatError):  # a sealed body may begin with "{": it is still sealed
+        _sink.count_events(body, sealed, "", keys.private_bytes)
     body = seal(encode_batch(EventBatch.of(events)), keys.public)
-    assert _sink.count_events(body, "", keys.private_bytes) == 2
+    assert _sink.count_events(body, sealed, "", keys.private_bytes) == 2
     with pytest.raises(ValueError, match="server key"):
-        _sink.count_events(body, "")
+        _sink.count_events(body, sealed, "")
 
 
 def _poll(condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
