@@ -110,7 +110,9 @@ def _serve(conn: Connection, private_raw: bytes | None) -> None:
     while (message := conn.recv()) != "stop":
         command, argument = message
         if command == "mark":
-            conn.send(len(received))
+            # A new window: what came before is settled; drop it (bodies add up).
+            received.clear()
+            conn.send(0)
         elif command == "settle":
             start, expected = argument
             conn.send(_settle(received, start, expected, private_raw))
@@ -158,7 +160,7 @@ class Sink:
         self.url = f"http://127.0.0.1:{self._conn.recv()}"
 
     def mark(self) -> int:
-        """Where the next window starts."""
+        """Start a new window (forgetting the last); returns where it starts."""
         self._conn.send(("mark", None))
         start: int = self._conn.recv()
         return start
