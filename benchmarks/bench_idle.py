@@ -162,8 +162,9 @@ def main(idle_s: float = IDLE_S) -> None:
               f" ({voluntary / idle_s * 60:6.1f}/min); threads (voluntary+involuntary):"
               f" {threads or 'none'}")
     ours = sum(v for v, _ in results["n2net"].values())
-    print_goals([Goal("SDK thread wakeups while idle", ours, 0, "<=", f"in {idle_s:g} s",
-                      "voluntary context switches of the SDK's threads, /proc")])
+    print_goals([Goal("SDK thread wakeups while idle", ours, 0, "<=", "wakeups",
+                      f"over {idle_s:g} s idle: voluntary context switches of the SDK's"
+                      " threads, from /proc")])
 
 
 if __name__ == "__main__":
