@@ -155,3 +155,13 @@ def test_bench_import_discovers_names_and_dependencies_at_run_time() -> None:
     code = bench_import.every_name_code([("n2net_privacy", ["no_such_name"])])
     with pytest.raises(AttributeError, match="no_such_name"):
         exec(code, {})
+
+
+def test_a_goal_line_gives_the_verdict_the_figure_and_the_target() -> None:
+    from benchmarks._goals import Goal
+
+    assert Goal("p99", 1421.3, 250, "<=", "us").line() == "MISSED p99: 1,421 us, goal <= 250 us"
+    assert Goal("ratio", 1.45, 1.0, ">=", "x", "5 rounds").line() == (
+        "MET    ratio: 1.45 x, goal >= 1 x  (5 rounds)"
+    )
+    assert Goal("idle", 0, 0, "<=", "wakeups").met
