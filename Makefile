@@ -67,8 +67,9 @@ $(VENV)/.bench-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	touch $@
 
+# `make bench BENCH="peers idle"` runs some of them; benchmarks/README.md has the rules.
 bench: $(VENV)/.bench-installed
-	$(BIN)/python -m benchmarks
+	$(BIN)/python -m benchmarks $(BENCH)
 
 clean:
 	rm -rf $(VENV) $(NEWEST_VENV) $(VENV_MITM) build dist *.egg-info

@@ -36,8 +36,9 @@ class Goal:
         verdict = "MET " if self.met else "MISSED"
         unit = f" {self.unit}" if self.unit else ""
         how = f"  ({self.how})" if self.how else ""
+        figure = f"{self.figure:,.0f}" if abs(self.figure) >= 1000 else f"{self.figure:.3g}"
         return (
-            f"{verdict:6} {self.name}: {self.figure:.3g}{unit}, goal {self.op} "
+            f"{verdict:6} {self.name}: {figure}{unit}, goal {self.op} "
             f"{self.target:g}{unit}{how}"
         )
 
