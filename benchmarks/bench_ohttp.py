@@ -33,7 +33,7 @@ ROUNDS = 3
 
 
 def _ingest(conn: Connection, private_hex: str) -> None:
-    from n2net_privacy.testing.ingest_server import IngestServer
+    from n2net_privacy.testing.servers.ingest import IngestServer
 
     keys = ServerKeyPair.from_private_raw("bench", bytes.fromhex(private_hex))
     with IngestServer(keys, app_key=APP_KEY, capture_bodies=False) as server:
@@ -57,7 +57,7 @@ def _pins(key_configs: bytes) -> object:
 
 def _gateway(conn: Connection, ingest_url: str, key_hex: str) -> None:
     from n2net_privacy import ohttp
-    from n2net_privacy.testing.ohttp_servers import OhttpGatewayServer
+    from n2net_privacy.testing.servers.ohttp import OhttpGatewayServer
 
     gateway = ohttp.Gateway([(1, bytes.fromhex(key_hex))])
     with OhttpGatewayServer(gateway, {"api.n2net.com": ingest_url}) as server:
@@ -66,7 +66,7 @@ def _gateway(conn: Connection, ingest_url: str, key_hex: str) -> None:
 
 
 def _relay(conn: Connection, gateway_url: str) -> None:
-    from n2net_privacy.testing.ohttp_servers import OhttpRelay
+    from n2net_privacy.testing.servers.ohttp import OhttpRelay
 
     with OhttpRelay(gateway_url) as relay:
         conn.send(relay.url)

@@ -35,7 +35,7 @@ from cryptography.hazmat.primitives import hpke
 from n2net_privacy.audit import EgressAuditor
 from n2net_privacy.egress import Egress, EgressPolicy, Purpose
 from n2net_privacy.testing.file_keystore import FileKeyStore
-from n2net_privacy.testing.ingest_server import IngestServer
+from n2net_privacy.testing.servers.ingest import IngestServer
 from n2net_privacy.testing.synthetic import synthetic_address_book
 from n2net_privacy.uploader.recorder import Uploader
 from n2net_privacy.uploader.wire import ServerKeyPair

@@ -20,8 +20,8 @@ from n2net_privacy.permissions import (
 )
 from n2net_privacy.settings import Settings
 from n2net_privacy.testing.audited import AuditedEgress
-from n2net_privacy.testing.gravatar_server import GravatarStandIn
-from n2net_privacy.testing.ingest_server import IngestServer
+from n2net_privacy.testing.servers.gravatar import GravatarStandIn
+from n2net_privacy.testing.servers.ingest import IngestServer
 from n2net_privacy.uploader import ServerKeyPair
 from n2net_privacy.uploader.keystore import SimulatedAndroidKeystore
 from n2net_privacy.uploader.recorder import Uploader

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from n2net_privacy.audit.auditor import EgressAuditor
+from n2net_privacy.audit.corpus.leaky_client import LeakyClient, SeededLeak, leak_matrix
 from n2net_privacy.audit.detectors import AddressBookPii
 from n2net_privacy.audit.findings import AuditMode, Finding, Rule
 from n2net_privacy.contacts.model import Contact, ContactPhone
@@ -18,7 +19,6 @@ from n2net_privacy.egress import Egress, EgressPolicy, OutgoingRequest, Purpose
 from n2net_privacy.errors import EgressPolicyError
 from n2net_privacy.gravatar.hashing import gravatar_hash
 from n2net_privacy.gravatar.url import avatar_url
-from n2net_privacy.testing.leaky_client import LeakyClient, SeededLeak, leak_matrix
 from n2net_privacy.testing.synthetic import synthetic_address_book
 from n2net_privacy.uploader.wire import (
     EVENTS_PATH,

@@ -19,14 +19,14 @@ from cryptography.hazmat.primitives.asymmetric import x25519
 from n2net_privacy import ohttp
 from n2net_privacy.egress import Egress, EgressPolicy, Purpose
 from n2net_privacy.errors import WireFormatError
-from n2net_privacy.testing._loopback import read_body, reply
 from n2net_privacy.testing.conformance import Report, Verdict
 from n2net_privacy.testing.conformance.gateway import (
     GATEWAY_CHECKS,
     GatewayTarget,
     run_gateway_conformance,
 )
-from n2net_privacy.testing.ohttp_servers import KEYS_PATH, OhttpGatewayServer
+from n2net_privacy.testing.servers.loopback import read_body, reply
+from n2net_privacy.testing.servers.ohttp import KEYS_PATH, OhttpGatewayServer
 
 GATEWAY = ohttp.Gateway([(7, x25519.X25519PrivateKey.generate())])
 Route = Callable[[OhttpGatewayServer, BaseHTTPRequestHandler], bool]

@@ -39,8 +39,8 @@ from n2net_privacy.testing.conformance import (
     select,
 )
 from n2net_privacy.testing.conformance.gateway import GATEWAY_CHECKS
-from n2net_privacy.testing.ingest_endpoint import IngestEndpoint, Reply, error_reply
-from n2net_privacy.testing.ingest_store import EventStore
+from n2net_privacy.testing.servers.ingest_endpoint import IngestEndpoint, Reply, error_reply
+from n2net_privacy.testing.servers.ingest_store import EventStore
 from n2net_privacy.uploader.wire import ServerKeyPair, open_sealed, seal
 
 APP_KEY = "app-key-conformance"

@@ -21,7 +21,7 @@ import pytest
 
 from n2net_privacy.egress import Egress, EgressPolicy, Purpose
 from n2net_privacy.testing.file_keystore import FileKeyStore
-from n2net_privacy.testing.ingest_server import IngestServer
+from n2net_privacy.testing.servers.ingest import IngestServer
 from n2net_privacy.uploader.crashpoints import CrashPoint
 from n2net_privacy.uploader.recorder import Uploader
 from n2net_privacy.uploader.sender import SenderConfig

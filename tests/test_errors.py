@@ -82,7 +82,7 @@ def _modules() -> list[tuple[str, Path, ast.Module]]:
 
 _MODULES = _modules()
 #: Modules not imported here: their extra may be missing, and locust monkey-patches on import.
-_NOT_IMPORTED = {"n2net_privacy.audit.mitm_addon", "n2net_privacy.testing.locust"}
+_NOT_IMPORTED = {"n2net_privacy.audit.mitm_addon", "n2net_privacy.testing.load.locust"}
 
 
 def _caught_names(tree: ast.Module) -> set[str]:
@@ -191,7 +191,7 @@ _ALLOWED = {
         "a test assertion: pytest reports AssertionError as a failure, not an error",
     ("n2net_privacy.testing.plugin", "pytest_runtest_call", "AssertionError"):
         "the pytest plugin fails a test the way an assert does",
-    ("n2net_privacy.testing._loopback", "_route", "NotImplementedError"):
+    ("n2net_privacy.testing.servers.loopback", "_route", "NotImplementedError"):
         "an abstract method each server overrides",
     ("n2net_privacy.contacts.model", "_no_control_chars", "ValueError"):
         "a pydantic validator: pydantic turns ValueError into a ValidationError",

@@ -61,7 +61,7 @@ def test_every_public_error_is_exported() -> None:
 
 # Importing Locust monkey-patches the whole process with gevent; tests/test_locust.py
 # checks this module's __all__ in a child process instead.
-PATCHES_THE_PROCESS = {"n2net_privacy.testing.locust"}
+PATCHES_THE_PROCESS = {"n2net_privacy.testing.load.locust"}
 # Old paths kept for one release; importing one warns (tests/test_deprecated_paths.py).
 DEPRECATED_ALIASES = {
     "n2net_privacy.egress_headers",

@@ -22,7 +22,7 @@ from _support import wait_until
 
 from n2net_privacy.egress import Egress, EgressPolicy, Purpose
 from n2net_privacy.testing.file_keystore import FileKeyStore
-from n2net_privacy.testing.ingest_store import EventStore
+from n2net_privacy.testing.servers.ingest_store import EventStore
 from n2net_privacy.uploader.recorder import Uploader
 from n2net_privacy.uploader.sender import SenderConfig, SendState, SendStatus
 from n2net_privacy.uploader.wire import ServerKeyPair
@@ -35,7 +35,7 @@ CHILD_TIMEOUT_S = 20.0
 SERVER = textwrap.dedent(
     """
     import sys
-    from n2net_privacy.testing.ingest_server import IngestServer
+    from n2net_privacy.testing.servers.ingest import IngestServer
     from n2net_privacy.uploader.wire import ServerKeyPair
 
     keys = ServerKeyPair.from_private_raw("k1", bytes.fromhex(sys.argv[1]))

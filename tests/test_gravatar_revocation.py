@@ -37,7 +37,7 @@ from n2net_privacy.gravatar import (
 )
 from n2net_privacy.settings import Settings
 from n2net_privacy.testing import GravatarStandIn
-from n2net_privacy.testing.gravatar_server import RecordedRequest
+from n2net_privacy.testing.servers.gravatar import RecordedRequest
 from n2net_privacy.testing.synthetic import synthetic_address_book
 
 WAIT = HANG_GUARD_S  # real seconds: turns a hang into a failure, never a pass condition

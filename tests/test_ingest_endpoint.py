@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from n2net_privacy.testing.ingest_endpoint import IngestEndpoint, Reply
-from n2net_privacy.testing.ingest_store import EventStore
+from n2net_privacy.testing.servers.ingest_endpoint import IngestEndpoint, Reply
+from n2net_privacy.testing.servers.ingest_store import EventStore
 from n2net_privacy.uploader.wire import (
     EventBatch,
     ServerKeyPair,

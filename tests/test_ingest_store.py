@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from n2net_privacy.testing.ingest_store import EventStore
+from n2net_privacy.testing.servers.ingest_store import EventStore
 from n2net_privacy.uploader.wire import EventBatch, WireEvent
 
 AT = datetime(2026, 11, 29, 3, 4, 5, tzinfo=UTC)

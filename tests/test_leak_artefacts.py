@@ -16,6 +16,13 @@ import pytest
 
 from n2net_privacy.audit import PrivacyReport, report_for
 from n2net_privacy.audit.auditor import EgressAuditor
+from n2net_privacy.audit.corpus.leaky_client import LeakyClient, SeededLeak, leak_matrix
+from n2net_privacy.audit.corpus.redteam import (
+    REDTEAM_BOOK,
+    REDTEAM_RAW,
+    RedTeamLeak,
+    redteam_matrix,
+)
 from n2net_privacy.audit.detectors import AddressBookPii, PiiDetector, fold
 from n2net_privacy.audit.findings import AuditMode
 from n2net_privacy.audit.report_schema import validate_report
@@ -23,8 +30,6 @@ from n2net_privacy.cli import main
 from n2net_privacy.contacts.model import Contact
 from n2net_privacy.egress import Egress
 from n2net_privacy.errors import EgressPolicyError
-from n2net_privacy.testing.leaky_client import LeakyClient, SeededLeak, leak_matrix
-from n2net_privacy.testing.redteam import REDTEAM_BOOK, REDTEAM_RAW, RedTeamLeak, redteam_matrix
 from n2net_privacy.testing.synthetic import synthetic_address_book
 
 

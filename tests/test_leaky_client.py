@@ -8,8 +8,7 @@ import json
 
 import httpx
 
-from n2net_privacy.egress import Egress
-from n2net_privacy.testing.leaky_client import (
+from n2net_privacy.audit.corpus.leaky_client import (
     LEAK_HEADER,
     LeakEncoding,
     LeakKind,
@@ -20,6 +19,7 @@ from n2net_privacy.testing.leaky_client import (
     build_leaky_request,
     leak_matrix,
 )
+from n2net_privacy.egress import Egress
 
 PII = {"email": "ann@example.com", "name": "Zoë Lee", "number": "+12015550123"}
 

@@ -34,7 +34,7 @@ needs_locust = pytest.mark.skipif(
 )
 
 APP_KEY = "app-key-locust"
-LOCUSTFILE = "from n2net_privacy.testing.locust import DeviceUser  # noqa: F401\n"
+LOCUSTFILE = "from n2net_privacy.testing.load.locust import DeviceUser  # noqa: F401\n"
 BOUND_S = 150  # the child is killed after this, whatever happens
 
 
@@ -100,7 +100,7 @@ def child_python(code: str) -> str:
 
 def test_the_testing_package_never_pulls_in_locust_or_gevent() -> None:
     out = child_python(
-        "import sys, n2net_privacy.testing, n2net_privacy.testing.fleet\n"
+        "import sys, n2net_privacy.testing, n2net_privacy.testing.load.fleet\n"
         "print(sorted(m for m in ('locust', 'gevent') if m in sys.modules))"
     )
     assert out.strip() == "[]"
@@ -115,7 +115,7 @@ def test_locusts_own_pytest_plugin_stays_out_of_this_suite(pytestconfig: pytest.
 @needs_locust
 def test_the_locust_module_exports_what_it_lists() -> None:
     out = child_python(
-        "import n2net_privacy.testing.locust as m\n"
+        "import n2net_privacy.testing.load.locust as m\n"
         "print([n for n in m.__all__ if not hasattr(m, n)], m.DeviceUser.abstract)"
     )
     assert out.strip() == "[] False"

@@ -19,7 +19,7 @@ from _support import FakeClock
 
 from n2net_privacy.errors import ConfigurationError
 from n2net_privacy.testing import IngestServer
-from n2net_privacy.testing.fleet import Device, DeviceConfig, Plan, Scenario, parse_server_keys
+from n2net_privacy.testing.load.fleet import Device, DeviceConfig, Plan, Scenario, parse_server_keys
 from n2net_privacy.uploader import ServerKeyPair
 from n2net_privacy.uploader.sealing import open_sealed
 from n2net_privacy.uploader.sender import SenderConfig

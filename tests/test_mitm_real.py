@@ -29,12 +29,12 @@ import pytest
 from _support import wait_until
 
 from n2net_privacy.audit.capture import CaptureAudit
+from n2net_privacy.audit.corpus.leaky_client import LeakyRequest, build_leaky_request, leak_matrix
+from n2net_privacy.audit.corpus.redteam import REDTEAM_BOOK, redteam_matrix
 from n2net_privacy.audit.destinations import DestinationPolicy
 from n2net_privacy.audit.har import HarExchange
 from n2net_privacy.cli.audit_har import run as audit_har
 from n2net_privacy.contacts import Contact
-from n2net_privacy.testing.leaky_client import LeakyRequest, build_leaky_request, leak_matrix
-from n2net_privacy.testing.redteam import REDTEAM_BOOK, redteam_matrix
 
 trustme = pytest.importorskip("trustme")
 

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import x25519
 
 from n2net_privacy import ohttp
 from n2net_privacy.testing.ohttp_plugin import OhttpStack
-from n2net_privacy.testing.ohttp_servers import OhttpGatewayServer, OhttpRelay
+from n2net_privacy.testing.servers.ohttp import OhttpGatewayServer, OhttpRelay
 from n2net_privacy.uploader.sealing import seal
 from n2net_privacy.uploader.wire import (
     EVENTS_PATH,

@@ -36,15 +36,15 @@ from n2net_privacy.permissions import AndroidPermissionProvider
 from n2net_privacy.sdk import N2NetPrivacy, UploaderConfig
 from n2net_privacy.settings import Settings
 from n2net_privacy.testing.audited import AuditedEgress
-from n2net_privacy.testing.gravatar_server import GravatarStandIn, make_png
-from n2net_privacy.testing.ingest_server import IngestServer
-from n2net_privacy.testing.ohttp_servers import (
+from n2net_privacy.testing.servers.gravatar import GravatarStandIn, make_png
+from n2net_privacy.testing.servers.ingest import IngestServer
+from n2net_privacy.testing.servers.ohttp import (
     GATEWAY_PATH,
     KEYS_PATH,
     OhttpGatewayServer,
     OhttpRelay,
 )
-from n2net_privacy.testing.tap import TcpTap
+from n2net_privacy.testing.servers.tap import TcpTap
 from n2net_privacy.uploader.keystore import SimulatedAndroidKeystore
 from n2net_privacy.uploader.recorder import Uploader
 from n2net_privacy.uploader.sender import SenderConfig
@@ -234,7 +234,7 @@ class ForgingRelay(OhttpRelay):
         self.opened: list[bytes] = []
 
     def _route(self, handler: BaseHTTPRequestHandler) -> None:
-        from n2net_privacy.testing._loopback import read_body, reply
+        from n2net_privacy.testing.servers.loopback import read_body, reply
 
         if handler.command == "GET":
             reply(handler, 200, self.own.encoded_key_configs(), ohttp.KEY_CONFIG_MEDIA_TYPE)

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from n2net_privacy.audit.corpus.leaky_client import LeakEncoding, LeakKind, LeakPlace
 from n2net_privacy.scenario.model import (
     STEP_TYPES,
     AndroidPlatform,
@@ -22,7 +23,6 @@ from n2net_privacy.scenario.model import (
     Scenario,
     SelectAnswer,
 )
-from n2net_privacy.testing.leaky_client import LeakEncoding, LeakKind, LeakPlace
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "scenarios"

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from n2net_privacy.audit import PrivacyReport, Rule
+from n2net_privacy.audit.corpus.leaky_client import LeakEncoding, LeakKind, LeakPlace
 from n2net_privacy.errors import ScenarioError
 from n2net_privacy.scenario import StepOutcome, load_scenario, parse_scenario, run_scenario
-from n2net_privacy.testing.leaky_client import LeakEncoding, LeakKind, LeakPlace
 from n2net_privacy.wording import plural
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -20,7 +20,7 @@ from n2net_privacy.permissions import (
 )
 from n2net_privacy.sdk import N2NetPrivacy, UploaderConfig
 from n2net_privacy.testing.audited import AuditedEgress
-from n2net_privacy.testing.ingest_server import IngestServer
+from n2net_privacy.testing.servers.ingest import IngestServer
 from n2net_privacy.uploader import ServerKeyPair
 from n2net_privacy.uploader.keystore import AtRestKey, SimulatedAndroidKeystore
 

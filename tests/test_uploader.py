@@ -32,7 +32,7 @@ from n2net_privacy.errors import (
 )
 from n2net_privacy.phone import PhoneNumberErrorReason
 from n2net_privacy.testing.file_keystore import FileKeyStore
-from n2net_privacy.testing.ingest_server import IngestServer
+from n2net_privacy.testing.servers.ingest import IngestServer
 from n2net_privacy.uploader.drops import DropReason
 from n2net_privacy.uploader.keystore import SimulatedIOSKeychain
 from n2net_privacy.uploader.recorder import QUEUE_FILE, RecordOutcome, Uploader, encode_event

@@ -16,7 +16,7 @@ from _support import FakeClock
 from n2net_privacy.egress import Egress, EgressPolicy, Purpose
 from n2net_privacy.egress.policy import EgressResponse, OutgoingRequest, RequestClient
 from n2net_privacy.testing.file_keystore import FileKeyStore
-from n2net_privacy.testing.ingest_server import IngestServer
+from n2net_privacy.testing.servers.ingest import IngestServer
 from n2net_privacy.uploader.drops import DropReason
 from n2net_privacy.uploader.keystore import AtRestKey
 from n2net_privacy.uploader.queue import EventQueue

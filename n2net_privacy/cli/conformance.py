@@ -47,7 +47,7 @@ from n2net_privacy.testing.conformance.gateway import (
     run_gateway_conformance,
 )
 from n2net_privacy.testing.conformance.runner import patterns
-from n2net_privacy.testing.fleet import parse_server_keys
+from n2net_privacy.testing.load.fleet import parse_server_keys
 from n2net_privacy.uploader.sealing import ServerKey
 from n2net_privacy.wording import plural
 

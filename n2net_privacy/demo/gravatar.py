@@ -26,7 +26,7 @@ from n2net_privacy.gravatar import (
     gravatar_hash,
 )
 from n2net_privacy.settings import Settings
-from n2net_privacy.testing.gravatar_server import GravatarStandIn, RecordedRequest
+from n2net_privacy.testing.servers.gravatar import GravatarStandIn, RecordedRequest
 
 __all__ = ["GravatarPlan", "gravatar_chapter"]
 

@@ -16,9 +16,9 @@ from typing import Annotated, Literal, Self, get_args
 import phonenumbers
 from pydantic import ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
+from n2net_privacy.audit.corpus.leaky_client import LeakEncoding, LeakKind, LeakPlace
 from n2net_privacy.contacts.model import Contact
 from n2net_privacy.models import StrictModel
-from n2net_privacy.testing.leaky_client import LeakEncoding, LeakKind, LeakPlace
 
 __all__ = [
     "SCENARIO_VERSION",

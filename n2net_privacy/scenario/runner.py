@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from n2net_privacy.audit import EgressAuditor, PrivacyReport, TimelineEvent, report_for
+from n2net_privacy.audit.corpus.leaky_client import LeakyClient, SeededLeak
 from n2net_privacy.audit.logs import LogWatch
 from n2net_privacy.contacts import Contact, ContactPhone, ContactsGateway, InMemoryAddressBook
 from n2net_privacy.egress import Egress, EgressPolicy, Purpose
@@ -84,9 +85,8 @@ from n2net_privacy.scenario.model import (
     Step,
 )
 from n2net_privacy.settings import SettingKey, Settings, SettingsChange
-from n2net_privacy.testing.gravatar_server import GravatarStandIn
-from n2net_privacy.testing.ingest_server import IngestServer
-from n2net_privacy.testing.leaky_client import LeakyClient, SeededLeak
+from n2net_privacy.testing.servers.gravatar import GravatarStandIn
+from n2net_privacy.testing.servers.ingest import IngestServer
 from n2net_privacy.uploader import (
     RecordResult,
     SenderConfig,

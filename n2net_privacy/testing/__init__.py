@@ -7,7 +7,7 @@ imported by the SDK itself; it uses the SDK's public API only.
 from __future__ import annotations
 
 from n2net_privacy.testing.file_keystore import FileKeyStore
-from n2net_privacy.testing.gravatar_server import (
+from n2net_privacy.testing.servers.gravatar import (
     Fault,
     FaultKind,
     GravatarStandIn,
@@ -15,7 +15,7 @@ from n2net_privacy.testing.gravatar_server import (
     make_png,
     png_for_hash,
 )
-from n2net_privacy.testing.ingest_server import IngestRequest, IngestServer
+from n2net_privacy.testing.servers.ingest import IngestRequest, IngestServer
 
 __all__ = [
     "Fault",

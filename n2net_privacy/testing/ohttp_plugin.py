@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from n2net_privacy.egress.tls import PinSet
-from n2net_privacy.testing.gravatar_server import GravatarStandIn
-from n2net_privacy.testing.ingest_server import IngestServer
-from n2net_privacy.testing.ohttp_servers import OhttpGatewayServer, OhttpRelay
+from n2net_privacy.testing.servers.gravatar import GravatarStandIn
+from n2net_privacy.testing.servers.ingest import IngestServer
+from n2net_privacy.testing.servers.ohttp import OhttpGatewayServer, OhttpRelay
 from n2net_privacy.uploader.wire import ServerKeyPair
 
 if TYPE_CHECKING:

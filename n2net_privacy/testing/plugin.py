@@ -46,8 +46,8 @@ from n2net_privacy.permissions import (
     ScriptedUser,
 )
 from n2net_privacy.testing.audited import AuditedEgress
-from n2net_privacy.testing.gravatar_server import GravatarStandIn
-from n2net_privacy.testing.ingest_server import IngestServer
+from n2net_privacy.testing.servers.gravatar import GravatarStandIn
+from n2net_privacy.testing.servers.ingest import IngestServer
 from n2net_privacy.testing.synthetic import synthetic_address_book
 from n2net_privacy.uploader import ServerKeyPair
 

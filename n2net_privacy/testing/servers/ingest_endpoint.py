@@ -2,7 +2,7 @@
 
 :class:`IngestEndpoint` turns (path, headers, body) into a :class:`Reply`:
 the checks in order, the seal opened, the plaintext validated and the
-events stored. :mod:`n2net_privacy.testing.ingest_server` only moves bytes.
+events stored. :mod:`n2net_privacy.testing.servers.ingest` only moves bytes.
 
 ======  =========================  =============================================
 Status  ``error``                  When
@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from n2net_privacy.errors import WireFormatError
-from n2net_privacy.testing.ingest_store import EventStore
+from n2net_privacy.testing.servers.ingest_store import EventStore
 from n2net_privacy.uploader.wire import (
     CONTENT_TYPE,
     EVENTS_PATH,

@@ -2,11 +2,11 @@
 
 A locustfile needs one line::
 
-    from n2net_privacy.testing.locust import DeviceUser  # noqa: F401
+    from n2net_privacy.testing.load.locust import DeviceUser  # noqa: F401
 
 and runs unchanged on one machine (``--processes N``) or on Locust's
 distributed mode (``--master`` and ``--worker``). Each :class:`DeviceUser` is
-a :class:`~n2net_privacy.testing.fleet.Device`: its own data directory,
+a :class:`~n2net_privacy.testing.load.fleet.Device`: its own data directory,
 encrypted queue and key store, recording SMS and calls through the real
 ``Uploader`` and posting its own sealed batches to ``--host``.
 
@@ -50,7 +50,7 @@ from locust.rpc.protocol import Message
 from locust.runners import LocalRunner, MasterRunner, WorkerRunner
 
 from n2net_privacy.errors import BatchFailed, ConfigurationError  # BatchFailed: importable here too
-from n2net_privacy.testing.fleet import (
+from n2net_privacy.testing.load.fleet import (
     Device,
     DeviceConfig,
     Plan,
@@ -89,7 +89,7 @@ def _listen(hook: Any) -> Callable[[_Listener], _Listener]:
 
 @_listen(events.init_command_line_parser)
 def _add_options(parser: Any) -> None:
-    group = parser.add_argument_group("n2net-privacy fleet (n2net_privacy.testing.locust)")
+    group = parser.add_argument_group("n2net-privacy fleet (n2net_privacy.testing.load.locust)")
 
     def option(name: str, **kwargs: Any) -> None:
         env = "N2NET_" + name.upper().replace("-", "_")

@@ -34,8 +34,8 @@ from types import TracebackType
 from typing import Self
 
 from n2net_privacy.errors import InvalidArgumentError
-from n2net_privacy.testing.ingest_endpoint import IngestEndpoint, Reply, error_reply
-from n2net_privacy.testing.ingest_store import EventStore
+from n2net_privacy.testing.servers.ingest_endpoint import IngestEndpoint, Reply, error_reply
+from n2net_privacy.testing.servers.ingest_store import EventStore
 from n2net_privacy.uploader.wire import EVENTS_PATH, ServerKeyPair, WireEvent
 
 __all__ = ["IngestRequest", "IngestServer"]

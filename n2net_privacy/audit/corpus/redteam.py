@@ -23,10 +23,10 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from n2net_privacy.audit.corpus.leaky_client import LeakyRequest
 from n2net_privacy.audit.findings import Rule
 from n2net_privacy.contacts.model import Contact, ContactPhone
 from n2net_privacy.egress.policy import Purpose
-from n2net_privacy.testing.leaky_client import LeakyRequest
 
 __all__ = ["REDTEAM_BOOK", "REDTEAM_RAW", "RedTeamLeak", "redteam_matrix"]
 

@@ -15,7 +15,7 @@ thread, keeps every SQLite call short and in one known place (see
 docs/backend.md, "Why the sender is driven, not threaded").
 
 Nothing here imports Locust, so the pytest process can test it directly;
-:mod:`n2net_privacy.testing.locust` wraps it in a ``DeviceUser``.
+:mod:`n2net_privacy.testing.load.locust` wraps it in a ``DeviceUser``.
 """
 
 from __future__ import annotations

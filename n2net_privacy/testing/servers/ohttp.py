@@ -34,7 +34,7 @@ from urllib.parse import urlsplit
 
 from n2net_privacy import ohttp
 from n2net_privacy.errors import WireFormatError
-from n2net_privacy.testing._loopback import LoopbackServer, read_body, reply
+from n2net_privacy.testing.servers.loopback import LoopbackServer, read_body, reply
 
 __all__ = [
     "GATEWAY_PATH",
