@@ -112,6 +112,8 @@ class OhttpRelay(LoopbackServer):
     ``gateway_keys_url`` defaults to :data:`KEYS_PATH` on the gateway's origin.
     """
 
+    thread_name = "ohttp-relay"
+
     def __init__(
         self,
         gateway_url: str,
@@ -221,6 +223,8 @@ class OhttpGatewayServer(LoopbackServer):
     Every key-configuration GET is recorded in :meth:`key_fetches` (the
     connecting address), so a test can show that no device fetched directly.
     """
+
+    thread_name = "ohttp-gateway"
 
     def __init__(
         self,
