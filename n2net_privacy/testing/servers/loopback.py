@@ -22,9 +22,9 @@ import ssl
 import threading
 from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler
-from types import TracebackType
 from typing import Any, ClassVar, Self
 
+from n2net_privacy._closing import ClosingContextManager
 from n2net_privacy.errors import ServerNotRunningError
 
 __all__ = ["LoopbackServer", "read_body", "reply"]
@@ -157,7 +157,7 @@ class _Server(socketserver.TCPServer):
         return threads
 
 
-class LoopbackServer:
+class LoopbackServer(ClosingContextManager):
     """Start on ``__enter__``, stop (every connection closed, every thread joined) on exit.
 
     Class attributes tune a subclass: ``handler`` (HTTP by default, routed to
@@ -227,14 +227,6 @@ class LoopbackServer:
 
     def __enter__(self) -> Self:
         return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def track(self, sock: socket.socket) -> None:
         """Have ``stop()`` shut ``sock`` too (an upstream connection a handler opened)."""
