@@ -139,37 +139,40 @@ class OhttpRelay(LoopbackServer):
         """Where a device fetches the gateway's key configuration, through this relay."""
         return self.url + KEYS_PATH
 
-    def _forward_keys(
-        self, handler: BaseHTTPRequestHandler, headers: tuple[tuple[str, str], ...]
+    def _relay(
+        self, handler: BaseHTTPRequestHandler, method: str, url: str, header: tuple[str, str],
+        body: bytes,
     ) -> None:
+        """Send ``body`` on to ``url`` from the relay's own address; pass back the answer."""
         status, content_type, answer = 502, "text/plain", b""
         try:
             status, reply_headers, answer = _post(
-                self.gateway_keys_url,
-                self.source_host,
-                urlsplit(self.gateway_keys_url).path or "/",
-                {"Accept": ohttp.KEY_CONFIG_MEDIA_TYPE},
-                b"",
-                method="GET",
+                url, self.source_host, urlsplit(url).path or "/", dict((header,)), body,
+                method=method,
             )
             content_type = dict((k.lower(), v) for k, v in reply_headers).get(
                 "content-type", "application/octet-stream"
             )
         except OSError:
             pass
-        self._record(RelaySighting(
-            str(handler.client_address[0]), headers, b"", status, "GET", len(answer)
-        ))
-        reply(handler, status, answer, content_type)
+        self._answer(handler, method, body, status, answer=answer, content_type=content_type)
 
-    def _record(self, sighting: RelaySighting) -> None:
+    def _answer(
+        self, handler: BaseHTTPRequestHandler, method: str, body: bytes, status: int, *,
+        answer: bytes = b"", content_type: str = "text/plain",
+    ) -> None:
+        headers = tuple((k.lower(), v) for k, v in handler.headers.items())
+        sighting = RelaySighting(
+            str(handler.client_address[0]), headers, body, status, method, len(answer)
+        )
         with self._lock:
             self._seen.append(sighting)
+        reply(handler, status, answer, content_type)
 
     def _route(self, handler: BaseHTTPRequestHandler) -> None:
-        headers = tuple((k.lower(), v) for k, v in handler.headers.items())
         if handler.command == "GET" and handler.path == KEYS_PATH:
-            self._forward_keys(handler, headers)
+            accept = ("Accept", ohttp.KEY_CONFIG_MEDIA_TYPE)
+            self._relay(handler, "GET", self.gateway_keys_url, accept, b"")
             return
         if handler.command != "POST":
             reply(handler, 405, b"", "text/plain", (("Allow", "GET, POST"),))
@@ -177,25 +180,11 @@ class OhttpRelay(LoopbackServer):
         body = read_body(handler, _MAX_BODY)
         if body is None:
             return
-        status, content_type, answer = 415, "text/plain", b""
-        if handler.headers.get("content-type", "") == ohttp.REQUEST_MEDIA_TYPE:
-            try:
-                status, reply_headers, answer = _post(
-                    self.gateway_url,
-                    self.source_host,
-                    urlsplit(self.gateway_url).path or "/",
-                    {"Content-Type": ohttp.REQUEST_MEDIA_TYPE},
-                    body,
-                )
-                content_type = dict((k.lower(), v) for k, v in reply_headers).get(
-                    "content-type", "application/octet-stream"
-                )
-            except OSError:
-                status, content_type, answer = 502, "text/plain", b""
-        self._record(RelaySighting(
-            str(handler.client_address[0]), headers, body, status, "POST", len(answer)
-        ))
-        reply(handler, status, answer, content_type)
+        if handler.headers.get("content-type", "") != ohttp.REQUEST_MEDIA_TYPE:
+            self._answer(handler, "POST", body, 415)
+            return
+        content_type = ("Content-Type", ohttp.REQUEST_MEDIA_TYPE)
+        self._relay(handler, "POST", self.gateway_url, content_type, body)
 
 
 @dataclass(frozen=True, slots=True)
