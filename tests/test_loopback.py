@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from n2net_privacy.errors import ServerNotRunningError
-from n2net_privacy.testing.servers.loopback import LoopbackServer, reply
+from n2net_privacy.testing.servers.loopback import LoopbackServer, Seen, reply
 from n2net_privacy.testing.servers.tap import TcpTap
 
 SAFETY_S = 30.0  # only turns a hang into a failure
@@ -124,3 +124,15 @@ def test_a_tap_whose_upstream_refuses_hangs_up() -> None:
             with pytest.raises(httpx.HTTPError):
                 client.get(tap.url + "/nowhere")
             assert tap.connections() == ()
+
+
+def test_seen_numbers_each_item_and_hands_out_snapshots() -> None:
+    seen: Seen[str] = Seen()
+    assert [seen.add("a"), seen.add("b")] == [0, 1]
+    snapshot = seen.all()
+    seen.add("c")
+    assert snapshot == ("a", "b")
+    assert len(seen) == 3
+    seen.clear()
+    assert seen.all() == ()
+    assert seen.add("d") == 0

@@ -28,7 +28,7 @@ from enum import StrEnum
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
-from n2net_privacy.testing.servers.loopback import LoopbackServer, reply
+from n2net_privacy.testing.servers.loopback import LoopbackServer, Seen, reply
 
 __all__ = [
     "Fault",
@@ -163,7 +163,7 @@ class GravatarStandIn(LoopbackServer):
         self._lock = threading.Lock()
         self._avatars: dict[str, tuple[bytes, str]] = {}
         self._rules: list[_Rule] = []
-        self._requests: list[RecordedRequest] = []
+        self._requests: Seen[RecordedRequest] = Seen()
         if isinstance(avatars, Mapping):
             for email_hash, image in avatars.items():
                 self.add_avatar(email_hash, image)
@@ -211,13 +211,11 @@ class GravatarStandIn(LoopbackServer):
 
     @property
     def requests(self) -> tuple[RecordedRequest, ...]:
-        with self._lock:
-            return tuple(self._requests)
+        return self._requests.all()
 
     @property
     def request_count(self) -> int:
-        with self._lock:
-            return len(self._requests)
+        return len(self._requests)
 
     @property
     def paths(self) -> tuple[str, ...]:
@@ -225,8 +223,7 @@ class GravatarStandIn(LoopbackServer):
 
     def reset(self) -> None:
         """Forget recorded requests (avatars and faults stay)."""
-        with self._lock:
-            self._requests.clear()
+        self._requests.clear()
 
     # -- serving -----------------------------------------------------------------
 
@@ -242,8 +239,7 @@ class GravatarStandIn(LoopbackServer):
             body=body,
             client_host=str(handler.client_address[0]),
         )
-        with self._lock:
-            self._requests.append(request)
+        self._requests.add(request)
         return request
 
     def _next_fault(self, email_hash: str | None) -> Fault | None:

@@ -34,7 +34,7 @@ from pathlib import Path
 from n2net_privacy.errors import InvalidArgumentError
 from n2net_privacy.testing.servers.ingest_endpoint import IngestEndpoint, Reply, error_reply
 from n2net_privacy.testing.servers.ingest_store import EventStore
-from n2net_privacy.testing.servers.loopback import LoopbackServer
+from n2net_privacy.testing.servers.loopback import LoopbackServer, Seen
 from n2net_privacy.testing.servers.loopback import reply as send
 from n2net_privacy.uploader.wire import EVENTS_PATH, ServerKeyPair, WireEvent
 
@@ -122,7 +122,7 @@ class IngestServer(LoopbackServer):
         self._holding = 0
         self._faults: deque[_Fault] = deque()
         self._delay = 0.0
-        self._log: list[IngestRequest] = []
+        self._log: Seen[IngestRequest] = Seen()
         self.start()
 
     # -- lifecycle (start, stop, url, running: see LoopbackServer) ----------
@@ -202,12 +202,10 @@ class IngestServer(LoopbackServer):
 
     def requests(self) -> tuple[IngestRequest, ...]:
         """Every request received so far, oldest first."""
-        with self._lock:
-            return tuple(self._log)
+        return self._log.all()
 
     def clear_requests(self) -> None:
-        with self._lock:
-            self._log.clear()
+        self._log.clear()
 
     # -- request handling --------------------------------------------------
 
@@ -290,8 +288,7 @@ class IngestServer(LoopbackServer):
             replayed=replayed,
             client_host=str(handler.client_address[0]),
         )
-        with self._lock:
-            self._log.append(entry)
+        self._log.add(entry)
 
     def _respond(self, handler: BaseHTTPRequestHandler, reply: Reply) -> None:
         retry = (("Retry-After", reply.retry_after),) if reply.retry_after is not None else ()

@@ -22,12 +22,41 @@ import ssl
 import threading
 from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Generic, Self, TypeVar
 
 from n2net_privacy._closing import ClosingContextManager
 from n2net_privacy.errors import ServerNotRunningError
 
-__all__ = ["LoopbackServer", "read_body", "reply"]
+__all__ = ["LoopbackServer", "Seen", "read_body", "reply"]
+
+
+T = TypeVar("T")
+
+
+class Seen(Generic[T]):
+    """What a server saw, appended by its handler threads and read by the test's thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._items: list[T] = []
+
+    def add(self, item: T) -> int:
+        """Append ``item``; how many came before it (the n-th, from 0)."""
+        with self._lock:
+            self._items.append(item)
+            return len(self._items) - 1
+
+    def all(self) -> tuple[T, ...]:
+        with self._lock:
+            return tuple(self._items)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._items)
 
 
 def read_body(handler: BaseHTTPRequestHandler, limit: int) -> bytes | None:

@@ -26,7 +26,6 @@ library, not the SDK's egress, which is the device's door.
 from __future__ import annotations
 
 import http.client
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
@@ -34,7 +33,7 @@ from urllib.parse import urlsplit
 
 from n2net_privacy import ohttp
 from n2net_privacy.errors import WireFormatError
-from n2net_privacy.testing.servers.loopback import LoopbackServer, read_body, reply
+from n2net_privacy.testing.servers.loopback import LoopbackServer, Seen, read_body, reply
 
 __all__ = [
     "GATEWAY_PATH",
@@ -127,12 +126,10 @@ class OhttpRelay(LoopbackServer):
         parts = urlsplit(gateway_url)
         self.gateway_keys_url = gateway_keys_url or f"{parts.scheme}://{parts.netloc}{KEYS_PATH}"
         self.source_host = source_host
-        self._lock = threading.Lock()
-        self._seen: list[RelaySighting] = []
+        self._seen: Seen[RelaySighting] = Seen()
 
     def sightings(self) -> tuple[RelaySighting, ...]:
-        with self._lock:
-            return tuple(self._seen)
+        return self._seen.all()
 
     @property
     def keys_url(self) -> str:
@@ -165,8 +162,7 @@ class OhttpRelay(LoopbackServer):
         sighting = RelaySighting(
             str(handler.client_address[0]), headers, body, status, method, len(answer)
         )
-        with self._lock:
-            self._seen.append(sighting)
+        self._seen.add(sighting)
         reply(handler, status, answer, content_type)
 
     def _route(self, handler: BaseHTTPRequestHandler) -> None:
@@ -227,11 +223,10 @@ class OhttpGatewayServer(LoopbackServer):
         super().__init__(host)
         self.gateway = gateway
         self.published = published
-        self._key_fetches: list[str] = []
+        self._key_fetches: Seen[str] = Seen()
         self.targets = dict(targets)
         self.source_host = source_host
-        self._lock = threading.Lock()
-        self._seen: list[GatewaySighting] = []
+        self._seen: Seen[GatewaySighting] = Seen()
 
     @property
     def gateway_url(self) -> str:
@@ -242,19 +237,15 @@ class OhttpGatewayServer(LoopbackServer):
         return self.url + KEYS_PATH
 
     def sightings(self) -> tuple[GatewaySighting, ...]:
-        with self._lock:
-            return tuple(self._seen)
+        return self._seen.all()
 
     def key_fetches(self) -> tuple[str, ...]:
         """The address each key-configuration GET came from, in order."""
-        with self._lock:
-            return tuple(self._key_fetches)
+        return self._key_fetches.all()
 
     def _route(self, handler: BaseHTTPRequestHandler) -> None:
         if handler.command == "GET" and handler.path == KEYS_PATH:
-            with self._lock:
-                n = len(self._key_fetches)
-                self._key_fetches.append(str(handler.client_address[0]))
+            n = self._key_fetches.add(str(handler.client_address[0]))
             published = self.published
             keys = published(n) if published is not None else self.gateway.encoded_key_configs()
             reply(handler, 200, keys, ohttp.KEY_CONFIG_MEDIA_TYPE)
@@ -273,15 +264,15 @@ class OhttpGatewayServer(LoopbackServer):
             inner, responder = self.gateway.decapsulate(body)
             request = ohttp.bhttp.decode_request(inner)
         except ohttp.KeyConfigMismatchError:
-            self._record(GatewaySighting(relay_host, None, "", "", "", 400))
+            self._seen.add(GatewaySighting(relay_host, None, "", "", "", 400))
             reply(handler, 400, _PROBLEM_OHTTP_KEY, "application/problem+json")
             return
         except WireFormatError:
-            self._record(GatewaySighting(relay_host, None, "", "", "", 400))
+            self._seen.add(GatewaySighting(relay_host, None, "", "", "", 400))
             reply(handler, 400, b"", "text/plain")
             return
         status, headers, content = self._forward(request)
-        self._record(
+        self._seen.add(
             GatewaySighting(
                 relay_host,
                 responder.key_id,
@@ -324,7 +315,3 @@ class OhttpGatewayServer(LoopbackServer):
             (k.lower(), v) for k, v in reply_headers if k.lower() in _KEPT_RESPONSE_HEADERS
         )
         return status, kept, content
-
-    def _record(self, sighting: GatewaySighting) -> None:
-        with self._lock:
-            self._seen.append(sighting)
