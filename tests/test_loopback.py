@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler
@@ -136,3 +137,25 @@ def test_seen_numbers_each_item_and_hands_out_snapshots() -> None:
     seen.clear()
     assert seen.all() == ()
     assert seen.add("d") == 0
+
+
+def test_closing_the_relay_cuts_a_forward_that_waits_on_the_gateway() -> None:
+    from n2net_privacy import ohttp
+    from n2net_privacy.testing.servers.ohttp import OhttpRelay
+
+    with Echo() as stalled_gateway:
+        relay = OhttpRelay(stalled_gateway.url + "/hold").start()
+
+        def post() -> None:
+            with httpx.Client(timeout=SAFETY_S) as client, contextlib.suppress(httpx.HTTPError):
+                client.post(
+                    relay.url, content=b"x", headers={"content-type": ohttp.REQUEST_MEDIA_TYPE}
+                )
+
+        caller = threading.Thread(target=post)
+        caller.start()
+        assert stalled_gateway.holding.wait(SAFETY_S)  # the relay's forward is in flight
+        relay.close()  # shuts the upstream connection it opened, so its handler ends
+        assert _threads("ohttp-relay") == []
+        caller.join(SAFETY_S)
+        assert not caller.is_alive()

@@ -70,14 +70,16 @@ _PROBLEM_OHTTP_KEY = (
 
 
 def _post(
+    server: LoopbackServer,
     url: str,
-    source_host: str,
     path: str,
     headers: Mapping[str, str],
     body: bytes,
     *,
     method: str = "POST",
+    source_host: str,
 ) -> tuple[int, list[tuple[str, str]], bytes]:
+    """Send one request upstream from ``source_host``; ``server.stop()`` cuts it short."""
     parts = urlsplit(url)
     if parts.scheme != "http" or parts.hostname is None:
         raise WireFormatError(f"stand-in upstream must be a plain http URL, got {parts.scheme!r}")
@@ -85,9 +87,15 @@ def _post(
         parts.hostname, parts.port or 80, timeout=30.0, source_address=(source_host, 0)
     )
     try:
-        connection.request(method, path, body=body, headers=dict(headers))
-        response = connection.getresponse()
-        return response.status, response.getheaders(), response.read(_MAX_BODY + 1)[:_MAX_BODY]
+        connection.connect()
+        sock = connection.sock
+        server.track(sock)
+        try:
+            connection.request(method, path, body=body, headers=dict(headers))
+            response = connection.getresponse()
+            return response.status, response.getheaders(), response.read(_MAX_BODY + 1)[:_MAX_BODY]
+        finally:
+            server.untrack(sock)
     finally:
         connection.close()
 
@@ -144,8 +152,8 @@ class OhttpRelay(LoopbackServer):
         status, content_type, answer = 502, "text/plain", b""
         try:
             status, reply_headers, answer = _post(
-                url, self.source_host, urlsplit(url).path or "/", dict((header,)), body,
-                method=method,
+                self, url, urlsplit(url).path or "/", dict((header,)), body,
+                method=method, source_host=self.source_host,
             )
             content_type = dict((k.lower(), v) for k, v in reply_headers).get(
                 "content-type", "application/octet-stream"
@@ -302,12 +310,8 @@ class OhttpGatewayServer(LoopbackServer):
         headers["Content-Length"] = str(len(request.content))
         try:
             status, reply_headers, content = _post(
-                base,
-                self.source_host,
-                request.path,
-                headers,
-                request.content,
-                method=request.method,
+                self, base, request.path, headers, request.content,
+                method=request.method, source_host=self.source_host,
             )
         except OSError:
             return 502, (), b""
