@@ -29,9 +29,8 @@ import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
+from n2net_privacy._closing import ClosingContextManager
 from n2net_privacy.checks import ensure_open, require_type
 from n2net_privacy.contacts import AddressBookSource, ContactsGateway
 from n2net_privacy.contacts.sources import ADDRESS_BOOK_HINT
@@ -73,7 +72,7 @@ class UploaderConfig:
         return f"UploaderConfig(api_url={self.api_url!r}, key_id={self.server_key.key_id!r})"
 
 
-class N2NetPrivacy:
+class N2NetPrivacy(ClosingContextManager):
     """Permission-gated contacts, consent-gated avatars and sealed minimal uploads."""
 
     def __init__(
@@ -163,13 +162,3 @@ class N2NetPrivacy:
         self.contacts.close()
         self.permissions.close()
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

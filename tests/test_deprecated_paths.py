@@ -1,4 +1,4 @@
-"""The old module paths of the egress door and the OHTTP client still work for one release.
+"""The old module paths (the egress door, the OHTTP client, testing/) still work for one release.
 
 Each old path warns once, naming the new one, and hands back the very same objects.
 Each case runs in a fresh interpreter so that "once" (the module body) is what is tested.
@@ -6,6 +6,7 @@ Each case runs in a fresh interpreter so that "once" (the module body) is what i
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 
@@ -17,6 +18,15 @@ MOVES = {
     "n2net_privacy.egress_tls": "n2net_privacy.egress.tls",
     "n2net_privacy.egress_transport": "n2net_privacy.egress.transport",
     "n2net_privacy.oblivious": "n2net_privacy.ohttp.client",
+    "n2net_privacy.testing.gravatar_server": "n2net_privacy.testing.servers.gravatar",
+    "n2net_privacy.testing.ingest_server": "n2net_privacy.testing.servers.ingest",
+    "n2net_privacy.testing.ingest_endpoint": "n2net_privacy.testing.servers.ingest_endpoint",
+    "n2net_privacy.testing.ingest_store": "n2net_privacy.testing.servers.ingest_store",
+    "n2net_privacy.testing.tap": "n2net_privacy.testing.servers.tap",
+    "n2net_privacy.testing.ohttp_servers": "n2net_privacy.testing.servers.ohttp",
+    "n2net_privacy.testing.fleet": "n2net_privacy.testing.load.fleet",
+    "n2net_privacy.testing.leaky_client": "n2net_privacy.audit.corpus.leaky_client",
+    "n2net_privacy.testing.redteam": "n2net_privacy.audit.corpus.redteam",
 }
 
 PROBE = """
@@ -38,7 +48,17 @@ print("ok", len(shim.__all__))
 """
 
 
-@pytest.mark.parametrize(("old", "new"), sorted(MOVES.items()))
+#: Importing Locust gevent-patches the process: only ever in a child, and only where installed.
+LOCUST_MOVE = ("n2net_privacy.testing.locust", "n2net_privacy.testing.load.locust")
+LOCUST_CASE = pytest.param(
+    *LOCUST_MOVE,
+    marks=pytest.mark.skipif(
+        importlib.util.find_spec("locust") is None, reason="the locust extra is not installed"
+    ),
+)
+
+
+@pytest.mark.parametrize(("old", "new"), [*sorted(MOVES.items()), LOCUST_CASE])
 def test_an_old_path_warns_once_and_reexports_the_same_objects(old: str, new: str) -> None:
     done = subprocess.run(
         [sys.executable, "-c", PROBE, old, new], capture_output=True, text=True, check=False

@@ -61,7 +61,7 @@ def test_every_public_error_is_exported() -> None:
 
 # Importing Locust monkey-patches the whole process with gevent; tests/test_locust.py
 # checks this module's __all__ in a child process instead.
-PATCHES_THE_PROCESS = {"n2net_privacy.testing.load.locust"}
+PATCHES_THE_PROCESS = {"n2net_privacy.testing.load.locust", "n2net_privacy.testing.locust"}
 # Old paths kept for one release; importing one warns (tests/test_deprecated_paths.py).
 DEPRECATED_ALIASES = {
     "n2net_privacy.egress_headers",
@@ -69,6 +69,15 @@ DEPRECATED_ALIASES = {
     "n2net_privacy.egress_tls",
     "n2net_privacy.egress_transport",
     "n2net_privacy.oblivious",
+    "n2net_privacy.testing.fleet",
+    "n2net_privacy.testing.gravatar_server",
+    "n2net_privacy.testing.ingest_endpoint",
+    "n2net_privacy.testing.ingest_server",
+    "n2net_privacy.testing.ingest_store",
+    "n2net_privacy.testing.leaky_client",
+    "n2net_privacy.testing.ohttp_servers",
+    "n2net_privacy.testing.redteam",
+    "n2net_privacy.testing.tap",
 }
 
 

@@ -160,18 +160,10 @@ class CaptureAudit:
                 continue  # said once, as destination.undeclared
             found.append(replace(finding, purpose=label))
         if label == _UNDECLARED:
-            found.append(
-                Finding(
-                    rule=Rule.DESTINATION_UNDECLARED,
-                    request_id=request.request_id,
-                    purpose=_UNDECLARED,
-                    method=self._requests.redact_path(exchange.method),
-                    host=self._requests.redact_path(exchange.host),
-                    path=self._requests.redact_path(request.path),
-                    place="request",
-                    detail="the destinations policy does not declare this host and port",
-                )
-            )
+            found.append(self._about(
+                exchange, request, _UNDECLARED, rule=Rule.DESTINATION_UNDECLARED, place="request",
+                detail="the destinations policy does not declare this host and port",
+            ))
         found += self._unrecorded(exchange, request, label, response=False)
         found += self._response(exchange, request, label)
         for frame in exchange.frames:
@@ -247,19 +239,29 @@ class CaptureAudit:
         self, exchange: HarExchange, request: OutgoingRequest, label: str, *, response: bool
     ) -> list[Finding]:
         return [
-            Finding(
-                rule=Rule.NOT_INSPECTED,
-                request_id=request.request_id,
-                purpose=label,
-                method=self._requests.redact_path(exchange.method),
-                host=self._requests.redact_path(exchange.host),
-                path=self._requests.redact_path(request.path),
-                place=place,
-                detail=f"not inspected: {why}",
+            self._about(
+                exchange, request, label,
+                rule=Rule.NOT_INSPECTED, place=place, detail=f"not inspected: {why}",
             )
             for place, why in exchange.unrecorded
             if place.startswith("response.") == response
         ]
+
+    def _about(
+        self, exchange: HarExchange, request: OutgoingRequest, label: str, *, rule: Rule,
+        place: str, detail: str,
+    ) -> Finding:
+        """A finding about the exchange as a whole, its method, host and path redacted."""
+        return Finding(
+            rule=rule,
+            request_id=request.request_id,
+            purpose=label,
+            method=self._requests.redact_path(exchange.method),
+            host=self._requests.redact_path(exchange.host),
+            path=self._requests.redact_path(request.path),
+            place=place,
+            detail=detail,
+        )
 
     def _keep(self, found: list[Finding]) -> tuple[Finding, ...]:
         found.sort(key=_order)

@@ -55,20 +55,16 @@ from n2net_privacy.errors import InvalidArgumentError, InvalidTransitionError
 from n2net_privacy.permissions.prompt import (
     Answer,
     Prompt,
-    PromptGate,
     Responder,
     ensure_offered,
 )
+from n2net_privacy.permissions.simulated import SimulatedProvider
 from n2net_privacy.permissions.status import (
-    Listener,
     Permission,
     PermissionChange,
     PermissionStatus,
     Platform,
-    StateChanges,
-    Unsubscribe,
 )
-from n2net_privacy.permissions.user import ScriptedUser
 from n2net_privacy.redact import get_logger
 
 __all__ = [
@@ -239,7 +235,7 @@ def android_settings_revoke(status: PermissionStatus, api_level: int) -> Permiss
 _MEMBERS = (Permission.READ_CONTACTS, Permission.WRITE_CONTACTS)
 
 
-class AndroidPermissionProvider:
+class AndroidPermissionProvider(SimulatedProvider):
     """The Android permission system for one installed app, simulated.
 
     ``user`` answers the dialogs (a :class:`ScriptedUser` with no answers by
@@ -269,32 +265,21 @@ class AndroidPermissionProvider:
         require_type("auto_reset_days", auto_reset_days, (int, float))
         if not auto_reset_days > 0:
             raise InvalidArgumentError("auto_reset_days must be positive")
+        super().__init__("android permissions", user)
         self.api_level = api_level
-        self.user: Responder = user if user is not None else ScriptedUser()
-        self.prompt_gate = PromptGate()
         self._clock = clock
         self._auto_reset_days = auto_reset_days
         self._exempt = auto_reset_exempt
         self._auto_reset_on = api_level >= AUTO_RESET_API or (
             play_services_auto_reset and api_level >= RUNTIME_PERMISSIONS_API
         )
-        self._changes = StateChanges("android permissions")
-        self._lock = self._changes.lock  # for reads that change nothing
         self._status: dict[Permission, PermissionStatus] = {}
         self._auto_revoked: set[Permission] = set()
         self._last_used = clock()
-        self._version = 0
-        self._dialogs = 0
 
     @property
     def platform(self) -> Platform:
         return Platform.ANDROID
-
-    @property
-    def dialogs_shown(self) -> int:
-        """How many system permission dialogs the user has seen."""
-        with self._lock:
-            return self._dialogs
 
     @property
     def auto_reset_days(self) -> float:
@@ -344,9 +329,6 @@ class AndroidPermissionProvider:
         # One dialog on screen at a time: a WRITE request made while the READ dialog
         # is up waits for it, then is settled by the group rule (API 26+).
         return self.prompt_gate.run(key, lambda: self._show_dialog(key))
-
-    def subscribe(self, listener: Listener) -> Unsubscribe:
-        return self._changes.subscribe(listener)
 
     def app_opened(self) -> None:
         """The user opened the app: resets due while it sat unused happen first."""

@@ -46,21 +46,17 @@ from n2net_privacy.permissions.prompt import (
     Answer,
     Prompt,
     PromptAnswer,
-    PromptGate,
     Responder,
     SelectContacts,
     ensure_offered,
 )
+from n2net_privacy.permissions.simulated import SimulatedProvider
 from n2net_privacy.permissions.status import (
-    Listener,
     Permission,
     PermissionChange,
     PermissionStatus,
     Platform,
-    StateChanges,
-    Unsubscribe,
 )
-from n2net_privacy.permissions.user import ScriptedUser
 from n2net_privacy.redact import get_logger
 
 __all__ = [
@@ -233,7 +229,7 @@ def _known(permission: Permission | str) -> Permission:
     return member
 
 
-class IOSPermissionProvider:
+class IOSPermissionProvider(SimulatedProvider):
     """The iOS permission system for one installed app, simulated.
 
     ``usage_description`` stands for ``NSContactsUsageDescription`` in the
@@ -251,26 +247,15 @@ class IOSPermissionProvider:
         require_int("ios_version", ios_version, 1, MAX_IOS_VERSION)
         if usage_description is not None:
             require_type("usage_description", usage_description, str)
+        super().__init__("ios permissions", user)
         self.ios_version = ios_version
         self.usage_description = usage_description
-        self.user: Responder = user if user is not None else ScriptedUser()
-        self.prompt_gate = PromptGate()
-        self._changes = StateChanges("ios permissions")
-        self._lock = self._changes.lock  # for reads that change nothing
         self._state = IOSContactsState()
-        self._version = 0
-        self._dialogs = 0
         self._pickers = 0
 
     @property
     def platform(self) -> Platform:
         return Platform.IOS
-
-    @property
-    def dialogs_shown(self) -> int:
-        """How many system permission alerts the user has seen (0 or 1)."""
-        with self._lock:
-            return self._dialogs
 
     @property
     def pickers_shown(self) -> int:
@@ -317,9 +302,6 @@ class IOSPermissionProvider:
                 f"iOS {self.ios_version} has no contact access picker (iOS 18+ API)"
             )
         return self.prompt_gate.run(("picker", group), lambda: self._show_picker(group))
-
-    def subscribe(self, listener: Listener) -> Unsubscribe:
-        return self._changes.subscribe(listener)
 
     # -- what the user (or MDM) can do in Settings -------------------------------
 

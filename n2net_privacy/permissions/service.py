@@ -41,9 +41,9 @@ import json
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import Protocol
 
+from n2net_privacy._closing import ClosingContextManager
 from n2net_privacy.atomic_write import Fsync, os_error_name
 from n2net_privacy.checks import ensure_open, require_type
 from n2net_privacy.consent import ConsentCore, Origin, Proposal, WithdrawalScope, classify
@@ -166,7 +166,7 @@ def _parse_learned(raw: bytes) -> Learned:
     return learned
 
 
-class PermissionService:
+class PermissionService(ClosingContextManager):
     """Permission status as the SDK reports it, on any platform.
 
     Every call asks the provider at that moment. The service subscribes to
@@ -289,16 +289,6 @@ class PermissionService:
         self._unsubscribe()
         self._core.close()
 
-    def __enter__(self) -> PermissionService:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def _on_change(self, change: PermissionChange) -> None:
         if not change.permission.gates_reading:

@@ -1,7 +1,10 @@
 """Test doubles for app developers, backend teams and QA.
 
-Loopback servers, synthetic data and the pytest plugin. Nothing here is
-imported by the SDK itself; it uses the SDK's public API only.
+:mod:`.servers` holds the loopback servers (ingest, Gravatar stand-in, OHTTP
+relay and gateway, TCP tap) and their one lifecycle; :mod:`.load` the fleet
+load test; :mod:`.conformance` the ingest conformance kit; :mod:`.plugin` the
+pytest plugin. Nothing here is imported by the SDK itself; it uses the SDK's
+public API only.
 """
 
 from __future__ import annotations

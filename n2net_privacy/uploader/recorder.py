@@ -43,11 +43,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from n2net_privacy import ohttp
+from n2net_privacy._closing import ClosingContextManager
 from n2net_privacy.checks import ensure_open, require_int, require_type
 from n2net_privacy.device import DeviceContext
 from n2net_privacy.egress import Egress
@@ -137,7 +137,7 @@ def _close_all_at_exit() -> None:
 atexit.register(_close_all_at_exit)
 
 
-class Uploader:
+class Uploader(ClosingContextManager):
     """Records SMS and calls to a durable encrypted queue and uploads them sealed.
 
     Configuration errors (a URL the egress policy refuses, a bad region, an
@@ -385,16 +385,6 @@ class Uploader:
         _LIVE.discard(self)
         return self._drained
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- counts ---------------------------------------------------------------
 

@@ -19,20 +19,16 @@ test_mode=True)``.
 
 from __future__ import annotations
 
-import contextlib
-import http.server
-import socket
 import struct
 import threading
 import zlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from types import TracebackType
-from typing import Any
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
-from n2net_privacy.errors import ServerNotRunningError
+from n2net_privacy.testing.servers.loopback import LoopbackServer, Seen, reply
 
 __all__ = [
     "Fault",
@@ -140,82 +136,7 @@ class _Rule:
     remaining: int | None
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    # Headers and body go out in two writes; without this, Nagle plus the
-    # client's delayed ACK adds ~40 ms to every reply.
-    disable_nagle_algorithm = True
-    server: _Server
-    # Idle keep-alive connections give up eventually, even if never closed.
-    timeout = 10.0
-
-    def do_GET(self) -> None:
-        self.server.stand_in._handle(self)
-
-    def _refuse(self) -> None:
-        self.server.stand_in._record(self)
-        self.reply(405, b"", {"allow": "GET"})
-
-    do_POST = do_PUT = do_DELETE = do_PATCH = _refuse
-
-    def reply(self, status: int, body: bytes, headers: Mapping[str, str]) -> None:
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # quiet: tests read the records instead
-
-
-class _Server(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    request_queue_size = 128
-
-    def __init__(self, stand_in: GravatarStandIn, host: str) -> None:
-        self.stand_in = stand_in
-        self.connections: set[socket.socket] = set()
-        self.threads: set[threading.Thread] = set()
-        self.lock = threading.Lock()
-        super().__init__((host, 0), _Handler)
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        thread = threading.Thread(
-            target=self._serve, args=(request, client_address), daemon=True,
-            name="gravatar-stand-in",
-        )
-        with self.lock:
-            self.connections.add(request)
-            self.threads.add(thread)
-        thread.start()
-
-    def _serve(self, request: Any, client_address: Any) -> None:
-        try:
-            self.finish_request(request, client_address)
-        except Exception:
-            self.handle_error(request, client_address)
-        finally:
-            self.shutdown_request(request)
-            with self.lock:
-                self.connections.discard(request)
-                self.threads.discard(threading.current_thread())
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # a client that hung up (timeout tests) is not an error here
-
-    def drop_connections(self) -> list[threading.Thread]:
-        with self.lock:
-            connections, threads = list(self.connections), list(self.threads)
-        for connection in connections:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
-        return threads
-
-
-class GravatarStandIn:
+class GravatarStandIn(LoopbackServer):
     """A loopback Gravatar. Use as a context manager; it stops cleanly on exit.
 
     ``avatars`` are the hashes that have an image: an iterable of hashes (each
@@ -223,6 +144,8 @@ class GravatarStandIn:
     ``on_request`` is called (in the server thread) for each request, before
     the reply, so a test can flip a setting mid-batch.
     """
+
+    thread_name = "gravatar-stand-in"
 
     def __init__(
         self,
@@ -233,73 +156,20 @@ class GravatarStandIn:
         on_request: Callable[[RecordedRequest], None] | None = None,
         host: str = "127.0.0.1",
     ) -> None:
+        super().__init__(host, idle_timeout_s=10.0)
         self.latency = latency
         self.cache_control = cache_control
         self.on_request = on_request
-        self._host = host
         self._lock = threading.Lock()
-        self._stopping = threading.Event()
         self._avatars: dict[str, tuple[bytes, str]] = {}
         self._rules: list[_Rule] = []
-        self._requests: list[RecordedRequest] = []
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._requests: Seen[RecordedRequest] = Seen()
         if isinstance(avatars, Mapping):
             for email_hash, image in avatars.items():
                 self.add_avatar(email_hash, image)
         else:
             for email_hash in avatars:
                 self.add_avatar(email_hash)
-
-    # -- lifecycle -----------------------------------------------------------
-
-    def start(self) -> GravatarStandIn:
-        if self._server is not None:
-            return self
-        self._stopping.clear()
-        self._server = _Server(self, self._host)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-            daemon=True, name="gravatar-stand-in-accept",
-        )
-        self._thread.start()
-        return self
-
-    def close(self) -> None:
-        """Stop accepting, wake sleeping handlers, close connections, join threads."""
-        server, self._server = self._server, None
-        if server is None:
-            return
-        self._stopping.set()
-        server.shutdown()
-        threads = server.drop_connections()
-        server.server_close()
-        for thread in threads:
-            thread.join(timeout=5.0)
-        if self._thread is not None:
-            self._thread.join(timeout=5.0)
-            self._thread = None
-
-    def __enter__(self) -> GravatarStandIn:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise ServerNotRunningError("the stand-in is not running: start() it first")
-        return int(self._server.server_address[1])
-
-    @property
-    def host(self) -> str:
-        return self._host
 
     @property
     def base_url(self) -> str:
@@ -341,13 +211,11 @@ class GravatarStandIn:
 
     @property
     def requests(self) -> tuple[RecordedRequest, ...]:
-        with self._lock:
-            return tuple(self._requests)
+        return self._requests.all()
 
     @property
     def request_count(self) -> int:
-        with self._lock:
-            return len(self._requests)
+        return len(self._requests)
 
     @property
     def paths(self) -> tuple[str, ...]:
@@ -355,12 +223,11 @@ class GravatarStandIn:
 
     def reset(self) -> None:
         """Forget recorded requests (avatars and faults stay)."""
-        with self._lock:
-            self._requests.clear()
+        self._requests.clear()
 
     # -- serving -----------------------------------------------------------------
 
-    def _record(self, handler: _Handler) -> RecordedRequest:
+    def _record(self, handler: BaseHTTPRequestHandler) -> RecordedRequest:
         length = handler.headers.get("content-length", "0")
         body = handler.rfile.read(int(length)) if length.isdigit() and int(length) else b""
         parts = urlsplit(handler.path)
@@ -372,8 +239,7 @@ class GravatarStandIn:
             body=body,
             client_host=str(handler.client_address[0]),
         )
-        with self._lock:
-            self._requests.append(request)
+        self._requests.add(request)
         return request
 
     def _next_fault(self, email_hash: str | None) -> Fault | None:
@@ -388,41 +254,44 @@ class GravatarStandIn:
                 return rule.fault
         return None
 
-    def _handle(self, handler: _Handler) -> None:
+    def _route(self, handler: BaseHTTPRequestHandler) -> None:
         request = self._record(handler)
+        if handler.command != "GET":
+            reply(handler, 405, b"", "text/plain", (("Allow", "GET"),), cache_control=None)
+            return
         if self.on_request is not None:
             self.on_request(request)
-        if self.latency > 0 and self._stopping.wait(self.latency):
+        if self.latency > 0 and self.stopping.wait(self.latency):
             return
         email_hash = request.hash
         fault = self._next_fault(email_hash)
         if fault is not None:
             if fault.kind is FaultKind.SLOW:
-                if self._stopping.wait(fault.delay):
+                if self.stopping.wait(fault.delay):
                     return
             else:
                 self._fail(handler, fault)
                 return
         with self._lock:
             found = self._avatars.get(email_hash) if email_hash else None
-        cache = {"cache-control": self.cache_control} if self.cache_control else {}
+        cache = self.cache_control
         if found is not None:
             body, content_type = found
-            handler.reply(200, body, {"content-type": content_type, **cache})
+            reply(handler, 200, body, content_type, cache_control=cache)
         elif email_hash and parse_qs(request.query).get("d") != ["404"]:
-            handler.reply(200, _MYSTERY_PNG, {"content-type": "image/png", **cache})
+            reply(handler, 200, _MYSTERY_PNG, "image/png", cache_control=cache)
         else:
-            handler.reply(404, b"Not Found", {"content-type": "text/plain", **cache})
+            reply(handler, 404, b"Not Found", "text/plain", cache_control=cache)
 
     @staticmethod
-    def _fail(handler: _Handler, fault: Fault) -> None:
-        retry = {"retry-after": fault.retry_after} if fault.retry_after is not None else {}
+    def _fail(handler: BaseHTTPRequestHandler, fault: Fault) -> None:
+        retry = (("Retry-After", fault.retry_after),) if fault.retry_after is not None else ()
         if fault.kind is FaultKind.RATE_LIMITED:
-            handler.reply(429, b"Too Many Requests", {"content-type": "text/plain", **retry})
+            reply(handler, 429, b"Too Many Requests", "text/plain", retry, cache_control=None)
         elif fault.kind is FaultKind.UNAVAILABLE:
-            handler.reply(503, b"Service Unavailable", {"content-type": "text/plain", **retry})
+            reply(handler, 503, b"Service Unavailable", "text/plain", retry, cache_control=None)
         elif fault.kind is FaultKind.WRONG_CONTENT_TYPE:
-            handler.reply(200, b"<html>not an image</html>", {"content-type": "text/html"})
+            reply(handler, 200, b"<html>not an image</html>", "text/html", cache_control=None)
         else:
             body = make_png() + b"\x00" * max(0, fault.size - len(make_png()))
-            handler.reply(200, body, {"content-type": "image/png"})
+            reply(handler, 200, body, "image/png", cache_control=None)

@@ -28,14 +28,14 @@ import threading
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 from n2net_privacy.errors import InvalidArgumentError
 from n2net_privacy.testing.servers.ingest_endpoint import IngestEndpoint, Reply, error_reply
 from n2net_privacy.testing.servers.ingest_store import EventStore
+from n2net_privacy.testing.servers.loopback import LoopbackServer, Seen
+from n2net_privacy.testing.servers.loopback import reply as send
 from n2net_privacy.uploader.wire import EVENTS_PATH, ServerKeyPair, WireEvent
 
 __all__ = ["IngestRequest", "IngestServer"]
@@ -73,83 +73,17 @@ class _Fault:
     after_processing: bool = False
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive: the uploader reuses connections
-    timeout = 60
-    server: _HTTPServer
-
-    def setup(self) -> None:
-        super().setup()
-        self.connection.settimeout(self.server.ingest.idle_timeout_s)
-
-    def log_message(self, format: str, *args: object) -> None:
-        """Silent: the request log is :meth:`IngestServer.requests`."""
-
-    def handle(self) -> None:
-        if isinstance(self.connection, ssl.SSLSocket):
-            try:
-                self.connection.do_handshake()
-            except (ssl.SSLError, OSError):
-                return
-        super().handle()
-
-    def do_POST(self) -> None:
-        self.server.ingest._handle_post(self)
-
-    def do_GET(self) -> None:
-        self.server.ingest._respond(self, error_reply(404, "not_found", "only POST /v1/events"))
-
-    def reset(self) -> None:
-        """Drop the connection with a TCP RST and no reply."""
-        self.close_connection = True
-        with contextlib.suppress(OSError):
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
-        # The descriptor really closes (and the RST goes out) when finish()
-        # releases rfile; closing the files here would break the base class.
-        self.connection.close()
+def _reset(handler: BaseHTTPRequestHandler) -> None:
+    """Drop the connection with a TCP RST and no reply."""
+    handler.close_connection = True
+    with contextlib.suppress(OSError):
+        handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
+    # The descriptor really closes (and the RST goes out) when finish()
+    # releases rfile; closing the files here would break the base class.
+    handler.connection.close()
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = False
-    block_on_close = True  # server_close joins handler threads: a clean stop
-    # socketserver's listen backlog is 5: a fleet test's devices connecting in the
-    # same second (a reconnect storm) got connection resets from the kernel.
-    request_queue_size = 1024
-
-    def __init__(self, ingest: IngestServer, port: int, tls: ssl.SSLContext | None) -> None:
-        self.ingest = ingest
-        self.tls = tls
-        self.open_sockets: set[socket.socket] = set()
-        self.sockets_lock = threading.Lock()
-        super().__init__(("127.0.0.1", port), _Handler)
-
-    def get_request(self) -> tuple[socket.socket, tuple[str, int]]:
-        sock, addr = self.socket.accept()
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if self.tls is not None:
-            # The handshake happens in the handler thread, not the accept loop.
-            sock = self.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
-        with self.sockets_lock:
-            self.open_sockets.add(sock)
-        return sock, addr
-
-    def shutdown_request(self, request: socket.socket) -> None:  # type: ignore[override]
-        with self.sockets_lock:
-            self.open_sockets.discard(request)
-        super().shutdown_request(request)
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        """Clients that hang up (timeouts, resets) are not server errors: no traceback."""
-
-    def drop_connections(self) -> None:
-        with self.sockets_lock:
-            sockets = list(self.open_sockets)
-        for sock in sockets:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-
-
-class IngestServer:
+class IngestServer(LoopbackServer):
     """A loopback server implementing ``POST /v1/events`` of wire contract v1.
 
     ``keys`` are the server key pairs it can open seals for (looked up by
@@ -159,6 +93,9 @@ class IngestServer:
     connection is closed after ``idle_timeout_s`` (None: never), and always
     on ``stop()``.
     """
+
+    thread_name = "n2net-ingest-server"
+    join_timeout_s = None  # close() releases the store only once no handler can touch it
 
     def __init__(
         self,
@@ -174,8 +111,7 @@ class IngestServer:
         pairs = (keys,) if isinstance(keys, ServerKeyPair) else tuple(keys)
         if not pairs:
             raise InvalidArgumentError("IngestServer needs at least one key pair")
-        self._tls = tls
-        self.idle_timeout_s = idle_timeout_s
+        super().__init__("127.0.0.1", tls=tls, idle_timeout_s=idle_timeout_s)
         self._max_body_bytes = max_body_bytes
         self._capture_bodies = capture_bodies
         self._store = EventStore(db_path)
@@ -186,71 +122,20 @@ class IngestServer:
         self._holding = 0
         self._faults: deque[_Fault] = deque()
         self._delay = 0.0
-        self._log: list[IngestRequest] = []
-        self._stopping = threading.Event()
-        self._httpd: _HTTPServer | None = None
-        self._thread: threading.Thread | None = None
-        self._port = 0
+        self._log: Seen[IngestRequest] = Seen()
         self.start()
 
-    # -- lifecycle ---------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        """The base URL, e.g. ``https://127.0.0.1:53111``; POST to ``url + EVENTS_PATH``."""
-        scheme = "http" if self._tls is None else "https"
-        return f"{scheme}://127.0.0.1:{self._port}"
+    # -- lifecycle (start, stop, url, running: see LoopbackServer) ----------
 
     @property
     def events_url(self) -> str:
+        """Where to POST: ``url + EVENTS_PATH``."""
         return self.url + EVENTS_PATH
-
-    @property
-    def running(self) -> bool:
-        return self._httpd is not None
-
-    def start(self) -> None:
-        """Listen (again) on the same port. A no-op if already running."""
-        if self._httpd is not None:
-            return
-        self._stopping.clear()
-        httpd = _HTTPServer(self, self._port, self._tls)
-        self._port = httpd.server_address[1]
-        self._httpd = httpd
-        self._thread = threading.Thread(
-            target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
-            name="n2net-ingest-server", daemon=True,
-        )
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop listening and drop open connections; stored events are kept."""
-        httpd, thread = self._httpd, self._thread
-        if httpd is None:
-            return
-        self._stopping.set()
-        httpd.shutdown()
-        httpd.drop_connections()
-        httpd.server_close()
-        if thread is not None:
-            thread.join()
-        self._httpd = self._thread = None
 
     def close(self) -> None:
         """Stop and release the database."""
-        self.stop()
+        super().close()
         self._store.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- key rotation ------------------------------------------------------
 
@@ -317,16 +202,20 @@ class IngestServer:
 
     def requests(self) -> tuple[IngestRequest, ...]:
         """Every request received so far, oldest first."""
-        with self._lock:
-            return tuple(self._log)
+        return self._log.all()
 
     def clear_requests(self) -> None:
-        with self._lock:
-            self._log.clear()
+        self._log.clear()
 
     # -- request handling --------------------------------------------------
 
-    def _handle_post(self, handler: _Handler) -> None:
+    def _route(self, handler: BaseHTTPRequestHandler) -> None:
+        if handler.command == "POST":
+            self._handle_post(handler)
+        else:
+            self._respond(handler, error_reply(404, "not_found", "only POST /v1/events"))
+
+    def _handle_post(self, handler: BaseHTTPRequestHandler) -> None:
         headers = {name.lower(): value for name, value in handler.headers.items()}
         body = self._read_body(handler, headers)
         if body is None:
@@ -338,7 +227,7 @@ class IngestServer:
             with self._lock:
                 self._holding += 1
                 self._held.notify_all()
-            self._stopping.wait(delay)  # cut short by stop(), so exit never waits on it
+            self.stopping.wait(delay)  # cut short by stop(), so exit never waits on it
             with self._lock:
                 self._holding -= 1
         if fault is not None and fault.status is not None:
@@ -357,9 +246,11 @@ class IngestServer:
                 self._finish(handler, headers, body, reply)
                 return
         self._record(handler, headers, body, None)
-        handler.reset()
+        _reset(handler)
 
-    def _read_body(self, handler: _Handler, headers: Mapping[str, str]) -> bytes | None:
+    def _read_body(
+        self, handler: BaseHTTPRequestHandler, headers: Mapping[str, str]
+    ) -> bytes | None:
         length = headers.get("content-length", "")
         if length.isdigit() and int(length) <= self._max_body_bytes:
             return handler.rfile.read(int(length))
@@ -373,14 +264,14 @@ class IngestServer:
         return None
 
     def _finish(
-        self, handler: _Handler, headers: Mapping[str, str], body: bytes, reply: Reply
+        self, handler: BaseHTTPRequestHandler, headers: Mapping[str, str], body: bytes, reply: Reply
     ) -> None:
         self._record(handler, headers, body, reply.status, replayed=reply.replayed)
         self._respond(handler, reply)
 
     def _record(
         self,
-        handler: _Handler,
+        handler: BaseHTTPRequestHandler,
         headers: Mapping[str, str],
         body: bytes,
         status: int | None,
@@ -397,16 +288,8 @@ class IngestServer:
             replayed=replayed,
             client_host=str(handler.client_address[0]),
         )
-        with self._lock:
-            self._log.append(entry)
+        self._log.add(entry)
 
-    def _respond(self, handler: _Handler, reply: Reply) -> None:
-        handler.send_response(reply.status)
-        handler.send_header("Content-Type", "application/json")
-        handler.send_header("Content-Length", str(len(reply.body)))
-        if reply.retry_after is not None:
-            handler.send_header("Retry-After", reply.retry_after)
-        if handler.close_connection:
-            handler.send_header("Connection", "close")
-        handler.end_headers()
-        handler.wfile.write(reply.body)
+    def _respond(self, handler: BaseHTTPRequestHandler, reply: Reply) -> None:
+        retry = (("Retry-After", reply.retry_after),) if reply.retry_after is not None else ()
+        send(handler, reply.status, reply.body, "application/json", retry, cache_control=None)

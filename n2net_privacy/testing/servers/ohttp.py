@@ -26,7 +26,6 @@ library, not the SDK's egress, which is the device's door.
 from __future__ import annotations
 
 import http.client
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
@@ -34,7 +33,7 @@ from urllib.parse import urlsplit
 
 from n2net_privacy import ohttp
 from n2net_privacy.errors import WireFormatError
-from n2net_privacy.testing.servers.loopback import LoopbackServer, read_body, reply
+from n2net_privacy.testing.servers.loopback import LoopbackServer, Seen, read_body, reply
 
 __all__ = [
     "GATEWAY_PATH",
@@ -71,14 +70,16 @@ _PROBLEM_OHTTP_KEY = (
 
 
 def _post(
+    server: LoopbackServer,
     url: str,
-    source_host: str,
     path: str,
     headers: Mapping[str, str],
     body: bytes,
     *,
     method: str = "POST",
+    source_host: str,
 ) -> tuple[int, list[tuple[str, str]], bytes]:
+    """Send one request upstream from ``source_host``; ``server.stop()`` cuts it short."""
     parts = urlsplit(url)
     if parts.scheme != "http" or parts.hostname is None:
         raise WireFormatError(f"stand-in upstream must be a plain http URL, got {parts.scheme!r}")
@@ -86,9 +87,15 @@ def _post(
         parts.hostname, parts.port or 80, timeout=30.0, source_address=(source_host, 0)
     )
     try:
-        connection.request(method, path, body=body, headers=dict(headers))
-        response = connection.getresponse()
-        return response.status, response.getheaders(), response.read(_MAX_BODY + 1)[:_MAX_BODY]
+        connection.connect()
+        sock = connection.sock
+        server.track(sock)
+        try:
+            connection.request(method, path, body=body, headers=dict(headers))
+            response = connection.getresponse()
+            return response.status, response.getheaders(), response.read(_MAX_BODY + 1)[:_MAX_BODY]
+        finally:
+            server.untrack(sock)
     finally:
         connection.close()
 
@@ -112,6 +119,8 @@ class OhttpRelay(LoopbackServer):
     ``gateway_keys_url`` defaults to :data:`KEYS_PATH` on the gateway's origin.
     """
 
+    thread_name = "ohttp-relay"
+
     def __init__(
         self,
         gateway_url: str,
@@ -125,49 +134,49 @@ class OhttpRelay(LoopbackServer):
         parts = urlsplit(gateway_url)
         self.gateway_keys_url = gateway_keys_url or f"{parts.scheme}://{parts.netloc}{KEYS_PATH}"
         self.source_host = source_host
-        self._lock = threading.Lock()
-        self._seen: list[RelaySighting] = []
+        self._seen: Seen[RelaySighting] = Seen()
 
     def sightings(self) -> tuple[RelaySighting, ...]:
-        with self._lock:
-            return tuple(self._seen)
+        return self._seen.all()
 
     @property
     def keys_url(self) -> str:
         """Where a device fetches the gateway's key configuration, through this relay."""
         return self.url + KEYS_PATH
 
-    def _forward_keys(
-        self, handler: BaseHTTPRequestHandler, headers: tuple[tuple[str, str], ...]
+    def _relay(
+        self, handler: BaseHTTPRequestHandler, method: str, url: str, header: tuple[str, str],
+        body: bytes,
     ) -> None:
+        """Send ``body`` on to ``url`` from the relay's own address; pass back the answer."""
         status, content_type, answer = 502, "text/plain", b""
         try:
             status, reply_headers, answer = _post(
-                self.gateway_keys_url,
-                self.source_host,
-                urlsplit(self.gateway_keys_url).path or "/",
-                {"Accept": ohttp.KEY_CONFIG_MEDIA_TYPE},
-                b"",
-                method="GET",
+                self, url, urlsplit(url).path or "/", dict((header,)), body,
+                method=method, source_host=self.source_host,
             )
             content_type = dict((k.lower(), v) for k, v in reply_headers).get(
                 "content-type", "application/octet-stream"
             )
         except OSError:
             pass
-        self._record(RelaySighting(
-            str(handler.client_address[0]), headers, b"", status, "GET", len(answer)
-        ))
+        self._answer(handler, method, body, status, answer=answer, content_type=content_type)
+
+    def _answer(
+        self, handler: BaseHTTPRequestHandler, method: str, body: bytes, status: int, *,
+        answer: bytes = b"", content_type: str = "text/plain",
+    ) -> None:
+        headers = tuple((k.lower(), v) for k, v in handler.headers.items())
+        sighting = RelaySighting(
+            str(handler.client_address[0]), headers, body, status, method, len(answer)
+        )
+        self._seen.add(sighting)
         reply(handler, status, answer, content_type)
 
-    def _record(self, sighting: RelaySighting) -> None:
-        with self._lock:
-            self._seen.append(sighting)
-
     def _route(self, handler: BaseHTTPRequestHandler) -> None:
-        headers = tuple((k.lower(), v) for k, v in handler.headers.items())
         if handler.command == "GET" and handler.path == KEYS_PATH:
-            self._forward_keys(handler, headers)
+            accept = ("Accept", ohttp.KEY_CONFIG_MEDIA_TYPE)
+            self._relay(handler, "GET", self.gateway_keys_url, accept, b"")
             return
         if handler.command != "POST":
             reply(handler, 405, b"", "text/plain", (("Allow", "GET, POST"),))
@@ -175,25 +184,11 @@ class OhttpRelay(LoopbackServer):
         body = read_body(handler, _MAX_BODY)
         if body is None:
             return
-        status, content_type, answer = 415, "text/plain", b""
-        if handler.headers.get("content-type", "") == ohttp.REQUEST_MEDIA_TYPE:
-            try:
-                status, reply_headers, answer = _post(
-                    self.gateway_url,
-                    self.source_host,
-                    urlsplit(self.gateway_url).path or "/",
-                    {"Content-Type": ohttp.REQUEST_MEDIA_TYPE},
-                    body,
-                )
-                content_type = dict((k.lower(), v) for k, v in reply_headers).get(
-                    "content-type", "application/octet-stream"
-                )
-            except OSError:
-                status, content_type, answer = 502, "text/plain", b""
-        self._record(RelaySighting(
-            str(handler.client_address[0]), headers, body, status, "POST", len(answer)
-        ))
-        reply(handler, status, answer, content_type)
+        if handler.headers.get("content-type", "") != ohttp.REQUEST_MEDIA_TYPE:
+            self._answer(handler, "POST", body, 415)
+            return
+        content_type = ("Content-Type", ohttp.REQUEST_MEDIA_TYPE)
+        self._relay(handler, "POST", self.gateway_url, content_type, body)
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +217,8 @@ class OhttpGatewayServer(LoopbackServer):
     connecting address), so a test can show that no device fetched directly.
     """
 
+    thread_name = "ohttp-gateway"
+
     def __init__(
         self,
         gateway: ohttp.Gateway,
@@ -234,11 +231,10 @@ class OhttpGatewayServer(LoopbackServer):
         super().__init__(host)
         self.gateway = gateway
         self.published = published
-        self._key_fetches: list[str] = []
+        self._key_fetches: Seen[str] = Seen()
         self.targets = dict(targets)
         self.source_host = source_host
-        self._lock = threading.Lock()
-        self._seen: list[GatewaySighting] = []
+        self._seen: Seen[GatewaySighting] = Seen()
 
     @property
     def gateway_url(self) -> str:
@@ -249,19 +245,15 @@ class OhttpGatewayServer(LoopbackServer):
         return self.url + KEYS_PATH
 
     def sightings(self) -> tuple[GatewaySighting, ...]:
-        with self._lock:
-            return tuple(self._seen)
+        return self._seen.all()
 
     def key_fetches(self) -> tuple[str, ...]:
         """The address each key-configuration GET came from, in order."""
-        with self._lock:
-            return tuple(self._key_fetches)
+        return self._key_fetches.all()
 
     def _route(self, handler: BaseHTTPRequestHandler) -> None:
         if handler.command == "GET" and handler.path == KEYS_PATH:
-            with self._lock:
-                n = len(self._key_fetches)
-                self._key_fetches.append(str(handler.client_address[0]))
+            n = self._key_fetches.add(str(handler.client_address[0]))
             published = self.published
             keys = published(n) if published is not None else self.gateway.encoded_key_configs()
             reply(handler, 200, keys, ohttp.KEY_CONFIG_MEDIA_TYPE)
@@ -280,15 +272,15 @@ class OhttpGatewayServer(LoopbackServer):
             inner, responder = self.gateway.decapsulate(body)
             request = ohttp.bhttp.decode_request(inner)
         except ohttp.KeyConfigMismatchError:
-            self._record(GatewaySighting(relay_host, None, "", "", "", 400))
+            self._seen.add(GatewaySighting(relay_host, None, "", "", "", 400))
             reply(handler, 400, _PROBLEM_OHTTP_KEY, "application/problem+json")
             return
         except WireFormatError:
-            self._record(GatewaySighting(relay_host, None, "", "", "", 400))
+            self._seen.add(GatewaySighting(relay_host, None, "", "", "", 400))
             reply(handler, 400, b"", "text/plain")
             return
         status, headers, content = self._forward(request)
-        self._record(
+        self._seen.add(
             GatewaySighting(
                 relay_host,
                 responder.key_id,
@@ -318,12 +310,8 @@ class OhttpGatewayServer(LoopbackServer):
         headers["Content-Length"] = str(len(request.content))
         try:
             status, reply_headers, content = _post(
-                base,
-                self.source_host,
-                request.path,
-                headers,
-                request.content,
-                method=request.method,
+                self, base, request.path, headers, request.content,
+                method=request.method, source_host=self.source_host,
             )
         except OSError:
             return 502, (), b""
@@ -331,7 +319,3 @@ class OhttpGatewayServer(LoopbackServer):
             (k.lower(), v) for k, v in reply_headers if k.lower() in _KEPT_RESPONSE_HEADERS
         )
         return status, kept, content
-
-    def _record(self, sighting: GatewaySighting) -> None:
-        with self._lock:
-            self._seen.append(sighting)

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import socketserver
 import threading
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Self
+from typing import Any
+
+from n2net_privacy.testing.servers.loopback import LoopbackServer
 
 __all__ = ["TapConnection", "TcpTap"]
 
@@ -35,22 +37,24 @@ class TapConnection:
     to_client: bytearray = field(default_factory=bytearray)
 
 
-class TcpTap:
+class _Pipe(socketserver.BaseRequestHandler):
+    server: Any  # the loopback server, whose ``owner`` is the tap
+
+    def handle(self) -> None:
+        self.server.owner._pipe(self.request, self.client_address)
+
+
+class TcpTap(LoopbackServer):
     """Accept on ``host`` (an ephemeral port), forward to ``upstream``, record everything."""
 
+    handler = _Pipe
+    thread_name = "tcp-tap"
+
     def __init__(self, upstream: tuple[str, int], *, host: str = "127.0.0.1") -> None:
+        super().__init__(host, idle_timeout_s=None)
         self.upstream = upstream
-        self._listener = socket.create_server((host, 0))
-        self._host = host
         self._lock = threading.Lock()
         self._connections: list[TapConnection] = []
-        self._sockets: list[socket.socket] = []
-        self._closed = False
-        self._thread = threading.Thread(target=self._accept, name="tcp-tap", daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://{self._host}:{self._listener.getsockname()[1]}"
 
     def connections(self) -> tuple[TapConnection, ...]:
         with self._lock:
@@ -62,36 +66,26 @@ class TcpTap:
     def client_hosts(self) -> set[str]:
         return {c.client_host for c in self.connections()}
 
-    def start(self) -> Self:
-        self._thread.start()
-        return self
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, address = self._listener.accept()
-            except OSError:
-                return
-            try:
-                server = socket.create_connection(self.upstream)
-            except OSError:
-                client.close()
-                continue
-            record = TapConnection(str(address[0]))
-            with self._lock:
-                if self._closed:
-                    client.close()
-                    server.close()
-                    return
-                self._connections.append(record)
-                self._sockets += [client, server]
-            for source, sink, buffer in (
-                (client, server, record.to_server),
-                (server, client, record.to_client),
-            ):
-                threading.Thread(
-                    target=self._pump, args=(source, sink, buffer), daemon=True
-                ).start()
+    def _pipe(self, client: socket.socket, address: tuple[str, int]) -> None:
+        try:
+            server = socket.create_connection(self.upstream)
+        except OSError:
+            return
+        self.track(server)  # stop() shuts the upstream side too
+        record = TapConnection(str(address[0]))
+        with self._lock:
+            self._connections.append(record)
+        back = threading.Thread(
+            target=self._pump, args=(server, client, record.to_client),
+            daemon=True, name=self.thread_name,
+        )
+        back.start()
+        try:
+            self._pump(client, server, record.to_server)
+            back.join()
+        finally:
+            self.untrack(server)
+            server.close()
 
     def _pump(self, source: socket.socket, sink: socket.socket, buffer: bytearray) -> None:
         try:
@@ -104,25 +98,3 @@ class TcpTap:
         finally:
             with contextlib.suppress(OSError):
                 sink.shutdown(socket.SHUT_WR)
-
-    def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            sockets, self._sockets = self._sockets, []
-        with contextlib.suppress(OSError):
-            self._listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() on Linux
-        self._listener.close()
-        for sock in sockets:
-            with contextlib.suppress(OSError):
-                sock.close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
