@@ -52,13 +52,6 @@ from collections.abc import Callable, Iterable
 
 from n2net_privacy.checks import require_int, require_type
 from n2net_privacy.errors import InvalidArgumentError, InvalidTransitionError
-from n2net_privacy.permissions.prompt import (
-    Answer,
-    Prompt,
-    PromptGate,
-    Responder,
-    ensure_offered,
-)
 from n2net_privacy.permissions.status import (
     Listener,
     Permission,
@@ -68,8 +61,15 @@ from n2net_privacy.permissions.status import (
     StateChanges,
     Unsubscribe,
 )
-from n2net_privacy.permissions.user import ScriptedUser
 from n2net_privacy.redact import get_logger
+from n2net_privacy.simulation.prompt import (
+    Answer,
+    Prompt,
+    PromptGate,
+    Responder,
+    ensure_offered,
+)
+from n2net_privacy.simulation.user import ScriptedUser
 
 __all__ = [
     "AUTO_RESET_API",

@@ -42,15 +42,6 @@ from n2net_privacy.errors import (
     MissingUsageDescriptionError,
     UnknownPermissionError,
 )
-from n2net_privacy.permissions.prompt import (
-    Answer,
-    Prompt,
-    PromptAnswer,
-    PromptGate,
-    Responder,
-    SelectContacts,
-    ensure_offered,
-)
 from n2net_privacy.permissions.status import (
     Listener,
     Permission,
@@ -60,8 +51,17 @@ from n2net_privacy.permissions.status import (
     StateChanges,
     Unsubscribe,
 )
-from n2net_privacy.permissions.user import ScriptedUser
 from n2net_privacy.redact import get_logger
+from n2net_privacy.simulation.prompt import (
+    Answer,
+    Prompt,
+    PromptAnswer,
+    PromptGate,
+    Responder,
+    SelectContacts,
+    ensure_offered,
+)
+from n2net_privacy.simulation.user import ScriptedUser
 
 __all__ = [
     "DEFAULT_USAGE_DESCRIPTION",
