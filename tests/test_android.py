@@ -20,14 +20,14 @@ from n2net_privacy.permissions.android import (
     AndroidPermissionProvider,
     android_dialog_options,
 )
-from n2net_privacy.permissions.prompt import Answer, PromptAnswer, SelectContacts
 from n2net_privacy.permissions.status import (
     Permission,
     PermissionChange,
     PermissionProvider,
     PermissionStatus,
 )
-from n2net_privacy.permissions.user import HoldOpen, ScriptedUser
+from n2net_privacy.simulation.prompt import Answer, PromptAnswer, SelectContacts
+from n2net_privacy.simulation.user import HoldOpen, ScriptedUser
 
 ND = PermissionStatus.NOT_DETERMINED
 GRANTED = PermissionStatus.GRANTED

@@ -20,14 +20,14 @@ from n2net_privacy.permissions.ios import (
     IOSPermissionProvider,
     PickerResult,
 )
-from n2net_privacy.permissions.prompt import Answer, Prompt, PromptAnswer, SelectContacts
 from n2net_privacy.permissions.status import (
     Permission,
     PermissionChange,
     PermissionProvider,
     PermissionStatus,
 )
-from n2net_privacy.permissions.user import HoldOpen, ScriptedUser
+from n2net_privacy.simulation.prompt import Answer, Prompt, PromptAnswer, SelectContacts
+from n2net_privacy.simulation.user import HoldOpen, ScriptedUser
 
 ND = PermissionStatus.NOT_DETERMINED
 GRANTED = PermissionStatus.GRANTED

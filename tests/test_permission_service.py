@@ -13,7 +13,6 @@ from _support import FakeClock
 from n2net_privacy.errors import ClosedError, UnknownPermissionError
 from n2net_privacy.permissions.android import AndroidPermissionProvider
 from n2net_privacy.permissions.ios import IOSPermissionProvider
-from n2net_privacy.permissions.prompt import Answer, SelectContacts
 from n2net_privacy.permissions.service import (
     JsonLearnedStatusStore,
     MemoryLearnedStatusStore,
@@ -26,7 +25,8 @@ from n2net_privacy.permissions.status import (
     PermissionStatus,
     Platform,
 )
-from n2net_privacy.permissions.user import ScriptedUser
+from n2net_privacy.simulation.prompt import Answer, SelectContacts
+from n2net_privacy.simulation.user import ScriptedUser
 
 ND = PermissionStatus.NOT_DETERMINED
 GRANTED = PermissionStatus.GRANTED

@@ -10,7 +10,8 @@ import pytest
 from _support import wait_until
 
 from n2net_privacy.errors import InvalidTransitionError
-from n2net_privacy.permissions.prompt import (
+from n2net_privacy.permissions.status import Permission, Platform
+from n2net_privacy.simulation.prompt import (
     Answer,
     Prompt,
     PromptGate,
@@ -18,7 +19,6 @@ from n2net_privacy.permissions.prompt import (
     answer_kind,
     ensure_offered,
 )
-from n2net_privacy.permissions.status import Permission, Platform
 
 
 def test_select_contacts_normalizes_ids() -> None:

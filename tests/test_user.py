@@ -7,9 +7,9 @@ import threading
 import pytest
 
 from n2net_privacy.errors import PermissionModelError, UserScriptExhaustedError
-from n2net_privacy.permissions.prompt import Answer, Prompt, SelectContacts
 from n2net_privacy.permissions.status import Permission, Platform
-from n2net_privacy.permissions.user import HoldOpen, ScriptedUser
+from n2net_privacy.simulation.prompt import Answer, Prompt, SelectContacts
+from n2net_privacy.simulation.user import HoldOpen, ScriptedUser
 
 
 def prompt(number: int = 1, *, picker: bool = False) -> Prompt:

@@ -13,16 +13,9 @@ True
 
 from __future__ import annotations
 
-from n2net_privacy.permissions.android import AndroidPermissionProvider
-from n2net_privacy.permissions.ios import IOSPermissionProvider, PickerResult
-from n2net_privacy.permissions.prompt import (
-    Answer,
-    Prompt,
-    PromptAnswer,
-    PromptGate,
-    Responder,
-    SelectContacts,
-)
+from typing import TYPE_CHECKING
+
+from n2net_privacy._lazy import lazy_names
 from n2net_privacy.permissions.service import (
     JsonLearnedStatusStore,
     LearnedStatusStore,
@@ -39,7 +32,19 @@ from n2net_privacy.permissions.status import (
     StateChanges,
     Unsubscribe,
 )
-from n2net_privacy.permissions.user import HoldOpen, ScriptedUser, ScriptItem
+
+if TYPE_CHECKING:
+    from n2net_privacy.permissions.android import AndroidPermissionProvider
+    from n2net_privacy.permissions.ios import IOSPermissionProvider, PickerResult
+    from n2net_privacy.simulation.prompt import (
+        Answer,
+        Prompt,
+        PromptAnswer,
+        PromptGate,
+        Responder,
+        SelectContacts,
+    )
+    from n2net_privacy.simulation.user import HoldOpen, ScriptedUser, ScriptItem
 
 __all__ = [
     "AndroidPermissionProvider",
@@ -67,3 +72,17 @@ __all__ = [
     "StateChanges",
     "Unsubscribe",
 ]
+
+# The simulated platforms import the simulated user (n2net_privacy.simulation),
+# which imports this package's status vocabulary: loading them on first use
+# keeps that a chain, not a cycle.
+__getattr__, __dir__ = lazy_names(__name__, globals(), {
+    "AndroidPermissionProvider": "n2net_privacy.permissions.android",
+    "IOSPermissionProvider": "n2net_privacy.permissions.ios",
+    "PickerResult": "n2net_privacy.permissions.ios",
+    **dict.fromkeys(
+        ["Answer", "Prompt", "PromptAnswer", "PromptGate", "Responder", "SelectContacts"],
+        "n2net_privacy.simulation.prompt",
+    ),
+    **dict.fromkeys(["HoldOpen", "ScriptItem", "ScriptedUser"], "n2net_privacy.simulation.user"),
+})

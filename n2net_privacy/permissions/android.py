@@ -52,12 +52,6 @@ from collections.abc import Callable, Iterable
 
 from n2net_privacy.checks import require_int, require_type
 from n2net_privacy.errors import InvalidArgumentError, InvalidTransitionError
-from n2net_privacy.permissions.prompt import (
-    Answer,
-    Prompt,
-    Responder,
-    ensure_offered,
-)
 from n2net_privacy.permissions.simulated import SimulatedProvider
 from n2net_privacy.permissions.status import (
     Permission,
@@ -66,6 +60,12 @@ from n2net_privacy.permissions.status import (
     Platform,
 )
 from n2net_privacy.redact import get_logger
+from n2net_privacy.simulation.prompt import (
+    Answer,
+    Prompt,
+    Responder,
+    ensure_offered,
+)
 
 __all__ = [
     "AUTO_RESET_API",

@@ -42,14 +42,6 @@ from n2net_privacy.errors import (
     MissingUsageDescriptionError,
     UnknownPermissionError,
 )
-from n2net_privacy.permissions.prompt import (
-    Answer,
-    Prompt,
-    PromptAnswer,
-    Responder,
-    SelectContacts,
-    ensure_offered,
-)
 from n2net_privacy.permissions.simulated import SimulatedProvider
 from n2net_privacy.permissions.status import (
     Permission,
@@ -58,6 +50,14 @@ from n2net_privacy.permissions.status import (
     Platform,
 )
 from n2net_privacy.redact import get_logger
+from n2net_privacy.simulation.prompt import (
+    Answer,
+    Prompt,
+    PromptAnswer,
+    Responder,
+    SelectContacts,
+    ensure_offered,
+)
 
 __all__ = [
     "DEFAULT_USAGE_DESCRIPTION",

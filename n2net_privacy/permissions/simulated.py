@@ -1,7 +1,7 @@
 """What the simulated Android and iOS permission systems share.
 
 The user who answers their dialogs, the rule of one dialog on screen at a
-time (:class:`~n2net_privacy.permissions.prompt.PromptGate`), the state lock
+time (:class:`~n2net_privacy.simulation.prompt.PromptGate`), the state lock
 with its ordered stream of changes
 (:class:`~n2net_privacy.permissions.status.StateChanges`), the count of
 dialogs shown, and the version a dialog's answer is checked against: a
@@ -10,9 +10,9 @@ Settings change made while a dialog was up moves it, and has the last word.
 
 from __future__ import annotations
 
-from n2net_privacy.permissions.prompt import PromptGate, Responder
 from n2net_privacy.permissions.status import Listener, StateChanges, Unsubscribe
-from n2net_privacy.permissions.user import ScriptedUser
+from n2net_privacy.simulation.prompt import PromptGate, Responder
+from n2net_privacy.simulation.user import ScriptedUser
 
 __all__ = ["SimulatedProvider"]
 

@@ -2,7 +2,7 @@
 
 Tests and the demo decide up front how each dialog is answered:
 
->>> from n2net_privacy.permissions.prompt import Answer, SelectContacts
+>>> from n2net_privacy.simulation.prompt import Answer, SelectContacts
 >>> user = ScriptedUser([Answer.DENY, Answer.GRANT])
 >>> limited = ScriptedUser([SelectContacts(["c1", "c2"])])
 >>> patient = ScriptedUser.always(Answer.GRANT)
@@ -34,7 +34,7 @@ from n2net_privacy.errors import (
     PermissionModelError,
     UserScriptExhaustedError,
 )
-from n2net_privacy.permissions.prompt import Prompt, PromptAnswer, Responder
+from n2net_privacy.simulation.prompt import Prompt, PromptAnswer, Responder
 
 __all__ = ["HoldOpen", "ScriptItem", "ScriptedUser"]
 
@@ -47,7 +47,7 @@ class HoldOpen:
     Lets a test prove the one-prompt rule: while the dialog is held open,
     other threads' requests must wait instead of opening a second one.
 
-    >>> from n2net_privacy.permissions.prompt import Answer
+    >>> from n2net_privacy.simulation.prompt import Answer
     >>> hold = HoldOpen(Answer.GRANT)
     >>> hold.release()  # may be released before it is even shown
     >>> hold.hold()

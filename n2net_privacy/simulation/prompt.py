@@ -1,7 +1,7 @@
 """The system prompt: what it offers, what the user answered, one on screen at a time.
 
 A provider describes each dialog it would show as a :class:`Prompt` and hands
-it to a *responder* (a :class:`~n2net_privacy.permissions.user.ScriptedUser`
+it to a *responder* (a :class:`~n2net_privacy.simulation.user.ScriptedUser`
 in tests and the demo). The responder returns an :data:`PromptAnswer`; the
 provider checks with :func:`ensure_offered` that the platform offers that
 choice before applying it.
