@@ -15,13 +15,12 @@ import pytest
 
 from n2net_privacy.permissions import (
     AndroidPermissionProvider,
-    Answer,
     IOSPermissionProvider,
     Permission,
     PermissionChange,
     PermissionStatus,
-    ScriptedUser,
 )
+from n2net_privacy.simulation import Answer, ScriptedUser
 
 GRANTED, DENIED, BLOCKED = (
     PermissionStatus.GRANTED, PermissionStatus.DENIED, PermissionStatus.BLOCKED
