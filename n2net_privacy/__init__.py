@@ -277,10 +277,10 @@ _MOVED: dict[str, tuple[str, ...]] = {
     "n2net_privacy.uploader": ("EventBatch", "IngestReply", "WireEvent"),
 }
 
-__getattr__, _ = lazy_names(
+__getattr__ = lazy_names(
     __name__,
     globals(),
     {name: module for module, names in _FROM.items() for name in names},
     moved={name: module for module, names in _MOVED.items() for name in names},
-)
+)[0]
 __dir__ = public_dir(globals(), __all__)
