@@ -13,17 +13,15 @@ from n2net_privacy.contacts import Contact, ContactsGateway, InMemoryAddressBook
 from n2net_privacy.gravatar import GravatarConfig, GravatarFetcher, gravatar_hash
 from n2net_privacy.permissions import (
     AndroidPermissionProvider,
-    Answer,
     PermissionService,
     PermissionStatus,
-    ScriptedUser,
 )
 from n2net_privacy.settings import Settings
+from n2net_privacy.simulation import Answer, ScriptedUser, SimulatedAndroidKeystore
 from n2net_privacy.testing.audited import AuditedEgress
 from n2net_privacy.testing.servers.gravatar import GravatarStandIn
 from n2net_privacy.testing.servers.ingest import IngestServer
 from n2net_privacy.uploader import ServerKeyPair
-from n2net_privacy.uploader.keystore import SimulatedAndroidKeystore
 from n2net_privacy.uploader.recorder import Uploader
 
 

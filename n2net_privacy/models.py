@@ -4,6 +4,10 @@
 by us: frozen, and ``extra="forbid"`` so nothing extra can ride along.
 :class:`LenientModel` is for replies from servers: ``extra="ignore"`` so a
 server that adds a field tomorrow does not break today's app.
+
+Both build their validators on first use (``defer_build``), not at import:
+an app pays for the wire models when it first records an event, and
+``import n2net_privacy`` pays for none (issue 25).
 """
 
 from __future__ import annotations
@@ -16,10 +20,10 @@ __all__ = ["LenientModel", "StrictModel"]
 class StrictModel(BaseModel):
     """Outgoing or persisted data: frozen, unknown fields rejected."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, defer_build=True)
 
 
 class LenientModel(BaseModel):
     """Server replies: unknown fields ignored, so the contract can grow."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)

@@ -46,7 +46,6 @@ import math
 import random
 import re
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 
 from n2net_privacy.errors import InvalidArgumentError
 
@@ -74,6 +73,8 @@ def parse_retry_after(value: str | None, now: datetime | float) -> float | None:
     text = value.strip(" \t")
     if _DELAY_SECONDS.fullmatch(text):
         return float(int(text))
+    from email.utils import parsedate_to_datetime  # the email package, only for a date
+
     try:
         when = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError, OverflowError):

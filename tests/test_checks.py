@@ -24,7 +24,6 @@ from n2net_privacy import (
     ContactsGateway,
     DeviceContext,
     Egress,
-    EgressAuditor,
     EgressPolicy,
     EgressPolicyError,
     GravatarConfig,
@@ -39,21 +38,17 @@ from n2net_privacy import (
     N2NetPrivacyError,
     PermissionService,
     Purpose,
-    ScriptedUser,
     ServerKey,
     ServerKeyPair,
     Settings,
-    SimulatedAndroidKeystore,
     Uploader,
     UploaderConfig,
     VCardAddressBook,
-    contacts_from_records,
     normalize,
     normalize_many,
-    parse_json_address_book,
-    parse_vcard,
     to_e164,
 )
+from n2net_privacy.audit import EgressAuditor
 from n2net_privacy.checks import (
     describe_types,
     ensure_open,
@@ -61,7 +56,8 @@ from n2net_privacy.checks import (
     require_int,
     require_type,
 )
-from n2net_privacy.permissions import Answer
+from n2net_privacy.contacts import contacts_from_records, parse_json_address_book, parse_vcard
+from n2net_privacy.simulation import Answer, ScriptedUser, SimulatedAndroidKeystore
 
 PAIR = ServerKeyPair.generate(key_id="k1")
 NUMBER = "+12155552671"

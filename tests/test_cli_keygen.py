@@ -15,8 +15,9 @@ import pytest
 from n2net_privacy import atomic_write
 from n2net_privacy.cli import keygen, main
 from n2net_privacy.egress import Egress, EgressPolicy, Purpose
+from n2net_privacy.simulation import SimulatedAndroidKeystore
 from n2net_privacy.testing import IngestServer
-from n2net_privacy.uploader import ServerKey, ServerKeyPair, SimulatedAndroidKeystore, Uploader
+from n2net_privacy.uploader import ServerKey, ServerKeyPair, Uploader
 
 APP_KEY = "app-key-1"
 

@@ -1,7 +1,8 @@
-"""The old module paths (the egress door, the OHTTP client, testing/) still work for one release.
+"""Old import paths still work for one release.
 
-Each old path warns once, naming the new one, and hands back the very same objects.
-Each case runs in a fresh interpreter so that "once" (the module body) is what is tested.
+Each old path (a moved module, or a name that left its package) warns once,
+naming the new path, and hands back the very same objects. Each case runs in a
+fresh interpreter so that "once" is what is tested.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import subprocess
 import sys
 
 import pytest
+
+import n2net_privacy
 
 MOVES = {
     "n2net_privacy.egress_policy": "n2net_privacy.egress.policy",
@@ -27,9 +30,24 @@ MOVES = {
     "n2net_privacy.testing.fleet": "n2net_privacy.testing.load.fleet",
     "n2net_privacy.testing.leaky_client": "n2net_privacy.audit.corpus.leaky_client",
     "n2net_privacy.testing.redteam": "n2net_privacy.audit.corpus.redteam",
+    "n2net_privacy.permissions.prompt": "n2net_privacy.simulation.prompt",
+    "n2net_privacy.permissions.user": "n2net_privacy.simulation.user",
 }
 
-PROBE = """
+SIMULATED_OS = ["Answer", "HoldOpen", "Prompt", "PromptAnswer", "PromptGate", "Responder",
+                "ScriptItem", "ScriptedUser", "SelectContacts"]
+KEY_STORES = ["SimulatedAndroidKeystore", "SimulatedIOSKeychain"]
+#: (old package, name, new module)
+MOVED_NAMES = sorted(
+    [("n2net_privacy", name, module)
+     for module, names in n2net_privacy._MOVED.items() for name in names]
+    + [("n2net_privacy.permissions", name, "n2net_privacy.simulation") for name in SIMULATED_OS]
+    + [(old, name, "n2net_privacy.simulation")
+       for old in ("n2net_privacy.uploader", "n2net_privacy.uploader.keystore")
+       for name in KEY_STORES]
+)
+
+MODULE_PROBE = """
 import importlib, sys, warnings
 old, new = sys.argv[1], sys.argv[2]
 with warnings.catch_warnings(record=True) as caught:
@@ -47,6 +65,30 @@ for name in shim.__all__:
 print("ok", len(shim.__all__))
 """
 
+NAME_PROBE = """
+import importlib, sys, warnings
+old, name, new = sys.argv[1], sys.argv[2], sys.argv[3]
+package = importlib.import_module(old)
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    exec(f"from {old} import {name} as first")  # the statement an app wrote
+    second = getattr(package, name)  # asked again: no second warning
+deprecations = [w for w in caught if issubclass(w.category, DeprecationWarning)]
+assert len(deprecations) == 1, [str(w.message) for w in caught]
+message = str(deprecations[0].message)
+assert f"{old}.{name} is deprecated" in message, message
+assert f"from {new} import {name}" in message, message
+assert deprecations[0].filename == "<string>", deprecations[0].filename  # the asker's line
+assert first is second is getattr(importlib.import_module(new), name)
+assert name not in dir(package) and name not in getattr(package, "__all__", ())
+print("ok")
+"""
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", *args], capture_output=True, text=True,
+                          check=False)
+
 
 #: Importing Locust gevent-patches the process: only ever in a child, and only where installed.
 LOCUST_MOVE = ("n2net_privacy.testing.locust", "n2net_privacy.testing.load.locust")
@@ -59,17 +101,30 @@ LOCUST_CASE = pytest.param(
 
 
 @pytest.mark.parametrize(("old", "new"), [*sorted(MOVES.items()), LOCUST_CASE])
-def test_an_old_path_warns_once_and_reexports_the_same_objects(old: str, new: str) -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE, old, new], capture_output=True, text=True, check=False
-    )
+def test_an_old_module_path_warns_once_and_reexports_the_same_objects(old: str, new: str) -> None:
+    done = _run(MODULE_PROBE, old, new)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("ok ")
+
+
+@pytest.mark.parametrize(("old", "name", "new"), MOVED_NAMES)
+def test_a_moved_name_warns_once_naming_its_new_path(old: str, name: str, new: str) -> None:
+    done = _run(NAME_PROBE, old, name, new)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "ok\n"
 
 
 def test_the_new_paths_do_not_warn() -> None:
     code = "import warnings; warnings.simplefilter('error')\n" + "\n".join(
         f"import {new}" for new in MOVES.values()
+    ) + "\nfrom n2net_privacy.simulation import *\nimport n2net_privacy as n\n" + (
+        "[getattr(n, name) for name in n.__all__]"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    done = _run(code)
     assert done.returncode == 0, done.stderr
+
+
+def test_an_unknown_name_is_still_an_attribute_error() -> None:
+    done = _run("import n2net_privacy.permissions as p\n"
+                "try:\n    p.NoSuchName\nexcept AttributeError as e:\n    print(e)")
+    assert done.stdout.strip() == "module 'n2net_privacy.permissions' has no attribute 'NoSuchName'"

@@ -23,13 +23,12 @@ from n2net_privacy.contacts import Contact, ContactsGateway, InMemoryAddressBook
 from n2net_privacy.errors import ClosedError, N2NetPrivacyError, StorageError
 from n2net_privacy.permissions import (
     AndroidPermissionProvider,
-    Answer,
     JsonLearnedStatusStore,
     Permission,
     PermissionService,
-    ScriptedUser,
 )
 from n2net_privacy.settings import Settings
+from n2net_privacy.simulation import Answer, ScriptedUser
 
 FAULTS = [errno.ENOSPC, errno.EACCES]
 

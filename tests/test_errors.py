@@ -179,12 +179,10 @@ _BARE = {
 
 # (module, enclosing function, exception) -> why the built-in is the right one.
 _ALLOWED = {
-    ("n2net_privacy", "__getattr__", "AttributeError"):
-        "a module __getattr__ must raise AttributeError (PEP 562)",
-    ("n2net_privacy._lazy", "__getattr__", "AttributeError"):
-        "the packages' module __getattr__ (PEP 562), built by lazy_names()",
-    ("n2net_privacy._lazy", "lazy_names", "AttributeError"):
-        "the same raise, seen from the function that builds that __getattr__",
+    ("n2net_privacy._deprecated", "resolve", "AttributeError"):
+        "the packages' module __getattr__ (PEP 562, built by lazy_names()) for an unknown name",
+    ("n2net_privacy._deprecated", "moved_names", "AttributeError"):
+        "the same raise, seen from the function that builds that resolver",
     ("n2net_privacy.audit.spool", "__getitem__", "IndexError"):
         "the Sequence protocol ends iteration on IndexError",
     ("n2net_privacy.audit.auditor", "assert_no_pii", "AssertionError"):

@@ -17,11 +17,8 @@ from n2net_privacy.contacts.sources import AddressBookSnapshot, InMemoryAddressB
 from n2net_privacy.errors import ClosedError, InvalidArgumentError
 from n2net_privacy.permissions import (
     AndroidPermissionProvider,
-    Answer,
     IOSPermissionProvider,
     PermissionService,
-    ScriptedUser,
-    SelectContacts,
 )
 from n2net_privacy.permissions.status import (
     Permission,
@@ -29,6 +26,7 @@ from n2net_privacy.permissions.status import (
     PermissionProvider,
     PermissionStatus,
 )
+from n2net_privacy.simulation import Answer, ScriptedUser, SelectContacts
 
 S = PermissionStatus
 

@@ -33,6 +33,8 @@ PURE_IMPORTS = [
     "import n2net_privacy.uploader.linger",
     "import n2net_privacy.uploader.wire",
     "from n2net_privacy.uploader import ServerKeyPair, classify",
+    "import n2net_privacy.simulation",
+    "from n2net_privacy.simulation import SimulatedAndroidKeystore, ScriptedUser",
 ]
 
 PROBE = """
@@ -64,3 +66,30 @@ def test_a_pure_import_loads_no_network_stack(statement: str) -> None:
 def test_the_probe_sees_a_client_load_httpx(statement: str) -> None:
     # The lazy names still resolve, and the probe is not blind.
     assert "httpx" in _loaded_by(statement).split(",")
+
+
+#: Stdlib and dependency modules that only some calls need: importing them was a good
+#: part of what touching a public name cost beyond the dependencies (issue 25).
+#: (``email`` is not here: httpx itself loads it, through http.cookiejar.)
+LOADED_ON_USE = ("asyncio", "httpcore", "h11", "plistlib", "ctypes")
+PUBLIC_PACKAGES = (
+    "n2net_privacy", "n2net_privacy.audit", "n2net_privacy.consent", "n2net_privacy.contacts",
+    "n2net_privacy.egress", "n2net_privacy.gravatar", "n2net_privacy.manifest",
+    "n2net_privacy.ohttp", "n2net_privacy.permissions", "n2net_privacy.simulation",
+    "n2net_privacy.uploader",
+)
+TOUCH_EVERY_NAME = f"""
+import importlib
+for package in {PUBLIC_PACKAGES!r}:
+    module = importlib.import_module(package)
+    for name in module.__all__:
+        getattr(module, name)
+"""
+
+
+def test_touching_every_public_name_loads_only_what_definitions_need() -> None:
+    code = TOUCH_EVERY_NAME + PROBE.format(statement="", network=LOADED_ON_USE)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == ""

@@ -11,13 +11,9 @@ from pathlib import Path
 import pytest
 
 from n2net_privacy.errors import KeyStoreError
+from n2net_privacy.simulation import SimulatedAndroidKeystore, SimulatedIOSKeychain
 from n2net_privacy.testing.file_keystore import FileKeyStore
-from n2net_privacy.uploader.keystore import (
-    AtRestKey,
-    KeyStore,
-    SimulatedAndroidKeystore,
-    SimulatedIOSKeychain,
-)
+from n2net_privacy.uploader.keystore import AtRestKey, KeyStore
 
 AAD = b"row-1"
 

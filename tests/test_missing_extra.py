@@ -24,8 +24,8 @@ from n2net_privacy.errors import ConfigurationError
 from n2net_privacy.gravatar import GravatarFetcher
 from n2net_privacy.ohttp.client import ObliviousConfig
 from n2net_privacy.settings import Settings
+from n2net_privacy.simulation import SimulatedAndroidKeystore
 from n2net_privacy.uploader import ServerKeyPair
-from n2net_privacy.uploader.keystore import SimulatedAndroidKeystore
 from n2net_privacy.uploader.recorder import Uploader
 
 HIDE_PYHPKE = "import sys; sys.modules['pyhpke'] = None\n"

@@ -35,6 +35,7 @@ from n2net_privacy.ohttp.consistency import KeyVerdict
 from n2net_privacy.permissions import AndroidPermissionProvider
 from n2net_privacy.sdk import N2NetPrivacy, UploaderConfig
 from n2net_privacy.settings import Settings
+from n2net_privacy.simulation import SimulatedAndroidKeystore
 from n2net_privacy.testing.audited import AuditedEgress
 from n2net_privacy.testing.servers.gravatar import GravatarStandIn, make_png
 from n2net_privacy.testing.servers.ingest import IngestServer
@@ -45,7 +46,6 @@ from n2net_privacy.testing.servers.ohttp import (
     OhttpRelay,
 )
 from n2net_privacy.testing.servers.tap import TcpTap
-from n2net_privacy.uploader.keystore import SimulatedAndroidKeystore
 from n2net_privacy.uploader.recorder import Uploader
 from n2net_privacy.uploader.sender import SenderConfig
 from n2net_privacy.uploader.wire import ServerKeyPair

@@ -27,8 +27,9 @@ from n2net_privacy.cli import main
 from n2net_privacy.cli.schema import run
 from n2net_privacy.egress import Egress, EgressPolicy, Purpose
 from n2net_privacy.openapi import ERROR_CODES, openapi_document
+from n2net_privacy.simulation import SimulatedAndroidKeystore
 from n2net_privacy.testing import IngestServer
-from n2net_privacy.uploader import SimulatedAndroidKeystore, Uploader
+from n2net_privacy.uploader import Uploader
 from n2net_privacy.uploader.wire import (
     CONTENT_TYPE,
     EVENTS_PATH,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import pydoc
 import subprocess
@@ -38,18 +39,28 @@ def test_the_docstring_says_what_the_sdk_is_and_where_to_start() -> None:
     assert "four promises" in doc
     for number in "1234":
         assert f"\n{number}. " in doc
-    for audience in ("App developers", "Backend developers", "QA"):
+    for audience in ("App developers", "Tests and demos", "Backend developers", "QA"):
         assert f"- {audience}:" in doc
     # Every entry point it names is a public name (a renamed class would leave it stale).
     named = {word.strip("().,;/") for word in doc.split()}
     entry_points = {
         "N2NetPrivacy", "ContactsGateway", "PermissionService", "Uploader", "to_e164",
-        "normalize", "Settings", "GravatarFetcher", "gravatar_hash", "Egress", "EgressPolicy",
-        "EgressAuditor", "PrivacyReport", "report_for", "ServerKeyPair", "EventBatch",
-        "WireEvent", "IngestReply", "N2NetPrivacyError",
+        "normalize", "Settings", "GravatarFetcher", "gravatar_hash", "Egress",
+        "ServerKeyPair", "N2NetPrivacyError",
     }
     assert entry_points <= named
     assert entry_points <= set(n2net_privacy.__all__)
+    # The other audiences are pointed to their packages, and the names it gives are there.
+    elsewhere = {
+        "n2net_privacy.simulation": {"ScriptedUser", "Answer", "SimulatedAndroidKeystore"},
+        "n2net_privacy.audit": {"EgressAuditor", "report_for", "PrivacyReport"},
+        "n2net_privacy.uploader": {"EventBatch", "WireEvent", "IngestReply"},
+        "n2net_privacy.testing": set(),
+    }
+    for package, names in elsewhere.items():
+        assert package in named
+        assert names <= named
+        assert names <= set(importlib.import_module(package).__all__)
     for guide in ("facade", "contacts", "permissions", "phone", "gravatar", "uploader",
                   "egress", "ohttp", "scenarios"):
         assert (Path(__file__).resolve().parent.parent / "docs" / f"{guide}.md").is_file()

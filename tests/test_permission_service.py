@@ -220,7 +220,8 @@ def test_leftover_temp_file_from_a_kill_is_ignored(tmp_path: Path) -> None:
 
 
 def test_service_listeners_see_the_state_the_service_learned() -> None:
-    from n2net_privacy.permissions import AndroidPermissionProvider, Answer, ScriptedUser
+    from n2net_privacy.permissions import AndroidPermissionProvider
+    from n2net_privacy.simulation import Answer, ScriptedUser
 
     provider = AndroidPermissionProvider(api_level=34, user=ScriptedUser([Answer.GRANT]))
     service = PermissionService(provider)

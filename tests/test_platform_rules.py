@@ -18,16 +18,14 @@ from n2net_privacy.contacts.sources import InMemoryAddressBook
 from n2net_privacy.errors import InvalidTransitionError
 from n2net_privacy.permissions import (
     AndroidPermissionProvider,
-    Answer,
     IOSPermissionProvider,
     Permission,
     PermissionChange,
     PermissionService,
     PermissionStatus,
-    ScriptedUser,
-    SelectContacts,
 )
 from n2net_privacy.permissions.ios import PickerResult
+from n2net_privacy.simulation import Answer, ScriptedUser, SelectContacts
 
 S = PermissionStatus
 READ, WRITE, CONTACTS = Permission.READ_CONTACTS, Permission.WRITE_CONTACTS, Permission.CONTACTS

@@ -11,7 +11,8 @@ from pathlib import Path
 OUTSIDE_TEST = textwrap.dedent(
     """
     from n2net_privacy.egress import Purpose
-    from n2net_privacy.permissions import Answer, PermissionService, PermissionStatus
+    from n2net_privacy.permissions import PermissionService, PermissionStatus
+    from n2net_privacy.simulation import Answer
 
 
     def test_fixtures_from_the_installed_plugin(

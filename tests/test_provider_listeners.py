@@ -16,13 +16,12 @@ from _support import HANG_GUARD_S
 
 from n2net_privacy.permissions import (
     AndroidPermissionProvider,
-    Answer,
     IOSPermissionProvider,
     Permission,
     PermissionChange,
     PermissionStatus,
-    ScriptedUser,
 )
+from n2net_privacy.simulation import Answer, ScriptedUser
 
 GRANTED, DENIED, BLOCKED = (
     PermissionStatus.GRANTED, PermissionStatus.DENIED, PermissionStatus.BLOCKED

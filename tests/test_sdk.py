@@ -11,18 +11,13 @@ from n2net_privacy.contacts import Contact, InMemoryAddressBook
 from n2net_privacy.device import DeviceContext
 from n2net_privacy.errors import ConfigurationError, InvalidUrlError, KeyStoreError
 from n2net_privacy.gravatar import NoAvatar, NoAvatarReason
-from n2net_privacy.permissions import (
-    AndroidPermissionProvider,
-    Answer,
-    PermissionChange,
-    PermissionStatus,
-    ScriptedUser,
-)
+from n2net_privacy.permissions import AndroidPermissionProvider, PermissionChange, PermissionStatus
 from n2net_privacy.sdk import N2NetPrivacy, UploaderConfig
+from n2net_privacy.simulation import Answer, ScriptedUser, SimulatedAndroidKeystore
 from n2net_privacy.testing.audited import AuditedEgress
 from n2net_privacy.testing.servers.ingest import IngestServer
 from n2net_privacy.uploader import ServerKeyPair
-from n2net_privacy.uploader.keystore import AtRestKey, SimulatedAndroidKeystore
+from n2net_privacy.uploader.keystore import AtRestKey
 
 
 def test_facade_end_to_end(

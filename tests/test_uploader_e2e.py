@@ -15,9 +15,9 @@ from _support import Recorder
 
 from n2net_privacy.contacts.model import ContactPhone
 from n2net_privacy.egress import Egress, EgressPolicy, PinSet, Purpose, spki_sha256
+from n2net_privacy.simulation import SimulatedAndroidKeystore
 from n2net_privacy.testing.file_keystore import FileKeyStore
 from n2net_privacy.testing.servers.ingest import IngestServer
-from n2net_privacy.uploader.keystore import SimulatedAndroidKeystore
 from n2net_privacy.uploader.recorder import Uploader
 from n2net_privacy.uploader.sender import SenderConfig, SendState, SendStatus
 from n2net_privacy.uploader.wire import ServerKeyPair

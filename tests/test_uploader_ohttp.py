@@ -16,10 +16,10 @@ from n2net_privacy import ohttp
 from n2net_privacy.egress import Egress, EgressPolicy, Purpose
 from n2net_privacy.errors import ConfigurationError
 from n2net_privacy.ohttp.client import ObliviousConfig
+from n2net_privacy.simulation import SimulatedAndroidKeystore
 from n2net_privacy.testing.ohttp_plugin import OhttpStack
 from n2net_privacy.testing.servers.loopback import reply
 from n2net_privacy.testing.servers.ohttp import OhttpGatewayServer, OhttpRelay
-from n2net_privacy.uploader.keystore import SimulatedAndroidKeystore
 from n2net_privacy.uploader.recorder import Uploader
 from n2net_privacy.uploader.sender import SenderConfig
 

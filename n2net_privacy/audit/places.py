@@ -15,9 +15,6 @@ reports.
 
 from __future__ import annotations
 
-import email.message
-import email.parser
-import email.policy
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -174,6 +171,10 @@ _CHARSET = re.compile(r'charset="?([^";\s]+)"?', re.IGNORECASE)
 
 def _multipart(raw: bytes, content_type: str, encoding: Encoding | None) -> Iterator[Field]:
     """Each part of a multipart body: its headers and its decoded payload."""
+    import email.message  # the email package, only for a multipart body
+    import email.parser
+    import email.policy
+
     parser = email.parser.BytesParser(policy=email.policy.compat32)
     message = parser.parsebytes(b"Content-Type: " + content_type.encode("latin-1", "replace")
                                 + b"\r\n\r\n" + raw)

@@ -23,11 +23,11 @@ from n2net_privacy.gravatar import GravatarFetcher, gravatar_hash
 from n2net_privacy.gravatar.result import Avatar
 from n2net_privacy.ohttp.client import ObliviousConfig
 from n2net_privacy.settings import Settings
+from n2net_privacy.simulation import SimulatedAndroidKeystore
 from n2net_privacy.testing.servers.gravatar import GravatarStandIn
 from n2net_privacy.testing.servers.ingest import IngestServer
 from n2net_privacy.testing.servers.ohttp import OhttpGatewayServer, OhttpRelay
 from n2net_privacy.uploader import ServerKeyPair
-from n2net_privacy.uploader.keystore import SimulatedAndroidKeystore
 from n2net_privacy.uploader.recorder import Uploader
 from n2net_privacy.uploader.sender import SenderConfig
 

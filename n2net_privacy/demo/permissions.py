@@ -21,16 +21,14 @@ from n2net_privacy.demo.story import Story
 from n2net_privacy.errors import MissingUsageDescriptionError
 from n2net_privacy.permissions import (
     AndroidPermissionProvider,
-    Answer,
     IOSPermissionProvider,
     JsonLearnedStatusStore,
     Permission,
     PermissionProvider,
     PermissionService,
     PermissionStatus,
-    ScriptedUser,
-    SelectContacts,
 )
+from n2net_privacy.simulation import Answer, ScriptedUser, SelectContacts
 
 __all__ = [
     "IOS_CONTACTS", "android_chapter", "ios_chapter", "restart_sdk", "revoke_during_listing",

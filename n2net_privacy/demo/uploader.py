@@ -16,9 +16,9 @@ from n2net_privacy.demo.story import Story
 from n2net_privacy.device import DeviceContext
 from n2net_privacy.egress import Egress
 from n2net_privacy.phone import PhoneNumberErrorReason
+from n2net_privacy.simulation import SimulatedAndroidKeystore
 from n2net_privacy.testing.servers.ingest import IngestServer
 from n2net_privacy.uploader import ServerKeyPair
-from n2net_privacy.uploader.keystore import SimulatedAndroidKeystore
 from n2net_privacy.uploader.recorder import Uploader
 from n2net_privacy.uploader.sender import SenderConfig
 

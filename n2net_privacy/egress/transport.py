@@ -18,7 +18,6 @@ import ssl
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any
 
-import httpcore
 import httpx
 
 from n2net_privacy.egress.headers import (
@@ -323,7 +322,6 @@ def _refuse(message: str) -> EgressPolicyError:
     return EgressPolicyError(message, purpose="*", host="*")
 
 
-_HTTPCORE_POOLS = (httpcore.ConnectionPool, httpcore.AsyncConnectionPool)
 _HTTPX_TRANSPORTS = (httpx.HTTPTransport, httpx.AsyncHTTPTransport)
 
 
@@ -343,9 +341,13 @@ def check_transport(
     """
     if transport is None:
         return
+    # httpx itself loads httpcore (and h11) only when a transport is built.
+    import httpcore
+
+    pools = (httpcore.ConnectionPool, httpcore.AsyncConnectionPool)
     pool = getattr(transport, "_pool", None)
     if isinstance(transport, _HTTPX_TRANSPORTS) and (
-        type(pool) not in _HTTPCORE_POOLS or getattr(pool, "_uds", None) is not None
+        type(pool) not in pools or getattr(pool, "_uds", None) is not None
     ):
         # A proxy, or a Unix socket that is not where the URL says: not the door's route.
         raise _refuse("an injected transport may not go through a proxy or a Unix socket")

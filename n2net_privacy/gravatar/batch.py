@@ -9,11 +9,14 @@ device after the setter returns.
 
 from __future__ import annotations
 
-import asyncio
 import threading
+from typing import TYPE_CHECKING
 
 from n2net_privacy.gravatar.result import AvatarResult
 from n2net_privacy.redact import get_logger
+
+if TYPE_CHECKING:
+    import asyncio
 
 __all__ = ["RunningBatch"]
 

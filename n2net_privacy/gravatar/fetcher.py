@@ -25,12 +25,12 @@ Do not call :meth:`fetch` from inside a running event loop: it blocks.
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import random
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from n2net_privacy.checks import ensure_open, require_type
@@ -63,7 +63,16 @@ from n2net_privacy.ohttp.client import (
 )
 from n2net_privacy.redact import get_logger
 
+if TYPE_CHECKING:
+    import asyncio  # loaded by the asyncio methods, on first use
+
 __all__ = ["GravatarFetcher"]
+
+
+async def _asyncio_sleep(seconds: float) -> None:
+    import asyncio
+
+    await asyncio.sleep(seconds)
 
 _log = get_logger(__name__)
 _DISABLED = NoAvatar(NoAvatarReason.DISABLED)
@@ -94,7 +103,7 @@ class GravatarFetcher:
         cache: AvatarCache | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
-        async_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        async_sleep: Callable[[float], Awaitable[None]] | None = None,
         rng: random.Random | None = None,
         oblivious: ObliviousConfig | None = None,
     ) -> None:
@@ -274,6 +283,8 @@ class GravatarFetcher:
                 del self._inflight[key]
         if future.done():
             return
+        import asyncio
+
         if isinstance(exc, asyncio.CancelledError):
             future.set_result(NoAvatar(NoAvatarReason.CANCELLED))
         else:
@@ -388,6 +399,8 @@ class GravatarFetcher:
         scope = self._start()
         if scope is None:
             return [_DISABLED] * len(items)
+        import asyncio
+
         loop = asyncio.get_running_loop()
         slots = asyncio.Semaphore(self.config.concurrency)
         client = self._new_async_client()
@@ -448,6 +461,8 @@ class GravatarFetcher:
         future, owner = claim
         if not owner:
             # Shielded: one waiter being cancelled must not cancel the shared lookup.
+            import asyncio
+
             return await asyncio.shield(asyncio.wrap_future(future))
         try:
             async with slots:
@@ -463,7 +478,7 @@ class GravatarFetcher:
             while True:
                 action = steps.send(reply)
                 if isinstance(action, Sleep):
-                    await self._async_sleep(action.seconds)
+                    await (self._async_sleep or _asyncio_sleep)(action.seconds)
                     reply = None
                     continue
                 try:

@@ -12,7 +12,6 @@ built in memory with :mod:`plistlib`.
 
 from __future__ import annotations
 
-import plistlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -118,4 +117,6 @@ def ios_manifest(config: ManifestConfig) -> dict[str, Any]:
 
 def ios_plist(config: ManifestConfig) -> bytes:
     """``PrivacyInfo.xcprivacy`` for ``config``: an XML property list, keys in Apple's order."""
+    import plistlib  # and its XML parser, only when a manifest is written
+
     return plistlib.dumps(ios_manifest(config), fmt=plistlib.FMT_XML, sort_keys=False)

@@ -11,12 +11,10 @@ asks :meth:`DeclaredManifest.undeclared` about every request.
 from __future__ import annotations
 
 import json
-import plistlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from xml.parsers.expat import ExpatError
 
 from n2net_privacy.egress.policy import Purpose
 from n2net_privacy.errors import ManifestError
@@ -121,6 +119,9 @@ def load_manifest(path: str | Path) -> DeclaredManifest:
 
 
 def _ios(data: bytes, source: str) -> DeclaredManifest:
+    import plistlib  # and its XML parser, only when an iOS manifest is read
+    from xml.parsers.expat import ExpatError
+
     try:
         root = plistlib.loads(data)
     except (plistlib.InvalidFileException, ExpatError, ValueError, TypeError, KeyError,

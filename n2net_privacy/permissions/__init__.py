@@ -1,8 +1,9 @@
 """Runtime permissions: the vocabulary, simulated Android and iOS, and the SDK's view.
 
->>> from n2net_privacy.permissions import (
-...     Answer, AndroidPermissionProvider, PermissionService, ScriptedUser,
-... )
+The user who answers the dialogs is in :mod:`n2net_privacy.simulation`.
+
+>>> from n2net_privacy.permissions import AndroidPermissionProvider, PermissionService
+>>> from n2net_privacy.simulation import Answer, ScriptedUser
 >>> android = AndroidPermissionProvider(api_level=34, user=ScriptedUser([Answer.DENY]))
 >>> service = PermissionService(android)
 >>> service.request("contacts")
@@ -36,20 +37,9 @@ from n2net_privacy.permissions.status import (
 if TYPE_CHECKING:
     from n2net_privacy.permissions.android import AndroidPermissionProvider
     from n2net_privacy.permissions.ios import IOSPermissionProvider, PickerResult
-    from n2net_privacy.simulation.prompt import (
-        Answer,
-        Prompt,
-        PromptAnswer,
-        PromptGate,
-        Responder,
-        SelectContacts,
-    )
-    from n2net_privacy.simulation.user import HoldOpen, ScriptedUser, ScriptItem
 
 __all__ = [
     "AndroidPermissionProvider",
-    "Answer",
-    "HoldOpen",
     "IOSPermissionProvider",
     "JsonLearnedStatusStore",
     "LearnedStatusStore",
@@ -62,13 +52,6 @@ __all__ = [
     "PermissionStatus",
     "PickerResult",
     "Platform",
-    "Prompt",
-    "PromptAnswer",
-    "PromptGate",
-    "Responder",
-    "ScriptItem",
-    "ScriptedUser",
-    "SelectContacts",
     "StateChanges",
     "Unsubscribe",
 ]
@@ -76,13 +59,17 @@ __all__ = [
 # The simulated platforms import the simulated user (n2net_privacy.simulation),
 # which imports this package's status vocabulary: loading them on first use
 # keeps that a chain, not a cycle.
-__getattr__, __dir__ = lazy_names(__name__, globals(), {
-    "AndroidPermissionProvider": "n2net_privacy.permissions.android",
-    "IOSPermissionProvider": "n2net_privacy.permissions.ios",
-    "PickerResult": "n2net_privacy.permissions.ios",
-    **dict.fromkeys(
-        ["Answer", "Prompt", "PromptAnswer", "PromptGate", "Responder", "SelectContacts"],
-        "n2net_privacy.simulation.prompt",
+__getattr__, __dir__ = lazy_names(
+    __name__,
+    globals(),
+    {
+        "AndroidPermissionProvider": "n2net_privacy.permissions.android",
+        "IOSPermissionProvider": "n2net_privacy.permissions.ios",
+        "PickerResult": "n2net_privacy.permissions.ios",
+    },
+    moved=dict.fromkeys(
+        ["Answer", "HoldOpen", "Prompt", "PromptAnswer", "PromptGate", "Responder",
+         "ScriptItem", "ScriptedUser", "SelectContacts"],
+        "n2net_privacy.simulation",
     ),
-    **dict.fromkeys(["HoldOpen", "ScriptItem", "ScriptedUser"], "n2net_privacy.simulation.user"),
-})
+)

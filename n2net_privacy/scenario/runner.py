@@ -51,14 +51,10 @@ from n2net_privacy.gravatar import (
 from n2net_privacy.manifest import DeclaredManifest
 from n2net_privacy.permissions import (
     AndroidPermissionProvider,
-    Answer,
     IOSPermissionProvider,
     Permission,
     PermissionChange,
     PermissionService,
-    PromptAnswer,
-    ScriptedUser,
-    SelectContacts,
 )
 from n2net_privacy.scenario.checks import leak_source
 from n2net_privacy.scenario.loader import LoadedScenario
@@ -85,16 +81,17 @@ from n2net_privacy.scenario.model import (
     Step,
 )
 from n2net_privacy.settings import SettingKey, Settings, SettingsChange
-from n2net_privacy.testing.servers.gravatar import GravatarStandIn
-from n2net_privacy.testing.servers.ingest import IngestServer
-from n2net_privacy.uploader import (
-    RecordResult,
-    SenderConfig,
-    ServerKeyPair,
+from n2net_privacy.simulation import (
+    Answer,
+    PromptAnswer,
+    ScriptedUser,
+    SelectContacts,
     SimulatedAndroidKeystore,
     SimulatedIOSKeychain,
-    Uploader,
 )
+from n2net_privacy.testing.servers.gravatar import GravatarStandIn
+from n2net_privacy.testing.servers.ingest import IngestServer
+from n2net_privacy.uploader import RecordResult, SenderConfig, ServerKeyPair, Uploader
 from n2net_privacy.wording import plural
 
 __all__ = ["LOOPBACK", "StepOutcome", "run_scenario"]

@@ -40,11 +40,8 @@ from n2net_privacy.manifest import (
     load_manifest,
     parse_manifest,
 )
-from n2net_privacy.permissions import (
-    AndroidPermissionProvider,
-    IOSPermissionProvider,
-    ScriptedUser,
-)
+from n2net_privacy.permissions import AndroidPermissionProvider, IOSPermissionProvider
+from n2net_privacy.simulation import ScriptedUser
 from n2net_privacy.testing.audited import AuditedEgress
 from n2net_privacy.testing.servers.gravatar import GravatarStandIn
 from n2net_privacy.testing.servers.ingest import IngestServer

@@ -22,12 +22,7 @@ from typing import TYPE_CHECKING
 from n2net_privacy._lazy import lazy_names
 from n2net_privacy.uploader.crashpoints import CrashPoint
 from n2net_privacy.uploader.drops import DropReason
-from n2net_privacy.uploader.keystore import (
-    AtRestKey,
-    KeyStore,
-    SimulatedAndroidKeystore,
-    SimulatedIOSKeychain,
-)
+from n2net_privacy.uploader.keystore import AtRestKey, KeyStore
 from n2net_privacy.uploader.policy import (
     Outcome,
     backoff_delay,
@@ -80,8 +75,6 @@ __all__ = [
     "SenderConfig",
     "ServerKey",
     "ServerKeyPair",
-    "SimulatedAndroidKeystore",
-    "SimulatedIOSKeychain",
     "Uploader",
     "WireEvent",
     "backoff_delay",
@@ -104,4 +97,7 @@ __getattr__, __dir__ = lazy_names(
         name: "n2net_privacy.uploader.recorder"
         for name in ("HasNumber", "RecordOutcome", "RecordResult", "Uploader")
     },
+    moved=dict.fromkeys(
+        ["SimulatedAndroidKeystore", "SimulatedIOSKeychain"], "n2net_privacy.simulation"
+    ),
 )

@@ -11,9 +11,9 @@ next to the data in plaintext on a real phone:
   once the device has been unlocked after boot, never synced to iCloud and
   never restored onto another device.
 
-:class:`SimulatedAndroidKeystore` and :class:`SimulatedIOSKeychain` model
-those semantics in memory, so they last as long as the object does (pass the
-same instance to a restarted uploader to simulate an app restart).
+:class:`~n2net_privacy.simulation.SimulatedAndroidKeystore` and
+:class:`~n2net_privacy.simulation.SimulatedIOSKeychain` model those semantics
+in memory.
 A store that writes the raw key to a file protects the rows against nothing
 an attacker who can read the queue's directory cannot also read, so it is not
 part of the SDK: :class:`n2net_privacy.testing.FileKeyStore` exists for
@@ -27,20 +27,15 @@ from __future__ import annotations
 
 import os
 import re
-import threading
-from typing import NoReturn, Protocol, runtime_checkable
+from typing import Any, NoReturn, Protocol, runtime_checkable
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from n2net_privacy._deprecated import moved_names
 from n2net_privacy.errors import KeyStoreError
 
-__all__ = [
-    "AtRestKey",
-    "KeyStore",
-    "SimulatedAndroidKeystore",
-    "SimulatedIOSKeychain",
-]
+__all__ = ["AtRestKey", "KeyStore"]
 
 NONCE_BYTES = 12
 _KEY_BYTES = 32
@@ -103,62 +98,11 @@ def _check_alias(alias: str) -> str:
     return alias
 
 
-class SimulatedAndroidKeystore:
-    """The Android Keystore, in memory: keys are generated inside and never exported.
-
-    The key bytes exist only inside the :class:`AtRestKey` objects this store
-    hands out. :meth:`invalidate` models ``KeyPermanentlyInvalidatedException``
-    (the user removed the screen lock): the key is gone, rows sealed with it
-    can no longer be opened, and the next request creates a fresh key.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._keys: dict[str, AtRestKey] = {}
-
-    def at_rest_key(self, alias: str) -> AtRestKey:
-        with self._lock:
-            key = self._keys.get(_check_alias(alias))
-            if key is None:
-                key = self._keys[alias] = AtRestKey(AESGCM.generate_key(bit_length=256))
-            return key
-
-    def invalidate(self, alias: str) -> None:
-        with self._lock:
-            self._keys.pop(_check_alias(alias), None)
-
-    def __contains__(self, alias: object) -> bool:
-        return alias in self._keys
+# The simulated stores moved to n2net_privacy.simulation; the old path works for one release.
+_moved = moved_names(__name__, dict.fromkeys(
+    ["SimulatedAndroidKeystore", "SimulatedIOSKeychain"], "n2net_privacy.simulation"
+))
 
 
-class SimulatedIOSKeychain:
-    """The iOS Keychain, in memory, with ``AfterFirstUnlockThisDeviceOnly`` items.
-
-    Before the first unlock after boot (``first_unlock_done=False``) every
-    item is unreadable and creating one fails, as ``errSecInteractionNotAllowed``
-    does on a device. Items are device-bound: :meth:`restore_to_new_device`
-    returns a keychain without them, as an iCloud or iTunes restore would.
-    """
-
-    def __init__(self, *, first_unlock_done: bool = True) -> None:
-        self._lock = threading.Lock()
-        self._items: dict[str, bytes] = {}
-        self.first_unlock_done = first_unlock_done
-
-    def at_rest_key(self, alias: str) -> AtRestKey:
-        with self._lock:
-            if not self.first_unlock_done:
-                raise KeyStoreError("keychain is locked until the first unlock after boot")
-            item = self._items.get(_check_alias(alias))
-            if item is None:
-                item = self._items[alias] = AESGCM.generate_key(bit_length=256)
-            return AtRestKey(item)
-
-    def unlock(self) -> None:
-        self.first_unlock_done = True
-
-    def restore_to_new_device(self) -> SimulatedIOSKeychain:
-        return SimulatedIOSKeychain(first_unlock_done=self.first_unlock_done)
-
-    def __contains__(self, alias: object) -> bool:
-        return alias in self._items
+def __getattr__(name: str) -> Any:
+    return _moved(name)

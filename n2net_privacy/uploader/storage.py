@@ -25,7 +25,6 @@ large ``wal_autocheckpoint`` is only the backstop.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import sqlite3
 import threading
@@ -92,6 +91,8 @@ def _abandon(conn: sqlite3.Connection) -> None:
     delete the WAL under the parent. An extra reference that nothing ever
     drops keeps it from ever being deallocated.
     """
+    import ctypes  # only in a forked child, so not at import
+
     _ABANDONED.append(conn)
     ctypes.pythonapi.Py_IncRef(ctypes.py_object(conn))
 

@@ -42,8 +42,9 @@ from n2net_privacy.atomic_write import write_atomically
 from n2net_privacy.egress import AuditEntry, AuditLog, Egress, EgressPolicy, OutgoingRequest
 from n2net_privacy.egress.policy import Purpose
 from n2net_privacy.errors import ConfigurationError, EgressPolicyError
+from n2net_privacy.simulation import SimulatedAndroidKeystore
 from n2net_privacy.testing.synthetic import REGIONS, synthetic_number
-from n2net_privacy.uploader import ServerKey, SimulatedAndroidKeystore, Uploader
+from n2net_privacy.uploader import ServerKey, Uploader
 from n2net_privacy.uploader.linger import Linger
 from n2net_privacy.uploader.sender import SenderConfig, SendState, SendStatus
 
