@@ -63,12 +63,18 @@ class RowSeal:
     def __init__(self, key: AtRestKey, file: QueueFile) -> None:
         self._key = key
         self._file = file
+        self._prefix_of = b""
+        self._prefix = _AAD_V2
 
     def _aad(self, seq: int) -> bytes:
-        if seq <= self._file.legacy_hi:
+        file = self._file
+        if seq <= file.legacy_hi:
             return _AAD_V1 + seq.to_bytes(8, "big", signed=True)
-        # file_id may change on reopen after fork (same file: same id), so read it each time.
-        return b"".join((_AAD_V2, self._file.file_id, seq.to_bytes(8, "big", signed=True)))
+        # file_id may change on reopen after fork (same file: same id), so check it each time.
+        if file.file_id is not self._prefix_of:
+            self._prefix_of = file.file_id
+            self._prefix = _AAD_V2 + file.file_id
+        return self._prefix + seq.to_bytes(8, "big", signed=True)
 
     def seal(self, payload: bytes, seq: int) -> bytes:
         return self._key.seal(payload, self._aad(seq))
