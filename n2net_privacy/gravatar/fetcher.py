@@ -39,7 +39,7 @@ from n2net_privacy.egress import Egress, Purpose
 from n2net_privacy.egress.policy import InnerDoor
 from n2net_privacy.errors import InvalidArgumentTypeError, NetworkError
 from n2net_privacy.gravatar.backoff import HostBackoff
-from n2net_privacy.gravatar.batch import RunningBatch
+from n2net_privacy.gravatar.batch import Lanes, RunningBatch
 from n2net_privacy.gravatar.cache import AvatarCache, CacheEntry, DiskCache, MemoryCache
 from n2net_privacy.gravatar.config import ContactLike, GravatarConfig, GravatarSettings
 from n2net_privacy.gravatar.lookup import (
@@ -389,21 +389,19 @@ class GravatarFetcher:
         if scope is None:
             return [_DISABLED] * len(items)
         loop = asyncio.get_running_loop()
-        slots = asyncio.Semaphore(self.config.concurrency)
-        client = self._new_async_client()
+        lanes = Lanes(self.config.concurrency, self._new_async_client)
         batch = RunningBatch(loop)
         with self._lock:
             self._batches.add(batch)
         try:
             batch.tasks = [
-                loop.create_task(self._fetch_one(item, scope, client, slots))
-                for item in items
+                loop.create_task(self._fetch_one(item, scope, lanes)) for item in items
             ]
             outcomes = await asyncio.gather(*batch.tasks, return_exceptions=True)
         finally:
             with self._lock:
                 self._batches.discard(batch)
-            await client.aclose()
+            await lanes.aclose()
         if not self._current(scope):
             return [_DISABLED] * len(items)
         results: list[AvatarResult] = []
@@ -420,15 +418,14 @@ class GravatarFetcher:
         self,
         contact: ContactLike,
         scope: WithdrawalScope,
-        client: AsyncRelayClient,
-        slots: asyncio.Semaphore,
+        lanes: Lanes,
     ) -> AvatarResult:
         hashes = self._hashes(contact)
         if not hashes:
             return NoAvatar(NoAvatarReason.INVALID_EMAIL)
         reasons: list[NoAvatarReason] = []
         for email_hash in hashes:
-            result = await self._lookup_async(email_hash, scope, client, slots)
+            result = await self._lookup_async(email_hash, scope, lanes)
             if isinstance(result, Avatar) or result.reason is NoAvatarReason.DISABLED:
                 return result
             reasons.append(result.reason)
@@ -438,8 +435,7 @@ class GravatarFetcher:
         self,
         email_hash: str,
         scope: WithdrawalScope,
-        client: AsyncRelayClient,
-        slots: asyncio.Semaphore,
+        lanes: Lanes,
     ) -> AvatarResult:
         key = self._key(email_hash)
         claim = self._claim(key, scope)
@@ -450,7 +446,7 @@ class GravatarFetcher:
             # Shielded: one waiter being cancelled must not cancel the shared lookup.
             return await asyncio.shield(asyncio.wrap_future(future))
         try:
-            async with slots:
+            async with lanes.lane() as client:
                 outcome = await self._drive_async(self._steps(email_hash, scope), client)
         except BaseException as exc:
             self._abandon(key, future, exc)
