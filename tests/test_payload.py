@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given
@@ -96,3 +97,18 @@ def test_the_stamp_follows_the_clock_across_seconds_and_zones() -> None:
     assert stamps.stamp(datetime(2026, 3, 2, 5, 0, 0, tzinfo=east)) == "2026-03-02T00:00:00Z"
     with pytest.raises(UploaderError):
         stamps.stamp(datetime(2026, 3, 2))  # naive
+
+
+def test_the_cached_second_is_an_instant_not_a_wall_clock_reading() -> None:
+    # The same wall-clock second twice: an hour apart in a zone that falls
+    # back, and in two fixed offsets. Each stamp is the true UTC second.
+    new_york = ZoneInfo("America/New_York")
+    stamps = StampCache()
+    first = datetime(2026, 11, 1, 1, 30, tzinfo=new_york)
+    assert stamps.stamp(first) == "2026-11-01T05:30:00Z"
+    assert stamps.stamp(first.replace(fold=1)) == "2026-11-01T06:30:00Z"
+    utc = datetime(2026, 3, 2, 5, 0, 0, tzinfo=UTC)
+    assert stamps.stamp(utc) == "2026-03-02T05:00:00Z"
+    east = utc.replace(tzinfo=timezone(timedelta(hours=5)))
+    assert stamps.stamp(east) == "2026-03-02T00:00:00Z"
+    assert stamps.stamp(utc + timedelta(milliseconds=500)) == "2026-03-02T05:00:00Z"

@@ -13,12 +13,23 @@ only modules that import httpx (a test enforces it).
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import ssl
+import sys
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any
 
 import httpx
+
+# httpcore asks sniffio which event loop it runs under for every lock, event and
+# semaphore it makes, a few per request, with ``import sniffio`` inside a try.
+# httpx no longer installs sniffio, and a failed import searches every sys.path
+# entry again each time: about a fifth of an asyncio request's CPU. Recording
+# the absence once (None in sys.modules) makes that import fail at once, with
+# the same ImportError and the same fallback to asyncio.
+if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
+    sys.modules["sniffio"] = None  # type: ignore[assignment]
 
 from n2net_privacy.egress.headers import (
     USER_AGENT,

@@ -30,7 +30,6 @@ import random
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from n2net_privacy.checks import ensure_open, require_type
@@ -39,7 +38,7 @@ from n2net_privacy.egress import Egress, Purpose
 from n2net_privacy.egress.policy import InnerDoor
 from n2net_privacy.errors import InvalidArgumentTypeError, NetworkError
 from n2net_privacy.gravatar.backoff import HostBackoff
-from n2net_privacy.gravatar.batch import RunningBatch
+from n2net_privacy.gravatar.batch import Lanes, RunningBatch
 from n2net_privacy.gravatar.cache import AvatarCache, CacheEntry, DiskCache, MemoryCache
 from n2net_privacy.gravatar.config import ContactLike, GravatarConfig, GravatarSettings
 from n2net_privacy.gravatar.lookup import (
@@ -62,9 +61,6 @@ from n2net_privacy.ohttp.client import (
     RelayClient,
 )
 from n2net_privacy.redact import get_logger
-
-if TYPE_CHECKING:
-    import asyncio  # loaded by the asyncio methods, on first use
 
 __all__ = ["GravatarFetcher"]
 
@@ -402,21 +398,19 @@ class GravatarFetcher:
         import asyncio
 
         loop = asyncio.get_running_loop()
-        slots = asyncio.Semaphore(self.config.concurrency)
-        client = self._new_async_client()
+        lanes = Lanes(self.config.concurrency, self._new_async_client)
         batch = RunningBatch(loop)
         with self._lock:
             self._batches.add(batch)
         try:
             batch.tasks = [
-                loop.create_task(self._fetch_one(item, scope, client, slots))
-                for item in items
+                loop.create_task(self._fetch_one(item, scope, lanes)) for item in items
             ]
             outcomes = await asyncio.gather(*batch.tasks, return_exceptions=True)
         finally:
             with self._lock:
                 self._batches.discard(batch)
-            await client.aclose()
+            await lanes.aclose()
         if not self._current(scope):
             return [_DISABLED] * len(items)
         results: list[AvatarResult] = []
@@ -433,15 +427,14 @@ class GravatarFetcher:
         self,
         contact: ContactLike,
         scope: WithdrawalScope,
-        client: AsyncRelayClient,
-        slots: asyncio.Semaphore,
+        lanes: Lanes,
     ) -> AvatarResult:
         hashes = self._hashes(contact)
         if not hashes:
             return NoAvatar(NoAvatarReason.INVALID_EMAIL)
         reasons: list[NoAvatarReason] = []
         for email_hash in hashes:
-            result = await self._lookup_async(email_hash, scope, client, slots)
+            result = await self._lookup_async(email_hash, scope, lanes)
             if isinstance(result, Avatar) or result.reason is NoAvatarReason.DISABLED:
                 return result
             reasons.append(result.reason)
@@ -451,8 +444,7 @@ class GravatarFetcher:
         self,
         email_hash: str,
         scope: WithdrawalScope,
-        client: AsyncRelayClient,
-        slots: asyncio.Semaphore,
+        lanes: Lanes,
     ) -> AvatarResult:
         key = self._key(email_hash)
         claim = self._claim(key, scope)
@@ -465,7 +457,7 @@ class GravatarFetcher:
 
             return await asyncio.shield(asyncio.wrap_future(future))
         try:
-            async with slots:
+            async with lanes.lane() as client:
                 outcome = await self._drive_async(self._steps(email_hash, scope), client)
         except BaseException as exc:
             self._abandon(key, future, exc)

@@ -63,12 +63,21 @@ class RowSeal:
     def __init__(self, key: AtRestKey, file: QueueFile) -> None:
         self._key = key
         self._file = file
+        self._prefix_of = b""
+        self._prefix = _AAD_V2
+
+    def _v2_prefix(self) -> bytes:
+        file_id = self._file.file_id
+        # file_id may change on reopen after fork (same file: same id), so check it each time.
+        if file_id is not self._prefix_of:
+            self._prefix_of = file_id
+            self._prefix = _AAD_V2 + file_id
+        return self._prefix
 
     def _aad(self, seq: int) -> bytes:
         if seq <= self._file.legacy_hi:
             return _AAD_V1 + seq.to_bytes(8, "big", signed=True)
-        # file_id may change on reopen after fork (same file: same id), so read it each time.
-        return b"".join((_AAD_V2, self._file.file_id, seq.to_bytes(8, "big", signed=True)))
+        return self._v2_prefix() + seq.to_bytes(8, "big", signed=True)
 
     def seal(self, payload: bytes, seq: int) -> bytes:
         return self._key.seal(payload, self._aad(seq))
@@ -85,13 +94,28 @@ class RowSeal:
         payloads: list[bytes] = []
         bad: list[tuple[int, int]] = []
         key_open, aad = self._key.open, self._aad
-        for i, (seq, blob) in enumerate(rows):
-            try:
-                payloads.append(key_open(blob, aad(seq)))
-                seqs.append(seq)
+        prefix, legacy_hi = self._v2_prefix(), self._file.legacy_hi
+        for start in range(0, len(rows), _YIELD_EVERY):
+            chunk = rows[start : start + _YIELD_EVERY]
+            try:  # the common case, a chunk of good rows, in one comprehension
+                payloads += [
+                    key_open(
+                        blob,
+                        prefix + seq.to_bytes(8, "big", signed=True)
+                        if seq > legacy_hi
+                        else aad(seq),
+                    )
+                    for seq, blob in chunk
+                ]
+                seqs += [seq for seq, _ in chunk]
             except KeyStoreError:
-                bad.append((seq, len(blob)))
-            if step_aside and i % _YIELD_EVERY == _YIELD_EVERY - 1:
+                for seq, blob in chunk:  # one of them is bad: row by row
+                    try:
+                        payloads.append(key_open(blob, aad(seq)))
+                        seqs.append(seq)
+                    except KeyStoreError:
+                        bad.append((seq, len(blob)))
+            if step_aside and len(chunk) == _YIELD_EVERY:
                 self._file.yield_to_writer()
         return seqs, payloads, bad
 
@@ -240,18 +264,23 @@ class Leases:
 
     def _lease_locked(self, max_events: int, max_payload_bytes: int) -> tuple[str, _Rows] | None:
         db = self.file.db
-        rows: _Rows = []
-        total = 0
-        for seq, blob in db.execute(
+        rows: _Rows = db.execute(
             "SELECT seq, blob FROM events WHERE batch_id IS NULL ORDER BY seq LIMIT ?",
             (max_events,),
-        ):
-            total += len(blob) - _SEAL_OVERHEAD + 1
-            if rows and total > max_payload_bytes:
-                break
-            rows.append((seq, blob))
+        ).fetchall()
         if not rows:
             return None
+        # Each payload costs its size (sealed, less the seal) plus a comma.
+        if sum(len(blob) for _, blob in rows) - len(rows) * (_SEAL_OVERHEAD - 1) > (
+            max_payload_bytes
+        ):
+            total, fits = 0, 0
+            for _, blob in rows:
+                total += len(blob) - _SEAL_OVERHEAD + 1
+                if fits and total > max_payload_bytes:
+                    break
+                fits += 1
+            del rows[fits:]
         batch_id = str(uuid.uuid4())
         with self.file.transaction() as db:
             self._assign(db, batch_id, [seq for seq, _ in rows])

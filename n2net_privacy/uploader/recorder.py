@@ -264,14 +264,19 @@ class Uploader(ClosingContextManager):
         return self._record(to, require_int("duration_s", duration_s, 0, MAX_DURATION_S))
 
     def _record(self, to: str | HasNumber, duration_s: int | None) -> RecordResult:
-        self._check_process()
-        ensure_open(self._closed, "Uploader")
+        # The hot path: every step here is paid once per event, so the helpers
+        # are inlined (the process check, the cache hit) where that saves calls.
+        if self._pid != os.getpid():
+            self._check_process()
+        if self._closed:
+            ensure_open(self._closed, "Uploader")
         raw = to if isinstance(to, str) else getattr(to, "number", None)
         if not isinstance(raw, str):
             raise InvalidArgumentTypeError(
                 f"to must be a str or have a str .number (a ContactPhone), not {type(to).__name__}"
             )
-        e164, reason = self._normalized(raw)
+        found = self._cache.get(raw)
+        e164, reason = found if found is not None else self._normalized(raw)
         if e164 is None:
             reason = reason or PhoneNumberErrorReason.INVALID
             _log.debug("number not uploaded: %s", reason.value)
