@@ -23,8 +23,8 @@ from n2net_privacy.testing.audited import AuditedEgress
 from n2net_privacy.testing.gravatar_server import GravatarStandIn
 from n2net_privacy.testing.ingest_server import IngestServer
 from n2net_privacy.uploader import ServerKeyPair
-from n2net_privacy.uploader.keystore import SimulatedAndroidKeystore
 from n2net_privacy.uploader.recorder import Uploader
+from n2net_privacy.uploader.store.at_rest import SimulatedAndroidKeystore
 
 
 def test_contacts_need_the_permission(

@@ -170,15 +170,15 @@ if TYPE_CHECKING:
         ServerKeyPair,
         WireEvent,
     )
-    from n2net_privacy.uploader.keystore import (
-        KeyStore,
-        SimulatedAndroidKeystore,
-        SimulatedIOSKeychain,
-    )
     from n2net_privacy.uploader.recorder import (
         RecordOutcome,
         RecordResult,
         Uploader,
+    )
+    from n2net_privacy.uploader.store.at_rest import (
+        KeyStore,
+        SimulatedAndroidKeystore,
+        SimulatedIOSKeychain,
     )
 
 # Public name -> the module that defines it.
@@ -226,7 +226,7 @@ _EXPORTS: dict[str, str] = {
     "JsonAddressBook": "n2net_privacy.contacts",
     "JsonLearnedStatusStore": "n2net_privacy.permissions",
     "KeyConfigMismatchError": "n2net_privacy.errors",
-    "KeyStore": "n2net_privacy.uploader.keystore",
+    "KeyStore": "n2net_privacy.uploader.store.at_rest",
     "KeyStoreError": "n2net_privacy.errors",
     "LearnedStatusStore": "n2net_privacy.permissions",
     "LoadReport": "n2net_privacy.contacts",
@@ -272,8 +272,8 @@ _EXPORTS: dict[str, str] = {
     "ServerKeyPair": "n2net_privacy.uploader",
     "Settings": "n2net_privacy.settings",
     "SettingsChange": "n2net_privacy.settings",
-    "SimulatedAndroidKeystore": "n2net_privacy.uploader.keystore",
-    "SimulatedIOSKeychain": "n2net_privacy.uploader.keystore",
+    "SimulatedAndroidKeystore": "n2net_privacy.uploader.store.at_rest",
+    "SimulatedIOSKeychain": "n2net_privacy.uploader.store.at_rest",
     "UnknownPermissionError": "n2net_privacy.errors",
     "Uploader": "n2net_privacy.uploader.recorder",
     "UploaderConfig": "n2net_privacy.sdk",

@@ -29,8 +29,8 @@ PURE_IMPORTS = [
     "import n2net_privacy.consent",
     "import n2net_privacy.contacts",
     "import n2net_privacy.permissions",
-    "import n2net_privacy.uploader.policy",
-    "import n2net_privacy.uploader.linger",
+    "import n2net_privacy.uploader.send.decisions",
+    "import n2net_privacy.uploader.send.linger",
     "import n2net_privacy.uploader.wire",
     "from n2net_privacy.uploader import ServerKeyPair, classify",
 ]

@@ -12,7 +12,7 @@ import pytest
 
 from n2net_privacy.errors import KeyStoreError
 from n2net_privacy.testing.file_keystore import FileKeyStore
-from n2net_privacy.uploader.keystore import (
+from n2net_privacy.uploader.store.at_rest import (
     AtRestKey,
     KeyStore,
     SimulatedAndroidKeystore,

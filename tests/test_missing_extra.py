@@ -25,8 +25,8 @@ from n2net_privacy.gravatar import GravatarFetcher
 from n2net_privacy.ohttp.client import ObliviousConfig
 from n2net_privacy.settings import Settings
 from n2net_privacy.uploader import ServerKeyPair
-from n2net_privacy.uploader.keystore import SimulatedAndroidKeystore
 from n2net_privacy.uploader.recorder import Uploader
+from n2net_privacy.uploader.store.at_rest import SimulatedAndroidKeystore
 
 HIDE_PYHPKE = "import sys; sys.modules['pyhpke'] = None\n"
 

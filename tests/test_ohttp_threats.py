@@ -45,9 +45,9 @@ from n2net_privacy.testing.ohttp_servers import (
     OhttpRelay,
 )
 from n2net_privacy.testing.tap import TcpTap
-from n2net_privacy.uploader.keystore import SimulatedAndroidKeystore
 from n2net_privacy.uploader.recorder import Uploader
-from n2net_privacy.uploader.sender import SenderConfig
+from n2net_privacy.uploader.send.sender import SenderConfig
+from n2net_privacy.uploader.store.at_rest import SimulatedAndroidKeystore
 from n2net_privacy.uploader.wire import ServerKeyPair
 
 DEVICE, RELAY_SOURCE, GATEWAY_SOURCE = "127.0.0.1", "127.0.0.2", "127.0.0.3"

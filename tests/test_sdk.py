@@ -22,7 +22,7 @@ from n2net_privacy.sdk import N2NetPrivacy, UploaderConfig
 from n2net_privacy.testing.audited import AuditedEgress
 from n2net_privacy.testing.ingest_server import IngestServer
 from n2net_privacy.uploader import ServerKeyPair
-from n2net_privacy.uploader.keystore import AtRestKey, SimulatedAndroidKeystore
+from n2net_privacy.uploader.store.at_rest import AtRestKey, SimulatedAndroidKeystore
 
 
 def test_facade_end_to_end(

@@ -33,10 +33,10 @@ from n2net_privacy.errors import (
 from n2net_privacy.phone import PhoneNumberErrorReason
 from n2net_privacy.testing.file_keystore import FileKeyStore
 from n2net_privacy.testing.ingest_server import IngestServer
-from n2net_privacy.uploader.drops import DropReason
-from n2net_privacy.uploader.keystore import SimulatedIOSKeychain
 from n2net_privacy.uploader.recorder import QUEUE_FILE, RecordOutcome, Uploader, encode_event
-from n2net_privacy.uploader.sender import SenderConfig, SendState, SendStatus
+from n2net_privacy.uploader.send.sender import SenderConfig, SendState, SendStatus
+from n2net_privacy.uploader.store.at_rest import SimulatedIOSKeychain
+from n2net_privacy.uploader.store.drops import DropReason
 from n2net_privacy.uploader.wire import ServerKeyPair, WireEvent
 
 KEYS = ServerKeyPair.generate(key_id="k1")

@@ -17,9 +17,9 @@ from n2net_privacy.contacts.model import ContactPhone
 from n2net_privacy.egress import Egress, EgressPolicy, PinSet, Purpose, spki_sha256
 from n2net_privacy.testing.file_keystore import FileKeyStore
 from n2net_privacy.testing.ingest_server import IngestServer
-from n2net_privacy.uploader.keystore import SimulatedAndroidKeystore
 from n2net_privacy.uploader.recorder import Uploader
-from n2net_privacy.uploader.sender import SenderConfig, SendState, SendStatus
+from n2net_privacy.uploader.send.sender import SenderConfig, SendState, SendStatus
+from n2net_privacy.uploader.store.at_rest import SimulatedAndroidKeystore
 from n2net_privacy.uploader.wire import ServerKeyPair
 
 KEYS = ServerKeyPair.generate(key_id="k1")

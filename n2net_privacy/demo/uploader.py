@@ -18,9 +18,9 @@ from n2net_privacy.egress import Egress
 from n2net_privacy.phone import PhoneNumberErrorReason
 from n2net_privacy.testing.ingest_server import IngestServer
 from n2net_privacy.uploader import ServerKeyPair
-from n2net_privacy.uploader.keystore import SimulatedAndroidKeystore
 from n2net_privacy.uploader.recorder import Uploader
-from n2net_privacy.uploader.sender import SenderConfig
+from n2net_privacy.uploader.send.sender import SenderConfig
+from n2net_privacy.uploader.store.at_rest import SimulatedAndroidKeystore
 
 __all__ = ["MIN_NUMBERS", "international_numbers", "uploader_chapter"]
 
