@@ -24,7 +24,7 @@ from pathlib import Path
 from n2net_privacy.egress import Egress, EgressPolicy, Purpose
 from n2net_privacy.testing.file_keystore import FileKeyStore
 from n2net_privacy.uploader.recorder import Uploader
-from n2net_privacy.uploader.sender import SenderConfig
+from n2net_privacy.uploader.send.sender import SenderConfig
 from n2net_privacy.uploader.wire import ServerKeyPair
 
 APP_KEY = "bench-app-key"

@@ -24,7 +24,7 @@ from n2net_privacy.testing.file_keystore import FileKeyStore
 from n2net_privacy.testing.servers.ingest import IngestServer
 from n2net_privacy.uploader.crashpoints import CrashPoint
 from n2net_privacy.uploader.recorder import Uploader
-from n2net_privacy.uploader.sender import SenderConfig
+from n2net_privacy.uploader.send.sender import SenderConfig
 from n2net_privacy.uploader.wire import ServerKeyPair
 
 KEYS = ServerKeyPair.generate(key_id="k1")
@@ -41,7 +41,7 @@ CHILD = textwrap.dedent(
     from n2net_privacy.egress import Egress, EgressPolicy, Purpose
     from n2net_privacy.testing.file_keystore import FileKeyStore
     from n2net_privacy.uploader.recorder import Uploader
-    from n2net_privacy.uploader.sender import SenderConfig
+    from n2net_privacy.uploader.send.sender import SenderConfig
     from n2net_privacy.uploader.wire import ServerKey
 
     url, key_hex, data_dir, point, hit, mode, log_path, count = sys.argv[1:9]

@@ -22,7 +22,7 @@ from n2net_privacy.testing.file_keystore import FileKeyStore
 from n2net_privacy.testing.ohttp_plugin import OhttpStack
 from n2net_privacy.uploader.crashpoints import CrashPoint
 from n2net_privacy.uploader.recorder import Uploader
-from n2net_privacy.uploader.sender import SenderConfig
+from n2net_privacy.uploader.send.sender import SenderConfig
 
 EVENTS = 20
 API = "https://api.n2net.com"
@@ -40,7 +40,7 @@ CHILD = textwrap.dedent(
     from n2net_privacy.ohttp.client import ObliviousConfig
     from n2net_privacy.testing.file_keystore import FileKeyStore
     from n2net_privacy.uploader.recorder import Uploader
-    from n2net_privacy.uploader.sender import SenderConfig
+    from n2net_privacy.uploader.send.sender import SenderConfig
     from n2net_privacy.uploader.wire import ServerKey
 
     relay, keys_hex, key_hex, data_dir, point, hit, mode, log_path, count = sys.argv[1:10]

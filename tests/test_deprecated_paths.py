@@ -43,7 +43,7 @@ MOVED_NAMES = sorted(
      for module, names in n2net_privacy._MOVED.items() for name in names]
     + [("n2net_privacy.permissions", name, "n2net_privacy.simulation") for name in SIMULATED_OS]
     + [(old, name, "n2net_privacy.simulation")
-       for old in ("n2net_privacy.uploader", "n2net_privacy.uploader.keystore")
+       for old in ("n2net_privacy.uploader", "n2net_privacy.uploader.store.at_rest")
        for name in KEY_STORES]
 )
 

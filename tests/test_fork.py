@@ -24,7 +24,7 @@ from n2net_privacy.egress import Egress, EgressPolicy, Purpose
 from n2net_privacy.testing.file_keystore import FileKeyStore
 from n2net_privacy.testing.servers.ingest_store import EventStore
 from n2net_privacy.uploader.recorder import Uploader
-from n2net_privacy.uploader.sender import SenderConfig, SendState, SendStatus
+from n2net_privacy.uploader.send.sender import SenderConfig, SendState, SendStatus
 from n2net_privacy.uploader.wire import ServerKeyPair
 
 KEYS = ServerKeyPair.generate(key_id="k1")

@@ -13,7 +13,7 @@ import pytest
 from n2net_privacy.errors import KeyStoreError
 from n2net_privacy.simulation import SimulatedAndroidKeystore, SimulatedIOSKeychain
 from n2net_privacy.testing.file_keystore import FileKeyStore
-from n2net_privacy.uploader.keystore import AtRestKey, KeyStore
+from n2net_privacy.uploader.store.at_rest import AtRestKey, KeyStore
 
 AAD = b"row-1"
 

@@ -21,9 +21,9 @@ from n2net_privacy.errors import ConfigurationError
 from n2net_privacy.testing import IngestServer
 from n2net_privacy.testing.load.fleet import Device, DeviceConfig, Plan, Scenario, parse_server_keys
 from n2net_privacy.uploader import ServerKeyPair
-from n2net_privacy.uploader.sealing import open_sealed
-from n2net_privacy.uploader.sender import SenderConfig
+from n2net_privacy.uploader.send.sender import SenderConfig
 from n2net_privacy.uploader.wire import decode_batch
+from n2net_privacy.uploader.wire.seal import open_sealed
 
 APP_KEY = "app-key-fleet"
 K1 = ServerKeyPair.generate(key_id="k1")

@@ -17,7 +17,6 @@ from cryptography.hazmat.primitives.asymmetric import x25519
 from n2net_privacy import ohttp
 from n2net_privacy.testing.ohttp_plugin import OhttpStack
 from n2net_privacy.testing.servers.ohttp import OhttpGatewayServer, OhttpRelay
-from n2net_privacy.uploader.sealing import seal
 from n2net_privacy.uploader.wire import (
     EVENTS_PATH,
     EventBatch,
@@ -25,6 +24,7 @@ from n2net_privacy.uploader.wire import (
     encode_batch,
     request_headers,
 )
+from n2net_privacy.uploader.wire.seal import seal
 
 NUMBER = "+12155552671"
 EMAIL_HASH = hashlib.md5(b"ada@example.com").hexdigest()

@@ -47,7 +47,7 @@ from n2net_privacy.testing.servers.ohttp import (
 )
 from n2net_privacy.testing.servers.tap import TcpTap
 from n2net_privacy.uploader.recorder import Uploader
-from n2net_privacy.uploader.sender import SenderConfig
+from n2net_privacy.uploader.send.sender import SenderConfig
 from n2net_privacy.uploader.wire import ServerKeyPair
 
 DEVICE, RELAY_SOURCE, GATEWAY_SOURCE = "127.0.0.1", "127.0.0.2", "127.0.0.3"

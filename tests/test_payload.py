@@ -11,14 +11,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from n2net_privacy.errors import UploaderError
-from n2net_privacy.uploader.payload import (
+from n2net_privacy.uploader.wire import UUID_PATTERN, WireEvent, decode_batch
+from n2net_privacy.uploader.wire.payload import (
     StampCache,
     encode_event,
     encode_with_stamp,
     is_canonical,
     new_event_id,
 )
-from n2net_privacy.uploader.wire import UUID_PATTERN, WireEvent, decode_batch
 
 EVENT_IDS = st.uuids(version=4).map(str)
 NUMBERS = st.from_regex(r"\+[1-9][0-9]{1,14}", fullmatch=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from n2net_privacy import retry
-from n2net_privacy.uploader.policy import (
+from n2net_privacy.uploader.send.decisions import (
     Outcome,
     backoff_delay,
     classify,

@@ -17,9 +17,9 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from n2net_privacy.errors import UploaderError
 from n2net_privacy.uploader.crashpoints import CrashPoint
-from n2net_privacy.uploader.drops import DropReason
-from n2net_privacy.uploader.keystore import AtRestKey
-from n2net_privacy.uploader.queue import EventQueue, QueueStats
+from n2net_privacy.uploader.store.at_rest import AtRestKey
+from n2net_privacy.uploader.store.drops import DropReason
+from n2net_privacy.uploader.store.queue import EventQueue, QueueStats
 
 KEY = AtRestKey(b"k" * 32)
 BIG = 10**9
@@ -461,7 +461,7 @@ def test_the_sender_steps_aside_only_while_a_write_is_in_progress(
     # yield_to_writer between chunks. A record_* mid-write holds the file lock and
     # needs the GIL back when SQLite returns: the sender must truly sleep then
     # (sleep(0) hands nothing over), and must not slow an idle drain otherwise.
-    from n2net_privacy.uploader import storage
+    from n2net_privacy.uploader.store import file as storage
 
     queue = make(path)
     for i in range(40):

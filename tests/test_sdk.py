@@ -17,7 +17,7 @@ from n2net_privacy.simulation import Answer, ScriptedUser, SimulatedAndroidKeyst
 from n2net_privacy.testing.audited import AuditedEgress
 from n2net_privacy.testing.servers.ingest import IngestServer
 from n2net_privacy.uploader import ServerKeyPair
-from n2net_privacy.uploader.keystore import AtRestKey
+from n2net_privacy.uploader.store.at_rest import AtRestKey
 
 
 def test_facade_end_to_end(

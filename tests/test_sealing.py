@@ -17,7 +17,8 @@ from cryptography.hazmat.primitives.asymmetric import x25519
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from n2net_privacy.errors import ConfigurationError, WireFormatError
-from n2net_privacy.uploader.sealing import (
+from n2net_privacy.uploader.wire import EventBatch, WireEvent, decode_batch, encode_batch
+from n2net_privacy.uploader.wire.seal import (
     HPKE_INFO,
     KeyKind,
     ServerKey,
@@ -25,7 +26,6 @@ from n2net_privacy.uploader.sealing import (
     open_sealed,
     seal,
 )
-from n2net_privacy.uploader.wire import EventBatch, WireEvent, decode_batch, encode_batch
 
 KINDS: list[KeyKind] = ["x25519", "mlkem768x25519"]
 KEM_FOR = {"x25519": hpke.KEM.X25519, "mlkem768x25519": hpke.KEM.MLKEM768_X25519}

@@ -23,9 +23,9 @@ from n2net_privacy.errors import (
     NetworkTimeout,
     PinMismatchError,
 )
-from n2net_privacy.uploader.keystore import AtRestKey
-from n2net_privacy.uploader.queue import EventQueue
-from n2net_privacy.uploader.sender import Sender, SenderConfig, SendState, SendStatus
+from n2net_privacy.uploader.send.sender import Sender, SenderConfig, SendState, SendStatus
+from n2net_privacy.uploader.store.at_rest import AtRestKey
+from n2net_privacy.uploader.store.queue import EventQueue
 from n2net_privacy.uploader.wire import CONTENT_TYPE, ServerKeyPair, WireEvent
 
 KEYS = ServerKeyPair.generate(key_id="k1")

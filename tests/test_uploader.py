@@ -34,9 +34,9 @@ from n2net_privacy.phone import PhoneNumberErrorReason
 from n2net_privacy.simulation import SimulatedIOSKeychain
 from n2net_privacy.testing.file_keystore import FileKeyStore
 from n2net_privacy.testing.servers.ingest import IngestServer
-from n2net_privacy.uploader.drops import DropReason
 from n2net_privacy.uploader.recorder import QUEUE_FILE, RecordOutcome, Uploader, encode_event
-from n2net_privacy.uploader.sender import SenderConfig, SendState, SendStatus
+from n2net_privacy.uploader.send.sender import SenderConfig, SendState, SendStatus
+from n2net_privacy.uploader.store.drops import DropReason
 from n2net_privacy.uploader.wire import ServerKeyPair, WireEvent
 
 KEYS = ServerKeyPair.generate(key_id="k1")

@@ -17,12 +17,12 @@ from n2net_privacy.egress import Egress, EgressPolicy, Purpose
 from n2net_privacy.egress.policy import EgressResponse, OutgoingRequest, RequestClient
 from n2net_privacy.testing.file_keystore import FileKeyStore
 from n2net_privacy.testing.servers.ingest import IngestServer
-from n2net_privacy.uploader.drops import DropReason
-from n2net_privacy.uploader.keystore import AtRestKey
-from n2net_privacy.uploader.queue import EventQueue
 from n2net_privacy.uploader.recorder import Uploader
-from n2net_privacy.uploader.sender import Sender, SenderConfig, SendState, SendStatus
-from n2net_privacy.uploader.storage import QueueFile
+from n2net_privacy.uploader.send.sender import Sender, SenderConfig, SendState, SendStatus
+from n2net_privacy.uploader.store.at_rest import AtRestKey
+from n2net_privacy.uploader.store.drops import DropReason
+from n2net_privacy.uploader.store.file import QueueFile
+from n2net_privacy.uploader.store.queue import EventQueue
 from n2net_privacy.uploader.wire import ServerKeyPair, WireEvent
 
 K1 = ServerKeyPair.generate(key_id="k1")

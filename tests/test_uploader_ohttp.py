@@ -21,7 +21,7 @@ from n2net_privacy.testing.ohttp_plugin import OhttpStack
 from n2net_privacy.testing.servers.loopback import reply
 from n2net_privacy.testing.servers.ohttp import OhttpGatewayServer, OhttpRelay
 from n2net_privacy.uploader.recorder import Uploader
-from n2net_privacy.uploader.sender import SenderConfig
+from n2net_privacy.uploader.send.sender import SenderConfig
 
 NUMBERS = [f"+1215555{n:04d}" for n in range(40)]
 FAST = SenderConfig(linger_s=0.0, backoff_base_s=0.01, backoff_cap_s=0.05)

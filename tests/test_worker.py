@@ -20,11 +20,11 @@ import pytest
 from _support import HANG_GUARD_S, FakeClock
 
 from n2net_privacy.egress.policy import EgressResponse, OutgoingRequest, RequestClient
-from n2net_privacy.uploader.keystore import AtRestKey
-from n2net_privacy.uploader.queue import EventQueue
-from n2net_privacy.uploader.sender import Sender, SenderConfig
+from n2net_privacy.uploader.send.sender import Sender, SenderConfig
+from n2net_privacy.uploader.send.worker import SenderThread
+from n2net_privacy.uploader.store.at_rest import AtRestKey
+from n2net_privacy.uploader.store.queue import EventQueue
 from n2net_privacy.uploader.wire import ServerKeyPair, WireEvent
-from n2net_privacy.uploader.worker import SenderThread
 
 KEYS = ServerKeyPair.generate()
 NOW = datetime(2026, 3, 1, tzinfo=UTC)

@@ -56,8 +56,8 @@ from n2net_privacy.errors import EgressPolicyError, InvalidArgumentTypeError, Wi
 from n2net_privacy.gravatar.hashing import is_gravatar_hash
 from n2net_privacy.manifest import DeclaredManifest, FlowName
 from n2net_privacy.redact import get_logger
-from n2net_privacy.uploader.sealing import PrivateKey
 from n2net_privacy.uploader.wire import CONTENT_TYPE, EVENTS_PATH, open_sealed
+from n2net_privacy.uploader.wire.seal import PrivateKey
 from n2net_privacy.wording import plural
 
 __all__ = ["EgressAuditor"]

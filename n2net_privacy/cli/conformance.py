@@ -48,7 +48,7 @@ from n2net_privacy.testing.conformance.gateway import (
 )
 from n2net_privacy.testing.conformance.runner import patterns
 from n2net_privacy.testing.load.fleet import parse_server_keys
-from n2net_privacy.uploader.sealing import ServerKey
+from n2net_privacy.uploader.wire.seal import ServerKey
 from n2net_privacy.wording import plural
 
 __all__ = ["register", "run"]

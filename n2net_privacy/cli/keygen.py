@@ -48,7 +48,7 @@ from n2net_privacy.cli._output import (
     open_output,
 )
 from n2net_privacy.errors import ConfigurationError
-from n2net_privacy.uploader.sealing import KeyKind, ServerKeyPair
+from n2net_privacy.uploader.wire.seal import KeyKind, ServerKeyPair
 
 __all__ = ["DEFAULT_KEM", "KEMS", "generated_key_id", "register", "run", "write_private_key"]
 

@@ -29,7 +29,7 @@ from n2net_privacy.testing.servers.ingest import IngestServer
 from n2net_privacy.testing.servers.ohttp import OhttpGatewayServer, OhttpRelay
 from n2net_privacy.uploader import ServerKeyPair
 from n2net_privacy.uploader.recorder import Uploader
-from n2net_privacy.uploader.sender import SenderConfig
+from n2net_privacy.uploader.send.sender import SenderConfig
 
 __all__ = ["oblivious_chapter"]
 

@@ -1,7 +1,7 @@
 """The phone's key stores, in memory: the Android Keystore and the iOS Keychain.
 
 They model the semantics the uploader relies on (see
-:mod:`n2net_privacy.uploader.keystore` for the :class:`KeyStore` protocol and
+:mod:`n2net_privacy.uploader.store.at_rest` for the :class:`KeyStore` protocol and
 the :class:`AtRestKey` they hand out) and last as long as the object does:
 pass the same instance to a restarted uploader to simulate an app restart.
 """
@@ -13,7 +13,7 @@ import threading
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from n2net_privacy.errors import KeyStoreError
-from n2net_privacy.uploader.keystore import AtRestKey, check_alias
+from n2net_privacy.uploader.store.at_rest import AtRestKey, check_alias
 
 __all__ = ["SimulatedAndroidKeystore", "SimulatedIOSKeychain"]
 

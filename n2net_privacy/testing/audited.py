@@ -29,7 +29,7 @@ from n2net_privacy.audit import (
 from n2net_privacy.egress import Egress, EgressPolicy, Purpose
 from n2net_privacy.errors import InvalidArgumentError
 from n2net_privacy.manifest import DeclaredManifest
-from n2net_privacy.uploader.sealing import PrivateKey
+from n2net_privacy.uploader.wire.seal import PrivateKey
 from n2net_privacy.wording import plural
 
 __all__ = ["LOOPBACK_HOSTS", "AuditedEgress"]

@@ -21,7 +21,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from n2net_privacy.errors import KeyStoreError
-from n2net_privacy.uploader.keystore import AtRestKey, check_alias
+from n2net_privacy.uploader.store.at_rest import AtRestKey, check_alias
 
 __all__ = ["FileKeyStore"]
 

@@ -1,13 +1,13 @@
 """The minimal-metadata uploader: wire contract v1, retry policy, queue and sender.
 
 Pure parts: :mod:`~n2net_privacy.uploader.wire` (models, canonical JSON,
-HPKE seal, headers, reply) and :mod:`~n2net_privacy.uploader.policy` (what to
+HPKE seal, headers, reply) and :mod:`~n2net_privacy.uploader.send.decisions` (what to
 do after an attempt, and how long to wait).
 
 On the device: :class:`~n2net_privacy.uploader.recorder.Uploader` (the facade),
-:mod:`~n2net_privacy.uploader.keystore` (at-rest keys),
-:mod:`~n2net_privacy.uploader.queue` (the encrypted SQLite queue) and
-:mod:`~n2net_privacy.uploader.sender` / :mod:`~n2net_privacy.uploader.worker`
+:mod:`~n2net_privacy.uploader.store.at_rest` (at-rest keys),
+:mod:`~n2net_privacy.uploader.store.queue` (the encrypted SQLite queue) and
+:mod:`~n2net_privacy.uploader.send.sender` / :mod:`~n2net_privacy.uploader.send.worker`
 (attempts and the background thread). See docs/uploader.md.
 
 The recorder's names (:class:`Uploader`, :class:`RecordResult`, ...) load on
@@ -21,18 +21,21 @@ from typing import TYPE_CHECKING
 
 from n2net_privacy._lazy import lazy_names
 from n2net_privacy.uploader.crashpoints import CrashPoint
-from n2net_privacy.uploader.drops import DropReason
-from n2net_privacy.uploader.keystore import AtRestKey, KeyStore
-from n2net_privacy.uploader.policy import (
+from n2net_privacy.uploader.send.decisions import (
     Outcome,
     backoff_delay,
     classify,
     failure_reason,
     parse_retry_after,
 )
-from n2net_privacy.uploader.queue import QueueStats
-from n2net_privacy.uploader.sender import SenderConfig, SendState, SendStatus
-from n2net_privacy.uploader.wire import (
+from n2net_privacy.uploader.send.sender import SenderConfig, SendState, SendStatus
+from n2net_privacy.uploader.store.at_rest import (
+    AtRestKey,
+    KeyStore,
+)
+from n2net_privacy.uploader.store.drops import DropReason
+from n2net_privacy.uploader.store.queue import QueueStats
+from n2net_privacy.uploader.wire.models import (
     CONTENT_TYPE,
     EVENTS_PATH,
     HPKE_INFO,

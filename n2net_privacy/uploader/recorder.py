@@ -21,12 +21,12 @@ newcomer, so a phone's few contacts always hit and a fleet simulation cycling
 through N > size numbers still hits size/N of the time, where an LRU would
 miss every time. It is never written anywhere.
 
-Fork safety (see :mod:`~n2net_privacy.uploader.forking`): the worker is
+Fork safety (see :mod:`~n2net_privacy.uploader._process`): the worker is
 quiesced around ``fork``; a child reopens the queue and starts its own worker
 on first use. Several processes may share one queue file: the counts
 (:meth:`Uploader.pending`, :meth:`Uploader.flush`, :meth:`Uploader.close`)
 are read from the file, so they cover every process's events, and a batch is
-leased to one process at a time (:mod:`~n2net_privacy.uploader.leases`).
+leased to one process at a time (:mod:`~n2net_privacy.uploader.store.leases`).
 """
 
 from __future__ import annotations
@@ -56,22 +56,22 @@ from n2net_privacy.errors import InvalidArgumentError, InvalidArgumentTypeError,
 from n2net_privacy.ohttp.client import KeyConfigSource, ObliviousClient, ObliviousConfig
 from n2net_privacy.phone import PhoneNumberErrorReason, normalize
 from n2net_privacy.redact import get_logger
-from n2net_privacy.uploader import forking
+from n2net_privacy.uploader import _process
 from n2net_privacy.uploader.crashpoints import CrashHook, CrashPoint
-from n2net_privacy.uploader.drops import DropReason, OnDrop
-from n2net_privacy.uploader.keyring import server_keys
-from n2net_privacy.uploader.keystore import KeyStore
-from n2net_privacy.uploader.payload import (
+from n2net_privacy.uploader.send.sendconfig import PostClient
+from n2net_privacy.uploader.send.sender import Sender, SenderConfig, SendStatus
+from n2net_privacy.uploader.send.worker import SenderThread, Wait, wait_on
+from n2net_privacy.uploader.store.at_rest import KeyStore
+from n2net_privacy.uploader.store.drops import DropReason, OnDrop
+from n2net_privacy.uploader.store.queue import EventQueue, QueueStats
+from n2net_privacy.uploader.wire.keyring import server_keys
+from n2net_privacy.uploader.wire.models import EVENTS_PATH, ServerKey
+from n2net_privacy.uploader.wire.payload import (
     StampCache,
     encode_event,
     encode_with_stamp,
     new_event_id,
 )
-from n2net_privacy.uploader.queue import EventQueue, QueueStats
-from n2net_privacy.uploader.sendconfig import PostClient
-from n2net_privacy.uploader.sender import Sender, SenderConfig, SendStatus
-from n2net_privacy.uploader.wire import EVENTS_PATH, ServerKey
-from n2net_privacy.uploader.worker import SenderThread, Wait, wait_on
 
 __all__ = [
     "HasNumber",
@@ -145,7 +145,7 @@ class Uploader(ClosingContextManager):
     network or server trouble: it is retried, dead-lettered or reported to
     ``on_status``. ``start=False`` leaves the sender thread off, so a test can
     drive ``uploader.sender.step()`` itself; ``monotonic`` and ``wait`` are
-    the thread's clock and wait (:class:`~n2net_privacy.uploader.worker.SenderThread`).
+    the thread's clock and wait (:class:`~n2net_privacy.uploader.send.worker.SenderThread`).
     """
 
     def __init__(
@@ -251,7 +251,7 @@ class Uploader(ClosingContextManager):
         if start:
             self._worker.start()
         _LIVE.add(self)
-        forking.register(self)
+        _process.register(self)
 
     # -- recording ------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from n2net_privacy.testing.conformance.model import Check, CheckFailed
 from n2net_privacy.testing.conformance.session import Batch, Exchange, Session
-from n2net_privacy.uploader.policy import Outcome, classify
+from n2net_privacy.uploader.send.decisions import Outcome, classify
 
 __all__ = ["REFUSING"]
 

@@ -24,8 +24,7 @@ from n2net_privacy.egress.policy import RequestClient
 from n2net_privacy.errors import NetworkError, NetworkTimeout, WireFormatError
 from n2net_privacy.retry import backoff_delay, parse_retry_after
 from n2net_privacy.testing.conformance.model import CheckFailed, KitRuntime, Target
-from n2net_privacy.uploader.body import error_code
-from n2net_privacy.uploader.policy import Outcome, classify
+from n2net_privacy.uploader.send.decisions import Outcome, classify
 from n2net_privacy.uploader.wire import (
     EVENTS_PATH,
     EventBatch,
@@ -37,6 +36,7 @@ from n2net_privacy.uploader.wire import (
     request_headers,
     seal,
 )
+from n2net_privacy.uploader.wire.body import error_code
 from n2net_privacy.wording import plural
 
 __all__ = ["Batch", "Exchange", "ProbeClient", "Session", "compact_json"]

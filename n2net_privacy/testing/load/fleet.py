@@ -8,7 +8,7 @@ sealed exactly as on a phone.
 
 It never starts the uploader's background thread (``start=False``): the
 caller drives it with :meth:`Device.tick`, which does at most one
-``record_*`` and one :meth:`Sender.step <n2net_privacy.uploader.sender.Sender.step>`
+``record_*`` and one :meth:`Sender.step <n2net_privacy.uploader.send.sender.Sender.step>`
 and returns how long until something is due again. Under Locust that caller
 is a gevent greenlet, and doing the work on it, not on a monkey-patched
 thread, keeps every SQLite call short and in one known place (see
@@ -45,8 +45,8 @@ from n2net_privacy.errors import ConfigurationError, EgressPolicyError
 from n2net_privacy.simulation import SimulatedAndroidKeystore
 from n2net_privacy.testing.synthetic import REGIONS, synthetic_number
 from n2net_privacy.uploader import ServerKey, Uploader
-from n2net_privacy.uploader.linger import Linger
-from n2net_privacy.uploader.sender import SenderConfig, SendState, SendStatus
+from n2net_privacy.uploader.send.linger import Linger
+from n2net_privacy.uploader.send.sender import SenderConfig, SendState, SendStatus
 
 __all__ = [
     "Device",

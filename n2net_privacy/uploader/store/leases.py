@@ -24,9 +24,9 @@ from dataclasses import dataclass
 
 from n2net_privacy.errors import KeyStoreError
 from n2net_privacy.uploader.crashpoints import CrashHook, CrashPoint
-from n2net_privacy.uploader.drops import DropReason, Drops
-from n2net_privacy.uploader.keystore import NONCE_BYTES, AtRestKey
-from n2net_privacy.uploader.storage import BUMP, QueueFile
+from n2net_privacy.uploader.store.at_rest import NONCE_BYTES, AtRestKey
+from n2net_privacy.uploader.store.drops import DropReason, Drops
+from n2net_privacy.uploader.store.file import BUMP, QueueFile
 
 __all__ = ["Leases", "QueuedBatch", "RowSeal"]
 

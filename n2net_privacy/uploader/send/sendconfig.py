@@ -1,6 +1,6 @@
 """The sender's vocabulary: its configuration, the states it reports, and its client.
 
-Kept apart from :mod:`~n2net_privacy.uploader.sender` (which re-exports all of
+Kept apart from :mod:`~n2net_privacy.uploader.send.sender` (which re-exports all of
 it) so that the code that *sends* reads on its own.
 """
 

@@ -8,7 +8,7 @@ attempts the thread waits the delay :meth:`Sender.step` asked for. It also
 checkpoints the queue's WAL every so many commits, off the ``record_*`` path.
 
 The thread waits on one :class:`threading.Condition`, and a pure
-:class:`~n2net_privacy.uploader.linger.Pacer` decides for how long: until
+:class:`~n2net_privacy.uploader.send.linger.Pacer` decides for how long: until
 the linger deadline, until a scheduled retry, or (nothing queued, nothing
 scheduled) until told. There is no periodic tick, so an idle sender never
 wakes. The wait itself is injected (``wait(condition, timeout)``), so tests
@@ -31,9 +31,9 @@ from collections.abc import Callable
 
 from n2net_privacy.errors import UploaderError
 from n2net_privacy.redact import get_logger
-from n2net_privacy.uploader.linger import Pacer
-from n2net_privacy.uploader.queue import EventQueue
-from n2net_privacy.uploader.sender import Sender
+from n2net_privacy.uploader.send.linger import Pacer
+from n2net_privacy.uploader.send.sender import Sender
+from n2net_privacy.uploader.store.queue import EventQueue
 
 __all__ = ["SenderThread", "Wait", "wait_on"]
 

@@ -2,27 +2,27 @@
 
 :meth:`Sender.step` takes the oldest persisted batch (or leases a new one),
 seals it, POSTs it through the egress client and acts on
-:func:`~n2net_privacy.uploader.policy.classify`:
+:func:`~n2net_privacy.uploader.send.decisions.classify`:
 
 =============  ==========================================================
 outcome        what happens
 =============  ==========================================================
 DELIVERED      rows deleted (a crash before that only causes a re-send)
 RETRY          same batch, same Idempotency-Key, after
-               :func:`~n2net_privacy.uploader.policy.backoff_delay`
+               :func:`~n2net_privacy.uploader.send.decisions.backoff_delay`
                (full jitter, base ``backoff_base_s``, cap
                ``backoff_cap_s``; ``Retry-After`` wins, capped at
                ``backoff_cap_s``). With an HTTP status the batch is
                *parked* and the batches behind it go meanwhile; one that
                keeps failing is split, then dead-lettered by event
-               (:mod:`~n2net_privacy.uploader.poison`)
+               (:mod:`~n2net_privacy.uploader.send.poison`)
 SPLIT (413)    the batch becomes two batches with new ids (an OHTTP relay's
                outer 413 too, but a single event is then retried, never
                dead-lettered: the relay cannot see what it refuses)
 HOLD (401)     nothing is dropped: ``unknown_key_id`` moves to the next
                configured server key; with none left, or a refused app
                key, the events wait for new configuration
-               (:mod:`~n2net_privacy.uploader.keyring`)
+               (:mod:`~n2net_privacy.uploader.wire.keyring`)
 DEAD_LETTER    rows deleted and counted under the reason; never retried
 =============  ==========================================================
 
@@ -32,11 +32,11 @@ egress-policy refusal sends nothing: the events stay queued, the status
 callback says why, and the sender backs off.
 
 Every attempt runs under :attr:`Sender.io_lock`, which the fork hooks take
-(:mod:`~n2net_privacy.uploader.forking`), so no fork happens mid-request.
+(:mod:`~n2net_privacy.uploader._process`), so no fork happens mid-request.
 ``on_status`` hears of the attempt after the lock is released.
 
 ``step`` never waits: it returns how long to wait, and
-:mod:`~n2net_privacy.uploader.worker` does the waiting on its thread, so
+:mod:`~n2net_privacy.uploader.send.worker` does the waiting on its thread, so
 tests drive every branch without a clock or a thread.
 """
 
@@ -58,25 +58,25 @@ from n2net_privacy.errors import (
     WireFormatError,
 )
 from n2net_privacy.redact import get_logger
-from n2net_privacy.uploader.body import Envelope, Flight, error_code
 from n2net_privacy.uploader.crashpoints import CrashHook, CrashPoint
-from n2net_privacy.uploader.keyring import ServerKeyRing
-from n2net_privacy.uploader.poison import ParkingLot
-from n2net_privacy.uploader.policy import (
+from n2net_privacy.uploader.send.decisions import (
     Outcome,
     backoff_delay,
     classify,
     failure_reason,
     parse_retry_after,
 )
-from n2net_privacy.uploader.queue import EventQueue, QueuedBatch
-from n2net_privacy.uploader.sendconfig import (
+from n2net_privacy.uploader.send.poison import ParkingLot
+from n2net_privacy.uploader.send.sendconfig import (
     PostClient,
     SenderConfig,
     SendState,
     SendStatus,
 )
-from n2net_privacy.uploader.wire import (
+from n2net_privacy.uploader.store.queue import EventQueue, QueuedBatch
+from n2net_privacy.uploader.wire.body import Envelope, Flight, error_code
+from n2net_privacy.uploader.wire.keyring import ServerKeyRing
+from n2net_privacy.uploader.wire.models import (
     ServerKey,
     parse_reply,
     request_headers,

@@ -6,7 +6,7 @@ since it *arrived*, or at once when asked (flush, stop, a fleet device's
 drain). After each cut the linger starts again with the events that arrive
 next.
 
-:class:`Linger` is that rule. :class:`~n2net_privacy.uploader.worker.SenderThread`
+:class:`Linger` is that rule. :class:`~n2net_privacy.uploader.send.worker.SenderThread`
 and the Locust kit's :class:`~n2net_privacy.testing.fleet.Device` (which
 drives the sender itself on a greenlet) both decide with it, so a simulated
 device batches exactly as a phone does.
@@ -100,7 +100,7 @@ class Pacer:
         self.retry_at: float | None = None
         """The sender asked to be called again then (a backoff); arrivals do not cut it short."""
         self.flushing = 0
-        """Callers in :meth:`~n2net_privacy.uploader.worker.SenderThread.flush`: cut at once."""
+        """Callers in the sender thread's ``flush``: cut at once."""
         self.stopping = False
         self._arrivals = 0
         self._mark = 0

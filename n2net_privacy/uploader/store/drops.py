@@ -1,7 +1,7 @@
 """Why events were thrown away on the device, as both the queue and its leases count it.
 
-Its own module so that :mod:`~n2net_privacy.uploader.queue` and
-:mod:`~n2net_privacy.uploader.leases` (which drops rows that no longer open)
+Its own module so that :mod:`~n2net_privacy.uploader.store.queue` and
+:mod:`~n2net_privacy.uploader.store.leases` (which drops rows that no longer open)
 share it without importing each other.
 """
 

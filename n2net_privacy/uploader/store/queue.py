@@ -1,18 +1,18 @@
 """The durable on-device queue: every row sealed at rest, bounded, leased in batches.
 
-Each queued event is one row of the :class:`~n2net_privacy.uploader.storage.QueueFile`,
+Each queued event is one row of the :class:`~n2net_privacy.uploader.store.file.QueueFile`,
 its payload sealed with AES-256-GCM under the key store's
-:class:`~n2net_privacy.uploader.keystore.AtRestKey` (random 96-bit nonce). The
+:class:`~n2net_privacy.uploader.store.at_rest.AtRestKey` (random 96-bit nonce). The
 associated data binds the row to the file's random ``file_id`` and to its
 ``seq``, which the file never hands out twice, even after a drain (see
-:mod:`~n2net_privacy.uploader.storage`). A row copied in from another queue
+:mod:`~n2net_privacy.uploader.store.file`). A row copied in from another queue
 file, or from an older copy of this one into another row, fails to open; it
 is dropped *and reported* as ``UNDECRYPTABLE`` (counter, log line and
 ``on_drop``), never silently. Nothing
 about an event, not even its type, is readable in the file.
 
 Lease and ack, so a crash at any point loses nothing and duplicates nothing
-the server cannot dedup (see :mod:`~n2net_privacy.uploader.leases`):
+the server cannot dedup (see :mod:`~n2net_privacy.uploader.store.leases`):
 
 1. :meth:`EventQueue.append` commits the sealed row before it returns.
 2. :meth:`EventQueue.next_batch` returns the oldest batch this process may
@@ -40,10 +40,10 @@ from dataclasses import dataclass
 from n2net_privacy.errors import UploaderError
 from n2net_privacy.redact import get_logger
 from n2net_privacy.uploader.crashpoints import CrashHook
-from n2net_privacy.uploader.drops import DropReason, Drops, OnDrop
-from n2net_privacy.uploader.keystore import NONCE_BYTES, AtRestKey
-from n2net_privacy.uploader.leases import Leases, QueuedBatch, RowSeal
-from n2net_privacy.uploader.storage import BUMP, QueueFile
+from n2net_privacy.uploader.store.at_rest import NONCE_BYTES, AtRestKey
+from n2net_privacy.uploader.store.drops import DropReason, Drops, OnDrop
+from n2net_privacy.uploader.store.file import BUMP, QueueFile
+from n2net_privacy.uploader.store.leases import Leases, QueuedBatch, RowSeal
 
 __all__ = [
     "DropReason",

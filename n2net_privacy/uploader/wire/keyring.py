@@ -18,7 +18,7 @@ from collections.abc import Iterable
 
 from n2net_privacy.checks import require_type
 from n2net_privacy.errors import InvalidArgumentError, InvalidArgumentTypeError
-from n2net_privacy.uploader.sealing import ServerKey, ServerKeyPair
+from n2net_privacy.uploader.wire.seal import ServerKey, ServerKeyPair
 
 __all__ = ["ServerKeyRing", "server_keys"]
 

@@ -6,7 +6,7 @@ What leaves the device is exactly::
      "number": "<E.164>", "at": "<RFC 3339 UTC, whole seconds, Z>",
      "duration_s": <int >= 0, calls only>}]}
 
-sealed with HPKE (see :mod:`n2net_privacy.uploader.sealing`, re-exported
+sealed with HPKE (see :mod:`n2net_privacy.uploader.wire.seal`, re-exported
 here) and POSTed to ``/v1/events``. The models are strict, so nothing else
 can ride along; the reply model is lenient, so the server may grow.
 Validation errors name the field path, never the value: a phone number must
@@ -34,7 +34,7 @@ from pydantic_core import PydanticCustomError
 from n2net_privacy.errors import WireFormatError
 from n2net_privacy.models import LenientModel, StrictModel
 from n2net_privacy.redact import scrub
-from n2net_privacy.uploader.sealing import (
+from n2net_privacy.uploader.wire.seal import (
     HPKE_INFO,
     ServerKey,
     ServerKeyPair,

@@ -1,7 +1,7 @@
 """The body of one upload: the v1 envelope around queued payloads, checked, and the flight.
 
 The queued payloads are canonical event JSON already (see
-:mod:`~n2net_privacy.uploader.payload`), so a batch's plaintext is the v1
+:mod:`~n2net_privacy.uploader.wire.payload`), so a batch's plaintext is the v1
 envelope around them, joined by commas: no model is built per event. Before
 anything leaves, every payload is checked: one regular expression for the
 exact canonical form the recorder writes, the full pydantic validation
@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from n2net_privacy.errors import WireFormatError
-from n2net_privacy.uploader.leases import QueuedBatch
-from n2net_privacy.uploader.payload import is_canonical
-from n2net_privacy.uploader.wire import EventBatch, WireEvent, decode_batch, encode_batch
+from n2net_privacy.uploader.store.leases import QueuedBatch
+from n2net_privacy.uploader.wire.models import EventBatch, WireEvent, decode_batch, encode_batch
+from n2net_privacy.uploader.wire.payload import is_canonical
 
 __all__ = ["Envelope", "Flight", "error_code"]
 
@@ -60,7 +60,7 @@ class Envelope:
         self.overhead = len(self.head) + len(self.tail)
         self._pause = pause
         """Called between chunks: these loops hold the GIL (the sender passes the
-        queue's :meth:`~n2net_privacy.uploader.storage.QueueFile.yield_to_writer`)."""
+        queue's :meth:`~n2net_privacy.uploader.store.file.QueueFile.yield_to_writer`)."""
 
     def plaintext(self, payloads: Sequence[bytes]) -> bytes:
         return self.head + b",".join(payloads) + self.tail

@@ -1,0 +1,50 @@
+"""Wire contract v1, pure: the models and canonical JSON, the HPKE seal, the queued payload.
+
+:mod:`.models` holds what leaves the device (and the reply), :mod:`.seal` the
+server keys and the seal, :mod:`.payload` the bytes of one queued event and
+of one batch. Nothing here touches a file or the network. The contract's
+names are re-exported here, where ``n2net_privacy.uploader.wire`` always had
+them. See docs/wire-format.md.
+"""
+
+from __future__ import annotations
+
+from n2net_privacy.uploader.wire.models import (
+    CONTENT_TYPE,
+    EVENTS_PATH,
+    HPKE_INFO,
+    SCHEMA,
+    UUID_PATTERN,
+    EventBatch,
+    IngestReply,
+    ServerKey,
+    ServerKeyPair,
+    WireEvent,
+    decode_batch,
+    encode_batch,
+    json_schema,
+    open_sealed,
+    parse_reply,
+    request_headers,
+    seal,
+)
+
+__all__ = [
+    "CONTENT_TYPE",
+    "EVENTS_PATH",
+    "HPKE_INFO",
+    "SCHEMA",
+    "UUID_PATTERN",
+    "EventBatch",
+    "IngestReply",
+    "ServerKey",
+    "ServerKeyPair",
+    "WireEvent",
+    "decode_batch",
+    "encode_batch",
+    "json_schema",
+    "open_sealed",
+    "parse_reply",
+    "request_headers",
+    "seal",
+]
