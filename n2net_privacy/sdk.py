@@ -46,7 +46,7 @@ from n2net_privacy.settings import Settings
 from n2net_privacy.uploader import ServerKey, ServerKeyPair
 from n2net_privacy.uploader.recorder import HasNumber, RecordResult, Uploader
 from n2net_privacy.uploader.store.at_rest import KeyStore
-from n2net_privacy.uploader.wire.keyring import server_keys
+from n2net_privacy.uploader.wire.seal import server_keys
 
 __all__ = ["N2NetPrivacy", "UploaderConfig"]
 

@@ -22,7 +22,7 @@ import pytest
 from n2net_privacy.egress import Egress, EgressPolicy, Purpose
 from n2net_privacy.testing.file_keystore import FileKeyStore
 from n2net_privacy.testing.ingest_server import IngestServer
-from n2net_privacy.uploader.crashpoints import CrashPoint
+from n2net_privacy.uploader._process import CrashPoint
 from n2net_privacy.uploader.recorder import Uploader
 from n2net_privacy.uploader.send.sender import SenderConfig
 from n2net_privacy.uploader.wire import ServerKeyPair

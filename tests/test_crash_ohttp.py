@@ -20,7 +20,7 @@ from n2net_privacy.egress import Egress, EgressPolicy, Purpose
 from n2net_privacy.ohttp.client import ObliviousConfig
 from n2net_privacy.testing.file_keystore import FileKeyStore
 from n2net_privacy.testing.ohttp_plugin import OhttpStack
-from n2net_privacy.uploader.crashpoints import CrashPoint
+from n2net_privacy.uploader._process import CrashPoint
 from n2net_privacy.uploader.recorder import Uploader
 from n2net_privacy.uploader.send.sender import SenderConfig
 

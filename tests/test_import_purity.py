@@ -30,7 +30,7 @@ PURE_IMPORTS = [
     "import n2net_privacy.contacts",
     "import n2net_privacy.permissions",
     "import n2net_privacy.uploader.send.decisions",
-    "import n2net_privacy.uploader.send.linger",
+    "import n2net_privacy.uploader.send.decisions",
     "import n2net_privacy.uploader.wire",
     "from n2net_privacy.uploader import ServerKeyPair, classify",
 ]

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from n2net_privacy.errors import UploaderError
-from n2net_privacy.uploader.crashpoints import CrashPoint
+from n2net_privacy.uploader._process import CrashPoint
 from n2net_privacy.uploader.store.at_rest import AtRestKey
 from n2net_privacy.uploader.store.drops import DropReason
 from n2net_privacy.uploader.store.queue import EventQueue, QueueStats
@@ -375,10 +375,10 @@ def test_concurrent_appends_and_acks_lose_nothing(path: Path) -> None:
 def test_after_fork_reopens_and_keeps_working(path: Path) -> None:
     queue = make(path)
     queue.append(payload(0))
-    owner = queue.leases.owner
+    owner = queue.owner
     queue.after_fork()  # in-process stand-in: the real fork is covered in test_fork
     queue.reopen()
-    assert queue.leases.owner != owner  # a child is a new lease owner
+    assert queue.owner != owner  # a child is a new lease owner
     queue.append(payload(1))
     assert drain(queue) == [payload(0), payload(1)]
 
@@ -476,7 +476,7 @@ def test_the_sender_steps_aside_only_while_a_write_is_in_progress(
     done = threading.Event()
 
     def writer() -> None:
-        with queue.file.lock:  # what append holds around its INSERT
+        with queue.file.locked():  # what append holds around its INSERT
             writing.set()
             done.wait(5)
 

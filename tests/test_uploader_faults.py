@@ -7,7 +7,7 @@ import os
 import random
 import sqlite3
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -255,12 +255,11 @@ def test_a_row_copied_from_before_a_drain_or_another_file_is_reported(tmp_path: 
 
 
 def test_a_leased_batch_is_not_sent_by_a_second_owner_until_released(tmp_path: Path) -> None:
-    wall = Clock()
-    wall.now = 1000.0
+    now = [datetime(2026, 1, 1, tzinfo=UTC)]
     key = AtRestKey(b"k" * 32)
-    one = EventQueue(tmp_path / "q.sqlite3", key, lease_s=60, wall=wall)
-    two = EventQueue(tmp_path / "q.sqlite3", key, lease_s=60, wall=wall)
-    one.leases.owner = f"{os.getppid()}:other"  # as if ``one`` lived in another, live process
+    one = EventQueue(tmp_path / "q.sqlite3", key, lease_s=60, clock=lambda: now[0])
+    two = EventQueue(tmp_path / "q.sqlite3", key, lease_s=60, clock=lambda: now[0])
+    one.owner = f"{os.getppid()}:other"  # as if ``one`` lived in another, live process
     for i in range(4):
         one.append(payload(i))
     mine = one.next_batch(2, BIG)
@@ -269,7 +268,8 @@ def test_a_leased_batch_is_not_sent_by_a_second_owner_until_released(tmp_path: P
     assert set(mine.seqs).isdisjoint(theirs.seqs)  # never the same batch or rows
     assert two.next_batch(2, BIG) == theirs
     assert two.next_batch(2, BIG, lease_new=False) == theirs
-    wall.now += 61  # one's lease expired: two may take it over, one may not renew it
+    # one's lease expired: two may take it over, one may not renew it
+    now[0] += timedelta(seconds=61)
     assert two.next_batch(10, BIG, skip=frozenset({theirs.batch_id})) == mine
     assert not one.renew(mine.batch_id)
     assert one.stats().events == two.stats().events == 4  # the truth, from the file

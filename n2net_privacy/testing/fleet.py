@@ -44,7 +44,7 @@ from n2net_privacy.egress.policy import Purpose
 from n2net_privacy.errors import ConfigurationError, EgressPolicyError
 from n2net_privacy.testing.synthetic import REGIONS, synthetic_number
 from n2net_privacy.uploader import ServerKey, SimulatedAndroidKeystore, Uploader
-from n2net_privacy.uploader.send.linger import Linger
+from n2net_privacy.uploader.send.decisions import Linger
 from n2net_privacy.uploader.send.sender import SenderConfig, SendState, SendStatus
 
 __all__ = [

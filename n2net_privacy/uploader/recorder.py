@@ -57,14 +57,12 @@ from n2net_privacy.ohttp.client import KeyConfigSource, ObliviousClient, Oblivio
 from n2net_privacy.phone import PhoneNumberErrorReason, normalize
 from n2net_privacy.redact import get_logger
 from n2net_privacy.uploader import _process
-from n2net_privacy.uploader.crashpoints import CrashHook, CrashPoint
-from n2net_privacy.uploader.send.sendconfig import PostClient
-from n2net_privacy.uploader.send.sender import Sender, SenderConfig, SendStatus
+from n2net_privacy.uploader._process import CrashHook, CrashPoint
+from n2net_privacy.uploader.send.sender import PostClient, Sender, SenderConfig, SendStatus
 from n2net_privacy.uploader.send.worker import SenderThread, Wait, wait_on
 from n2net_privacy.uploader.store.at_rest import KeyStore
 from n2net_privacy.uploader.store.drops import DropReason, OnDrop
 from n2net_privacy.uploader.store.queue import EventQueue, QueueStats
-from n2net_privacy.uploader.wire.keyring import server_keys
 from n2net_privacy.uploader.wire.models import EVENTS_PATH, ServerKey
 from n2net_privacy.uploader.wire.payload import (
     StampCache,
@@ -72,6 +70,7 @@ from n2net_privacy.uploader.wire.payload import (
     encode_with_stamp,
     new_event_id,
 )
+from n2net_privacy.uploader.wire.seal import server_keys
 
 __all__ = [
     "HasNumber",
