@@ -34,6 +34,7 @@ from pathlib import Path
 
 from n2net_privacy.egress import Egress, EgressPolicy, Purpose
 from n2net_privacy.testing.file_keystore import FileKeyStore
+from n2net_privacy.uploader import Endpoint
 from n2net_privacy.uploader.recorder import Uploader
 from n2net_privacy.uploader.wire import ServerKeyPair
 
@@ -112,8 +113,8 @@ def _sdk(url: str, numbers: list[str], root: Path) -> list[float]:
     )
     data_dir = root / str(uuid.uuid4())
     uploader = Uploader(
-        url, "bench-app-key", keys.public, data_dir, key_store=FileKeyStore(data_dir / "keys"),
-        egress=egress, region="US",
+        Endpoint(url, "bench-app-key", keys.public), data_dir,
+        key_store=FileKeyStore(data_dir / "keys"), egress=egress, region="US",
     )
     samples = []
     for number in numbers:

@@ -14,8 +14,10 @@ import pytest
 
 from n2net_privacy.egress import Egress, EgressPolicy, Purpose
 from n2net_privacy.egress.policy import ClientRequest, EgressResponse, RequestClient
+from n2net_privacy.runtime import Runtime
 from n2net_privacy.testing.file_keystore import FileKeyStore
 from n2net_privacy.testing.ingest_server import IngestServer
+from n2net_privacy.uploader import Endpoint, UploaderEvents
 from n2net_privacy.uploader.recorder import Uploader
 from n2net_privacy.uploader.send.sender import Sender, SenderConfig, SendState, SendStatus
 from n2net_privacy.uploader.store.at_rest import AtRestKey
@@ -56,9 +58,10 @@ def test_rotation_with_then_without_grace_loses_nothing(
 ) -> None:
     statuses: list[SendStatus] = []
     uploader = Uploader(
-        server.url, APP_KEY, K1.public, tmp_path, key_store=FileKeyStore(tmp_path / "keys"),
-        egress=loopback(), region="US", on_status=statuses.append, start=False,
-        sender_config=SenderConfig(linger_s=0.0, backoff_cap_s=30.0),
+        Endpoint(server.url, APP_KEY, K1.public), tmp_path,
+        key_store=FileKeyStore(tmp_path / "keys"), egress=loopback(), region="US",
+        sending=SenderConfig(linger_s=0.0, backoff_cap_s=30.0),
+        events=UploaderEvents(on_status=statuses.append), start=False,
     )
     recorded = [uploader.record_sms(f"+121555501{i:02d}").event_id for i in range(10)]
     server.rotate_key(K2, grace=True)  # both keys served: k1 uploads still go
@@ -87,7 +90,7 @@ def test_a_configured_next_key_takes_over_without_the_app_doing_anything(
 ) -> None:
     server.rotate_key(K2, grace=False)  # the server already moved on to k2 alone
     with Uploader(
-        server.url, APP_KEY, [K1.public, K2.public], tmp_path,
+        Endpoint(server.url, APP_KEY, [K1.public, K2.public]), tmp_path,
         key_store=FileKeyStore(tmp_path / "keys"), egress=loopback(), region="US", start=False,
     ) as uploader:
         uploader.record_sms("+12155550100")
@@ -102,8 +105,9 @@ def test_a_refused_app_key_holds_the_events(tmp_path: Path) -> None:
     with IngestServer(K1, app_key="another-key") as other:
         statuses: list[SendStatus] = []
         with Uploader(
-            other.url, APP_KEY, K1.public, tmp_path, key_store=FileKeyStore(tmp_path / "keys"),
-            egress=loopback(), region="US", on_status=statuses.append, start=False,
+            Endpoint(other.url, APP_KEY, K1.public), tmp_path,
+            key_store=FileKeyStore(tmp_path / "keys"), egress=loopback(), region="US",
+            events=UploaderEvents(on_status=statuses.append), start=False,
         ) as uploader:
             uploader.record_sms("+12155550100")
             assert uploader.sender.step() == 60.0
@@ -154,7 +158,8 @@ def test_a_batch_answered_500_forever_does_not_block_the_1000_behind_it(tmp_path
     sender = Sender(
         queue, lambda: client, events_url="http://127.0.0.1:9/v1/events", app_key="a",
         server_key=K1.public, config=SenderConfig(split_after_attempts=3, split_after_s=600),
-        clock=lambda: NOW, monotonic=clock, rng=random.Random(3), on_status=statuses.append,
+        runtime=Runtime(clock=lambda: NOW, monotonic=clock, rng=random.Random(3)),
+        on_status=statuses.append,
     )
     for _ in range(500):
         delay = sender.step()
@@ -187,7 +192,7 @@ def test_an_outage_is_not_mistaken_for_a_poison_batch(tmp_path: Path) -> None:
     sender = Sender(
         queue, lambda: client, events_url="http://127.0.0.1:9/v1/events", app_key="a",
         server_key=K1.public, config=SenderConfig(batch_max_events=5, split_after_attempts=2),
-        monotonic=clock, rng=random.Random(3),
+        runtime=Runtime(monotonic=clock, rng=random.Random(3)),
     )
     waits = []
     for _ in range(40):

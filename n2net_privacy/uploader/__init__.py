@@ -58,7 +58,15 @@ from n2net_privacy.uploader.wire.models import (
 )
 
 if TYPE_CHECKING:
-    from n2net_privacy.uploader.recorder import HasNumber, RecordOutcome, RecordResult, Uploader
+    from n2net_privacy.uploader.recorder import (
+        Endpoint,
+        HasNumber,
+        QueueLimits,
+        RecordOutcome,
+        RecordResult,
+        Uploader,
+        UploaderEvents,
+    )
 
 __all__ = [
     "CONTENT_TYPE",
@@ -68,11 +76,13 @@ __all__ = [
     "AtRestKey",
     "CrashPoint",
     "DropReason",
+    "Endpoint",
     "EventBatch",
     "HasNumber",
     "IngestReply",
     "KeyStore",
     "Outcome",
+    "QueueLimits",
     "QueueStats",
     "RecordOutcome",
     "RecordResult",
@@ -84,6 +94,7 @@ __all__ = [
     "SimulatedAndroidKeystore",
     "SimulatedIOSKeychain",
     "Uploader",
+    "UploaderEvents",
     "WireEvent",
     "backoff_delay",
     "classify",
@@ -103,6 +114,14 @@ __getattr__, __dir__ = lazy_names(
     globals(),
     {
         name: "n2net_privacy.uploader.recorder"
-        for name in ("HasNumber", "RecordOutcome", "RecordResult", "Uploader")
+        for name in (
+            "Endpoint",
+            "HasNumber",
+            "QueueLimits",
+            "RecordOutcome",
+            "RecordResult",
+            "Uploader",
+            "UploaderEvents",
+        )
     },
 )

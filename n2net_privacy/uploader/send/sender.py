@@ -42,9 +42,7 @@ tests drive every branch without a clock or a thread.
 
 from __future__ import annotations
 
-import random
 import threading
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -60,7 +58,7 @@ from n2net_privacy.errors import (
     WireFormatError,
 )
 from n2net_privacy.redact import get_logger
-from n2net_privacy.runtime import Clock, utc_now
+from n2net_privacy.runtime import Runtime
 from n2net_privacy.uploader._process import CrashHook, CrashPoint
 from n2net_privacy.uploader.send.decisions import (
     Outcome,
@@ -190,9 +188,7 @@ class Sender:
         app_key: str,
         server_key: ServerKey | Iterable[ServerKey],
         config: SenderConfig | None = None,
-        clock: Clock = utc_now,
-        monotonic: Callable[[], float] = time.monotonic,
-        rng: random.Random | None = None,
+        runtime: Runtime | None = None,
         on_status: Callable[[SendStatus], None] | None = None,
         crash_point: CrashHook | None = None,
     ) -> None:
@@ -202,9 +198,10 @@ class Sender:
         self._app_key = app_key
         self.keys = ServerKeyRing(server_key)
         self.config = config or SenderConfig()
-        self._clock = clock
-        self._monotonic = monotonic
-        self._rng = rng or random.Random()
+        runtime = runtime or Runtime()
+        self._clock = runtime.clock
+        self._monotonic = runtime.monotonic
+        self._rng = runtime.rng
         self._on_status = on_status
         self._crash = crash_point
         self._envelope = Envelope(pause=queue.file.yield_to_writer)

@@ -27,12 +27,10 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import time
-from collections.abc import Callable
 
 from n2net_privacy.errors import UploaderError
 from n2net_privacy.redact import get_logger
-from n2net_privacy.runtime import Wait, wait_on
+from n2net_privacy.runtime import Runtime, Wait, wait_on
 from n2net_privacy.uploader.send.decisions import Pacer
 from n2net_privacy.uploader.send.sender import Sender
 from n2net_privacy.uploader.store.queue import EventQueue
@@ -47,9 +45,9 @@ _log = get_logger(__name__)
 class SenderThread:
     """Runs a :class:`Sender` on a daemon thread until stopped.
 
-    ``monotonic`` and ``wait`` are injected together: every wait (the linger,
-    a backoff, :meth:`flush` and :meth:`stop`) is ``wait(condition, seconds)``
-    with the condition held, and every deadline is read on ``monotonic``.
+    The runtime's ``monotonic`` and ``wait`` go together: every wait (the
+    linger, a backoff, :meth:`flush` and :meth:`stop`) is ``wait(condition,
+    seconds)`` with the condition held, and every deadline is read on ``monotonic``.
     """
 
     def __init__(
@@ -57,13 +55,13 @@ class SenderThread:
         sender: Sender,
         queue: EventQueue,
         *,
-        monotonic: Callable[[], float] = time.monotonic,
-        wait: Wait = wait_on,
+        runtime: Runtime | None = None,
     ) -> None:
         self.sender = sender
         self._queue = queue
-        self._monotonic = monotonic
-        self._wait = wait
+        runtime = runtime or Runtime()
+        self._monotonic = runtime.monotonic
+        self._wait = runtime.wait
         self._init_process_state()
 
     def _init_process_state(self) -> None:

@@ -49,7 +49,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from n2net_privacy.errors import UploaderError
+from n2net_privacy.errors import StorageError, UploaderError
 from n2net_privacy.redact import get_logger
 from n2net_privacy.runtime import utc_now
 from n2net_privacy.uploader._process import CrashHook, CrashPoint
@@ -139,6 +139,7 @@ class EventQueue:
         max_events: int = 100_000,
         max_bytes: int = 32 * 1024 * 1024,
         on_drop: OnDrop | None = None,
+        on_storage_error: Callable[[StorageError], None] | None = None,
         crash_point: CrashHook | None = None,
         power_safe: bool = False,
         lease_s: float = 120.0,
@@ -150,6 +151,7 @@ class EventQueue:
         self.max_bytes = max_bytes
         self.lease_s = lease_s
         self._on_drop = on_drop
+        self._on_storage_error = on_storage_error
         self._crash = crash_point
         self._clock = clock
         self.file = QueueFile(path, power_safe=power_safe)
@@ -207,8 +209,25 @@ class EventQueue:
             _log.warning("queue write failed: %s", type(exc).__name__)
             seq = None
             drops.append((DropReason.STORAGE_ERROR, 1))
+            self.report_storage_error("writing an event", exc)
         self._report(drops)
         return seq
+
+    def report_storage_error(self, doing: str, exc: BaseException) -> None:
+        """Tell ``on_storage_error`` that the file failed while ``doing``; never raises.
+
+        Only SQLite's own errors are storage trouble; a closed queue is not.
+        """
+        if self._on_storage_error is None or not isinstance(exc, sqlite3.Error):
+            return
+        error = StorageError(
+            f"the upload queue failed while {doing}: {type(exc).__name__}",
+            path=str(self.file.path),
+        )
+        try:
+            self._on_storage_error(error)
+        except Exception:
+            _log.exception("on_storage_error callback raised; ignored")
 
     def _append_locked(self, db: sqlite3.Connection, payload: bytes, drops: Drops) -> int | None:
         for _ in range(4):
