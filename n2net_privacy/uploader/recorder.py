@@ -32,6 +32,7 @@ leased to one process at a time (:mod:`~n2net_privacy.uploader.store.queue`).
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import sqlite3
 import threading
@@ -278,49 +279,53 @@ class Uploader:
         self._clock = runtime.clock
         self._crash = events.crash_point
         self.exit_flush_timeout_s = limits.exit_flush_timeout_s
-        self._queue = EventQueue(
-            Path(data_dir) / QUEUE_FILE,
-            key_store.at_rest_key(KEY_ALIAS),
-            max_events=limits.max_events,
-            max_bytes=limits.max_bytes,
-            on_drop=events.on_drop,
-            on_storage_error=events.on_storage_error,
-            crash_point=events.crash_point,
-            power_safe=limits.power_safe,
-            clock=runtime.clock,
-        )
-        #: The pinned OHTTP keys in use (None on the direct path); QA reads its verdicts.
-        self.oblivious_keys = (
-            KeyConfigSource(
-                oblivious,
-                lambda: egress.client(Purpose.OHTTP_RELAY, timeout=config.request_timeout_s),
-                monotonic=runtime.monotonic,
+        with contextlib.ExitStack() as opened:  # a part that fails closes those before it
+            self._queue = EventQueue(
+                Path(data_dir) / QUEUE_FILE,
+                key_store.at_rest_key(KEY_ALIAS),
+                max_events=limits.max_events,
+                max_bytes=limits.max_bytes,
+                on_drop=events.on_drop,
+                on_storage_error=events.on_storage_error,
+                crash_point=events.crash_point,
+                power_safe=limits.power_safe,
+                clock=runtime.clock,
             )
-            if oblivious is not None
-            else None
-        )
-        if self.oblivious_keys is not None:
-            self.oblivious_keys.start()  # keys at start, never just before a send
-        self.sender = Sender(
-            self._queue,
-            _client_factory(egress, config, oblivious, self.oblivious_keys),
-            events_url=events_url,
-            app_key=endpoint.app_key,
-            server_key=endpoint.server_keys,
-            config=config,
-            runtime=runtime,
-            on_status=events.on_status,
-            crash_point=events.crash_point,
-        )
-        self._worker = SenderThread(self.sender, self._queue, runtime=runtime)
-        self._pid = os.getpid()
-        self._fork_lock = threading.Lock()
-        self._final_stats = QueueStats(0, 0, 0)
-        self._started = start
-        self._closed = False
-        self._drained = False
-        if start:
-            self._worker.start()
+            opened.callback(self._queue.close)
+            #: The pinned OHTTP keys in use (None on the direct path); QA reads its verdicts.
+            self.oblivious_keys = (
+                KeyConfigSource(
+                    oblivious,
+                    lambda: egress.client(Purpose.OHTTP_RELAY, timeout=config.request_timeout_s),
+                    monotonic=runtime.monotonic,
+                )
+                if oblivious is not None
+                else None
+            )
+            if self.oblivious_keys is not None:
+                opened.callback(self.oblivious_keys.close)
+                self.oblivious_keys.start()  # keys at start, never just before a send
+            self.sender = Sender(
+                self._queue,
+                _client_factory(egress, config, oblivious, self.oblivious_keys),
+                events_url=events_url,
+                app_key=endpoint.app_key,
+                server_key=endpoint.server_keys,
+                config=config,
+                runtime=runtime,
+                on_status=events.on_status,
+                crash_point=events.crash_point,
+            )
+            self._worker = SenderThread(self.sender, self._queue, runtime=runtime)
+            self._pid = os.getpid()
+            self._fork_lock = threading.Lock()
+            self._final_stats = QueueStats(0, 0, 0)
+            self._started = start
+            self._closed = False
+            self._drained = False
+            if start:
+                self._worker.start()
+            opened.pop_all()
         _LIVE.add(self)
         _process.register(self)
 
