@@ -29,9 +29,17 @@ PURE_IMPORTS = [
     "import n2net_privacy.consent",
     "import n2net_privacy.contacts",
     "import n2net_privacy.permissions",
-    "import n2net_privacy.uploader.send.decisions",
+    "import n2net_privacy.runtime",
+    "import n2net_privacy.uploader.send",
     "import n2net_privacy.uploader.send.decisions",
     "import n2net_privacy.uploader.wire",
+    "import n2net_privacy.uploader.wire.models",
+    "import n2net_privacy.uploader.wire.seal",
+    "import n2net_privacy.uploader.wire.payload",
+    "import n2net_privacy.uploader.store",
+    "import n2net_privacy.uploader.store.at_rest",
+    "import n2net_privacy.uploader.store.queue",
+    "import n2net_privacy.uploader._process",
     "from n2net_privacy.uploader import ServerKeyPair, classify",
 ]
 
