@@ -7,7 +7,8 @@ the same way:
   (also a ``TypeError``);
 * :func:`require_int`: an int out of range is an :class:`InvalidArgumentError`
   (also a ``ValueError``);
-* :func:`ensure_open`: use after ``close()`` is a :class:`ClosedError`.
+* :func:`ensure_open`: use after ``close()`` is a :class:`ClosedError`;
+  :class:`ClosesOnExit` makes ``with obj:`` call ``obj.close()``.
 
 Every message names the parameter and what to pass, and never quotes the
 value: it may be a phone number or an email address.
@@ -20,9 +21,19 @@ n2net_privacy.errors.InvalidArgumentTypeError: raw must be a str, not int; pass 
 
 from __future__ import annotations
 
+from types import TracebackType
+from typing import Self
+
 from n2net_privacy.errors import ClosedError, InvalidArgumentError, InvalidArgumentTypeError
 
-__all__ = ["describe_types", "ensure_open", "quoted", "require_int", "require_type"]
+__all__ = [
+    "ClosesOnExit",
+    "describe_types",
+    "ensure_open",
+    "quoted",
+    "require_int",
+    "require_type",
+]
 
 
 def describe_types(types: type | tuple[type, ...]) -> str:
@@ -85,3 +96,24 @@ def ensure_open(closed: bool, name: str) -> None:
     """Raise :class:`ClosedError` naming ``name`` when ``closed`` is set."""
     if closed:
         raise ClosedError(name)
+
+
+class ClosesOnExit:
+    """A base for objects used as ``with obj:``: the block's end calls ``close()``.
+
+    ``close()`` is called with its defaults and must never raise.
+    """
+
+    def close(self) -> object:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -36,10 +36,9 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
-from typing import Self, cast
+from typing import cast
 
-from n2net_privacy.checks import ensure_open, require_type
+from n2net_privacy.checks import ClosesOnExit, ensure_open, require_type
 from n2net_privacy.contacts import AddressBookSource, ContactsGateway
 from n2net_privacy.contacts.sources import ADDRESS_BOOK_HINT
 from n2net_privacy.device import DeviceContext
@@ -109,7 +108,7 @@ class UploaderConfig:
         return f"UploaderConfig(api_url={self.api_url!r}, key_ids={key_ids!r})"
 
 
-class N2NetPrivacy:
+class N2NetPrivacy(ClosesOnExit):
     """Permission-gated contacts, consent-gated avatars and sealed minimal uploads."""
 
     def __init__(
@@ -205,17 +204,6 @@ class N2NetPrivacy:
         self.avatars.close()
         self.contacts.close()
         self.permissions.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def _with_storage_errors(

@@ -41,11 +41,10 @@ import json
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import Protocol
 
 from n2net_privacy.atomic_write import Fsync, os_error_name
-from n2net_privacy.checks import ensure_open, require_type
+from n2net_privacy.checks import ClosesOnExit, ensure_open, require_type
 from n2net_privacy.consent import ConsentCore, Origin, Proposal, classify
 from n2net_privacy.consent.state import Kind
 from n2net_privacy.errors import StorageError, UnknownPermissionError
@@ -166,7 +165,7 @@ def _parse_learned(raw: bytes) -> Learned:
     return learned
 
 
-class PermissionService:
+class PermissionService(ClosesOnExit):
     """Permission status as the SDK reports it, on any platform.
 
     Every call asks the provider at that moment. The service subscribes to
@@ -279,17 +278,6 @@ class PermissionService:
         self._closed = True
         self._unsubscribe()
         self._core.close()
-
-    def __enter__(self) -> PermissionService:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def _on_change(self, change: PermissionChange) -> None:
         if not change.permission.gates_reading:

@@ -114,14 +114,7 @@ __getattr__, __dir__ = lazy_names(
     globals(),
     {
         name: "n2net_privacy.uploader.recorder"
-        for name in (
-            "Endpoint",
-            "HasNumber",
-            "QueueLimits",
-            "RecordOutcome",
-            "RecordResult",
-            "Uploader",
-            "UploaderEvents",
-        )
+        for name in ("Endpoint", "HasNumber", "QueueLimits", "RecordOutcome", "RecordResult",
+                     "Uploader", "UploaderEvents")
     },
 )

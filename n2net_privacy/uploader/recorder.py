@@ -41,12 +41,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from types import TracebackType
-from typing import Protocol, Self, TypeVar, cast
+from typing import Protocol, TypeVar, cast
 from urllib.parse import urlsplit
 
 from n2net_privacy import ohttp
-from n2net_privacy.checks import ensure_open, require_int, require_type
+from n2net_privacy.checks import ClosesOnExit, ensure_open, require_int, require_type
 from n2net_privacy.device import DeviceContext
 from n2net_privacy.egress import Egress
 from n2net_privacy.egress.policy import Purpose
@@ -227,7 +226,7 @@ class UploaderEvents:
                 )
 
 
-class Uploader:
+class Uploader(ClosesOnExit):
     """Records SMS and calls to a durable encrypted queue and uploads them sealed.
 
     Configuration errors (a URL the egress policy refuses, a bad region, an
@@ -463,17 +462,6 @@ class Uploader:
             self._queue.close()
         _LIVE.discard(self)
         return self._drained
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- counts ---------------------------------------------------------------
 

@@ -48,6 +48,7 @@ __all__ = [
     "EVENTS_PATH",
     "HPKE_INFO",
     "SCHEMA",
+    "UUID_PATTERN",
     "EventBatch",
     "IngestReply",
     "ServerKey",
