@@ -37,7 +37,10 @@ Every attempt runs under :attr:`Sender.io_lock`, which the fork hooks take
 
 ``step`` never waits: it returns how long to wait, and
 :mod:`~n2net_privacy.uploader.send.worker` does the waiting on its thread, so
-tests drive every branch without a clock or a thread.
+tests drive every branch without a clock or a thread. The sender's
+vocabulary is here too: :class:`SenderConfig` (batching, timeouts, backoff;
+limits may be lowered, never raised past v1's), :class:`SendState` and
+:class:`SendStatus` (what ``on_status`` hears).
 """
 
 from __future__ import annotations
