@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from n2net_privacy.errors import UploaderError
+from n2net_privacy.errors import StorageError, UploaderError
 from n2net_privacy.uploader._process import CrashPoint
 from n2net_privacy.uploader.store.at_rest import AtRestKey
 from n2net_privacy.uploader.store.drops import DropReason
@@ -288,6 +288,23 @@ def test_disk_full_is_a_storage_error_drop_not_an_exception(path: Path) -> None:
     results = [queue.append(payload(i) * 50) for i in range(200)]
     assert None in results
     assert (DropReason.STORAGE_ERROR, 1) in seen
+
+
+def test_disk_full_is_told_to_on_storage_error_naming_the_file(path: Path) -> None:
+    errors: list[StorageError] = []
+
+    def boom(error: StorageError) -> None:
+        errors.append(error)
+        raise RuntimeError("an app callback that raises is ignored")
+
+    queue = make(path, on_storage_error=boom)
+    queue.append(payload(0))
+    pages = queue.file.db.execute("PRAGMA page_count").fetchone()[0]
+    queue.file.db.execute(f"PRAGMA max_page_count={pages}")
+    results = [queue.append(payload(i) * 50) for i in range(200)]
+    assert results.count(None) == len(errors) > 0
+    assert {error.path for error in errors} == {str(path)}
+    assert "writing an event" in str(errors[0]) and "SECRET" not in str(errors[0])
 
 
 def test_bad_bounds_are_refused(path: Path) -> None:
