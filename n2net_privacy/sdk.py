@@ -60,7 +60,7 @@ from n2net_privacy.uploader.recorder import (
 )
 from n2net_privacy.uploader.send.sender import SenderConfig
 from n2net_privacy.uploader.store.at_rest import KeyStore
-from n2net_privacy.uploader.wire.seal import ServerKey, server_keys
+from n2net_privacy.uploader.wire.seal import ServerKey
 
 __all__ = ["N2NetPrivacy", "UploaderConfig"]
 
@@ -85,9 +85,8 @@ class UploaderConfig:
     runtime: Runtime | None = None
 
     def __post_init__(self) -> None:
-        require_type("api_url", self.api_url, str, hint="such as 'https://api.n2net.com'")
-        require_type("app_key", self.app_key, str)
-        object.__setattr__(self, "server_key", server_keys(self.server_key))
+        checked = Endpoint(self.api_url, self.app_key, self.server_key)  # the Uploader's checks
+        object.__setattr__(self, "server_key", checked.server_keys)
         require_type("key_store", self.key_store, KeyStore,
                      hint="pass SimulatedAndroidKeystore() or SimulatedIOSKeychain()")
         for name, value, kind in (
