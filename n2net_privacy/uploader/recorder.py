@@ -171,8 +171,10 @@ class Endpoint:
 
     def __repr__(self) -> str:  # the app key is a credential
         key_ids = [key.key_id for key in self.server_keys]
-        return f"Endpoint(api_url={self.api_url!r}, key_ids={key_ids!r}, " \
+        return (
+            f"Endpoint(api_url={self.api_url!r}, key_ids={key_ids!r}, "
             f"oblivious={self.oblivious is not None})"
+        )
 
 
 @dataclass(frozen=True, slots=True)
