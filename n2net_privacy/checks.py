@@ -21,6 +21,7 @@ n2net_privacy.errors.InvalidArgumentTypeError: raw must be a str, not int; pass 
 
 from __future__ import annotations
 
+import abc
 from types import TracebackType
 from typing import Self
 
@@ -98,14 +99,14 @@ def ensure_open(closed: bool, name: str) -> None:
         raise ClosedError(name)
 
 
-class ClosesOnExit:
+class ClosesOnExit(abc.ABC):
     """A base for objects used as ``with obj:``: the block's end calls ``close()``.
 
     ``close()`` is called with its defaults and must never raise.
     """
 
-    def close(self) -> object:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def close(self) -> object: ...
 
     def __enter__(self) -> Self:
         return self
