@@ -139,7 +139,7 @@ class PoisonClient(RequestClient):
         pass
 
 
-class Clock:
+class Monotonic:
     def __init__(self) -> None:
         self.now = 0.0
 
@@ -153,19 +153,19 @@ def test_a_batch_answered_500_forever_does_not_block_the_1000_behind_it(tmp_path
         queue.append(payload(i))
     poison = f"00000000-0000-4000-8000-{37:012d}"  # inside the first batch
     client = PoisonClient(poison)
-    clock = Clock()
+    monotonic = Monotonic()
     statuses: list[SendStatus] = []
     sender = Sender(
         queue, lambda: client, events_url="http://127.0.0.1:9/v1/events", app_key="a",
         server_key=K1.public, config=SenderConfig(split_after_attempts=3, split_after_s=600),
-        runtime=Runtime(clock=lambda: NOW, monotonic=clock, rng=random.Random(3)),
+        runtime=Runtime(clock=lambda: NOW, monotonic=monotonic, rng=random.Random(3)),
         on_status=statuses.append,
     )
     for _ in range(500):
         delay = sender.step()
         if delay is None:
             break
-        clock.now += delay  # the worker's wait, without waiting
+        monotonic.now += delay  # the worker's wait, without waiting
     assert len(queue) == 0
     assert len(client.delivered) == 1099 == len(set(client.delivered))
     assert poison not in client.delivered
@@ -181,7 +181,7 @@ def test_an_outage_is_not_mistaken_for_a_poison_batch(tmp_path: Path) -> None:
     queue = EventQueue(tmp_path / "q.sqlite3", AtRestKey(b"k" * 32))
     for i in range(20):
         queue.append(payload(i))
-    clock = Clock()
+    monotonic = Monotonic()
 
     class Down(PoisonClient):
         def send(self, request: ClientRequest) -> EgressResponse:
@@ -192,14 +192,14 @@ def test_an_outage_is_not_mistaken_for_a_poison_batch(tmp_path: Path) -> None:
     sender = Sender(
         queue, lambda: client, events_url="http://127.0.0.1:9/v1/events", app_key="a",
         server_key=K1.public, config=SenderConfig(batch_max_events=5, split_after_attempts=2),
-        runtime=Runtime(monotonic=clock, rng=random.Random(3)),
+        runtime=Runtime(monotonic=monotonic, rng=random.Random(3)),
     )
     waits = []
     for _ in range(40):
         delay = sender.step()
         assert delay is not None
         waits.append(delay)
-        clock.now += delay
+        monotonic.now += delay
     assert len(queue) == 20 and queue.dead_letter_counts() == {}  # nothing thrown away
     assert sum(waits) > 10  # and it backed off as a whole
     queue.close()
