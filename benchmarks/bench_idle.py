@@ -81,13 +81,13 @@ def _build(name: str, url: str, private_raw: bytes, root: Path) -> tuple[Any, An
     if name == "n2net":
         from n2net_privacy.egress import Egress, EgressPolicy, Purpose
         from n2net_privacy.testing.file_keystore import FileKeyStore
-        from n2net_privacy.uploader import ServerKeyPair, Uploader
+        from n2net_privacy.uploader import Endpoint, ServerKeyPair, Uploader
 
         keys = ServerKeyPair.from_private_raw("bench", private_raw)
         egress = Egress(EgressPolicy(
             allowed_hosts={Purpose.N2NET_API: frozenset({"127.0.0.1"})}, test_mode=True
         ))
-        uploader = Uploader(url, "bench-app-key", keys.public, root,
+        uploader = Uploader(Endpoint(url, "bench-app-key", keys.public), root,
                             key_store=FileKeyStore(root / "keys"), egress=egress, region="US")
 
         def deliver() -> None:

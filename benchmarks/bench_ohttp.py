@@ -23,6 +23,7 @@ from pathlib import Path
 
 from n2net_privacy.egress import Egress, EgressPolicy, Purpose
 from n2net_privacy.testing.file_keystore import FileKeyStore
+from n2net_privacy.uploader import Endpoint
 from n2net_privacy.uploader.recorder import Uploader
 from n2net_privacy.uploader.send.sender import SenderConfig
 from n2net_privacy.uploader.wire import ServerKeyPair
@@ -98,11 +99,15 @@ def _run(url: str, keys: ServerKeyPair, ingest: Child, oblivious: object | None)
     before = int(ingest.ask("count"))  # type: ignore[call-overload]
     with tempfile.TemporaryDirectory() as tmp:
         uploader = Uploader(
-            url, APP_KEY, keys.public, Path(tmp),
-            key_store=FileKeyStore(Path(tmp) / "keys"),
+            Endpoint(
+                url,
+                APP_KEY,
+                keys.public,
+                oblivious=oblivious if isinstance(oblivious, ObliviousConfig) else None,
+            ),
+            Path(tmp), key_store=FileKeyStore(Path(tmp) / "keys"),
             egress=Egress(EgressPolicy(allowed_hosts=hosts, test_mode=True)),
-            sender_config=SenderConfig(linger_s=0.05),
-            oblivious=oblivious if isinstance(oblivious, ObliviousConfig) else None,
+            sending=SenderConfig(linger_s=0.05),
         )
         started = time.perf_counter()
         for n in range(EVENTS):

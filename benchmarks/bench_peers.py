@@ -93,15 +93,15 @@ class _SDK(_Client):
     def __init__(self, url: str, events: int, private_raw: bytes, root: Path) -> None:
         from n2net_privacy.egress import Egress, EgressPolicy, Purpose
         from n2net_privacy.testing.file_keystore import FileKeyStore
-        from n2net_privacy.uploader import ServerKeyPair, Uploader
+        from n2net_privacy.uploader import Endpoint, ServerKeyPair, Uploader
 
         keys = ServerKeyPair.from_private_raw("bench", private_raw)
         egress = Egress(EgressPolicy(
             allowed_hosts={Purpose.N2NET_API: frozenset({"127.0.0.1"})}, test_mode=True
         ))
         self._uploader = Uploader(
-            url, "bench-app-key", keys.public, root, key_store=FileKeyStore(root / "keys"),
-            egress=egress, region="US",
+            Endpoint(url, "bench-app-key", keys.public), root,
+            key_store=FileKeyStore(root / "keys"), egress=egress, region="US",
         )
         self.record = self._uploader.record_sms
 

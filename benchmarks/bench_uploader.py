@@ -37,6 +37,7 @@ from n2net_privacy.egress import Egress, EgressPolicy, Purpose
 from n2net_privacy.testing.file_keystore import FileKeyStore
 from n2net_privacy.testing.servers.ingest import IngestServer
 from n2net_privacy.testing.synthetic import synthetic_address_book
+from n2net_privacy.uploader import Endpoint, QueueLimits
 from n2net_privacy.uploader.recorder import Uploader
 from n2net_privacy.uploader.wire import ServerKeyPair
 
@@ -118,8 +119,8 @@ def _uploader(
         inspectors=[auditor] if auditor is not None else [],
     )
     return Uploader(
-        url, APP_KEY, keys.public, data_dir, key_store=FileKeyStore(data_dir / "keys"),
-        egress=egress, region="US", **kwargs,  # type: ignore[arg-type]
+        Endpoint(url, APP_KEY, keys.public), data_dir, key_store=FileKeyStore(data_dir / "keys"),
+        egress=egress, region="US", **kwargs,
     )
 
 
@@ -239,7 +240,9 @@ def main() -> None:
         try:
             print(f"record_sms, sender idle, {LATENCY_CALLS:,} calls:")
             print("  warm normalization cache: " + _latency(server.url, keys, root, client_tls))
-            cold = _latency(server.url, keys, root, client_tls, normalize_cache_size=0)
+            cold = _latency(
+                server.url, keys, root, client_tls, limits=QueueLimits(normalize_cache_size=0)
+            )
             print("  cache off (every call parses): " + cold, flush=True)
             sdk_rates, bare_rates, audited_rates = [], [], []
             for round_ in range(3):

@@ -21,7 +21,7 @@ from n2net_privacy.simulation import Answer, ScriptedUser, SimulatedAndroidKeyst
 from n2net_privacy.testing.audited import AuditedEgress
 from n2net_privacy.testing.servers.gravatar import GravatarStandIn
 from n2net_privacy.testing.servers.ingest import IngestServer
-from n2net_privacy.uploader import ServerKeyPair
+from n2net_privacy.uploader import Endpoint, ServerKeyPair
 from n2net_privacy.uploader.recorder import Uploader
 
 
@@ -72,7 +72,7 @@ def test_calls_upload_only_the_number_and_metadata(
     callee = next(c for c in address_book if any(p.number.startswith("+") for p in c.phones))
     phone = next(p for p in callee.phones if p.number.startswith("+"))
     with Uploader(
-        ingest_server.url, "test-app-key", server_key.public, tmp_path,
+        Endpoint(ingest_server.url, "test-app-key", server_key.public), tmp_path,
         key_store=SimulatedAndroidKeystore(), egress=egress, region="US",
     ) as uploader:
         assert uploader.record_call(phone, duration_s=42).queued

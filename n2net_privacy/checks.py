@@ -7,7 +7,8 @@ the same way:
   (also a ``TypeError``);
 * :func:`require_int`: an int out of range is an :class:`InvalidArgumentError`
   (also a ``ValueError``);
-* :func:`ensure_open`: use after ``close()`` is a :class:`ClosedError`.
+* :func:`ensure_open`: use after ``close()`` is a :class:`ClosedError`
+  (``with obj:`` closing ``obj`` is :class:`~n2net_privacy._closing.ClosingContextManager`).
 
 Every message names the parameter and what to pass, and never quotes the
 value: it may be a phone number or an email address.
@@ -22,7 +23,13 @@ from __future__ import annotations
 
 from n2net_privacy.errors import ClosedError, InvalidArgumentError, InvalidArgumentTypeError
 
-__all__ = ["describe_types", "ensure_open", "quoted", "require_int", "require_type"]
+__all__ = [
+    "describe_types",
+    "ensure_open",
+    "quoted",
+    "require_int",
+    "require_type",
+]
 
 
 def describe_types(types: type | tuple[type, ...]) -> str:

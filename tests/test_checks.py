@@ -57,7 +57,9 @@ from n2net_privacy.checks import (
     require_type,
 )
 from n2net_privacy.contacts import contacts_from_records, parse_json_address_book, parse_vcard
+from n2net_privacy.runtime import Runtime
 from n2net_privacy.simulation import Answer, ScriptedUser, SimulatedAndroidKeystore
+from n2net_privacy.uploader import Endpoint, QueueLimits, UploaderEvents
 
 PAIR = ServerKeyPair.generate(key_id="k1")
 NUMBER = "+12155552671"
@@ -75,10 +77,11 @@ def _uploader(tmp_path: Path, **overrides: Any) -> Uploader:
         "start": False,
     }
     arguments.update(overrides)
-    api_url, app_key, server_key, data_dir = (
-        arguments.pop(k) for k in ("api_url", "app_key", "server_key", "data_dir")
+    api_url, app_key, server_key, oblivious, data_dir = (
+        arguments.pop(k, None)
+        for k in ("api_url", "app_key", "server_key", "oblivious", "data_dir")
     )
-    return Uploader(api_url, app_key, server_key, data_dir, **arguments)
+    return Uploader(Endpoint(api_url, app_key, server_key, oblivious), data_dir, **arguments)
 
 
 def _using_uploader(tmp_path: Path, use: Callable[[Uploader], object]) -> object:
@@ -212,13 +215,23 @@ TYPE_MISTAKES: list[tuple[str, Call, list[str]]] = [
      ["key_store must be a KeyStore", "SimulatedAndroidKeystore()"]),
     ("egress a policy", lambda p: _uploader(p, egress=EgressPolicy()),
      ["egress must be an Egress"]),
-    ("queue bound a str", lambda p: _uploader(p, max_queue_events="10"),
-     ["max_queue_events must be an int, not str"]),
-    ("cache size a str", lambda p: _uploader(p, normalize_cache_size="5"),
+    ("queue bound a str", lambda _: QueueLimits(max_events="10"),  # type: ignore[arg-type]
+     ["max_events must be an int, not str"]),
+    ("cache size a str", lambda _: QueueLimits(normalize_cache_size="5"),  # type: ignore[arg-type]
      ["normalize_cache_size must be an int"]),
-    ("power_safe a str", lambda p: _uploader(p, power_safe="yes"), ["power_safe must be a bool"]),
-    ("sender_config a dict", lambda p: _uploader(p, sender_config={}),
-     ["sender_config must be a SenderConfig"]),
+    ("power_safe a str", lambda _: QueueLimits(power_safe="yes"),  # type: ignore[arg-type]
+     ["power_safe must be a bool"]),
+    ("sending a dict", lambda p: _uploader(p, sending={}), ["sending must be a SenderConfig"]),
+    ("limits a dict", lambda p: _uploader(p, limits={}), ["limits must be a QueueLimits"]),
+    ("events a callable", lambda p: _uploader(p, events=print),
+     ["events must be an UploaderEvents"]),
+    ("on_status a str", lambda _: UploaderEvents(on_status="log"),  # type: ignore[arg-type]
+     ["on_status must be callable, not str"]),
+    ("runtime.rng an int", lambda _: Runtime(rng=7),  # type: ignore[arg-type]
+     ["runtime.rng must be a Random"]),
+    ("endpoint a str", lambda p: Uploader("https://api.n2net.com", p,  # type: ignore[arg-type]
+                                          key_store=SimulatedAndroidKeystore(), egress=Egress()),
+     ["endpoint must be an Endpoint"]),
     ("duration a str", lambda p: _using_uploader(p, lambda u: u.record_call(NUMBER, "10")),  # type: ignore[arg-type]
      ["duration_s must be an int, not str"]),
     ("to an int", lambda p: _using_uploader(p, lambda u: u.record_sms(2155552671)),  # type: ignore[arg-type]
@@ -329,8 +342,8 @@ VALUE_MISTAKES: list[tuple[str, Call, list[str]]] = [
     ("duration past int32", lambda p: _using_uploader(p, lambda u: u.record_call(NUMBER, 2**31)),
      ["duration_s must be an int from 0 to"]),
     ("no server keys", lambda p: _uploader(p, server_key=[]), ["server_key"]),
-    ("queue bound 0", lambda p: _uploader(p, max_queue_bytes=0),
-     ["max_queue_bytes must be an int >= 1, not 0"]),
+    ("queue bound 0", lambda _: QueueLimits(max_bytes=0),
+     ["max_bytes must be an int >= 1, not 0"]),
     ("app key with a space", lambda p: _uploader(p, app_key="a b"), ["app_key"]),
     ("Gravatar over http", lambda _: GravatarConfig(base_url="http://www.gravatar.com/avatar/"),
      ["base_url", "https://"]),

@@ -17,7 +17,7 @@ from n2net_privacy.cli import keygen, main
 from n2net_privacy.egress import Egress, EgressPolicy, Purpose
 from n2net_privacy.simulation import SimulatedAndroidKeystore
 from n2net_privacy.testing import IngestServer
-from n2net_privacy.uploader import ServerKey, ServerKeyPair, Uploader
+from n2net_privacy.uploader import Endpoint, ServerKey, ServerKeyPair, Uploader
 
 APP_KEY = "app-key-1"
 
@@ -62,7 +62,7 @@ def test_keygen_round_trip_delivers_an_event(tmp_path: Path, kem: str, private_l
     loopback = EgressPolicy({Purpose.N2NET_API: frozenset({"127.0.0.1"})}, test_mode=True)
     with IngestServer(server_pair, app_key=APP_KEY) as server:
         uploader = Uploader(
-            server.url, APP_KEY, app_key, tmp_path / "device",
+            Endpoint(server.url, APP_KEY, app_key), tmp_path / "device",
             key_store=SimulatedAndroidKeystore(), egress=Egress(loopback), region="US",
         )
         try:

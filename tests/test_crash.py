@@ -22,7 +22,8 @@ import pytest
 from n2net_privacy.egress import Egress, EgressPolicy, Purpose
 from n2net_privacy.testing.file_keystore import FileKeyStore
 from n2net_privacy.testing.servers.ingest import IngestServer
-from n2net_privacy.uploader.crashpoints import CrashPoint
+from n2net_privacy.uploader import Endpoint
+from n2net_privacy.uploader._process import CrashPoint
 from n2net_privacy.uploader.recorder import Uploader
 from n2net_privacy.uploader.send.sender import SenderConfig
 from n2net_privacy.uploader.wire import ServerKeyPair
@@ -40,7 +41,7 @@ CHILD = textwrap.dedent(
     from pathlib import Path
     from n2net_privacy.egress import Egress, EgressPolicy, Purpose
     from n2net_privacy.testing.file_keystore import FileKeyStore
-    from n2net_privacy.uploader.recorder import Uploader
+    from n2net_privacy.uploader.recorder import Endpoint, QueueLimits, Uploader, UploaderEvents
     from n2net_privacy.uploader.send.sender import SenderConfig
     from n2net_privacy.uploader.wire import ServerKey
 
@@ -67,10 +68,10 @@ CHILD = textwrap.dedent(
     egress = Egress(EgressPolicy(
         allowed_hosts={Purpose.N2NET_API: frozenset({"127.0.0.1"})}, test_mode=True))
     uploader = Uploader(
-        url, "app-key-1", ServerKey.from_raw("k1", bytes.fromhex(key_hex)), data_dir,
-        key_store=FileKeyStore(Path(data_dir) / "keys"), egress=egress, crash_point=crash,
-        sender_config=SenderConfig(batch_max_events=7, linger_s=1.0, backoff_base_s=0.02),
-        exit_flush_timeout_s=0)
+        Endpoint(url, "app-key-1", ServerKey.from_raw("k1", bytes.fromhex(key_hex))), data_dir,
+        key_store=FileKeyStore(Path(data_dir) / "keys"), egress=egress,
+        sending=SenderConfig(batch_max_events=7, linger_s=1.0, backoff_base_s=0.02),
+        limits=QueueLimits(exit_flush_timeout_s=0), events=UploaderEvents(crash_point=crash))
     with open(log_path, "a") as log:
         for i in range(int(count)):
             if i % 2:
@@ -110,9 +111,9 @@ def run_child(
 
 def recover(server: IngestServer, data_dir: Path) -> None:
     uploader = Uploader(
-        server.url, APP_KEY, KEYS.public, data_dir,
+        Endpoint(server.url, APP_KEY, KEYS.public), data_dir,
         key_store=FileKeyStore(data_dir / "keys"), egress=Egress(EGRESS_POLICY),
-        sender_config=SenderConfig(linger_s=0.0, backoff_base_s=0.02, backoff_cap_s=0.1),
+        sending=SenderConfig(linger_s=0.0, backoff_base_s=0.02, backoff_cap_s=0.1),
     )
     assert uploader.flush(10)
     assert uploader.close(2)

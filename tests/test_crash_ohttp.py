@@ -20,7 +20,8 @@ from n2net_privacy.egress import Egress, EgressPolicy, Purpose
 from n2net_privacy.ohttp.client import ObliviousConfig
 from n2net_privacy.testing.file_keystore import FileKeyStore
 from n2net_privacy.testing.ohttp_plugin import OhttpStack
-from n2net_privacy.uploader.crashpoints import CrashPoint
+from n2net_privacy.uploader import Endpoint
+from n2net_privacy.uploader._process import CrashPoint
 from n2net_privacy.uploader.recorder import Uploader
 from n2net_privacy.uploader.send.sender import SenderConfig
 
@@ -39,7 +40,7 @@ CHILD = textwrap.dedent(
     from n2net_privacy.egress import Egress, EgressPolicy, PinSet, Purpose
     from n2net_privacy.ohttp.client import ObliviousConfig
     from n2net_privacy.testing.file_keystore import FileKeyStore
-    from n2net_privacy.uploader.recorder import Uploader
+    from n2net_privacy.uploader.recorder import Endpoint, QueueLimits, Uploader, UploaderEvents
     from n2net_privacy.uploader.send.sender import SenderConfig
     from n2net_privacy.uploader.wire import ServerKey
 
@@ -66,19 +67,19 @@ CHILD = textwrap.dedent(
     egress = Egress(EgressPolicy(allowed_hosts={
         Purpose.N2NET_API: frozenset({"api.n2net.com"}),
         Purpose.OHTTP_RELAY: frozenset({"127.0.0.1"})}, test_mode=True))
+    oblivious = ObliviousConfig(
+        relay_url=relay, key_config=bytes.fromhex(keys_hex),
+        key_pins=PinSet(
+            [ohttp.key_config_pin(c)
+             for c in ohttp.KeyConfig.decode_list(bytes.fromhex(keys_hex))]
+            + ["B" * 43 + "="],  # the backup: the gateway's next key
+            expires=datetime.date(2099, 1, 1)))
     uploader = Uploader(
-        "https://api.n2net.com", "ohttp-app-key",
-        ServerKey.from_raw("ingest-1", bytes.fromhex(key_hex)), data_dir,
-        key_store=FileKeyStore(Path(data_dir) / "keys"), egress=egress, crash_point=crash,
-        sender_config=SenderConfig(batch_max_events=7, linger_s=1.0, backoff_base_s=0.02),
-        exit_flush_timeout_s=0,
-        oblivious=ObliviousConfig(
-            relay_url=relay, key_config=bytes.fromhex(keys_hex),
-            key_pins=PinSet(
-                [ohttp.key_config_pin(c)
-                 for c in ohttp.KeyConfig.decode_list(bytes.fromhex(keys_hex))]
-                + ["B" * 43 + "="],  # the backup: the gateway's next key
-                expires=datetime.date(2099, 1, 1))))
+        Endpoint("https://api.n2net.com", "ohttp-app-key",
+                 ServerKey.from_raw("ingest-1", bytes.fromhex(key_hex)), oblivious),
+        data_dir, key_store=FileKeyStore(Path(data_dir) / "keys"), egress=egress,
+        sending=SenderConfig(batch_max_events=7, linger_s=1.0, backoff_base_s=0.02),
+        limits=QueueLimits(exit_flush_timeout_s=0), events=UploaderEvents(crash_point=crash))
     with open(log_path, "a") as log:
         for i in range(int(count)):
             result = uploader.record_sms(f"+1201555{i:04d}")
@@ -99,14 +100,9 @@ def _oblivious(stack: OhttpStack) -> ObliviousConfig:
 
 def _uploader(stack: OhttpStack, data_dir: Path, config: SenderConfig) -> Uploader:
     return Uploader(
-        API,
-        stack.app_key,
-        stack.ingest_key.public,
-        data_dir,
-        key_store=FileKeyStore(data_dir / "keys"),
-        egress=Egress(EgressPolicy(allowed_hosts=HOSTS, test_mode=True)),
-        sender_config=config,
-        oblivious=_oblivious(stack),
+        Endpoint(API, stack.app_key, stack.ingest_key.public, oblivious=_oblivious(stack)),
+        data_dir, key_store=FileKeyStore(data_dir / "keys"),
+        egress=Egress(EgressPolicy(allowed_hosts=HOSTS, test_mode=True)), sending=config,
     )
 
 

@@ -199,7 +199,7 @@ _ALLOWED = {
         "pydantic validators (pydantic wraps ValueError into ValidationError)",
     ("n2net_privacy.scenario.model", "*", "ValueError"):
         "pydantic validators (pydantic wraps ValueError into ValidationError)",
-    ("n2net_privacy.uploader.wire", "*", "ValueError"):
+    ("n2net_privacy.uploader.wire.models", "*", "ValueError"):
         "pydantic validators (pydantic wraps ValueError into ValidationError)",
 }
 

@@ -117,6 +117,23 @@ DEPRECATED_ALIASES = {
     "n2net_privacy.testing.ohttp_servers",
     "n2net_privacy.testing.redteam",
     "n2net_privacy.testing.tap",
+    "n2net_privacy.uploader.body",
+    "n2net_privacy.uploader.crashpoints",
+    "n2net_privacy.uploader.drops",
+    "n2net_privacy.uploader.forking",
+    "n2net_privacy.uploader.keyring",
+    "n2net_privacy.uploader.keystore",
+    "n2net_privacy.uploader.leases",
+    "n2net_privacy.uploader.linger",
+    "n2net_privacy.uploader.payload",
+    "n2net_privacy.uploader.poison",
+    "n2net_privacy.uploader.policy",
+    "n2net_privacy.uploader.queue",
+    "n2net_privacy.uploader.sealing",
+    "n2net_privacy.uploader.sendconfig",
+    "n2net_privacy.uploader.sender",
+    "n2net_privacy.uploader.storage",
+    "n2net_privacy.uploader.worker",
 }
 
 

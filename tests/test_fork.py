@@ -23,6 +23,7 @@ from _support import wait_until
 from n2net_privacy.egress import Egress, EgressPolicy, Purpose
 from n2net_privacy.testing.file_keystore import FileKeyStore
 from n2net_privacy.testing.servers.ingest_store import EventStore
+from n2net_privacy.uploader import Endpoint, UploaderEvents
 from n2net_privacy.uploader.recorder import Uploader
 from n2net_privacy.uploader.send.sender import SenderConfig, SendState, SendStatus
 from n2net_privacy.uploader.wire import ServerKeyPair
@@ -67,10 +68,9 @@ def make(data_dir: Path, url: str, **kwargs: object) -> Uploader:
         EgressPolicy(allowed_hosts={Purpose.N2NET_API: frozenset({"127.0.0.1"})}, test_mode=True)
     )
     return Uploader(
-        url, APP_KEY, KEYS.public, data_dir, key_store=FileKeyStore(data_dir / "keys"),
+        Endpoint(url, APP_KEY, KEYS.public), data_dir, key_store=FileKeyStore(data_dir / "keys"),
         egress=egress, region="US",
-        sender_config=SenderConfig(linger_s=0.0, backoff_base_s=0.01, backoff_cap_s=0.05),
-        **kwargs,  # type: ignore[arg-type]
+        sending=SenderConfig(linger_s=0.0, backoff_base_s=0.01, backoff_cap_s=0.05), **kwargs,
     )
 
 
@@ -119,7 +119,7 @@ def test_fifty_forks_after_deliveries_lose_nothing_and_never_lie(
         if status.state is SendState.DELIVERED:
             delivered.set()
 
-    uploader = make(tmp_path / "app", url, on_status=on_status)
+    uploader = make(tmp_path / "app", url, events=UploaderEvents(on_status=on_status))
     recorded: list[str] = []
     pids: list[int] = []
     with warnings.catch_warnings():

@@ -129,3 +129,53 @@ def test_function_level_and_relative_imports_count() -> None:
     path = PACKAGE / "checks.py"
     found = set().union(*(_targets("n2net_privacy.checks", path, n) for n in _imports(tree)))
     assert found == {"typing", "n2net_privacy.phone", "n2net_privacy.egress.policy"}
+
+
+# Modules of decisions (principle 8): nothing they load, their parent packages'
+# ``__init__`` included, may import the network stack.
+PURE_MODULES = (
+    "n2net_privacy.runtime",
+    "n2net_privacy.retry",
+    "n2net_privacy.uploader.send.decisions",
+    "n2net_privacy.uploader.wire.models",
+    "n2net_privacy.uploader.wire.payload",
+    "n2net_privacy.uploader.wire.seal",
+)
+
+
+def _reached(graph: dict[str, set[str]], module: str) -> set[str]:
+    """Every module that importing ``module`` runs: its parents first, then its imports."""
+    parts = module.split(".")
+    todo = [".".join(parts[:i]) for i in range(1, len(parts) + 1)]
+    seen: set[str] = set()
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in graph:
+            continue
+        seen.add(name)
+        todo += graph[name]
+        parent = name.rpartition(".")[0]
+        if parent:
+            todo.append(parent)
+    return seen
+
+
+def test_pure_modules_reach_no_module_that_imports_the_network() -> None:
+    graph = import_graph()
+    network = {
+        module for module, path in MODULES.items()
+        if any(
+            isinstance(node, ast.Import | ast.ImportFrom)
+            and any(name.split(".")[0] in {"httpx", "httpcore", "h11"} for name in (
+                [alias.name for alias in node.names] if isinstance(node, ast.Import)
+                else [node.module or ""]
+            ))
+            for node in _imports(ast.parse(path.read_text(encoding="utf-8")))
+        )
+    }
+    # The probe is not blind (lazy names are invisible here: test_import_purity.py
+    # imports each pure name in a fresh interpreter for those).
+    assert _reached(graph, "n2net_privacy.egress.client") & network
+    for module in PURE_MODULES:
+        assert module in MODULES, module
+        assert _reached(graph, module) & network == set(), module

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from n2net_privacy.uploader.send.linger import Linger, Pacer
+from n2net_privacy.uploader.send.decisions import Linger, Pacer
 
 
 def test_nothing_waiting_never_cuts_even_when_asked() -> None:

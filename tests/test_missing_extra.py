@@ -25,7 +25,7 @@ from n2net_privacy.gravatar import GravatarFetcher
 from n2net_privacy.ohttp.client import ObliviousConfig
 from n2net_privacy.settings import Settings
 from n2net_privacy.simulation import SimulatedAndroidKeystore
-from n2net_privacy.uploader import ServerKeyPair
+from n2net_privacy.uploader import Endpoint, ServerKeyPair
 from n2net_privacy.uploader.recorder import Uploader
 
 HIDE_PYHPKE = "import sys; sys.modules['pyhpke'] = None\n"
@@ -68,15 +68,9 @@ def test_an_oblivious_uploader_without_the_extra_fails_when_built(
     key = ServerKeyPair.generate(key_id="k1")
     with pytest.raises(ConfigurationError, match=r"pip install 'n2net-privacy\[ohttp\]'"):
         Uploader(
-            "https://api.n2net.com",
-            "app-key",
-            key.public,
-            tmp_path,
-            key_store=SimulatedAndroidKeystore(),
-            egress=_egress(),
-            region="US",
+            Endpoint("https://api.n2net.com", "app-key", key.public, oblivious=_config()),
+            tmp_path, key_store=SimulatedAndroidKeystore(), egress=_egress(), region="US",
             start=False,
-            oblivious=_config(),
         )
     # It refused before opening anything: no queue file, no thread left to retry.
     assert list(tmp_path.iterdir()) == []

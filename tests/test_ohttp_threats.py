@@ -46,6 +46,7 @@ from n2net_privacy.testing.servers.ohttp import (
     OhttpRelay,
 )
 from n2net_privacy.testing.servers.tap import TcpTap
+from n2net_privacy.uploader import Endpoint
 from n2net_privacy.uploader.recorder import Uploader
 from n2net_privacy.uploader.send.sender import SenderConfig
 from n2net_privacy.uploader.wire import ServerKeyPair
@@ -146,9 +147,9 @@ def _uploader(
     tapped: Tapped, data_dir: Path, config: ObliviousConfig, **options: object
 ) -> Uploader:
     return Uploader(
-        "https://api.n2net.com", APP_KEY, tapped.ingest_key.public, data_dir,
-        key_store=SimulatedAndroidKeystore(), egress=_egress(), region="US",
-        sender_config=FAST, oblivious=config, **options,  # type: ignore[arg-type]
+        Endpoint("https://api.n2net.com", APP_KEY, tapped.ingest_key.public, oblivious=config),
+        data_dir, key_store=SimulatedAndroidKeystore(), egress=_egress(), region="US",
+        sending=FAST, **options,
     )
 
 

@@ -29,7 +29,7 @@ from n2net_privacy.egress import Egress, EgressPolicy, Purpose
 from n2net_privacy.openapi import ERROR_CODES, openapi_document
 from n2net_privacy.simulation import SimulatedAndroidKeystore
 from n2net_privacy.testing import IngestServer
-from n2net_privacy.uploader import Uploader
+from n2net_privacy.uploader import Endpoint, Uploader
 from n2net_privacy.uploader.wire import (
     CONTENT_TYPE,
     EVENTS_PATH,
@@ -154,7 +154,7 @@ def test_the_sdk_request_matches_the_documented_parameters(
 ) -> None:
     loopback = EgressPolicy({Purpose.N2NET_API: frozenset({"127.0.0.1"})}, test_mode=True)
     uploader = Uploader(
-        server.url, APP_KEY, KEY.public, tmp_path, key_store=SimulatedAndroidKeystore(),
+        Endpoint(server.url, APP_KEY, KEY.public), tmp_path, key_store=SimulatedAndroidKeystore(),
         egress=Egress(loopback), region="US",
     )
     try:

@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from n2net_privacy.errors import UploaderError
-from n2net_privacy.uploader.crashpoints import CrashPoint
+from n2net_privacy.errors import StorageError, UploaderError
+from n2net_privacy.uploader._process import CrashPoint
 from n2net_privacy.uploader.store.at_rest import AtRestKey
 from n2net_privacy.uploader.store.drops import DropReason
 from n2net_privacy.uploader.store.queue import EventQueue, QueueStats
@@ -290,6 +290,23 @@ def test_disk_full_is_a_storage_error_drop_not_an_exception(path: Path) -> None:
     assert (DropReason.STORAGE_ERROR, 1) in seen
 
 
+def test_disk_full_is_told_to_on_storage_error_naming_the_file(path: Path) -> None:
+    errors: list[StorageError] = []
+
+    def boom(error: StorageError) -> None:
+        errors.append(error)
+        raise RuntimeError("an app callback that raises is ignored")
+
+    queue = make(path, on_storage_error=boom)
+    queue.append(payload(0))
+    pages = queue.file.db.execute("PRAGMA page_count").fetchone()[0]
+    queue.file.db.execute(f"PRAGMA max_page_count={pages}")
+    results = [queue.append(payload(i) * 50) for i in range(200)]
+    assert results.count(None) == len(errors) > 0
+    assert {error.path for error in errors} == {str(path)}
+    assert "writing an event" in str(errors[0]) and "SECRET" not in str(errors[0])
+
+
 def test_bad_bounds_are_refused(path: Path) -> None:
     with pytest.raises(UploaderError):
         make(path, max_events=0)
@@ -375,10 +392,10 @@ def test_concurrent_appends_and_acks_lose_nothing(path: Path) -> None:
 def test_after_fork_reopens_and_keeps_working(path: Path) -> None:
     queue = make(path)
     queue.append(payload(0))
-    owner = queue.leases.owner
+    owner = queue.owner
     queue.after_fork()  # in-process stand-in: the real fork is covered in test_fork
     queue.reopen()
-    assert queue.leases.owner != owner  # a child is a new lease owner
+    assert queue.owner != owner  # a child is a new lease owner
     queue.append(payload(1))
     assert drain(queue) == [payload(0), payload(1)]
 
@@ -476,7 +493,7 @@ def test_the_sender_steps_aside_only_while_a_write_is_in_progress(
     done = threading.Event()
 
     def writer() -> None:
-        with queue.file.lock:  # what append holds around its INSERT
+        with queue.file.locked():  # what append holds around its INSERT
             writing.set()
             done.wait(5)
 

@@ -23,6 +23,7 @@ from n2net_privacy.errors import (
     NetworkTimeout,
     PinMismatchError,
 )
+from n2net_privacy.runtime import Runtime
 from n2net_privacy.uploader.send.sender import Sender, SenderConfig, SendState, SendStatus
 from n2net_privacy.uploader.store.at_rest import AtRestKey
 from n2net_privacy.uploader.store.queue import EventQueue
@@ -94,8 +95,7 @@ def make_sender(
         app_key="app-key",
         server_key=KEYS.public,
         config=SenderConfig(**config),  # type: ignore[arg-type]
-        clock=lambda: NOW,
-        rng=random.Random(7),
+        runtime=Runtime(clock=lambda: NOW, rng=random.Random(7)),
         on_status=None if statuses is None else statuses.append,
     )
 
@@ -130,7 +130,8 @@ def test_on_status_runs_after_the_io_lock_is_released(queue: EventQueue, reply: 
 
     sender = Sender(
         queue, lambda: FakeClient(reply), events_url=URL, app_key="app-key",
-        server_key=KEYS.public, clock=lambda: NOW, rng=random.Random(7), on_status=on_status,
+        server_key=KEYS.public, runtime=Runtime(clock=lambda: NOW, rng=random.Random(7)),
+        on_status=on_status,
     )
     sender.step()
     assert held == [False]  # called once, with the lock free
@@ -497,7 +498,7 @@ def test_branches_through_egress_with_respx(
     statuses: list[SendStatus] = []
     sender = Sender(
         queue, lambda: egress.client(Purpose.N2NET_API), events_url=URL, app_key="app-key",
-        server_key=KEYS.public, clock=lambda: NOW, rng=random.Random(1),
+        server_key=KEYS.public, runtime=Runtime(clock=lambda: NOW, rng=random.Random(1)),
         on_status=statuses.append,
     )
     with respx.mock(assert_all_called=True) as router:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
 import logging
 import os
 import sqlite3
@@ -31,9 +32,11 @@ from n2net_privacy.errors import (
     UploaderError,
 )
 from n2net_privacy.phone import PhoneNumberErrorReason
+from n2net_privacy.runtime import Runtime
 from n2net_privacy.simulation import SimulatedIOSKeychain
 from n2net_privacy.testing.file_keystore import FileKeyStore
 from n2net_privacy.testing.servers.ingest import IngestServer
+from n2net_privacy.uploader import Endpoint, QueueLimits, UploaderEvents
 from n2net_privacy.uploader.recorder import QUEUE_FILE, RecordOutcome, Uploader, encode_event
 from n2net_privacy.uploader.send.sender import SenderConfig, SendState, SendStatus
 from n2net_privacy.uploader.store.drops import DropReason
@@ -64,10 +67,10 @@ def make(
         "key_store": FileKeyStore(data_dir / "keys"),
         "egress": loopback_egress(),
         "region": "US",
-        "sender_config": FAST,
+        "sending": FAST,
     }
     options.update(kwargs)
-    return Uploader(url, APP_KEY, KEYS.public, data_dir, **options)  # type: ignore[arg-type]
+    return Uploader(Endpoint(url, APP_KEY, KEYS.public), data_dir, **options)  # type: ignore[arg-type]
 
 
 # -- configuration -----------------------------------------------------------
@@ -88,16 +91,30 @@ def test_bad_api_url_is_refused_at_construction(
 ) -> None:
     with pytest.raises(error):
         Uploader(
-            url, APP_KEY, KEYS.public, tmp_path, key_store=FileKeyStore(tmp_path), egress=Egress()
+            Endpoint(url, APP_KEY, KEYS.public), tmp_path, key_store=FileKeyStore(tmp_path),
+            egress=Egress(),
         )
+
+
+def test_the_constructor_takes_at_most_ten_parameters() -> None:
+    # Everything else is grouped into value objects (Endpoint, SenderConfig,
+    # QueueLimits, UploaderEvents, Runtime): principle 12.
+    parameters = inspect.signature(Uploader.__init__).parameters
+    assert len(parameters) - 1 <= 10, list(parameters)
+
+
+def test_the_endpoint_never_shows_the_app_key() -> None:
+    endpoint = Endpoint("https://api.n2net.com", APP_KEY, [KEYS.public])
+    assert APP_KEY not in repr(endpoint)
+    assert endpoint.server_keys == (KEYS.public,)
 
 
 def test_https_to_an_allowed_host_is_accepted(tmp_path: Path) -> None:
     statuses: list[SendStatus] = []
     uploader = Uploader(
-        "https://api.n2net.com/", APP_KEY, KEYS.public, tmp_path,
-        key_store=FileKeyStore(tmp_path), egress=Egress(), start=False,
-        on_status=statuses.append,
+        Endpoint("https://api.n2net.com/", APP_KEY, KEYS.public), tmp_path,
+        key_store=FileKeyStore(tmp_path), egress=Egress(),
+        events=UploaderEvents(on_status=statuses.append), start=False,
     )
     assert uploader.record_sms(NUMBER).queued
     with respx.mock(assert_all_called=True) as router:
@@ -130,7 +147,7 @@ def test_bad_configuration_raises_at_construction(
 def test_app_key_must_be_a_token(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError):
         Uploader(
-            "http://127.0.0.1:9", "has space", KEYS.public, tmp_path,
+            Endpoint("http://127.0.0.1:9", "has space", KEYS.public), tmp_path,
             key_store=FileKeyStore(tmp_path), egress=loopback_egress(),
         )
 
@@ -237,7 +254,7 @@ def test_national_numbers_need_a_region(tmp_path: Path) -> None:
 
 def test_server_down_never_raises_and_everything_stays_queued(tmp_path: Path) -> None:
     statuses = Recorder[SendStatus]()
-    uploader = make(tmp_path, on_status=statuses)  # port 9: nothing listens
+    uploader = make(tmp_path, events=UploaderEvents(on_status=statuses))  # port 9: nothing listens
     results = [uploader.record_sms(NUMBER) for _ in range(50)]
     assert all(r.queued for r in results)
     assert uploader.flush(0.3) is False
@@ -252,7 +269,8 @@ def test_server_down_never_raises_and_everything_stays_queued(tmp_path: Path) ->
 def test_queue_bound_drops_oldest_and_reports(tmp_path: Path) -> None:
     drops: list[tuple[DropReason, int]] = []
     with make(
-        tmp_path, start=False, max_queue_events=3, on_drop=lambda r, n: drops.append((r, n))
+        tmp_path, start=False, limits=QueueLimits(max_events=3),
+        events=UploaderEvents(on_drop=lambda r, n: drops.append((r, n))),
     ) as uploader:
         for _ in range(5):
             assert uploader.record_sms(NUMBER).queued
@@ -280,7 +298,7 @@ def test_closed_uploader_refuses_records_and_close_is_idempotent(tmp_path: Path)
 
 def test_the_normalization_cache_is_bounded_and_never_holds_long_inputs(tmp_path: Path) -> None:
     # record_sms's speed is measured by benchmarks/bench_uploader.py, not asserted here.
-    with make(tmp_path, start=False, normalize_cache_size=4) as uploader:
+    with make(tmp_path, start=False, limits=QueueLimits(normalize_cache_size=4)) as uploader:
         long_input = "+1 201 555 0123" + " " * 40  # a valid number padded past 32 characters
         assert uploader.record_sms(long_input).queued
         for i in range(10):
@@ -312,7 +330,7 @@ def test_the_hand_built_payload_is_exactly_the_wire_model_json(
 
 
 def test_a_naive_clock_is_refused(tmp_path: Path) -> None:
-    with make(tmp_path, start=False, clock=datetime.now) as uploader:
+    with make(tmp_path, start=False, runtime=Runtime(clock=datetime.now)) as uploader:
         with pytest.raises(UploaderError, match="timezone-aware"):
             uploader.record_sms(NUMBER)
 
@@ -424,16 +442,16 @@ CHILD = textwrap.dedent(
     from pathlib import Path
     from n2net_privacy.egress import Egress, EgressPolicy, Purpose
     from n2net_privacy.testing.file_keystore import FileKeyStore
-    from n2net_privacy.uploader.recorder import Uploader
+    from n2net_privacy.uploader.recorder import Endpoint, QueueLimits, Uploader
     from n2net_privacy.uploader.wire import ServerKey
 
     url, key_hex, data_dir, exit_timeout = sys.argv[1:5]
     egress = Egress(EgressPolicy(
         allowed_hosts={Purpose.N2NET_API: frozenset({"127.0.0.1"})}, test_mode=True))
     uploader = Uploader(
-        url, "app-key-1", ServerKey.from_raw("k1", bytes.fromhex(key_hex)), data_dir,
+        Endpoint(url, "app-key-1", ServerKey.from_raw("k1", bytes.fromhex(key_hex))), data_dir,
         key_store=FileKeyStore(Path(data_dir) / "keys"), egress=egress,
-        exit_flush_timeout_s=float(exit_timeout))
+        limits=QueueLimits(exit_flush_timeout_s=float(exit_timeout)))
     for i in range(20):
         uploader.record_sms(f"+1201555{i:04d}")
     # no flush, no close: the atexit hook must do a bounded best-effort flush

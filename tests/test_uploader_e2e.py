@@ -18,6 +18,7 @@ from n2net_privacy.egress import Egress, EgressPolicy, PinSet, Purpose, spki_sha
 from n2net_privacy.simulation import SimulatedAndroidKeystore
 from n2net_privacy.testing.file_keystore import FileKeyStore
 from n2net_privacy.testing.servers.ingest import IngestServer
+from n2net_privacy.uploader import Endpoint, UploaderEvents
 from n2net_privacy.uploader.recorder import Uploader
 from n2net_privacy.uploader.send.sender import SenderConfig, SendState, SendStatus
 from n2net_privacy.uploader.wire import ServerKeyPair
@@ -59,15 +60,16 @@ def make(tmp_path: Path, tls: Tls, **kwargs: object) -> Uploader:
         "key_store": FileKeyStore(tmp_path / "keys"),
         "egress": Egress(POLICY, verify=tls.client_ctx),
         "region": "US",
-        "sender_config": FAST,
+        "sending": FAST,
     }
     options.update(kwargs)
-    return Uploader(tls.server.url, APP_KEY, KEYS.public, tmp_path, **options)  # type: ignore[arg-type]
+    endpoint = Endpoint(tls.server.url, APP_KEY, KEYS.public)
+    return Uploader(endpoint, tmp_path, **options)  # type: ignore[arg-type]
 
 
 def test_records_arrive_sealed_with_exactly_the_v1_keys(tmp_path: Path, tls: Tls) -> None:
     assert tls.server.url.startswith("https://")
-    with make(tmp_path, tls, sender_config=ONE_BATCH) as uploader:
+    with make(tmp_path, tls, sending=ONE_BATCH) as uploader:
         ids = [
             uploader.record_sms("(201) 555-0123").event_id,
             uploader.record_call(ContactPhone(number="+44 20 7946 0958"), 61).event_id,
@@ -93,7 +95,7 @@ def test_records_arrive_sealed_with_exactly_the_v1_keys(tmp_path: Path, tls: Tls
 def test_server_down_then_back_the_queue_drains(tmp_path: Path, tls: Tls) -> None:
     statuses = Recorder[SendStatus]()
     tls.server.stop()
-    with make(tmp_path, tls, on_status=statuses) as uploader:
+    with make(tmp_path, tls, events=UploaderEvents(on_status=statuses)) as uploader:
         recorded = [uploader.record_sms(f"+1201555{i:04d}").event_id for i in range(300)]
         recorded += [uploader.record_call(f"+1201555{i:04d}", i).event_id for i in range(300)]
         assert uploader.flush(0.3) is False
@@ -114,7 +116,7 @@ def test_injected_failures_are_retried_and_stored_once(tmp_path: Path, tls: Tls)
     tls.server.fail_next(1, status=429, retry_after="Wed, 21 Oct 2015 07:28:00 GMT")
     tls.server.reset_next_connection(1)
     tls.server.reset_next_connection(1, after_processing=True)  # the 200 is lost on the way
-    with make(tmp_path, tls, sender_config=ONE_BATCH) as uploader:
+    with make(tmp_path, tls, sending=ONE_BATCH) as uploader:
         ids = [uploader.record_sms(f"+1201555{i:04d}").event_id for i in range(40)]
         assert uploader.flush(10)
     assert sorted(e.id for e in tls.server.events()) == sorted(ids)  # type: ignore[type-var]
@@ -133,7 +135,7 @@ def test_real_413_is_split_until_it_fits(tmp_path: Path, ca: trustme.CA) -> None
     with IngestServer(KEYS, app_key=APP_KEY, tls=server_ctx, max_body_bytes=3000) as server:
         tls = Tls(server, client_ctx, "")
         # One batch of all 100 (cut by flush), so the first POST is surely too large.
-        with make(tmp_path, tls, sender_config=ONE_BATCH) as uploader:
+        with make(tmp_path, tls, sending=ONE_BATCH) as uploader:
             for i in range(100):
                 uploader.record_sms(f"+1201555{i:04d}")
             assert uploader.flush(10)
@@ -148,7 +150,7 @@ def test_pin_mismatch_sends_nothing_and_keeps_events(tmp_path: Path, tls: Tls) -
         POLICY, verify=tls.client_ctx,
         pins={Purpose.N2NET_API: PinSet({"A" * 43 + "=", "B" * 43 + "="}, expires=PINS_EXPIRE)},
     )
-    uploader = make(tmp_path, tls, egress=wrong, on_status=statuses)
+    uploader = make(tmp_path, tls, egress=wrong, events=UploaderEvents(on_status=statuses))
     uploader.record_sms("+12015550123")
     assert uploader.flush(0.3) is False
     assert uploader.pending().events == 1
@@ -166,7 +168,7 @@ def test_pin_mismatch_sends_nothing_and_keeps_events(tmp_path: Path, tls: Tls) -
 def test_an_untrusted_certificate_is_never_sent_to(tmp_path: Path, tls: Tls) -> None:
     statuses = Recorder[SendStatus]()
     untrusting = Egress(POLICY)  # the system trust store does not know the test CA
-    uploader = make(tmp_path, tls, egress=untrusting, on_status=statuses)
+    uploader = make(tmp_path, tls, egress=untrusting, events=UploaderEvents(on_status=statuses))
     uploader.record_sms("+12015550123")
     assert uploader.flush(0.3) is False
     assert statuses.wait_for(bool)  # it tried (however slow the machine)

@@ -14,9 +14,15 @@ import pytest
 from _support import FakeClock
 
 from n2net_privacy.egress import Egress, EgressPolicy, Purpose
-from n2net_privacy.egress.policy import EgressResponse, OutgoingRequest, RequestClient
+from n2net_privacy.egress.policy import (
+    EgressResponse,
+    OutgoingRequest,
+    RequestClient,
+)
+from n2net_privacy.runtime import Runtime
 from n2net_privacy.testing.file_keystore import FileKeyStore
 from n2net_privacy.testing.servers.ingest import IngestServer
+from n2net_privacy.uploader import Endpoint, UploaderEvents
 from n2net_privacy.uploader.recorder import Uploader
 from n2net_privacy.uploader.send.sender import Sender, SenderConfig, SendState, SendStatus
 from n2net_privacy.uploader.store.at_rest import AtRestKey
@@ -57,9 +63,10 @@ def test_rotation_with_then_without_grace_loses_nothing(
 ) -> None:
     statuses: list[SendStatus] = []
     uploader = Uploader(
-        server.url, APP_KEY, K1.public, tmp_path, key_store=FileKeyStore(tmp_path / "keys"),
-        egress=loopback(), region="US", on_status=statuses.append, start=False,
-        sender_config=SenderConfig(linger_s=0.0, backoff_cap_s=30.0),
+        Endpoint(server.url, APP_KEY, K1.public), tmp_path,
+        key_store=FileKeyStore(tmp_path / "keys"), egress=loopback(), region="US",
+        sending=SenderConfig(linger_s=0.0, backoff_cap_s=30.0),
+        events=UploaderEvents(on_status=statuses.append), start=False,
     )
     recorded = [uploader.record_sms(f"+121555501{i:02d}").event_id for i in range(10)]
     server.rotate_key(K2, grace=True)  # both keys served: k1 uploads still go
@@ -88,7 +95,7 @@ def test_a_configured_next_key_takes_over_without_the_app_doing_anything(
 ) -> None:
     server.rotate_key(K2, grace=False)  # the server already moved on to k2 alone
     with Uploader(
-        server.url, APP_KEY, [K1.public, K2.public], tmp_path,
+        Endpoint(server.url, APP_KEY, [K1.public, K2.public]), tmp_path,
         key_store=FileKeyStore(tmp_path / "keys"), egress=loopback(), region="US", start=False,
     ) as uploader:
         uploader.record_sms("+12155550100")
@@ -103,8 +110,9 @@ def test_a_refused_app_key_holds_the_events(tmp_path: Path) -> None:
     with IngestServer(K1, app_key="another-key") as other:
         statuses: list[SendStatus] = []
         with Uploader(
-            other.url, APP_KEY, K1.public, tmp_path, key_store=FileKeyStore(tmp_path / "keys"),
-            egress=loopback(), region="US", on_status=statuses.append, start=False,
+            Endpoint(other.url, APP_KEY, K1.public), tmp_path,
+            key_store=FileKeyStore(tmp_path / "keys"), egress=loopback(), region="US",
+            events=UploaderEvents(on_status=statuses.append), start=False,
         ) as uploader:
             uploader.record_sms("+12155550100")
             assert uploader.sender.step() == 60.0
@@ -142,18 +150,19 @@ def test_a_batch_answered_500_forever_does_not_block_the_1000_behind_it(tmp_path
         queue.append(payload(i))
     poison = f"00000000-0000-4000-8000-{37:012d}"  # inside the first batch
     client = PoisonClient(poison)
-    clock = FakeClock(0.0)
+    monotonic = FakeClock(0.0)
     statuses: list[SendStatus] = []
     sender = Sender(
         queue, lambda: client, events_url="http://127.0.0.1:9/v1/events", app_key="a",
         server_key=K1.public, config=SenderConfig(split_after_attempts=3, split_after_s=600),
-        clock=lambda: NOW, monotonic=clock, rng=random.Random(3), on_status=statuses.append,
+        runtime=Runtime(clock=lambda: NOW, monotonic=monotonic, rng=random.Random(3)),
+        on_status=statuses.append,
     )
     for _ in range(500):
         delay = sender.step()
         if delay is None:
             break
-        clock.now += delay  # the worker's wait, without waiting
+        monotonic.advance(delay)  # the worker's wait, without waiting
     assert len(queue) == 0
     assert len(client.delivered) == 1099 == len(set(client.delivered))
     assert poison not in client.delivered
@@ -169,7 +178,7 @@ def test_an_outage_is_not_mistaken_for_a_poison_batch(tmp_path: Path) -> None:
     queue = EventQueue(tmp_path / "q.sqlite3", AtRestKey(b"k" * 32))
     for i in range(20):
         queue.append(payload(i))
-    clock = FakeClock(0.0)
+    monotonic = FakeClock(0.0)
 
     class Down(PoisonClient):
         def send(self, request: OutgoingRequest) -> EgressResponse:
@@ -180,14 +189,14 @@ def test_an_outage_is_not_mistaken_for_a_poison_batch(tmp_path: Path) -> None:
     sender = Sender(
         queue, lambda: client, events_url="http://127.0.0.1:9/v1/events", app_key="a",
         server_key=K1.public, config=SenderConfig(batch_max_events=5, split_after_attempts=2),
-        monotonic=clock, rng=random.Random(3),
+        runtime=Runtime(monotonic=monotonic, rng=random.Random(3)),
     )
     waits = []
     for _ in range(40):
         delay = sender.step()
         assert delay is not None
         waits.append(delay)
-        clock.now += delay
+        monotonic.advance(delay)
     assert len(queue) == 20 and queue.dead_letter_counts() == {}  # nothing thrown away
     assert sum(waits) > 10  # and it backed off as a whole
     queue.close()
@@ -250,9 +259,9 @@ def test_a_row_copied_from_before_a_drain_or_another_file_is_reported(tmp_path: 
 def test_a_leased_batch_is_not_sent_by_a_second_owner_until_released(tmp_path: Path) -> None:
     wall = FakeClock(1000.0)
     key = AtRestKey(b"k" * 32)
-    one = EventQueue(tmp_path / "q.sqlite3", key, lease_s=60, wall=wall)
-    two = EventQueue(tmp_path / "q.sqlite3", key, lease_s=60, wall=wall)
-    one.leases.owner = f"{os.getppid()}:other"  # as if ``one`` lived in another, live process
+    one = EventQueue(tmp_path / "q.sqlite3", key, lease_s=60, clock=wall.clock)
+    two = EventQueue(tmp_path / "q.sqlite3", key, lease_s=60, clock=wall.clock)
+    one.owner = f"{os.getppid()}:other"  # as if ``one`` lived in another, live process
     for i in range(4):
         one.append(payload(i))
     mine = one.next_batch(2, BIG)
@@ -261,7 +270,8 @@ def test_a_leased_batch_is_not_sent_by_a_second_owner_until_released(tmp_path: P
     assert set(mine.seqs).isdisjoint(theirs.seqs)  # never the same batch or rows
     assert two.next_batch(2, BIG) == theirs
     assert two.next_batch(2, BIG, lease_new=False) == theirs
-    wall.now += 61  # one's lease expired: two may take it over, one may not renew it
+    # one's lease expired: two may take it over, one may not renew it
+    wall.advance(61)
     assert two.next_batch(10, BIG, skip=frozenset({theirs.batch_id})) == mine
     assert not one.renew(mine.batch_id)
     assert one.stats().events == two.stats().events == 4  # the truth, from the file

@@ -20,6 +20,7 @@ from n2net_privacy.simulation import SimulatedAndroidKeystore
 from n2net_privacy.testing.ohttp_plugin import OhttpStack
 from n2net_privacy.testing.servers.loopback import reply
 from n2net_privacy.testing.servers.ohttp import OhttpGatewayServer, OhttpRelay
+from n2net_privacy.uploader import Endpoint
 from n2net_privacy.uploader.recorder import Uploader
 from n2net_privacy.uploader.send.sender import SenderConfig
 
@@ -37,15 +38,14 @@ def _egress() -> Egress:
 
 def _uploader(stack: OhttpStack, data_dir: Path, config: ObliviousConfig) -> Uploader:
     return Uploader(
-        "https://api.n2net.com",
-        stack.app_key,
-        stack.ingest_key.public,
-        data_dir,
-        key_store=SimulatedAndroidKeystore(),
-        egress=_egress(),
-        region="US",
-        sender_config=FAST,
-        oblivious=config,
+        Endpoint(
+            "https://api.n2net.com",
+            stack.app_key,
+            stack.ingest_key.public,
+            oblivious=config,
+        ),
+        data_dir, key_store=SimulatedAndroidKeystore(), egress=_egress(), region="US",
+        sending=FAST,
     )
 
 
@@ -110,9 +110,14 @@ def test_a_relay_that_is_down_keeps_the_events_queued(
         relay_url=dead_url, key_config=gateway_keys, key_config_url=None
     )
     uploader = Uploader(
-        "https://api.n2net.com", ohttp_stack.app_key, ohttp_stack.ingest_key.public, tmp_path,
-        key_store=SimulatedAndroidKeystore(), egress=_egress(), region="US",
-        sender_config=FAST, oblivious=config, start=False,
+        Endpoint(
+            "https://api.n2net.com",
+            ohttp_stack.app_key,
+            ohttp_stack.ingest_key.public,
+            oblivious=config,
+        ),
+        tmp_path, key_store=SimulatedAndroidKeystore(), egress=_egress(), region="US",
+        sending=FAST, start=False,
     )
     try:
         uploader.record_sms(NUMBERS[0])
@@ -176,9 +181,14 @@ def test_an_outer_413_splits_and_never_throws_events_away(
             key_config_url=None,
         )
         uploader = Uploader(
-            "https://api.n2net.com", ohttp_stack.app_key, ohttp_stack.ingest_key.public,
+            Endpoint(
+                "https://api.n2net.com",
+                ohttp_stack.app_key,
+                ohttp_stack.ingest_key.public,
+                oblivious=config,
+            ),
             tmp_path, key_store=SimulatedAndroidKeystore(), egress=_egress(), region="US",
-            sender_config=FAST, oblivious=config, start=False,
+            sending=FAST, start=False,
         )
         try:
             for number in NUMBERS[:12]:  # 12 events: a 2 KiB bucket, over the cap

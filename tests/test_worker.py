@@ -19,7 +19,12 @@ from pathlib import Path
 import pytest
 from _support import HANG_GUARD_S, FakeClock
 
-from n2net_privacy.egress.policy import EgressResponse, OutgoingRequest, RequestClient
+from n2net_privacy.egress.policy import (
+    EgressResponse,
+    OutgoingRequest,
+    RequestClient,
+)
+from n2net_privacy.runtime import Runtime
 from n2net_privacy.uploader.send.sender import Sender, SenderConfig
 from n2net_privacy.uploader.send.worker import SenderThread
 from n2net_privacy.uploader.store.at_rest import AtRestKey
@@ -79,12 +84,13 @@ def fake() -> FakeClock:
 
 
 def worker(queue: EventQueue, client: Client, fake: FakeClock, **config: object) -> SenderThread:
+    runtime = Runtime(monotonic=fake.monotonic, wait=fake.wait)
     sender = Sender(
         queue, lambda: client, events_url="https://x/v1/events", app_key="a",
         server_key=KEYS.public, config=SenderConfig(**config),  # type: ignore[arg-type]
-        monotonic=fake.monotonic,
+        runtime=runtime,
     )
-    return SenderThread(sender, queue, monotonic=fake.monotonic, wait=fake.wait)
+    return SenderThread(sender, queue, runtime=runtime)
 
 
 def add(queue: EventQueue, thread: SenderThread, n: int, start: int = 0) -> None:

@@ -16,7 +16,7 @@ the reference ``IngestServer`` takes.
 The public key goes to stdout as PEM and nothing else, so it can be
 redirected straight into the app's configuration:
 ``ServerKey.from_pem(key_id, pem)`` reads it (one X25519 block, or an
-ML-KEM-768 block then an X25519 block) and ``Uploader(server_key=...)``,
+ML-KEM-768 block then an X25519 block) and ``Endpoint(server_key=...)``,
 ``UploaderConfig(server_key=...)`` and ``set_server_keys`` take that key.
 
 The private file is written through the CLI's one output helper

@@ -28,7 +28,7 @@ from n2net_privacy.testing.servers.gravatar import GravatarStandIn
 from n2net_privacy.testing.servers.ingest import IngestServer
 from n2net_privacy.testing.servers.ohttp import OhttpGatewayServer, OhttpRelay
 from n2net_privacy.uploader import ServerKeyPair
-from n2net_privacy.uploader.recorder import Uploader
+from n2net_privacy.uploader.recorder import Endpoint, Uploader
 from n2net_privacy.uploader.send.sender import SenderConfig
 
 __all__ = ["oblivious_chapter"]
@@ -83,9 +83,9 @@ def oblivious_chapter(
         )
 
         uploader = Uploader(
-            "https://api.n2net.com", APP_KEY, server_key.public, data_dir / "uploader",
-            key_store=SimulatedAndroidKeystore(), egress=egress, region="US",
-            sender_config=SenderConfig(linger_s=0.05), oblivious=config,
+            Endpoint("https://api.n2net.com", APP_KEY, server_key.public, oblivious=config),
+            data_dir / "uploader", key_store=SimulatedAndroidKeystore(), egress=egress,
+            region="US", sending=SenderConfig(linger_s=0.05),
         )
         try:
             ids = {uploader.record_sms(n).event_id for n in numbers}

@@ -19,7 +19,7 @@ from n2net_privacy.phone import PhoneNumberErrorReason
 from n2net_privacy.simulation import SimulatedAndroidKeystore
 from n2net_privacy.testing.servers.ingest import IngestServer
 from n2net_privacy.uploader import ServerKeyPair
-from n2net_privacy.uploader.recorder import Uploader
+from n2net_privacy.uploader.recorder import Endpoint, Uploader
 from n2net_privacy.uploader.send.sender import SenderConfig
 
 __all__ = ["MIN_NUMBERS", "international_numbers", "uploader_chapter"]
@@ -47,14 +47,9 @@ def uploader_chapter(
     rng = random.Random(7)
     server = IngestServer(server_key, app_key=APP_KEY)
     uploader = Uploader(
-        route(server.url),
-        APP_KEY,
-        server_key.public,
-        data_dir,
-        key_store=SimulatedAndroidKeystore(),
-        egress=egress,
-        region=DeviceContext(sim_region="US"),
-        sender_config=SenderConfig(linger_s=0.05, backoff_base_s=0.05, backoff_cap_s=0.2),
+        Endpoint(route(server.url), APP_KEY, server_key.public), data_dir,
+        key_store=SimulatedAndroidKeystore(), egress=egress, region=DeviceContext(sim_region="US"),
+        sending=SenderConfig(linger_s=0.05, backoff_base_s=0.05, backoff_cap_s=0.2),
     )
     try:
         queued = 0

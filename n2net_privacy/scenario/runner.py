@@ -56,6 +56,7 @@ from n2net_privacy.permissions import (
     PermissionChange,
     PermissionService,
 )
+from n2net_privacy.runtime import Runtime
 from n2net_privacy.scenario.checks import leak_source
 from n2net_privacy.scenario.loader import LoadedScenario
 from n2net_privacy.scenario.model import (
@@ -92,6 +93,7 @@ from n2net_privacy.simulation import (
 from n2net_privacy.testing.servers.gravatar import GravatarStandIn
 from n2net_privacy.testing.servers.ingest import IngestServer
 from n2net_privacy.uploader import RecordResult, SenderConfig, ServerKeyPair, Uploader
+from n2net_privacy.uploader.recorder import Endpoint
 from n2net_privacy.wording import plural
 
 __all__ = ["LOOPBACK", "StepOutcome", "run_scenario"]
@@ -204,9 +206,9 @@ class _Device:
             else SimulatedIOSKeychain()
         )
         self.uploader = Uploader(
-            route(self.ingest.url), _APP_KEY, keys.public, data_dir / "uploader",
-            key_store=key_store, egress=self.egress, region=platform.region,
-            sender_config=_SENDER, start=False, rng=random.Random(_SEED),
+            Endpoint(route(self.ingest.url), _APP_KEY, keys.public), data_dir / "uploader",
+            key_store=key_store, egress=self.egress, region=platform.region, sending=_SENDER,
+            runtime=Runtime(rng=random.Random(_SEED)), start=False,
         )
         # Closed first (LIFO): what is still queued gets a bounded last chance to go.
         stack.callback(self.uploader.close, _CLOSE_TIMEOUT_S)

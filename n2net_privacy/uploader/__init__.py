@@ -1,18 +1,19 @@
-"""The minimal-metadata uploader: wire contract v1, retry policy, queue and sender.
+"""The minimal-metadata uploader: wire contract v1, the durable queue, the sender.
 
-Pure parts: :mod:`~n2net_privacy.uploader.wire` (models, canonical JSON,
-HPKE seal, headers, reply) and :mod:`~n2net_privacy.uploader.send.decisions` (what to
-do after an attempt, and how long to wait).
+* :mod:`~n2net_privacy.uploader.wire`: the v1 models, the HPKE seal and the
+  queued payload. Pure: no file, no network.
+* :mod:`~n2net_privacy.uploader.store`: the encrypted SQLite queue with its
+  leases, and the at-rest key stores. Files, no network.
+* :mod:`~n2net_privacy.uploader.send`: :mod:`~n2net_privacy.uploader.send.decisions`
+  (pure: retry policy, parking, linger), the sender (one attempt through the
+  egress client it is given) and its thread.
+* :class:`~n2net_privacy.uploader.recorder.Uploader`: the facade that builds
+  them over one egress door. See docs/uploader.md.
 
-On the device: :class:`~n2net_privacy.uploader.recorder.Uploader` (the facade),
-:mod:`~n2net_privacy.uploader.store.at_rest` (at-rest keys),
-:mod:`~n2net_privacy.uploader.store.queue` (the encrypted SQLite queue) and
-:mod:`~n2net_privacy.uploader.send.sender` / :mod:`~n2net_privacy.uploader.send.worker`
-(attempts and the background thread). See docs/uploader.md.
-
-The recorder's names (:class:`Uploader`, :class:`RecordResult`, ...) load on
-first use: the recorder brings the HTTP client, and importing a pure name from
-here (``ServerKeyPair``, ``classify``) must not.
+Nothing imported here loads the HTTP client: the recorder's names
+(:class:`Uploader`, :class:`RecordResult`, ...) load on first use, since the
+recorder builds the egress client, and importing a pure name from here
+(``ServerKeyPair``, ``classify``) must not.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from n2net_privacy._lazy import lazy_names
-from n2net_privacy.uploader.crashpoints import CrashPoint
+from n2net_privacy.uploader._process import CrashPoint
 from n2net_privacy.uploader.send.decisions import (
     Outcome,
     backoff_delay,
@@ -55,7 +56,15 @@ from n2net_privacy.uploader.wire.models import (
 )
 
 if TYPE_CHECKING:
-    from n2net_privacy.uploader.recorder import HasNumber, RecordOutcome, RecordResult, Uploader
+    from n2net_privacy.uploader.recorder import (
+        Endpoint,
+        HasNumber,
+        QueueLimits,
+        RecordOutcome,
+        RecordResult,
+        Uploader,
+        UploaderEvents,
+    )
 
 __all__ = [
     "CONTENT_TYPE",
@@ -65,11 +74,13 @@ __all__ = [
     "AtRestKey",
     "CrashPoint",
     "DropReason",
+    "Endpoint",
     "EventBatch",
     "HasNumber",
     "IngestReply",
     "KeyStore",
     "Outcome",
+    "QueueLimits",
     "QueueStats",
     "RecordOutcome",
     "RecordResult",
@@ -79,6 +90,7 @@ __all__ = [
     "ServerKey",
     "ServerKeyPair",
     "Uploader",
+    "UploaderEvents",
     "WireEvent",
     "backoff_delay",
     "classify",
@@ -98,7 +110,8 @@ __getattr__, __dir__ = lazy_names(
     globals(),
     {
         name: "n2net_privacy.uploader.recorder"
-        for name in ("HasNumber", "RecordOutcome", "RecordResult", "Uploader")
+        for name in ("Endpoint", "HasNumber", "QueueLimits", "RecordOutcome", "RecordResult",
+                     "Uploader", "UploaderEvents")
     },
     moved=dict.fromkeys(
         ["SimulatedAndroidKeystore", "SimulatedIOSKeychain"], "n2net_privacy.simulation"

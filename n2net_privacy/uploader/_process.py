@@ -1,4 +1,4 @@
-"""The one place that makes uploaders safe across ``os.fork``.
+"""The uploader and its process: safe across ``os.fork``, and named moments to crash at.
 
 ``fork`` copies a process with only the calling thread. If the uploader's
 worker thread is inside SQLite or a socket at that moment, the child inherits
@@ -18,6 +18,12 @@ a mutex held by a thread that does not exist there, and its first
   worker of its own on first use.
 
 ``subprocess`` does not run these hooks (it execs at once), so it pays nothing.
+
+Crash points (:class:`CrashPoint`) name the moments where a crash test may
+kill the process: the uploader calls its ``crash_point`` hook (if any) with
+one of them there; a test's hook calls ``os.kill(os.getpid(), SIGKILL)``,
+restarts, and checks that the server holds every recorded event exactly once.
+In production the hook is ``None`` and costs one comparison.
 """
 
 from __future__ import annotations
@@ -25,13 +31,37 @@ from __future__ import annotations
 import os
 import threading
 import weakref
+from collections.abc import Callable
+from enum import StrEnum
 from typing import Protocol
 
 from n2net_privacy.redact import get_logger
 
-__all__ = ["ForkAware", "register"]
+__all__ = ["CrashHook", "CrashPoint", "ForkAware", "register"]
 
 _log = get_logger(__name__)
+
+
+class CrashPoint(StrEnum):
+    """Where the uploader calls its ``crash_point`` hook."""
+
+    RECORD_BEFORE_WRITE = "record.before_write"
+    """``record_*``: normalized and encoded, not yet written."""
+    RECORD_AFTER_WRITE = "record.after_write"
+    """``record_*``: committed to the queue, not yet returned."""
+    LEASE_BEFORE_COMMIT = "lease.before_commit"
+    """Batch building: rows assigned to a new batch id, transaction open."""
+    LEASE_AFTER_COMMIT = "lease.after_commit"
+    """Batch building: the batch is persisted, not yet sealed."""
+    POST_BEFORE_SEND = "post.before_send"
+    """Sealed, headers built, the POST about to go out."""
+    ACK_BEFORE_DELETE = "ack.before_delete"
+    """The server answered 200; the local rows are not yet deleted."""
+    ACK_BEFORE_COMMIT = "ack.before_commit"
+    """Deleting the delivered rows, transaction open."""
+
+
+CrashHook = Callable[[CrashPoint], None]
 
 
 class ForkAware(Protocol):

@@ -1,7 +1,7 @@
 """The uploader facade: ``record_sms`` and ``record_call``, fast and never in the way.
 
 >>> uploader = Uploader(  # doctest: +SKIP
-...     "https://api.n2net.com", app_key, server_key, data_dir,
+...     Endpoint("https://api.n2net.com", app_key, server_key), data_dir,
 ...     key_store=SimulatedAndroidKeystore(), egress=Egress(), region="US")
 >>> uploader.record_sms(contact.phones[0]).queued  # doctest: +SKIP
 True
@@ -14,7 +14,7 @@ a short code or an emergency number is not uploaded but counted by reason
 returns; the network is only ever touched by the background sender.
 
 Numbers are normalized once and the result kept in a bounded in-memory
-cache (``normalize_cache_size`` entries, 16,384 by default, 0 turns it off;
+cache (``QueueLimits.normalize_cache_size`` entries, 16,384 by default, 0 turns it off;
 inputs longer than 32 characters are never cached, so it cannot hold
 arbitrary strings). When full it keeps what it has and does not cache the
 newcomer, so a phone's few contacts always hit and a fleet simulation cycling
@@ -26,24 +26,22 @@ quiesced around ``fork``; a child reopens the queue and starts its own worker
 on first use. Several processes may share one queue file: the counts
 (:meth:`Uploader.pending`, :meth:`Uploader.flush`, :meth:`Uploader.close`)
 are read from the file, so they cover every process's events, and a batch is
-leased to one process at a time (:mod:`~n2net_privacy.uploader.store.leases`).
+leased to one process at a time (:mod:`~n2net_privacy.uploader.store.queue`).
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
-import random
 import sqlite3
 import threading
-import time
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar, cast
 from urllib.parse import urlsplit
 
 from n2net_privacy import ohttp
@@ -52,19 +50,23 @@ from n2net_privacy.checks import ensure_open, require_int, require_type
 from n2net_privacy.device import DeviceContext
 from n2net_privacy.egress import Egress
 from n2net_privacy.egress.policy import Purpose
-from n2net_privacy.errors import InvalidArgumentError, InvalidArgumentTypeError, UploaderError
+from n2net_privacy.errors import (
+    InvalidArgumentError,
+    InvalidArgumentTypeError,
+    StorageError,
+    UploaderError,
+)
 from n2net_privacy.ohttp.client import KeyConfigSource, ObliviousClient, ObliviousConfig
 from n2net_privacy.phone import PhoneNumberErrorReason, normalize
 from n2net_privacy.redact import get_logger
+from n2net_privacy.runtime import Runtime
 from n2net_privacy.uploader import _process
-from n2net_privacy.uploader.crashpoints import CrashHook, CrashPoint
-from n2net_privacy.uploader.send.sendconfig import PostClient
-from n2net_privacy.uploader.send.sender import Sender, SenderConfig, SendStatus
-from n2net_privacy.uploader.send.worker import SenderThread, Wait, wait_on
+from n2net_privacy.uploader._process import CrashHook, CrashPoint
+from n2net_privacy.uploader.send.sender import PostClient, Sender, SenderConfig, SendStatus
+from n2net_privacy.uploader.send.worker import SenderThread
 from n2net_privacy.uploader.store.at_rest import KeyStore
 from n2net_privacy.uploader.store.drops import DropReason, OnDrop
 from n2net_privacy.uploader.store.queue import EventQueue, QueueStats
-from n2net_privacy.uploader.wire.keyring import server_keys
 from n2net_privacy.uploader.wire.models import EVENTS_PATH, ServerKey
 from n2net_privacy.uploader.wire.payload import (
     StampCache,
@@ -72,12 +74,16 @@ from n2net_privacy.uploader.wire.payload import (
     encode_with_stamp,
     new_event_id,
 )
+from n2net_privacy.uploader.wire.seal import server_keys
 
 __all__ = [
+    "Endpoint",
     "HasNumber",
+    "QueueLimits",
     "RecordOutcome",
     "RecordResult",
     "Uploader",
+    "UploaderEvents",
     "encode_event",
 ]
 
@@ -118,10 +124,7 @@ class RecordResult:
         return self.outcome is RecordOutcome.QUEUED
 
 
-def _now_utc() -> datetime:
-    return datetime.now(UTC)
-
-
+_T = TypeVar("_T")
 _MAX_CACHED_INPUT = 32
 _Normalized = tuple[str | None, PhoneNumberErrorReason | None]
 _LIVE: weakref.WeakSet[Uploader] = weakref.WeakSet()
@@ -137,119 +140,194 @@ def _close_all_at_exit() -> None:
 atexit.register(_close_all_at_exit)
 
 
+@dataclass(frozen=True)
+class Endpoint:
+    """Where the events go: the ingest's URL, the app's key, the server keys, the path.
+
+    ``server_key`` is one key or several (current first, then next: see
+    "Rotating the server key" in docs/uploader.md). ``oblivious`` sends every
+    upload through an OHTTP relay (docs/ohttp.md), so the ingest never sees
+    the device's address. The URL is checked against the egress policy when
+    the :class:`Uploader` is built; the rest here.
+    """
+
+    api_url: str
+    app_key: str
+    server_key: ServerKey | Sequence[ServerKey]
+    oblivious: ObliviousConfig | None = None
+
+    def __post_init__(self) -> None:
+        require_type("api_url", self.api_url, str, hint="such as 'https://api.n2net.com'")
+        require_type("app_key", self.app_key, str)
+        if not self.app_key or any(ch.isspace() for ch in self.app_key):
+            raise InvalidArgumentError("app_key must be a non-empty token without spaces")
+        object.__setattr__(self, "server_key", server_keys(self.server_key))
+        if self.oblivious is not None:
+            require_type("oblivious", self.oblivious, ObliviousConfig)
+
+    @property
+    def server_keys(self) -> tuple[ServerKey, ...]:
+        """The keys, checked, current first."""
+        return cast(tuple[ServerKey, ...], self.server_key)
+
+    def __repr__(self) -> str:  # the app key is a credential
+        key_ids = [key.key_id for key in self.server_keys]
+        return (
+            f"Endpoint(api_url={self.api_url!r}, key_ids={key_ids!r}, "
+            f"oblivious={self.oblivious is not None})"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class QueueLimits:
+    """What the uploader may hold on the device, and how long it may hold up exit.
+
+    ``max_events`` and ``max_bytes`` bound the queue file (drop-oldest beyond,
+    see docs/uploader.md); ``power_safe`` syncs every commit, so not even a
+    power loss loses an event (at some cost in throughput); ``normalize_cache_size``
+    bounds the in-memory cache of normalized numbers (0 turns it off);
+    ``exit_flush_timeout_s`` bounds the best-effort flush at interpreter exit.
+    """
+
+    max_events: int = 100_000
+    max_bytes: int = 32 * 1024 * 1024
+    power_safe: bool = False
+    normalize_cache_size: int = 16_384
+    exit_flush_timeout_s: float = 1.0
+
+    def __post_init__(self) -> None:
+        require_int("max_events", self.max_events, 1)
+        require_int("max_bytes", self.max_bytes, 1)
+        require_type("power_safe", self.power_safe, bool)
+        require_int("normalize_cache_size", self.normalize_cache_size, 0)
+        require_type("exit_flush_timeout_s", self.exit_flush_timeout_s, (int, float))
+
+
+@dataclass(frozen=True, slots=True)
+class UploaderEvents:
+    """What the app (or a test) hears from the uploader. Every callback is optional.
+
+    ``on_status`` hears of every attempt (:class:`SendStatus`; its only signal of
+    ``KEY_REJECTED`` and ``UNAUTHORIZED``), ``on_drop`` of events thrown away on
+    the device, ``on_storage_error`` of a queue file that cannot be written or
+    read (a full disk). Callbacks run on the SDK's threads, never under its
+    locks; one that raises is logged and ignored. ``crash_point`` is a test
+    hook called at each :class:`CrashPoint`.
+    """
+
+    on_status: Callable[[SendStatus], None] | None = None
+    on_drop: OnDrop | None = None
+    on_storage_error: Callable[[StorageError], None] | None = None
+    crash_point: CrashHook | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("on_status", "on_drop", "on_storage_error", "crash_point"):
+            value = getattr(self, name)
+            if value is not None and not callable(value):
+                raise InvalidArgumentTypeError(
+                    f"{name} must be callable, not {type(value).__name__}"
+                )
+
+
 class Uploader(ClosingContextManager):
     """Records SMS and calls to a durable encrypted queue and uploads them sealed.
 
     Configuration errors (a URL the egress policy refuses, a bad region, an
     unusable key store) raise at construction. After that nothing raises for
     network or server trouble: it is retried, dead-lettered or reported to
-    ``on_status``. ``start=False`` leaves the sender thread off, so a test can
-    drive ``uploader.sender.step()`` itself; ``monotonic`` and ``wait`` are
-    the thread's clock and wait (:class:`~n2net_privacy.uploader.send.worker.SenderThread`).
+    ``events.on_status``. ``start=False`` leaves the sender thread off, so a
+    test can drive ``uploader.sender.step()`` itself; ``runtime`` gives every
+    part its clock, monotonic time, wait and random source.
     """
 
     def __init__(
         self,
-        api_url: str,
-        app_key: str,
-        server_key: ServerKey | Sequence[ServerKey],
+        endpoint: Endpoint,
         data_dir: str | os.PathLike[str],
         *,
         key_store: KeyStore,
         egress: Egress,
         region: str | DeviceContext | None = None,
-        sender_config: SenderConfig | None = None,
-        max_queue_events: int = 100_000,
-        max_queue_bytes: int = 32 * 1024 * 1024,
-        power_safe: bool = False,
-        exit_flush_timeout_s: float = 1.0,
-        normalize_cache_size: int = 16_384,
-        on_drop: OnDrop | None = None,
-        on_status: Callable[[SendStatus], None] | None = None,
-        clock: Callable[[], datetime] = _now_utc,
-        monotonic: Callable[[], float] = time.monotonic,
-        wait: Wait = wait_on,
-        rng: random.Random | None = None,
-        crash_point: CrashHook | None = None,
+        sending: SenderConfig | None = None,
+        limits: QueueLimits | None = None,
+        events: UploaderEvents | None = None,
+        runtime: Runtime | None = None,
         start: bool = True,
-        oblivious: ObliviousConfig | None = None,
     ) -> None:
+        require_type("endpoint", endpoint, Endpoint,
+                     hint="Endpoint(api_url, app_key, server_key)")
         require_type("egress", egress, Egress, hint="build one with Egress(EgressPolicy(...))")
-        events_url = _events_url(api_url, egress)
+        events_url = _events_url(endpoint.api_url, egress)
+        oblivious = endpoint.oblivious
         if oblivious is not None:
-            require_type("oblivious", oblivious, ObliviousConfig)
             ohttp.require_extra()  # before anything is opened, so nothing is left behind
             egress.policy.check_url(
                 Purpose.OHTTP_RELAY, oblivious.relay_url, name="oblivious.relay_url"
             )
             _check_oblivious(egress, oblivious, events_url)
-        require_type("app_key", app_key, str)
-        if not app_key or any(ch.isspace() for ch in app_key):
-            raise InvalidArgumentError("app_key must be a non-empty token without spaces")
         require_type("data_dir", data_dir, (str, os.PathLike))
         require_type("key_store", key_store, KeyStore,
                      hint="pass SimulatedAndroidKeystore() or SimulatedIOSKeychain()")
-        keys = server_keys(server_key)  # before the queue file is opened, like every check
-        require_int("max_queue_events", max_queue_events, 1)
-        require_int("max_queue_bytes", max_queue_bytes, 1)
-        require_int("normalize_cache_size", normalize_cache_size, 0)
-        require_type("exit_flush_timeout_s", exit_flush_timeout_s, (int, float))
-        for flag, value in (("power_safe", power_safe), ("start", start)):
-            require_type(flag, value, bool)
-        if sender_config is not None:
-            require_type("sender_config", sender_config, SenderConfig)
+        config = _given("sending", sending, SenderConfig)
+        limits = _given("limits", limits, QueueLimits)
+        events = _given("events", events, UploaderEvents)
+        runtime = _given("runtime", runtime, Runtime)
+        require_type("start", start, bool)
         normalize("0", region)  # raises ConfigurationError for an unknown region now
         self._region = region
         self._cache: dict[str, _Normalized] = {}
         self._stamps = StampCache()
-        self._cache_size = normalize_cache_size
-        self._clock = clock
-        self._crash = crash_point
-        self.exit_flush_timeout_s = exit_flush_timeout_s
-        self._queue = EventQueue(
-            Path(data_dir) / QUEUE_FILE,
-            key_store.at_rest_key(KEY_ALIAS),
-            max_events=max_queue_events,
-            max_bytes=max_queue_bytes,
-            on_drop=on_drop,
-            crash_point=crash_point,
-            power_safe=power_safe,
-        )
-        config = sender_config or SenderConfig()
-        #: The pinned OHTTP keys in use (None on the direct path); QA reads its verdicts.
-        self.oblivious_keys = (
-            KeyConfigSource(
-                oblivious,
-                lambda: egress.client(Purpose.OHTTP_RELAY, timeout=config.request_timeout_s),
-                monotonic=monotonic,
+        self._cache_size = limits.normalize_cache_size
+        self._clock = runtime.clock
+        self._crash = events.crash_point
+        self.exit_flush_timeout_s = limits.exit_flush_timeout_s
+        with contextlib.ExitStack() as opened:  # a part that fails closes those before it
+            self._queue = EventQueue(
+                Path(data_dir) / QUEUE_FILE,
+                key_store.at_rest_key(KEY_ALIAS),
+                max_events=limits.max_events,
+                max_bytes=limits.max_bytes,
+                on_drop=events.on_drop,
+                on_storage_error=events.on_storage_error,
+                crash_point=events.crash_point,
+                power_safe=limits.power_safe,
+                clock=runtime.clock,
             )
-            if oblivious is not None
-            else None
-        )
-        if self.oblivious_keys is not None:
-            self.oblivious_keys.start()  # keys at start, never just before a send
-        self.sender = Sender(
-            self._queue,
-            _client_factory(egress, config, oblivious, self.oblivious_keys),
-            events_url=events_url,
-            app_key=app_key,
-            server_key=keys,
-            config=config,
-            clock=clock,
-            monotonic=monotonic,
-            rng=rng,
-            on_status=on_status,
-            crash_point=crash_point,
-        )
-        self._worker = SenderThread(self.sender, self._queue, monotonic=monotonic, wait=wait)
-        self._pid = os.getpid()
-        self._fork_lock = threading.Lock()
-        self._final_stats = QueueStats(0, 0, 0)
-        self._started = start
-        self._closed = False
-        self._drained = False
-        if start:
-            self._worker.start()
+            opened.callback(self._queue.close)
+            #: The pinned OHTTP keys in use (None on the direct path); QA reads its verdicts.
+            self.oblivious_keys = (
+                KeyConfigSource(
+                    oblivious,
+                    lambda: egress.client(Purpose.OHTTP_RELAY, timeout=config.request_timeout_s),
+                    monotonic=runtime.monotonic,
+                )
+                if oblivious is not None
+                else None
+            )
+            if self.oblivious_keys is not None:
+                opened.callback(self.oblivious_keys.close)
+                self.oblivious_keys.start()  # keys at start, never just before a send
+            self.sender = Sender(
+                self._queue,
+                _client_factory(egress, config, oblivious, self.oblivious_keys),
+                events_url=events_url,
+                app_key=endpoint.app_key,
+                server_key=endpoint.server_keys,
+                config=config,
+                runtime=runtime,
+                on_status=events.on_status,
+                crash_point=events.crash_point,
+            )
+            self._worker = SenderThread(self.sender, self._queue, runtime=runtime)
+            self._pid = os.getpid()
+            self._fork_lock = threading.Lock()
+            self._final_stats = QueueStats(0, 0, 0)
+            self._started = start
+            self._closed = False
+            self._drained = False
+            if start:
+                self._worker.start()
+            opened.pop_all()
         _LIVE.add(self)
         _process.register(self)
 
@@ -359,6 +437,7 @@ class Uploader(ClosingContextManager):
             return self._worker.flush(timeout)
         except (sqlite3.Error, UploaderError) as exc:
             _log.warning("flush could not read the queue: %s", type(exc).__name__)
+            self._queue.report_storage_error("flushing", exc)
             return False
 
     def close(self, timeout: float = 5.0) -> bool:
@@ -370,6 +449,7 @@ class Uploader(ClosingContextManager):
             self._check_process()
         except (sqlite3.Error, UploaderError) as exc:
             _log.warning("close could not reopen the queue: %s", type(exc).__name__)
+            self._queue.report_storage_error("reopening after fork", exc)
         if self._closed:
             return self._drained
         self._closed = True
@@ -380,6 +460,7 @@ class Uploader(ClosingContextManager):
             self._final_stats = self._queue.stats()
         except (sqlite3.Error, UploaderError) as exc:
             _log.warning("close could not read the queue: %s", type(exc).__name__)
+            self._queue.report_storage_error("closing", exc)
         self._drained = self._final_stats.events == 0
         if not self._drained:
             _log.info(
@@ -389,7 +470,6 @@ class Uploader(ClosingContextManager):
             self._queue.close()
         _LIVE.discard(self)
         return self._drained
-
 
     # -- counts ---------------------------------------------------------------
 
@@ -406,6 +486,7 @@ class Uploader(ClosingContextManager):
             self._final_stats = self._queue.stats()
         except (sqlite3.Error, UploaderError) as exc:
             _log.warning("pending could not read the queue: %s", type(exc).__name__)
+            self._queue.report_storage_error("counting", exc)
         return self._final_stats
 
     def skipped_counts(self) -> dict[PhoneNumberErrorReason, int]:
@@ -426,6 +507,14 @@ class Uploader(ClosingContextManager):
         ensure_open(self._closed, "Uploader")
         self._check_process()
         return self._queue.dead_letter_counts()
+
+
+def _given(name: str, value: _T | None, kind: type[_T]) -> _T:
+    """``value``, checked to be a ``kind``, or a default ``kind()``."""
+    if value is None:
+        return kind()
+    require_type(name, value, kind)
+    return value
 
 
 def _client_factory(

@@ -28,7 +28,7 @@ from n2net_privacy.testing.conformance.model import (
 )
 from n2net_privacy.testing.conformance.runner import chosen, patterns, run_checks
 from n2net_privacy.testing.conformance.session import ProbeClient
-from n2net_privacy.uploader.send.sendconfig import SenderConfig
+from n2net_privacy.uploader.send.sender import SenderConfig
 from n2net_privacy.wording import plural
 
 __all__ = ["GATEWAY_CHECKS", "GatewaySession", "GatewayTarget", "run_gateway_conformance"]

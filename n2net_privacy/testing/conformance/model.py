@@ -19,7 +19,7 @@ from typing import Generic, Protocol, TypeVar
 
 # CheckFailed and CheckSkipped are defined in the one tree; importable here too.
 from n2net_privacy.errors import CheckFailed, CheckSkipped, ConfigurationError
-from n2net_privacy.uploader.send.sendconfig import SenderConfig
+from n2net_privacy.uploader.send.sender import SenderConfig
 from n2net_privacy.uploader.wire.seal import ServerKey
 
 __all__ = [

@@ -36,7 +36,7 @@ from n2net_privacy.uploader.wire import (
     request_headers,
     seal,
 )
-from n2net_privacy.uploader.wire.body import error_code
+from n2net_privacy.uploader.wire.models import error_code
 from n2net_privacy.wording import plural
 
 __all__ = ["Batch", "Exchange", "ProbeClient", "Session", "compact_json"]

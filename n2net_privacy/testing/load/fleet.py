@@ -45,7 +45,8 @@ from n2net_privacy.errors import ConfigurationError, EgressPolicyError
 from n2net_privacy.simulation import SimulatedAndroidKeystore
 from n2net_privacy.testing.synthetic import REGIONS, synthetic_number
 from n2net_privacy.uploader import ServerKey, Uploader
-from n2net_privacy.uploader.send.linger import Linger
+from n2net_privacy.uploader.recorder import Endpoint, QueueLimits, UploaderEvents
+from n2net_privacy.uploader.send.decisions import Linger
 from n2net_privacy.uploader.send.sender import SenderConfig, SendState, SendStatus
 
 __all__ = [
@@ -290,10 +291,10 @@ class Device:
 
     def _open(self) -> Uploader:
         return Uploader(
-            self.config.target, self.config.app_key, self._keys, self.data_dir,
+            Endpoint(self.config.target, self.config.app_key, self._keys), self.data_dir,
             key_store=self._key_store, egress=self._egress, region="US",
-            sender_config=self.config.sender, on_status=self._on_status,
-            start=False, exit_flush_timeout_s=0.0,
+            sending=self.config.sender, limits=QueueLimits(exit_flush_timeout_s=0.0),
+            events=UploaderEvents(on_status=self._on_status), start=False,
         )
 
     def restart(self) -> None:

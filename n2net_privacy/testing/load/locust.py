@@ -57,8 +57,7 @@ from n2net_privacy.testing.load.fleet import (
     Scenario,
     parse_server_keys,
 )
-from n2net_privacy.uploader.send.sendconfig import MAX_BATCH_EVENTS, MAX_LINGER_S
-from n2net_privacy.uploader.send.sender import SenderConfig
+from n2net_privacy.uploader.send.sender import MAX_BATCH_EVENTS, MAX_LINGER_S, SenderConfig
 
 __all__ = ["BatchFailed", "DeviceUser"]
 

@@ -83,7 +83,7 @@ class WireVector:
         return ServerKeyPair.from_private_raw(self.key_id, self.server_private_key)
 
     def server_key(self) -> ServerKey:
-        """The public key, as the app's ``Uploader(server_key=...)`` takes it."""
+        """The public key, as the app's ``Endpoint(server_key=...)`` takes it."""
         return ServerKey.from_pem(self.key_id, self.server_public_key_pem)
 
     def open(self) -> bytes:

@@ -15,14 +15,14 @@ RETRY          same batch, same Idempotency-Key, after
                ``backoff_cap_s``). With an HTTP status the batch is
                *parked* and the batches behind it go meanwhile; one that
                keeps failing is split, then dead-lettered by event
-               (:mod:`~n2net_privacy.uploader.send.poison`)
+               (:mod:`~n2net_privacy.uploader.send.decisions`)
 SPLIT (413)    the batch becomes two batches with new ids (an OHTTP relay's
                outer 413 too, but a single event is then retried, never
                dead-lettered: the relay cannot see what it refuses)
 HOLD (401)     nothing is dropped: ``unknown_key_id`` moves to the next
                configured server key; with none left, or a refused app
                key, the events wait for new configuration
-               (:mod:`~n2net_privacy.uploader.wire.keyring`)
+               (:mod:`~n2net_privacy.uploader.wire.seal`)
 DEAD_LETTER    rows deleted and counted under the reason; never retried
 =============  ==========================================================
 
@@ -37,19 +37,22 @@ Every attempt runs under :attr:`Sender.io_lock`, which the fork hooks take
 
 ``step`` never waits: it returns how long to wait, and
 :mod:`~n2net_privacy.uploader.send.worker` does the waiting on its thread, so
-tests drive every branch without a clock or a thread.
+tests drive every branch without a clock or a thread. The sender's
+vocabulary is here too: :class:`SenderConfig` (batching, timeouts, backoff;
+limits may be lowered, never raised past v1's), :class:`SendState` and
+:class:`SendStatus` (what ``on_status`` hears).
 """
 
 from __future__ import annotations
 
-import random
 import threading
-import time
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from enum import StrEnum
 
-from n2net_privacy.egress.policy import EgressResponse
+from n2net_privacy.egress.policy import EgressResponse, RequestClient
 from n2net_privacy.errors import (
+    ConfigurationError,
     EgressPolicyError,
     NetworkError,
     NetworkTimeout,
@@ -58,32 +61,32 @@ from n2net_privacy.errors import (
     WireFormatError,
 )
 from n2net_privacy.redact import get_logger
-from n2net_privacy.uploader.crashpoints import CrashHook, CrashPoint
+from n2net_privacy.runtime import Runtime
+from n2net_privacy.uploader._process import CrashHook, CrashPoint
 from n2net_privacy.uploader.send.decisions import (
     Outcome,
+    ParkingLot,
     backoff_delay,
     classify,
     failure_reason,
     parse_retry_after,
 )
-from n2net_privacy.uploader.send.poison import ParkingLot
-from n2net_privacy.uploader.send.sendconfig import (
-    PostClient,
-    SenderConfig,
-    SendState,
-    SendStatus,
-)
 from n2net_privacy.uploader.store.queue import EventQueue, QueuedBatch
-from n2net_privacy.uploader.wire.body import Envelope, Flight, error_code
-from n2net_privacy.uploader.wire.keyring import ServerKeyRing
 from n2net_privacy.uploader.wire.models import (
     ServerKey,
+    error_code,
     parse_reply,
     request_headers,
     seal,
 )
+from n2net_privacy.uploader.wire.payload import Envelope
+from n2net_privacy.uploader.wire.seal import ServerKeyRing
 
 __all__ = [
+    "MAX_BATCH_BYTES",
+    "MAX_BATCH_EVENTS",
+    "MAX_LINGER_S",
+    "Flight",
     "PostClient",
     "SendState",
     "SendStatus",
@@ -91,13 +94,89 @@ __all__ = [
     "SenderConfig",
 ]
 
+MAX_BATCH_EVENTS = 500
+MAX_BATCH_BYTES = 256 * 1024
+MAX_LINGER_S = 1.0
+
+
+class SendState(StrEnum):
+    """What just happened to a batch, as the status callback reports it."""
+
+    DELIVERED = "delivered"
+    RETRYING = "retrying"
+    SPLIT = "split"
+    DEAD_LETTERED = "dead_lettered"
+    PIN_MISMATCH = "pin_mismatch"
+    """The server's key is not pinned: nothing was sent, the events stay queued."""
+    BLOCKED = "blocked"
+    """The egress policy refused the request: nothing was sent."""
+    KEY_REJECTED = "key_rejected"
+    """Configuration: the server knows none of the configured server keys
+    (``401 unknown_key_id``). Nothing is dropped; call ``set_server_keys``."""
+    UNAUTHORIZED = "unauthorized"
+    """Configuration: the server refused the app key (401). Nothing is dropped."""
+
+
+@dataclass(frozen=True, slots=True)
+class SendStatus:
+    """One report to ``on_status``; it never carries a number or a payload."""
+
+    state: SendState
+    batch_id: str
+    events: int
+    http_status: int | None = None
+    attempt: int = 0
+    retry_in: float | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SenderConfig:
+    """Batching, timeouts and backoff. Limits may be lowered, never raised past v1's."""
+
+    batch_max_events: int = MAX_BATCH_EVENTS
+    batch_max_bytes: int = MAX_BATCH_BYTES
+    linger_s: float = MAX_LINGER_S
+    request_timeout_s: float = 10.0
+    backoff_base_s: float = 0.5
+    backoff_cap_s: float = 60.0
+    checkpoint_every: int = 1000
+    split_after_attempts: int = 5
+    """A batch failing with an HTTP status this many times (others flowing) is split."""
+    split_after_s: float = 600.0
+    """... or one that has kept failing for this long."""
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.batch_max_events <= MAX_BATCH_EVENTS:
+            raise ConfigurationError(f"batch_max_events must be 1..{MAX_BATCH_EVENTS}")
+        if not 1024 <= self.batch_max_bytes <= MAX_BATCH_BYTES:
+            raise ConfigurationError(f"batch_max_bytes must be 1024..{MAX_BATCH_BYTES}")
+        if not 0 <= self.linger_s <= MAX_LINGER_S:
+            raise ConfigurationError(f"linger_s must be 0..{MAX_LINGER_S}")
+        if self.request_timeout_s <= 0 or self.backoff_base_s <= 0 or self.backoff_cap_s < 0:
+            raise ConfigurationError("timeouts and backoff must be positive")
+        if self.split_after_attempts < 1 or self.split_after_s <= 0:
+            raise ConfigurationError("split_after_attempts and split_after_s must be positive")
+
+
+PostClient = RequestClient
+"""What the sender needs from an egress client (``EgressClient`` fits)."""
+
+
 _MAX_REPLY_BYTES = 1024 * 1024
 _ABANDONED: list[object] = []  # clients inherited across fork: never closed in the child
 _log = get_logger(__name__)
 
 
-def _now_utc() -> datetime:
-    return datetime.now(UTC)
+@dataclass(slots=True)
+class Flight:
+    """The batch being sent, its sealed body and the key it is sealed to."""
+
+    batch: QueuedBatch
+    body: bytes
+    key_id: str
+    generation: int
+    attempt: int = 0
 
 
 class Sender:
@@ -112,9 +191,7 @@ class Sender:
         app_key: str,
         server_key: ServerKey | Iterable[ServerKey],
         config: SenderConfig | None = None,
-        clock: Callable[[], datetime] = _now_utc,
-        monotonic: Callable[[], float] = time.monotonic,
-        rng: random.Random | None = None,
+        runtime: Runtime | None = None,
         on_status: Callable[[SendStatus], None] | None = None,
         crash_point: CrashHook | None = None,
     ) -> None:
@@ -124,9 +201,10 @@ class Sender:
         self._app_key = app_key
         self.keys = ServerKeyRing(server_key)
         self.config = config or SenderConfig()
-        self._clock = clock
-        self._monotonic = monotonic
-        self._rng = rng or random.Random()
+        runtime = runtime or Runtime()
+        self._clock = runtime.clock
+        self._monotonic = runtime.monotonic
+        self._rng = runtime.rng
         self._on_status = on_status
         self._crash = crash_point
         self._envelope = Envelope(pause=queue.file.yield_to_writer)

@@ -1,18 +1,19 @@
 """The uploader's background thread: when to attempt, and how to stop.
 
-Events linger from the moment they arrive (:meth:`SenderThread.notify`, on
-the injected monotonic clock). A batch is cut once ``batch_max_events``
-events wait, once the oldest of them has lingered ``linger_s``, or at once
-during :meth:`SenderThread.flush` and :meth:`SenderThread.stop`. Between
-attempts the thread waits the delay :meth:`Sender.step` asked for. It also
-checkpoints the queue's WAL every so many commits, off the ``record_*`` path.
-
-The thread waits on one :class:`threading.Condition`, and a pure
-:class:`~n2net_privacy.uploader.send.linger.Pacer` decides for how long: until
-the linger deadline, until a scheduled retry, or (nothing queued, nothing
-scheduled) until told. There is no periodic tick, so an idle sender never
-wakes. The wait itself is injected (``wait(condition, timeout)``), so tests
-drive every interleaving on a fake clock without sleeping.
+The thread decides nothing itself. It tells a pure
+:class:`~n2net_privacy.uploader.send.decisions.Pacer` what happened (an event
+queued, :meth:`SenderThread.notify`, stamped on the injected monotonic clock;
+a flush; a stop; the delay the last :meth:`Sender.step` asked for) and sleeps
+on one :class:`threading.Condition` for as long as the pacer says: until the
+linger deadline, until a scheduled retry, or (nothing queued, nothing
+scheduled) until told. When a batch is cut is the pacer's
+:class:`~n2net_privacy.uploader.send.decisions.Linger` rule; while a batch is
+in flight (out, or waiting for its retry) no new one is cut and the linger of
+the events behind it runs on. There is no periodic tick, so an idle sender
+never wakes. The wait itself is injected (``wait(condition, timeout)``), so
+tests drive every interleaving on a fake clock without sleeping. The thread
+also checkpoints the queue's WAL every so many commits, off the ``record_*``
+path.
 
 The lock is held only to read and update the pacer, never across I/O or a
 callback, so ``record_*`` never waits for a request. The thread is a daemon
@@ -26,36 +27,27 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import time
-from collections.abc import Callable
 
 from n2net_privacy.errors import UploaderError
 from n2net_privacy.redact import get_logger
-from n2net_privacy.uploader.send.linger import Pacer
+from n2net_privacy.runtime import Runtime, Wait, wait_on
+from n2net_privacy.uploader.send.decisions import Pacer
 from n2net_privacy.uploader.send.sender import Sender
 from n2net_privacy.uploader.store.queue import EventQueue
 
 __all__ = ["SenderThread", "Wait", "wait_on"]
-
-Wait = Callable[[threading.Condition, float | None], object]
-"""Wait on a held condition for at most ``timeout`` seconds (None: until notified)."""
 
 _POLL_S = 0.05
 _STOP_GRACE_S = 0.2
 _log = get_logger(__name__)
 
 
-def wait_on(condition: threading.Condition, timeout: float | None) -> bool:
-    """The real :data:`Wait`: :meth:`threading.Condition.wait`."""
-    return condition.wait(timeout)
-
-
 class SenderThread:
     """Runs a :class:`Sender` on a daemon thread until stopped.
 
-    ``monotonic`` and ``wait`` are injected together: every wait (the linger,
-    a backoff, :meth:`flush` and :meth:`stop`) is ``wait(condition, seconds)``
-    with the condition held, and every deadline is read on ``monotonic``.
+    The runtime's ``monotonic`` and ``wait`` go together: every wait (the
+    linger, a backoff, :meth:`flush` and :meth:`stop`) is ``wait(condition,
+    seconds)`` with the condition held, and every deadline is read on ``monotonic``.
     """
 
     def __init__(
@@ -63,13 +55,13 @@ class SenderThread:
         sender: Sender,
         queue: EventQueue,
         *,
-        monotonic: Callable[[], float] = time.monotonic,
-        wait: Wait = wait_on,
+        runtime: Runtime | None = None,
     ) -> None:
         self.sender = sender
         self._queue = queue
-        self._monotonic = monotonic
-        self._wait = wait
+        runtime = runtime or Runtime()
+        self._monotonic = runtime.monotonic
+        self._wait = runtime.wait
         self._init_process_state()
 
     def _init_process_state(self) -> None:

@@ -1,8 +1,7 @@
-"""Why events were thrown away on the device, as both the queue and its leases count it.
+"""Why events were thrown away on the device: the reasons, the callback, the tally.
 
-Its own module so that :mod:`~n2net_privacy.uploader.store.queue` and
-:mod:`~n2net_privacy.uploader.store.leases` (which drops rows that no longer open)
-share it without importing each other.
+Small and pure, so an app (or the facade) can name a :class:`DropReason`
+without loading the queue.
 """
 
 from __future__ import annotations

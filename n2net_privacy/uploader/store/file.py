@@ -131,17 +131,46 @@ def _create_or_migrate(conn: sqlite3.Connection) -> None:
     conn.execute("COMMIT")
 
 
+class _Locked:
+    """What :meth:`QueueFile.locked` returns: a plain class, not a generator.
+
+    It is entered on every ``record_*``, where ``contextlib.contextmanager``
+    would add about a microsecond. It keeps no state of its own, so threads
+    may share it.
+    """
+
+    __slots__ = ("_file", "_lock")
+
+    def __init__(self, lock: threading.Lock, file: QueueFile) -> None:
+        self._lock = lock
+        self._file = file
+
+    def __enter__(self) -> sqlite3.Connection:
+        self._lock.acquire()
+        try:
+            return self._file.db
+        except BaseException:  # closed: nothing to hold the lock for
+            self._lock.release()
+            raise
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._lock.release()
+
+
 class QueueFile:
     """One SQLite file and the lock that serializes every use of its connection.
 
-    Callers hold :attr:`lock` around :attr:`db` and :meth:`transaction`.
-    ``file_id`` and ``legacy_hi`` are read once at open (they never change).
+    Every use of the connection is inside ``with file.locked() as db:`` (and a
+    :meth:`transaction` inside that); the lock itself stays in here, where the
+    fork hooks and :meth:`yield_to_writer` need it. ``file_id`` and
+    ``legacy_hi`` are read once at open (they never change).
     """
 
     def __init__(self, path: str | os.PathLike[str], *, power_safe: bool = False) -> None:
         self.path = Path(path)
         self._power_safe = power_safe
-        self.lock = threading.Lock()
+        self._lock = threading.Lock()
+        self._locked = _Locked(self._lock, self)
         self._checkpoint_lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
         self._checkpointer: sqlite3.Connection | None = None
@@ -178,9 +207,14 @@ class QueueFile:
 
     @property
     def db(self) -> sqlite3.Connection:
+        """The connection; use it inside :meth:`locked` only."""
         if self._conn is None:
             raise UploaderError("the queue is closed")
         return self._conn
+
+    def locked(self) -> _Locked:
+        """``with file.locked() as db:``: the connection, with its lock held."""
+        return self._locked
 
     @property
     def closed(self) -> bool:
@@ -199,21 +233,21 @@ class QueueFile:
         db.execute("COMMIT")
 
     def totals(self) -> tuple[int, int, int]:
-        """(events, sealed bytes, events in flight), exact across processes. Hold :attr:`lock`."""
+        """(events, sealed bytes, in flight), exact across processes. Inside :meth:`locked`."""
         row = self.db.execute("SELECT events, bytes, in_flight FROM totals").fetchone()
         return max(int(row[0]), 0), max(int(row[1]), 0), max(int(row[2]), 0)
 
     def yield_to_writer(self) -> None:
         """From a long Python loop of the sender: let a ``record_*`` mid-write finish first.
 
-        A writer holds :attr:`lock` while SQLite runs without the GIL; when
+        A writer holds the lock while SQLite runs without the GIL; when
         SQLite returns it needs the GIL back, which a busy sender would keep
         for up to ``sys.getswitchinterval()`` (5 ms). ``sleep(0)`` is no
         handoff (the sender takes the GIL again before the woken writer
         runs), so the sender truly sleeps a moment, and only while a write
         is in progress: an idle phone's drain never pays for it.
         """
-        if self.lock.locked():
+        if self._lock.locked():
             time.sleep(_HANDOFF_S)
 
     def checkpoint(self) -> None:
@@ -234,13 +268,13 @@ class QueueFile:
 
     def quiesce(self) -> None:
         """Before ``fork``: take both locks, so no thread is inside SQLite at the fork."""
-        self.lock.acquire()
+        self._lock.acquire()
         self._checkpoint_lock.acquire()
 
     def resume(self) -> None:
         """After ``fork``, in the parent: give the locks back."""
         self._checkpoint_lock.release()
-        self.lock.release()
+        self._lock.release()
 
     def after_fork(self) -> None:
         """In a forked child: fresh locks; the inherited connections are abandoned, not closed.
@@ -250,7 +284,8 @@ class QueueFile:
         for conn in (self._conn, self._checkpointer):
             if conn is not None:
                 _abandon(conn)
-        self.lock = threading.Lock()
+        self._lock = threading.Lock()
+        self._locked = _Locked(self._lock, self)
         self._checkpoint_lock = threading.Lock()
         self._checkpointer = None
 
@@ -260,7 +295,7 @@ class QueueFile:
         self._open()
 
     def close(self) -> None:
-        with self.lock, self._checkpoint_lock:
+        with self._lock, self._checkpoint_lock:
             for conn in (self._checkpointer, self._conn):
                 if conn is not None:
                     conn.close()
@@ -269,15 +304,15 @@ class QueueFile:
     def bump(self, name: str, count: int = 1) -> None:
         """Add ``count`` to a persisted counter. Names never carry PII."""
         try:
-            with self.lock:
-                self.db.execute(BUMP, (name, count))
+            with self.locked() as db:
+                db.execute(BUMP, (name, count))
         except sqlite3.Error as exc:
             _log.warning("counter update failed: %s", type(exc).__name__)
 
     def counters(self, prefix: str) -> dict[str, int]:
         """Counters whose name starts with ``prefix``, with the prefix stripped."""
-        with self.lock:
-            rows = self.db.execute(
+        with self.locked() as db:
+            rows = db.execute(
                 "SELECT name, value FROM counters WHERE substr(name, 1, ?) = ? AND value > 0",
                 (len(prefix), prefix),
             ).fetchall()

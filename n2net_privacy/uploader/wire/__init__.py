@@ -9,42 +9,5 @@ them. See docs/wire-format.md.
 
 from __future__ import annotations
 
-from n2net_privacy.uploader.wire.models import (
-    CONTENT_TYPE,
-    EVENTS_PATH,
-    HPKE_INFO,
-    SCHEMA,
-    UUID_PATTERN,
-    EventBatch,
-    IngestReply,
-    ServerKey,
-    ServerKeyPair,
-    WireEvent,
-    decode_batch,
-    encode_batch,
-    json_schema,
-    open_sealed,
-    parse_reply,
-    request_headers,
-    seal,
-)
-
-__all__ = [
-    "CONTENT_TYPE",
-    "EVENTS_PATH",
-    "HPKE_INFO",
-    "SCHEMA",
-    "UUID_PATTERN",
-    "EventBatch",
-    "IngestReply",
-    "ServerKey",
-    "ServerKeyPair",
-    "WireEvent",
-    "decode_batch",
-    "encode_batch",
-    "json_schema",
-    "open_sealed",
-    "parse_reply",
-    "request_headers",
-    "seal",
-]
+from n2net_privacy.uploader.wire.models import *  # noqa: F403
+from n2net_privacy.uploader.wire.models import __all__ as __all__

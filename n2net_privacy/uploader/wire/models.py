@@ -15,6 +15,7 @@ not end up in a log because a batch was malformed.
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Sequence
@@ -47,6 +48,7 @@ __all__ = [
     "EVENTS_PATH",
     "HPKE_INFO",
     "SCHEMA",
+    "UUID_PATTERN",
     "EventBatch",
     "IngestReply",
     "ServerKey",
@@ -54,6 +56,7 @@ __all__ = [
     "WireEvent",
     "decode_batch",
     "encode_batch",
+    "error_code",
     "json_schema",
     "open_sealed",
     "parse_reply",
@@ -298,3 +301,13 @@ def json_schema() -> dict[str, Any]:
         " as an integer; decode_batch and the reference server reject it."
     )
     return schema
+
+
+def error_code(body: bytes) -> str | None:
+    """The ``error`` field of a JSON error reply, if there is one."""
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return None
+    code = value.get("error") if isinstance(value, dict) else None
+    return code if isinstance(code, str) else None

@@ -1,21 +1,40 @@
-"""One queued event's bytes: its id, its timestamp and its canonical v1 JSON, cheaply.
+"""The bytes of one queued event and of one batch's plaintext, cheaply. Pure.
 
-Pure and on the ``record_*`` hot path, so nothing here uses pydantic. The
-bytes are exactly ``WireEvent.model_dump_json(exclude_none=True)``; a
-property test (tests/test_payload.py) proves it against the model. The
-sender recognises that canonical form with :func:`is_canonical` (one regular
-expression) and sends anything else through the full pydantic validation.
+One event: its id, its timestamp and its canonical v1 JSON, on the
+``record_*`` hot path, so no pydantic there. The bytes are exactly
+``WireEvent.model_dump_json(exclude_none=True)``; a property test
+(tests/test_payload.py) proves it against the model.
+
+One batch (:class:`Envelope`): the v1 envelope around the queued payloads,
+joined by commas, so no model is built per event. Before anything leaves,
+every payload is checked: :func:`is_canonical` (one regular expression) for
+the exact form the recorder writes, the full pydantic validation
+(:func:`~n2net_privacy.uploader.wire.models.decode_batch`, 50 at a time) for
+anything else.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import time
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 
-from n2net_privacy.errors import UploaderError
+from n2net_privacy.errors import UploaderError, WireFormatError
+from n2net_privacy.uploader.wire.models import EventBatch, WireEvent, decode_batch, encode_batch
 
-__all__ = ["StampCache", "encode_event", "encode_with_stamp", "is_canonical", "new_event_id"]
+__all__ = [
+    "Envelope",
+    "StampCache",
+    "encode_event",
+    "encode_with_stamp",
+    "is_canonical",
+    "new_event_id",
+]
+
+_VALIDATE_CHUNK = 50
+_CHECK_CHUNK = 100
 
 _UUID = rb"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
 _E164 = rb"\+[1-9][0-9]{1,14}"
@@ -97,3 +116,43 @@ def encode_event(event_id: str, e164: str, at: datetime, duration_s: int | None)
 def is_canonical(payload: bytes) -> bool:
     """True if ``payload`` is exactly the form :func:`encode_event` writes (a valid v1 event)."""
     return _CANONICAL.fullmatch(payload) is not None
+
+
+def envelope() -> tuple[bytes, bytes]:
+    """The bytes :func:`encode_batch` puts before and after the events' JSON."""
+    sample = WireEvent.sms(
+        "00000000-0000-4000-8000-000000000000", "+12015550123", datetime(2000, 1, 1, tzinfo=UTC)
+    )
+    event = sample.model_dump_json(exclude_none=True).encode("utf-8")
+    head, found, tail = encode_batch(EventBatch.of([sample])).partition(event)
+    if not found:
+        raise WireFormatError("encode_batch no longer embeds the event JSON verbatim")
+    return head, tail
+
+
+class Envelope:
+    """Builds and checks a batch's plaintext from its payloads."""
+
+    def __init__(self, pause: Callable[[], None] = lambda: time.sleep(0)) -> None:
+        self.head, self.tail = envelope()
+        self.overhead = len(self.head) + len(self.tail)
+        self._pause = pause
+        """Called between chunks: these loops hold the GIL (the sender passes the
+        queue's :meth:`~n2net_privacy.uploader.store.file.QueueFile.yield_to_writer`)."""
+
+    def plaintext(self, payloads: Sequence[bytes]) -> bytes:
+        return self.head + b",".join(payloads) + self.tail
+
+    def valid(self, payloads: Sequence[bytes]) -> bool:
+        """True if every payload is a v1 event."""
+        odd: list[bytes] = []
+        for start in range(0, len(payloads), _CHECK_CHUNK):
+            odd += [p for p in payloads[start : start + _CHECK_CHUNK] if not is_canonical(p)]
+            self._pause()
+        try:
+            for start in range(0, len(odd), _VALIDATE_CHUNK):
+                decode_batch(self.plaintext(odd[start : start + _VALIDATE_CHUNK]))
+                self._pause()
+        except WireFormatError:
+            return False
+        return True

@@ -13,11 +13,21 @@ Raw key encodings (ours, documented in docs/wire-format.md):
 * Hybrid public key: ML-KEM-768 encapsulation key (1184 bytes) followed by
   the X25519 public key (32 bytes), 1216 bytes in all; private key: the
   ML-KEM-768 seed (64 bytes) followed by the X25519 private key (32).
+
+:class:`ServerKeyRing` is the set of keys an uploader may seal to, current
+first, then next: rotation without loss, see docs/uploader.md ("Rotating the
+server key"). A key the server answers ``401 unknown_key_id`` for is marked
+rejected and the batch sealed again to the next one, under the same
+``Idempotency-Key``; with every key rejected nothing is dead-lettered, the
+events wait for :meth:`ServerKeyRing.replace` (rejections are also forgotten
+every ``backoff_cap_s``, in case the server restored a key).
 """
 
 from __future__ import annotations
 
 import re
+import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -35,8 +45,10 @@ __all__ = [
     "PublicKey",
     "ServerKey",
     "ServerKeyPair",
+    "ServerKeyRing",
     "open_sealed",
     "seal",
+    "server_keys",
 ]
 
 HPKE_INFO = b"n2net/events/v1"
@@ -248,3 +260,69 @@ def open_sealed(body: bytes, private_key: PrivateKey) -> bytes:
         return suite.decrypt(body, private_key, info=HPKE_INFO)
     except (InvalidTag, ValueError) as exc:
         raise WireFormatError("sealed body cannot be opened with this key") from exc
+
+
+_KEY_PAIR_HINT = (
+    "pass its .public: a ServerKeyPair holds the private key, which stays on the server"
+)
+
+
+def server_keys(keys: ServerKey | Iterable[ServerKey]) -> tuple[ServerKey, ...]:
+    """Check and normalize one key or a sequence of keys (current first)."""
+    if isinstance(keys, ServerKey):
+        return (keys,)
+    if isinstance(keys, str | bytes):  # iterable, but never a list of keys
+        require_type("server_key", keys, ServerKey)
+    require_type("server_key", keys, (ServerKey, ServerKeyPair, Iterable))
+    if isinstance(keys, ServerKeyPair):
+        raise InvalidArgumentTypeError(f"server_key must be a ServerKey, not a ServerKeyPair; "
+                                       f"{_KEY_PAIR_HINT}")
+    found = tuple(keys)
+    if not found:
+        raise InvalidArgumentError("server_key must be a ServerKey or a non-empty list of them")
+    for index, key in enumerate(found):
+        hint = _KEY_PAIR_HINT if isinstance(key, ServerKeyPair) else ""
+        require_type(f"server_key[{index}]", key, ServerKey, hint=hint)
+    if len({key.key_id for key in found}) != len(found):
+        raise InvalidArgumentError("server keys must have distinct key ids")
+    return found
+
+
+class ServerKeyRing:
+    """Thread-safe: the app may :meth:`replace` the keys while the worker sends."""
+
+    def __init__(self, keys: ServerKey | Iterable[ServerKey]) -> None:
+        self._lock = threading.Lock()
+        self._keys = server_keys(keys)
+        self._rejected: set[str] = set()
+        self.generation = 0
+        """Bumped by :meth:`replace`, so the sender knows to reseal."""
+
+    @property
+    def keys(self) -> tuple[ServerKey, ...]:
+        return self._keys
+
+    def current(self) -> ServerKey | None:
+        """The first key the server has not rejected, or None if it rejected them all."""
+        with self._lock:
+            for key in self._keys:
+                if key.key_id not in self._rejected:
+                    return key
+            return None
+
+    def reject(self, key_id: str) -> None:
+        """The server answered ``unknown_key_id`` for ``key_id``."""
+        with self._lock:
+            self._rejected.add(key_id)
+
+    def forget_rejections(self) -> None:
+        with self._lock:
+            self._rejected.clear()
+
+    def replace(self, keys: ServerKey | Iterable[ServerKey]) -> None:
+        """Install a new key set (current first); every key gets a fresh chance."""
+        checked = server_keys(keys)
+        with self._lock:
+            self._keys = checked
+            self._rejected.clear()
+            self.generation += 1
