@@ -66,7 +66,7 @@ _STATUS_TEXT: Final[dict[int, str]] = {
 class ErrorReply(BaseModel):
     """Every error reply. It never contains a field's value."""
 
-    model_config = ConfigDict(extra="allow", title="ErrorReply")
+    model_config = ConfigDict(extra="allow", title="ErrorReply", defer_build=True)
 
     error: str = Field(description="A stable machine-readable code, e.g. `unknown_key_id`.")
     detail: str = Field(description="A human-readable explanation; never a field's value.")

@@ -295,3 +295,27 @@ def test_the_digits_of_a_known_email_digest_are_not_a_number(encode: str) -> Non
     detector = PiiDetector(AddressBookPii(emails=(email,), numbers=(number,)))
     assert {m.kind for m in detector.scan(f"?id={text}")} == {PiiKind.EMAIL_HASH}
     assert PiiKind.PHONE in {m.kind for m in detector.scan(f"?id={text}&n={number}")}
+
+
+# The character class the scan replaced (compiling it cost every importing app 2 ms).
+_UNSPACED_CLASS = re.compile(
+    "[\u0e00-\u0eff\u1000-\u109f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]"
+)
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=0xFFFF), max_size=12))
+def test_the_unspaced_script_scan_finds_what_the_character_class_found(text: str) -> None:
+    from n2net_privacy.audit.detectors import _has_unspaced_script
+
+    assert _has_unspaced_script(text) == bool(_UNSPACED_CLASS.search(text))
+
+
+@pytest.mark.parametrize(("name", "unspaced"), [
+    ("山田太郎", True), ("김민준", True), ("สมชาย", True), ("アリス", True), ("ꯀ", False),
+    ("José Álvarez", False), ("Zoë", False), ("ｱﾘｽ", False), ("\u0dff\u0f00", False),
+    ("\u0e00", True), ("\u0eff", True), ("\ufaff", True), ("\ufb00", False),
+])
+def test_the_unspaced_scripts_and_their_edges(name: str, unspaced: bool) -> None:
+    from n2net_privacy.audit.detectors import _has_unspaced_script
+
+    assert _has_unspaced_script(name) is unspaced
