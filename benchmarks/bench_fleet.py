@@ -29,9 +29,10 @@ DEVICES...``, which also gives the sizes to try): ``N2NET_BENCH_FLEET_DEVICES``
 (the sizes for the p95 <= 1 s search, comma-separated; empty: the ladder),
 ``N2NET_BENCH_FLEET_MAX_RUNS`` (4 runs in all).
 
-The devices' data directories are on ``/dev/shm`` when it exists: the
-simulated phones' flash is not what is measured, and on a shared disk their
-SQLite files' first writes made device creation wait on other jobs' I/O.
+The devices' data directories and summaries are on ``/dev/shm`` when it
+exists: the simulated phones' flash is not what is measured, and on a shared
+disk their SQLite files' first writes (at creation) and the summaries' fsyncs
+(at stop, two per device) made a worker's hub wait on other jobs' I/O.
 """
 
 from __future__ import annotations
@@ -154,7 +155,7 @@ def run_fleet(devices: int, rate: float, run_s: float, spawn_rate: float) -> Fle
             "--host", server.url, "--json-file", str(root / "final"),
             "--n2net-app-key", APP_KEY, "--n2net-server-keys", key,
             "--n2net-events-per-s", str(rate), "--n2net-quiet-s", str(QUIET_S),
-            "--n2net-results-dir", str(root / "devices"), "--n2net-data-dir", data,
+            "--n2net-results-dir", str(Path(data) / "devices"), "--n2net-data-dir", data,
         ]
         cpu_before = time.process_time()
         started = time.perf_counter()
@@ -172,7 +173,7 @@ def run_fleet(devices: int, rate: float, run_s: float, spawn_rate: float) -> Fle
         wall = time.perf_counter() - started
         server_cpu = time.process_time() - cpu_before
         locust_cpu = sum(cpu.values())
-        summaries = [json.loads(p.read_text()) for p in (root / "devices").glob("*.json")]
+        summaries = [json.loads(p.read_text()) for p in (Path(data) / "devices").glob("*.json")]
         if returncode not in (0, 1) or len(summaries) < devices:  # 1: a row failed
             print(output[-3000:], file=sys.stderr)
         rows = {(e["method"], e["name"]): e for e in _json(root / "final.json")}

@@ -76,6 +76,9 @@ class _Fault:
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: the uploader reuses connections
     timeout = 60
+    # Buffered: the status line, headers and body leave in one write when the
+    # handler returns (handle_one_request flushes), not two packets per reply.
+    wbufsize = -1
     server: _HTTPServer
 
     def setup(self) -> None:
