@@ -27,6 +27,7 @@ import struct
 import threading
 from collections import deque
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -41,6 +42,8 @@ from n2net_privacy.uploader.wire import EVENTS_PATH, ServerKeyPair, WireEvent
 __all__ = ["IngestRequest", "IngestServer"]
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+# Open connections served at once (a thread each); more wait for a free thread.
+_MAX_CONNECTIONS = 16384
 # struct linger {l_onoff=1, l_linger=0}: close() sends RST instead of FIN.
 _LINGER_RESET = struct.pack("ii", 1, 0)
 
@@ -113,8 +116,6 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = False
-    block_on_close = True  # server_close joins handler threads: a clean stop
     # socketserver's listen backlog is 5: a fleet test's devices connecting in the
     # same second (a reconnect storm) got connection resets from the kernel.
     request_queue_size = 1024
@@ -124,7 +125,24 @@ class _HTTPServer(ThreadingHTTPServer):
         self.tls = tls
         self.open_sockets: set[socket.socket] = set()
         self.sockets_lock = threading.Lock()
+        # Connections are handled on reused threads, one per open connection as
+        # before, but a thread is made only when none is idle. A client that lets
+        # its connection go idle (httpx after 5 s, so a device sending every 10 s)
+        # opens one per request: a new thread each time, and ThreadingMixIn's scan
+        # of every live thread at each accept, cost about 1 ms of the server's
+        # 2 ms per request in a 2,000-device fleet.
+        self._pool = ThreadPoolExecutor(_MAX_CONNECTIONS, thread_name_prefix="n2net-ingest")
         super().__init__(("127.0.0.1", port), _Handler)
+
+    def process_request(  # type: ignore[override]
+        self, request: socket.socket, client_address: tuple[str, int]
+    ) -> None:
+        self._pool.submit(self.process_request_thread, request, client_address)
+
+    def server_close(self) -> None:
+        """Close the listening socket and wait for every connection's handler (a clean stop)."""
+        super().server_close()
+        self._pool.shutdown(wait=True)
 
     def get_request(self) -> tuple[socket.socket, tuple[str, int]]:
         sock, addr = self.socket.accept()
