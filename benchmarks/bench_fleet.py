@@ -56,7 +56,7 @@ from n2net_privacy.uploader import ServerKeyPair
 
 APP_KEY = "bench-fleet-app-key"
 LOCUSTFILE = "from n2net_privacy.testing.locust import DeviceUser  # noqa: F401\n"
-LADDER = (250, 500, 750, 1000, 1250, 1500, 1750, 2000, 2250, 2500, 3000, 3500, 4000, 5000, 6000)
+LADDER = (250, 500, 750, 1000, 1250, 1500, 1750, 2000, 2500, 3000, 4000, 5000, 6000, 8000)
 QUIET_S = 5  # devices stop recording this long before -t ends, and send what they hold
 SETTLE_S = 5  # slack for the ramp-up taking longer than devices / spawn rate
 P95_GOAL_S = 2.0
