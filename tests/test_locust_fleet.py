@@ -249,3 +249,82 @@ def test_a_plan_or_config_that_cannot_run_is_refused_at_once(
         DeviceConfig(server.url, APP_KEY, ())
     with pytest.raises(ConfigurationError):
         DeviceConfig(server.url, APP_KEY, (K1.public,), events_per_s=0)
+
+
+class CountingDevice(Device):
+    """A device that counts its ticks and its reads of the queue."""
+
+    ticks = 0
+    reads = 0
+
+    def tick(self) -> float:
+        self.ticks += 1
+        return super().tick()
+
+    def _send(self, now: float, *, drain: bool) -> float | None:
+        self.reads += 1
+        return super()._send(now, drain=drain)
+
+
+def test_an_idle_device_sleeps_until_its_next_event(
+    server: IngestServer, tmp_path: Path
+) -> None:
+    # 0.1 events/s for 600 s of fake time: about 60 events, each a one-event batch
+    # after its 1 s linger. Waking only when something is due, the device ticks a
+    # few times per event (record, cut and send, see the queue empty), not every
+    # half second (1,200 ticks) as it did.
+    clock, metrics = FakeClock(1000.0), Metrics()
+    device = CountingDevice(
+        DeviceConfig(server.url, APP_KEY, (K1.public,), events_per_s=0.1),
+        metrics, data_root=tmp_path, started_at=clock.now, clock=clock, sleep=clock.sleep,
+        rng=random.Random(7),
+    )
+    waits = []
+    end = clock.now + 600.0
+    while clock.now < end:
+        waits.append(device.tick())
+        clock.sleep(waits[-1])
+    summary = device.stop()
+    events = len(summary["recorded"])  # type: ignore[arg-type]
+    assert 30 < events < 100
+    assert summary["delivered"] == events == server.count()
+    assert device.ticks <= 3 * events + 2
+    assert device.reads <= 2 * events + 2
+    assert max(waits) > 5.0  # it slept through the gaps between events
+
+
+def test_with_nothing_due_at_all_a_device_waits_the_longest_bound(
+    server: IngestServer, tmp_path: Path
+) -> None:
+    # Recording over, queue empty: no event, retry, restart or outage is due.
+    clock, metrics = FakeClock(1000.0), Metrics()
+    device = make_device(server, tmp_path, clock, metrics, plan=Plan(record_until=0.0))
+    # The first tick looks at the queue, as an app's start does; the next, at the
+    # first event's time, finds recording over.
+    clock.sleep(device.tick())
+    assert [device.tick(), device.tick()] == [60.0, 60.0]
+    assert device.uploader.pending().events == 0 and metrics.counts["recorded"] == 0
+    device.stop()
+
+
+def test_a_device_wakes_at_the_storm_edges_without_polling(
+    server: IngestServer, tmp_path: Path
+) -> None:
+    # Recording at one event per 1,000 s, the device still wakes when the storm
+    # starts and when it ends, and counts the outage.
+    clock, metrics = FakeClock(1000.0), Metrics()
+    plan = Plan(Scenario.RECONNECT_STORM, outage_at=10.0, outage_s=20.0)
+    device = CountingDevice(
+        DeviceConfig(server.url, APP_KEY, (K1.public,), events_per_s=0.001),
+        metrics, plan=plan, data_root=tmp_path, started_at=clock.now, clock=clock,
+        sleep=clock.sleep, rng=random.Random(3),
+    )
+    start = clock.now
+    wakes = []
+    while clock.now < start + 40.0:
+        clock.sleep(device.tick())
+        wakes.append(round(clock.now - start, 6))
+    assert 10.0 in wakes and 30.0 in wakes
+    assert device.counts["outages"] == 1
+    assert device.ticks <= 6
+    device.stop()

@@ -14,6 +14,12 @@ is a gevent greenlet, and doing the work on it, not on a monkey-patched
 thread, keeps every SQLite call short and in one known place (see
 docs/backend.md, "Why the sender is driven, not threaded").
 
+An idle device costs nothing: it decides when to send with the SDK
+worker's own :class:`~n2net_privacy.uploader.send.decisions.Pacer`, so with nothing
+queued and no retry scheduled it sleeps until its next event, restart or
+outage, never on a periodic tick, and it reads its queue only when the
+pacer says a batch may be due.
+
 Nothing here imports Locust, so the pytest process can test it directly;
 :mod:`n2net_privacy.testing.load.locust` wraps it in a ``DeviceUser``.
 """
@@ -32,6 +38,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cache
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlsplit
@@ -41,12 +48,13 @@ import phonenumbers
 from n2net_privacy.atomic_write import write_atomically
 from n2net_privacy.egress import AuditEntry, AuditLog, Egress, EgressPolicy, OutgoingRequest
 from n2net_privacy.egress.policy import Purpose
+from n2net_privacy.egress.tls import harden
 from n2net_privacy.errors import ConfigurationError, EgressPolicyError
 from n2net_privacy.simulation import SimulatedAndroidKeystore
 from n2net_privacy.testing.synthetic import REGIONS, synthetic_number
 from n2net_privacy.uploader import ServerKey, Uploader
 from n2net_privacy.uploader.recorder import Endpoint, QueueLimits, UploaderEvents
-from n2net_privacy.uploader.send.decisions import Linger
+from n2net_privacy.uploader.send.decisions import Pacer
 from n2net_privacy.uploader.send.sender import SenderConfig, SendState, SendStatus
 
 __all__ = [
@@ -58,9 +66,12 @@ __all__ = [
     "parse_server_keys",
 ]
 
-_IDLE_S = 1.0
-_MAX_WAIT_S = 0.5  # a device looks at the plan at least this often
+_NEVER = float("inf")
+# The longest a device sleeps when nothing at all is due (it stopped recording,
+# nothing queued): a bound for the caller's sleep, not a tick.
+_MAX_WAIT_S = 60.0
 _DRAIN_POLL_S = 0.05
+_NUMBER_POOL = 1024
 _RETRIED = frozenset({SendState.RETRYING, SendState.BLOCKED, SendState.PIN_MISMATCH})
 _HELD = frozenset({SendState.KEY_REJECTED, SendState.UNAUTHORIZED})
 
@@ -214,13 +225,25 @@ class _Link(AuditLog):
         self._metrics.batch(elapsed_ms, entry.request_bytes, failure)
 
 
-def _phone_book(rng: random.Random, size: int) -> list[str]:
-    """Synthetic numbers in international format, so any device region reads them."""
+@cache
+def _number_pool() -> tuple[str, ...]:
+    """Synthetic numbers in international format (any device region reads them), made once.
+
+    Validating a synthetic number costs phonenumbers about 0.1 ms: per device
+    and per contact that was most of a device's creation, so every device of
+    the process draws its phone book from this one pool.
+    """
+    rng = random.Random(0x25)
     fmt = phonenumbers.PhoneNumberFormat.INTERNATIONAL
-    return [
+    return tuple(
         phonenumbers.format_number(synthetic_number(rng, rng.choice(REGIONS)), fmt)
-        for _ in range(size)
-    ]
+        for _ in range(_NUMBER_POOL)
+    )
+
+
+def _phone_book(rng: random.Random, size: int) -> list[str]:
+    pool = _number_pool()
+    return [rng.choice(pool) for _ in range(size)]
 
 
 def _egress(config: DeviceConfig, link: _Link) -> Egress:
@@ -231,10 +254,18 @@ def _egress(config: DeviceConfig, link: _Link) -> Egress:
     entries = {host} if parts.port is None else {host, f"{host}:{parts.port}"}
     policy = EgressPolicy({Purpose.N2NET_API: frozenset(entries)},
                           test_mode=parts.scheme == "http")
-    verify = None
-    if config.ca_file is not None:
-        verify = ssl.create_default_context(cafile=config.ca_file)
-    return Egress(policy, audit=link, inspectors=[link], verify=verify)
+    return Egress(policy, audit=link, inspectors=[link], verify=_tls_context(config.ca_file))
+
+
+@cache
+def _tls_context(ca_file: str | None) -> ssl.SSLContext:
+    """One TLS context per process and CA file, shared by every device's egress.
+
+    Loading a trust store costs about 30 ms of CPU: once per device, under
+    gevent, that blocked the whole worker for as long at every device's
+    first request. Without a CA file the devices trust the system's store.
+    """
+    return harden(ssl.create_default_context(cafile=ca_file))
 
 
 class Device:
@@ -279,8 +310,7 @@ class Device:
         )
         self._rotated = False
         self._next_record = now + self._gap(config.events_per_s)
-        self._next_send = now + _IDLE_S
-        self._linger = Linger(config.sender.batch_max_events, config.sender.linger_s)
+        self._pacer = self._new_pacer()
         self._next_restart = now + self._gap_or_never(config.restart_every_s)
         self._outage_until: float | None = None
         self._next_outage = now + self._gap_or_never(config.outage_every_s)
@@ -288,6 +318,10 @@ class Device:
         self.uploader = self._open()
 
     # -- lifecycle -------------------------------------------------------------
+
+    def _new_pacer(self) -> Pacer:
+        """The SDK worker's pacing, as at the app's start: it looks at the queue first."""
+        return Pacer(self.config.sender.batch_max_events, self.config.sender.linger_s)
 
     def _open(self) -> Uploader:
         return Uploader(
@@ -301,27 +335,48 @@ class Device:
         """Close the app and start it again on the same data directory and key store."""
         self.uploader.close(timeout=0.0)
         self.counts["restarts"] += 1
-        self._linger.cut()
+        self._pacer = self._new_pacer()
         self.uploader = self._open()
-        self._next_send = self._clock()
 
     # -- the loop ---------------------------------------------------------------
 
     def tick(self) -> float:
-        """Do what is due now (at most one record and one send attempt); seconds to wait."""
+        """Do what is due now (at most one record and one send attempt); seconds to wait.
+
+        The wait runs to the next thing due: an event, the linger's end or a
+        scheduled retry (the :class:`Pacer` says), a restart, or a change of
+        the plan. Nothing queued and no retry scheduled: no send is due.
+        """
         now = self._clock()
         self._follow_plan(now)
         if now >= self._next_restart:
             self._next_restart = now + self._gap_or_never(self.config.restart_every_s)
             self.restart()
         if now >= self._next_record:
-            self._next_record += self._gap(self.config.events_per_s)
             if now - self._t0 < self.plan.record_until:
+                self._next_record += self._gap(self.config.events_per_s)
                 self._record()
-        if now >= self._next_send:
+            else:
+                self._next_record = _NEVER  # the quiet period: sending only
+        if self._pacer.timeout(now) == 0.0:
             self._send(now, drain=False)
-        due = min(self._next_record, self._next_send, self._next_restart)
+        send_at = self._pacer.wake_at()
+        due = min(
+            self._next_record, _NEVER if send_at is None else send_at, self._next_restart,
+            self._next_plan_change(now),
+        )
         return min(max(due - self._clock(), 0.0), _MAX_WAIT_S)
+
+    def _next_plan_change(self, now: float) -> float:
+        """When the device next goes offline or online, or installs the rotated keys."""
+        due = self._next_outage if self._outage_until is None else self._outage_until
+        plan = self.plan
+        if plan.scenario is Scenario.RECONNECT_STORM:
+            start = self._t0 + plan.outage_at
+            due = min(due, next((t for t in (start, start + plan.outage_s) if t > now), _NEVER))
+        elif plan.scenario is Scenario.KEY_ROTATION and not self._rotated:
+            due = min(due, self._rotate_at)
+        return due
 
     def _follow_plan(self, now: float) -> None:
         if self._outage_until is not None and now >= self._outage_until:
@@ -336,14 +391,14 @@ class Device:
             self.counts["outages"] += 1
         if self._was_offline and not offline:
             # Back online: the app hears of it and tries at once, whatever its backoff.
-            self._next_send = now
+            self._pacer.kick()
         self._link.offline = self._was_offline = offline
         if (self.plan.scenario is Scenario.KEY_ROTATION and not self._rotated
                 and now >= self._rotate_at):
             self._rotated = True
             self._keys = self.plan.rotate_keys
             self.uploader.set_server_keys(self._keys)
-            self._next_send = now
+            self._pacer.kick()
 
     def _record(self) -> None:
         number = self._rng.choice(self._book)
@@ -356,25 +411,19 @@ class Device:
             self._metrics.events("recorded", 1)
         else:
             self._metrics.events("not recorded", 1, failure=f"record {result.outcome.value}")
-        self._linger.arrived(self._clock())
-        deadline = self._linger.deadline()
-        if deadline is not None:
-            self._next_send = min(self._next_send, deadline)
+        self._pacer.arrived(self._clock())
 
     def _send(self, now: float, *, drain: bool) -> float | None:
-        """One turn of the sender, cutting batches by the SDK worker's own rule (Linger)."""
-        stats = self.uploader.pending()
-        cut = self._linger.should_cut(stats.events - stats.in_flight, now, at_once=drain)
-        delay = self.uploader.sender.step(lease_new=cut)
-        if cut:
-            self._linger.cut()
-        deadline = self._linger.deadline()
-        if delay is not None:
-            self._next_send = now + delay
-        elif deadline is not None:
-            self._next_send = deadline
-        else:
-            self._next_send = now + _IDLE_S
+        """One turn of the sender, paced and cut as the SDK's worker does (its Pacer)."""
+        at_once = self._pacer.looking() or drain
+        sender = self.uploader.sender
+        cut = False
+        if not sender.in_flight:
+            # (With a batch in flight the step resumes it: no new batch, the linger runs on.)
+            stats = self.uploader.pending()
+            cut = self._pacer.looked(stats.events - stats.in_flight, now, at_once=at_once)
+        delay = sender.step(lease_new=cut)
+        self._pacer.stepped(delay, self._clock())
         return delay
 
     def _on_status(self, status: SendStatus) -> None:

@@ -36,6 +36,7 @@ keys, the rate, restarts, outages and the scenario (``steady``,
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -44,7 +45,7 @@ from typing import Any, TypeVar
 
 import gevent
 from gevent.event import Event
-from locust import User, events, task
+from locust import User, argument_parser, events, task
 from locust.env import Environment
 from locust.rpc.protocol import Message
 from locust.runners import LocalRunner, MasterRunner, WorkerRunner
@@ -175,6 +176,32 @@ def _let_devices_finish_their_step(environment: Environment, **_: Any) -> None:
 def _restore_stop_timeout(environment: Environment, **_: Any) -> None:
     if "stop_timeout_was" in _RUN:
         environment.stop_timeout = _RUN.pop("stop_timeout_was")
+
+
+@_listen(events.init)
+def _remember_locusts_defaults(environment: Environment, **_: Any) -> None:
+    """Workers: compute Locust's own option defaults once, not once per option per spawn.
+
+    A worker handling a "spawn" message builds Locust's whole argument parser
+    again for every option the master sent (``WorkerRunner.worker`` in
+    Locust's ``runners.py`` calls ``argument_parser.default_args_dict()``
+    inside a comprehension over them): about 1.5 s of CPU per message with
+    this kit's options, and the master sends one every second of the ramp-up,
+    so the worker missed its heartbeats and the master gave it up. The
+    defaults never change within a process; each call still gets its own copy.
+    """
+    if not isinstance(environment.runner, WorkerRunner):
+        return
+    compute = argument_parser.default_args_dict
+    if getattr(compute, "n2net_cached", False):
+        return
+    defaults = functools.cache(compute)
+
+    def default_args_dict() -> dict[str, Any]:
+        return dict(defaults())
+
+    default_args_dict.n2net_cached = True  # type: ignore[attr-defined]
+    argument_parser.default_args_dict = default_args_dict
 
 
 @_listen(events.init)
@@ -316,6 +343,10 @@ class DeviceUser(User):
             raise ConfigurationError("DeviceUser needs --host, the ingest's base URL")
         config, plan = _config(self.environment, host)
         options = self.environment.parsed_options
+        # Locust starts a whole second's worth of users at once, and a device's
+        # creation (SQLite files, keys) never yields: without this turn of the
+        # loop the heartbeats and the other devices' replies waited for all of them.
+        gevent.sleep(0)
         self.device = Device(
             config, _LocustMetrics(self.environment), plan=plan,
             data_root=(options.n2net_data_dir or None) if options else None,

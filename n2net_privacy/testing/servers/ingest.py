@@ -34,7 +34,7 @@ from pathlib import Path
 from n2net_privacy.errors import InvalidArgumentError
 from n2net_privacy.testing.servers.ingest_endpoint import IngestEndpoint, Reply, error_reply
 from n2net_privacy.testing.servers.ingest_store import EventStore
-from n2net_privacy.testing.servers.loopback import LoopbackServer, Seen
+from n2net_privacy.testing.servers.loopback import BufferedHTTPHandler, LoopbackServer, Seen
 from n2net_privacy.testing.servers.loopback import reply as send
 from n2net_privacy.uploader.wire import EVENTS_PATH, ServerKeyPair, WireEvent
 
@@ -95,6 +95,7 @@ class IngestServer(LoopbackServer):
     """
 
     thread_name = "n2net-ingest-server"
+    handler = BufferedHTTPHandler  # small replies, many of them: one write each
     join_timeout_s = None  # close() releases the store only once no handler can touch it
 
     def __init__(
