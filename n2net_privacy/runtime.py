@@ -12,7 +12,7 @@ Each name means one thing everywhere in the SDK:
 * ``rng``: the random source of backoff jitter.
 
 >>> import random
->>> from datetime import UTC, datetime
+>>> from datetime import UTC, datetime, timedelta
 >>> Runtime(clock=lambda: datetime(2026, 1, 1, tzinfo=UTC), rng=random.Random(7)).clock()
 datetime.datetime(2026, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)
 """
@@ -24,12 +24,22 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from n2net_privacy.checks import require_type
-from n2net_privacy.errors import InvalidArgumentTypeError
+from n2net_privacy.errors import InvalidArgumentError, InvalidArgumentTypeError
 
-__all__ = ["Clock", "Monotonic", "Runtime", "Wait", "utc_now", "wait_on"]
+__all__ = [
+    "Clock",
+    "Monotonic",
+    "Runtime",
+    "Wait",
+    "checked_now",
+    "epoch_seconds",
+    "require_clock",
+    "utc_now",
+    "wait_on",
+]
 
 Clock = Callable[[], datetime]
 """The wall time, aware UTC."""
@@ -42,6 +52,49 @@ Wait = Callable[[threading.Condition, float | None], object]
 def utc_now() -> datetime:
     """The real :data:`Clock`."""
     return datetime.now(UTC)
+
+
+_CLOCK_CONTRACT = "clock must return an aware UTC datetime"
+_ZERO = timedelta(0)
+
+
+def require_clock(clock: object, name: str = "clock") -> Clock:
+    """``clock`` itself, checked to be callable: a component's constructor calls this."""
+    if not callable(clock):
+        raise InvalidArgumentTypeError(
+            f"{name} must be a callable returning an aware UTC datetime "
+            f"(e.g. n2net_privacy.runtime.utc_now), not {type(clock).__name__}"
+        )
+    return clock
+
+
+def checked_now(clock: Clock) -> datetime:
+    """Call ``clock`` and return its reading, checked to be an aware UTC datetime.
+
+    The one check of the :data:`Clock` contract, so that an old-style clock
+    (``time.time`` returning epoch seconds) or a naive datetime fails at its
+    first reading with a clear error, not deep inside a subtraction.
+
+    >>> try:
+    ...     checked_now(lambda: 1_700_000_000.0)
+    ... except InvalidArgumentTypeError as exc:
+    ...     print(exc)
+    clock must return an aware UTC datetime, not float
+    """
+    now = clock()
+    if not isinstance(now, datetime):
+        raise InvalidArgumentTypeError(f"{_CLOCK_CONTRACT}, not {type(now).__name__}")
+    if now.utcoffset() != _ZERO:
+        raise InvalidArgumentError(
+            f"{_CLOCK_CONTRACT}, not a naive one" if now.tzinfo is None
+            else f"{_CLOCK_CONTRACT}, not one at UTC offset {now.utcoffset()}"
+        )
+    return now
+
+
+def epoch_seconds(clock: Clock) -> float:
+    """:func:`checked_now` as Unix seconds, for code that keeps float deadlines."""
+    return checked_now(clock).timestamp()
 
 
 def wait_on(condition: threading.Condition, timeout: float | None) -> bool:

@@ -69,7 +69,7 @@ def make_device(
     settings.update(overrides)
     return Device(
         DeviceConfig(**settings),  # type: ignore[arg-type]
-        metrics, plan=plan, data_root=tmp_path, started_at=clock.now, clock=clock,
+        metrics, plan=plan, data_root=tmp_path, started_at=clock.now, monotonic=clock,
         sleep=clock.sleep, rng=random.Random(seed),
     )
 
@@ -276,7 +276,7 @@ def test_an_idle_device_sleeps_until_its_next_event(
     clock, metrics = FakeClock(1000.0), Metrics()
     device = CountingDevice(
         DeviceConfig(server.url, APP_KEY, (K1.public,), events_per_s=0.1),
-        metrics, data_root=tmp_path, started_at=clock.now, clock=clock, sleep=clock.sleep,
+        metrics, data_root=tmp_path, started_at=clock.now, monotonic=clock, sleep=clock.sleep,
         rng=random.Random(7),
     )
     waits = []
@@ -316,7 +316,7 @@ def test_a_device_wakes_at_the_storm_edges_without_polling(
     plan = Plan(Scenario.RECONNECT_STORM, outage_at=10.0, outage_s=20.0)
     device = CountingDevice(
         DeviceConfig(server.url, APP_KEY, (K1.public,), events_per_s=0.001),
-        metrics, plan=plan, data_root=tmp_path, started_at=clock.now, clock=clock,
+        metrics, plan=plan, data_root=tmp_path, started_at=clock.now, monotonic=clock,
         sleep=clock.sleep, rng=random.Random(3),
     )
     start = clock.now

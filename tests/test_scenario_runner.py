@@ -51,7 +51,7 @@ class Run:
         self.report: PrivacyReport = run_scenario(
             parse_scenario(text, base_dir=base_dir),
             on_step=self.outcomes.append,
-            clock=lambda: float(next(ticks)),
+            monotonic=lambda: float(next(ticks)),
             now=lambda: 1_700_000_000.0,
         )
 

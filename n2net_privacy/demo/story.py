@@ -6,20 +6,21 @@ A demo that only prints can lie. Each chapter states its claims through
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TextIO
 
 from n2net_privacy.audit import TimelineEvent
+from n2net_privacy.runtime import Clock, epoch_seconds, utc_now
 
 __all__ = ["Story"]
 
 
 @dataclass
 class Story:
+    """The demo's narration; ``clock`` (aware UTC) stamps the timeline in Unix seconds."""
+
     out: TextIO
-    clock: Callable[[], float] = time.time
+    clock: Clock = utc_now
     timeline: list[TimelineEvent] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     checks: int = 0
@@ -32,7 +33,7 @@ class Story:
 
     def event(self, actor: str, what: str) -> None:
         """Record a permission/Settings change on the timeline and narrate it."""
-        self.timeline.append(TimelineEvent(self.clock(), actor, what))
+        self.timeline.append(TimelineEvent(epoch_seconds(self.clock), actor, what))
         self.out.write(f" * [{actor}] {what}\n")
 
     def check(self, holds: bool, claim: str) -> None:

@@ -28,10 +28,10 @@ network trouble, so no httpx type escapes this module.
 from __future__ import annotations
 
 import contextlib
+import functools
 import http.cookiejar
 import itertools
 import ssl
-import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from typing import Any
 
@@ -62,6 +62,7 @@ from n2net_privacy.egress.transport import (
 )
 from n2net_privacy.errors import InvalidArgumentError, NetworkError, NetworkTimeout
 from n2net_privacy.redact import sdk_request
+from n2net_privacy.runtime import Clock, epoch_seconds, require_clock, utc_now
 
 __all__ = [
     "AsyncEgressClient",
@@ -248,6 +249,8 @@ class Egress:
     ``pins`` maps a purpose to a :class:`PinSet`; on a mismatch
     :class:`PinMismatchError` is raised after the handshake and before any
     request byte is written. Construction errors are :class:`EgressPolicyError`.
+    ``clock`` is the wall time (:data:`~n2net_privacy.runtime.Clock`, aware
+    UTC): it stamps the audit entries (as Unix seconds) and decides when pins lapse.
     """
 
     def __init__(
@@ -259,7 +262,7 @@ class Egress:
         verify: ssl.SSLContext | None = None,
         transport: httpx.BaseTransport | None = None,
         async_transport: httpx.AsyncBaseTransport | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = utc_now,
         pins: Mapping[Purpose, PinSet] | None = None,
     ) -> None:
         if policy is not None:
@@ -271,7 +274,9 @@ class Egress:
         test_mode = self.policy.test_mode
         if verify is not None:
             check_context(verify, test_mode=test_mode)
-        self._pins = pin_checks(pins, verify, clock)
+        require_clock(clock)
+        self._now_s = functools.partial(epoch_seconds, clock)
+        self._pins = pin_checks(pins, verify, self._now_s)
         for injected in (transport, async_transport):
             check_transport(injected, pinned=bool(self._pins), verify=verify,
                              test_mode=test_mode)
@@ -280,7 +285,6 @@ class Egress:
         self._verify = verify
         self._transport = transport
         self._async_transport = async_transport
-        self._clock = clock
         self._ids = itertools.count(1)  # one sequence for all clients: the request ids
         for hook in tuple(_NEW_EGRESS_HOOKS):
             hook(self)
@@ -291,7 +295,7 @@ class Egress:
 
     def _gate(self, purpose: Purpose) -> Gate:
         return Gate(
-            purpose, self.policy, self.audit, self._inspectors, self._clock,
+            purpose, self.policy, self.audit, self._inspectors, self._now_s,
             pins=self._pins.get(purpose), ids=self._ids,
         )
 
@@ -309,7 +313,7 @@ class Egress:
         POST to the relay passes the door on its own, under ``via``.
         """
         return InnerGate(
-            Gate(purpose, self.policy, self.audit, self._inspectors, self._clock,
+            Gate(purpose, self.policy, self.audit, self._inspectors, self._now_s,
                  ids=self._ids, via=via)
         )
 

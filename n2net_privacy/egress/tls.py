@@ -198,15 +198,15 @@ class PinCheck:
     no certificate of the verified chain carries a pinned key.
     """
 
-    def __init__(self, pin_set: PinSet, purpose: Purpose, clock: Callable[[], float]) -> None:
+    def __init__(self, pin_set: PinSet, purpose: Purpose, now_s: Callable[[], float]) -> None:
         self.pin_set = pin_set
         self.purpose = purpose
-        self._clock = clock
+        self._now_s = now_s  # Unix seconds, as PinSet.expires
         self._warned = threading.Event()
 
     def active(self) -> bool:
         """False once the pins lapsed (warning once); the handshake is then not pinned."""
-        if not self.pin_set.lapsed(self._clock()):
+        if not self.pin_set.lapsed(self._now_s()):
             return True
         if not self._warned.is_set():
             self._warned.set()
@@ -220,7 +220,7 @@ class PinCheck:
         if not self.active():
             return
         chain = verified_chain(ssl_object) if ssl_object is not None else ()
-        if pin_verdict(self.pin_set, chain, self._clock()) is PinVerdict.MISMATCH:
+        if pin_verdict(self.pin_set, chain, self._now_s()) is PinVerdict.MISMATCH:
             raise PinMismatchError(
                 f"no certificate in the verified chain for purpose {self.purpose.value!r} "
                 "carries a pinned key"

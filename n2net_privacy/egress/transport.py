@@ -133,7 +133,7 @@ class Gate:
         policy: EgressPolicy,
         audit: AuditLog,
         inspectors: list[RequestInspector],
-        clock: Callable[[], float],
+        now_s: Callable[[], float],
         *,
         pins: PinCheck | None = None,
         ids: Iterator[int] | None = None,
@@ -148,7 +148,7 @@ class Gate:
         self.audit = audit
         # Shared, not copied: an inspector added later sees existing clients too.
         self.inspectors = inspectors
-        self.clock = clock
+        self.now_s = now_s  # Unix seconds, for the audit entries
 
     def admit(self, request: httpx.Request) -> None:
         """Scrub headers, enforce the policy, run inspectors; raise to block."""
@@ -217,7 +217,7 @@ class Gate:
         error: str | None = None,
     ) -> AuditEntry:
         return AuditEntry(
-            at=self.clock(),
+            at=self.now_s(),
             purpose=self.purpose,
             method=request.method,
             host=request.url.host,
@@ -378,7 +378,7 @@ def check_transport(
 
 
 def pin_checks(
-    pins: Mapping[Purpose, PinSet] | None, verify: ssl.SSLContext | None, clock: Callable[[], float]
+    pins: Mapping[Purpose, PinSet] | None, verify: ssl.SSLContext | None, now_s: Callable[[], float]
 ) -> dict[Purpose, PinCheck]:
     checks: dict[Purpose, PinCheck] = {}
     for key, pin_set in (pins or {}).items():
@@ -388,7 +388,7 @@ def pin_checks(
             purpose = Purpose(key)
         except ValueError as exc:
             raise _refuse(f"pins for an unknown purpose {key!r}") from exc
-        checks[purpose] = PinCheck(pin_set, purpose, clock)
+        checks[purpose] = PinCheck(pin_set, purpose, now_s)
     if checks and not verified_chain_available():
         raise _refuse("this Python cannot read the verified chain, so pins cannot be checked")
     if checks and verify is not None and verify.verify_mode != ssl.CERT_REQUIRED:

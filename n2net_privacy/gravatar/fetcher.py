@@ -26,6 +26,7 @@ Do not call :meth:`fetch` from inside a running event loop: it blocks.
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import random
 import threading
 import time
@@ -61,6 +62,7 @@ from n2net_privacy.ohttp.client import (
     RelayClient,
 )
 from n2net_privacy.redact import get_logger
+from n2net_privacy.runtime import Clock, epoch_seconds, require_clock, utc_now
 
 __all__ = ["GravatarFetcher"]
 
@@ -83,8 +85,12 @@ class GravatarFetcher:
     >>> fetcher.fetch(contact)                             # doctest: +SKIP
     NoAvatar(reason=<NoAvatarReason.DISABLED: 'disabled'>)
 
-    ``clock`` (wall time: TTLs and Retry-After dates), ``sleep``,
-    ``async_sleep`` and ``rng`` (back-off jitter) are injectable for tests.
+    ``clock`` (the wall time, a :data:`~n2net_privacy.runtime.Clock`: aware
+    UTC; TTLs and Retry-After dates), ``sleep``, ``async_sleep`` and ``rng``
+    (back-off jitter) are injectable for tests. ``sleep`` stays a plain sleep,
+    not a :class:`~n2net_privacy.runtime.Runtime` ``wait``: a lookup waits out
+    a Retry-After in the caller's own thread, holding no condition that a
+    revocation could notify (it checks consent again before each request).
     With ``oblivious`` every lookup goes through an Oblivious HTTP relay to a
     gateway that fetches from Gravatar, so Gravatar never sees the device's
     address; the toggle, caches, dedup and back-off apply unchanged.
@@ -97,7 +103,7 @@ class GravatarFetcher:
         config: GravatarConfig | None = None,
         *,
         cache: AvatarCache | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = utc_now,
         sleep: Callable[[float], None] = time.sleep,
         async_sleep: Callable[[float], Awaitable[None]] | None = None,
         rng: random.Random | None = None,
@@ -122,6 +128,7 @@ class GravatarFetcher:
             self.oblivious_keys = KeyConfigSource(
                 oblivious,
                 lambda: egress.client(Purpose.OHTTP_RELAY, timeout=self.config.timeout),
+                clock=clock,
             )
             if settings.gravatar_enabled:
                 self.oblivious_keys.start()  # keys at start, never just before a lookup
@@ -132,7 +139,8 @@ class GravatarFetcher:
             disk = DiskCache(self.config.cache_dir) if self.config.cache_dir else None
             cache = AvatarCache(MemoryCache(self.config.memory_entries), disk)
         self.cache = cache
-        self._clock = clock
+        require_clock(clock)
+        self._now_s = functools.partial(epoch_seconds, clock)  # Unix seconds
         self._sleep = sleep
         self._async_sleep = async_sleep
         self._backoff = HostBackoff(self.config.backoff, rng or random.Random())
@@ -203,7 +211,7 @@ class GravatarFetcher:
     def _steps(self, email_hash: str, scope: WithdrawalScope) -> Steps:
         return lookup_steps(
             email_hash, urls=self._urls, config=self.config, backoff=self._backoff,
-            clock=self._clock, may_send=lambda: self._current(scope),
+            now_s=self._now_s, may_send=lambda: self._current(scope),
         )
 
     def _claim(
@@ -218,7 +226,7 @@ class GravatarFetcher:
         with self._lock:
             if not self._current(scope):
                 return _DISABLED
-            entry = self.cache.recall(key, self._clock())
+            entry = self.cache.recall(key, self._now_s())
             if entry is not None:
                 return entry.result
             future = self._inflight.get(key)
@@ -227,7 +235,7 @@ class GravatarFetcher:
             future = concurrent.futures.Future()
             self._inflight[key] = future
         try:
-            entry = self.cache.read_disk(key, self._clock())
+            entry = self.cache.read_disk(key, self._now_s())
         except BaseException as exc:
             self._abandon(key, future, exc)
             raise
@@ -258,7 +266,7 @@ class GravatarFetcher:
             if not self._current(scope):
                 result = _DISABLED
             elif ttl > 0:
-                entry = CacheEntry(result, self._clock() + ttl)
+                entry = CacheEntry(result, self._now_s() + ttl)
                 self.cache.remember(key, entry)
             if self._inflight.get(key) is future:
                 del self._inflight[key]

@@ -107,20 +107,21 @@ def lookup_steps(
     urls: AvatarUrlBuilder,
     config: GravatarConfig,
     backoff: HostBackoff,
-    clock: Callable[[], float],
+    now_s: Callable[[], float],
     may_send: Callable[[], bool],
 ) -> Steps:
     """Look up one hash: wait out a closed host, send, classify, back off on 429/503.
 
     ``may_send`` is asked immediately before every :class:`Send` (the driver
     must not await in between), so a revoked consent stops the next request.
+    ``now_s`` reads the wall time as Unix seconds (the fetcher's clock).
     """
     url = urls.url(email_hash)
     host = urls.host
     policy = backoff.policy
     sleeps = attempts = 0
     while True:
-        wait = backoff.wait_for(host, clock())
+        wait = backoff.wait_for(host, now_s())
         if wait > 0:
             if wait > policy.max_wait or sleeps >= policy.max_attempts:
                 return NoAvatar(NoAvatarReason.RATE_LIMITED), 0.0
@@ -134,7 +135,7 @@ def lookup_steps(
         if not isinstance(reply, EgressResponse):
             timed_out = isinstance(reply, NetworkTimeout)
             return NoAvatar(NoAvatarReason.TIMEOUT if timed_out else NoAvatarReason.NETWORK), 0.0
-        now = clock()
+        now = now_s()
         if reply.status in REFUSAL_STATUSES:
             retry_after = parse_retry_after(reply.header("retry-after"), now)
             closed = backoff.refused(host, retry_after, now)

@@ -37,6 +37,7 @@ by splitting, never by dead-lettering.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import random
 import threading
@@ -76,6 +77,7 @@ from n2net_privacy.ohttp.consistency import (
 )
 from n2net_privacy.ohttp.padding import bucket_for, pad
 from n2net_privacy.redact import get_logger
+from n2net_privacy.runtime import Clock, epoch_seconds, require_clock, utc_now
 
 __all__ = [
     "AsyncObliviousClient",
@@ -191,7 +193,7 @@ class KeyConfigSource:
         config: ObliviousConfig,
         client: Callable[[], RelayClient],
         *,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = utc_now,
         monotonic: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
         wait: Callable[[threading.Condition, float | None], None] = _condition_wait,
@@ -201,7 +203,8 @@ class KeyConfigSource:
         self._config = config
         self._background = background
         self._client = client
-        self._clock = clock
+        require_clock(clock)
+        self._now_s = functools.partial(epoch_seconds, clock)  # Unix seconds, as the pins'
         self._monotonic = monotonic
         self._wait = wait
         self._configs: tuple[ohttp.KeyConfig, ...] = (
@@ -238,7 +241,7 @@ class KeyConfigSource:
     def current(self) -> ohttp.KeyConfig:
         """The pinned configuration to encrypt to; NetworkError when there is none (yet)."""
         with self._cond:
-            if self._config.key_pins.lapsed(self._clock()):
+            if self._config.key_pins.lapsed(self._now_s()):
                 if not self._warned_expired:
                     self._warned_expired = True
                     _log.warning(
@@ -312,7 +315,7 @@ class KeyConfigSource:
             return KeyCheck(KeyVerdict.UNUSABLE)
         if response.status != 200:
             return KeyCheck(KeyVerdict.UNUSABLE)
-        return check_key_configs(self._config.key_pins, response.content, self._clock())
+        return check_key_configs(self._config.key_pins, response.content, self._now_s())
 
     @staticmethod
     def _log(check: KeyCheck) -> None:

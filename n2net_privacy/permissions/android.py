@@ -47,7 +47,7 @@ after a dismissed first dialog), as react-native-permissions does;
 
 from __future__ import annotations
 
-import time
+import functools
 from collections.abc import Callable, Iterable
 
 from n2net_privacy.checks import require_int, require_type
@@ -60,6 +60,7 @@ from n2net_privacy.permissions.status import (
     Platform,
 )
 from n2net_privacy.redact import get_logger
+from n2net_privacy.runtime import Clock, epoch_seconds, require_clock, utc_now
 from n2net_privacy.simulation.prompt import (
     Answer,
     Prompt,
@@ -239,10 +240,11 @@ class AndroidPermissionProvider(SimulatedProvider):
     """The Android permission system for one installed app, simulated.
 
     ``user`` answers the dialogs (a :class:`ScriptedUser` with no answers by
-    default, so an unexpected dialog fails loudly). ``clock`` returns seconds
-    and drives auto-reset. Every method is thread-safe; Settings changes may
-    arrive from another thread at any moment, even while a dialog is open, in
-    which case Settings has the last word and the dialog's answer is dropped.
+    default, so an unexpected dialog fails loudly). ``clock`` is the wall time
+    (a :data:`~n2net_privacy.runtime.Clock`: aware UTC) and drives auto-reset.
+    Every method is thread-safe; Settings changes may arrive from another
+    thread at any moment, even while a dialog is open, in which case Settings
+    has the last word and the dialog's answer is dropped.
 
     Changes are posted per state: for the group (``contacts``) below API 26,
     for READ_CONTACTS and WRITE_CONTACTS each from API 26.
@@ -256,7 +258,7 @@ class AndroidPermissionProvider(SimulatedProvider):
         *,
         api_level: int,
         user: Responder | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = utc_now,
         auto_reset_days: float = DEFAULT_AUTO_RESET_DAYS,
         auto_reset_exempt: bool = False,
         play_services_auto_reset: bool = False,
@@ -267,7 +269,8 @@ class AndroidPermissionProvider(SimulatedProvider):
             raise InvalidArgumentError("auto_reset_days must be positive")
         super().__init__("android permissions", user)
         self.api_level = api_level
-        self._clock = clock
+        require_clock(clock)
+        self._now_s = functools.partial(epoch_seconds, clock)  # Unix seconds
         self._auto_reset_days = auto_reset_days
         self._exempt = auto_reset_exempt
         self._auto_reset_on = api_level >= AUTO_RESET_API or (
@@ -275,7 +278,7 @@ class AndroidPermissionProvider(SimulatedProvider):
         )
         self._status: dict[Permission, PermissionStatus] = {}
         self._auto_revoked: set[Permission] = set()
-        self._last_used = clock()
+        self._last_used = self._now_s()
 
     @property
     def platform(self) -> Platform:
@@ -325,7 +328,7 @@ class AndroidPermissionProvider(SimulatedProvider):
         key = self._key(permission)
         with self._changes.changing():
             self._expire_if_unused()
-            self._last_used = self._clock()  # the user is in the app
+            self._last_used = self._now_s()  # the user is in the app
         # One dialog on screen at a time: a WRITE request made while the READ dialog
         # is up waits for it, then is settled by the group rule (API 26+).
         return self.prompt_gate.run(key, lambda: self._show_dialog(key))
@@ -334,7 +337,7 @@ class AndroidPermissionProvider(SimulatedProvider):
         """The user opened the app: resets due while it sat unused happen first."""
         with self._changes.changing():
             self._expire_if_unused()
-            self._last_used = self._clock()
+            self._last_used = self._now_s()
 
     def run_auto_reset(self) -> bool:
         """Let the system's unused-app job run now. True if a grant was reset."""
@@ -382,14 +385,14 @@ class AndroidPermissionProvider(SimulatedProvider):
         self._version += 1
         if new == _GRANTED:
             # A fresh grant restarts the unused-app clock.
-            self._last_used = self._clock()
+            self._last_used = self._now_s()
         _log.info("android %s: %s -> %s (app killed: %s)", key, old, new, app_killed)
         self._changes.announce(PermissionChange(key, old, new, app_killed=app_killed))
 
     def _expire_if_unused(self) -> bool:
         if not self._auto_reset_on or self._exempt:
             return False
-        idle = self._clock() - self._last_used
+        idle = self._now_s() - self._last_used
         if idle < self._auto_reset_days * _SECONDS_PER_DAY:
             return False
         granted = [k for k, s in self._status.items() if s == _GRANTED]

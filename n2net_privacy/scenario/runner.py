@@ -28,6 +28,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from n2net_privacy.audit import EgressAuditor, PrivacyReport, TimelineEvent, report_for
@@ -56,7 +57,7 @@ from n2net_privacy.permissions import (
     PermissionChange,
     PermissionService,
 )
-from n2net_privacy.runtime import Runtime
+from n2net_privacy.runtime import Monotonic, Runtime
 from n2net_privacy.scenario.checks import leak_source
 from n2net_privacy.scenario.loader import LoadedScenario
 from n2net_privacy.scenario.model import (
@@ -109,6 +110,8 @@ _PAGE = 1_000
 
 StepCallback = Callable[["StepOutcome"], None]
 
+_UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
 
 @dataclass(frozen=True, slots=True)
 class StepOutcome:
@@ -152,15 +155,15 @@ class _Device:
 
     def __init__(
         self, loaded: LoadedScenario, data_dir: Path, stack: contextlib.ExitStack,
-        clock: Callable[[], float], route: Callable[[str], str],
+        monotonic: Monotonic, route: Callable[[str], str],
         *, manifest: DeclaredManifest | None = None,
     ) -> None:
         scenario = loaded.scenario
         self.loaded = loaded
         self.book = loaded.book
         self.timeline: list[TimelineEvent] = []
-        self._clock = clock
-        self._started = clock()
+        self._monotonic = monotonic
+        self._started = monotonic()
         self._actor = "system"
         platform = scenario.platform
         keys = ServerKeyPair.generate(key_id="scenario")
@@ -172,8 +175,11 @@ class _Device:
         policy = EgressPolicy(
             allowed_hosts={Purpose.N2NET_API: hosts, Purpose.GRAVATAR: hosts}, test_mode=True
         )
-        # Requests are timed on the timeline's clock, so both read "seconds since the start".
-        self.egress = Egress(policy, clock=lambda: clock() - self._started)
+        # Requests are timed on the timeline's clock, so both read "seconds since the
+        # start": the egress's wall clock starts at the Unix epoch when the run does.
+        self.egress = Egress(
+            policy, clock=lambda: _UNIX_EPOCH + timedelta(seconds=monotonic() - self._started)
+        )
         self.auditor = EgressAuditor(
             self.book, mode="record", server_private_key=keys.private_key,
             allowed_hosts=policy.allowed_hosts, allow_loopback_http=True, region=platform.region,
@@ -217,7 +223,7 @@ class _Device:
     # -- the timeline ---------------------------------------------------------------
 
     def _note(self, what: str) -> None:
-        self.timeline.append(TimelineEvent(self._clock() - self._started, self._actor, what))
+        self.timeline.append(TimelineEvent(self._monotonic() - self._started, self._actor, what))
 
     def _on_permission(self, change: PermissionChange) -> None:
         if change.permission is Permission.WRITE_CONTACTS:
@@ -401,7 +407,7 @@ def run_scenario(
     loaded: LoadedScenario,
     *,
     on_step: StepCallback | None = None,
-    clock: Callable[[], float] = time.monotonic,
+    monotonic: Monotonic = time.monotonic,
     now: Callable[[], float] = time.time,
     route: Callable[[str], str] | None = None,
     manifest: DeclaredManifest | None = None,
@@ -410,7 +416,7 @@ def run_scenario(
 
     Raises :class:`ScenarioError` (with the step's line) when the simulated
     platform refuses a step, e.g. a prompt the scripted user has no answer for.
-    ``clock`` times the timeline (seconds from the start); ``now`` stamps the report.
+    ``monotonic`` times the timeline (seconds from the start); ``now`` stamps the report.
     ``route`` maps each loopback server's base URL to the one the SDK should
     use instead: QA puts an intercepting proxy (mitmproxy in reverse mode)
     in between to capture the SDK's own traffic as a real device's.
@@ -423,7 +429,7 @@ def run_scenario(
         tempfile.TemporaryDirectory(prefix="n2net-scenario-") as tmp,
         contextlib.ExitStack() as stack,
     ):
-        device = _Device(loaded, Path(tmp), stack, clock, route or (lambda url: url),
+        device = _Device(loaded, Path(tmp), stack, monotonic, route or (lambda url: url),
                          manifest=manifest)
         with LogWatch(device.auditor):  # logs are an egress: every logger's records
             for index, step in enumerate(scenario.steps):

@@ -299,6 +299,7 @@ class Uploader(ClosingContextManager):
                 KeyConfigSource(
                     oblivious,
                     lambda: egress.client(Purpose.OHTTP_RELAY, timeout=config.request_timeout_s),
+                    clock=runtime.clock,
                     monotonic=runtime.monotonic,
                 )
                 if oblivious is not None

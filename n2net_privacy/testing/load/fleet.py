@@ -196,11 +196,11 @@ class _Link(AuditLog):
     would otherwise hold one per request); it turns each into a metric.
     """
 
-    def __init__(self, metrics: FleetMetrics, clock: Callable[[], float]) -> None:
+    def __init__(self, metrics: FleetMetrics, monotonic: Callable[[], float]) -> None:
         super().__init__()
         self.offline = False
         self._metrics = metrics
-        self._clock = clock
+        self._monotonic = monotonic
         self._started: dict[int, float] = {}
 
     def inspect(self, request: OutgoingRequest) -> None:
@@ -210,13 +210,13 @@ class _Link(AuditLog):
                 "simulated outage: the device is offline", purpose=request.purpose.value,
                 host=request.host,
             )
-        self._started[request.request_id] = self._clock()
+        self._started[request.request_id] = self._monotonic()
 
     def record(self, entry: AuditEntry) -> None:
         started = self._started.pop(entry.request_id, None)
         if entry.blocked or started is None:
             return
-        elapsed_ms = (self._clock() - started) * 1000.0
+        elapsed_ms = (self._monotonic() - started) * 1000.0
         failure = None
         if entry.status is None:
             failure = f"network error {entry.error or ''}".strip()
@@ -271,7 +271,7 @@ def _tls_context(ca_file: str | None) -> ssl.SSLContext:
 class Device:
     """One phone: its own data directory, queue, key store, timing, outages and restarts.
 
-    ``clock`` (monotonic seconds) and ``sleep`` are injected; ``started_at``
+    ``monotonic`` (seconds) and ``sleep`` are injected; ``started_at``
     is the run's start on that clock, which the :class:`Plan` counts from.
     """
 
@@ -283,7 +283,7 @@ class Device:
         plan: Plan | None = None,
         data_root: str | Path | None = None,
         started_at: float | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
     ) -> None:
@@ -291,16 +291,16 @@ class Device:
         self.config = config
         self.plan = plan or Plan()
         self._metrics = metrics
-        self._clock = clock
+        self._monotonic = monotonic
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._book = _phone_book(self._rng, config.contacts)
         self.data_dir = Path(tempfile.mkdtemp(prefix="n2net-device-", dir=data_root))
         self._key_store = SimulatedAndroidKeystore()  # survives restarts, as on a phone
-        self._link = _Link(metrics, clock)
+        self._link = _Link(metrics, monotonic)
         self._egress = _egress(config, self._link)
         self._keys: Sequence[ServerKey] = config.server_keys
-        now = clock()
+        now = monotonic()
         self._t0 = now if started_at is None else started_at
         self.recorded_ids: list[str] = []
         self.counts = {"delivered": 0, "retried": 0, "dead_lettered": 0, "held": 0,
@@ -347,7 +347,7 @@ class Device:
         scheduled retry (the :class:`Pacer` says), a restart, or a change of
         the plan. Nothing queued and no retry scheduled: no send is due.
         """
-        now = self._clock()
+        now = self._monotonic()
         self._follow_plan(now)
         if now >= self._next_restart:
             self._next_restart = now + self._gap_or_never(self.config.restart_every_s)
@@ -365,7 +365,7 @@ class Device:
             self._next_record, _NEVER if send_at is None else send_at, self._next_restart,
             self._next_plan_change(now),
         )
-        return min(max(due - self._clock(), 0.0), _MAX_WAIT_S)
+        return min(max(due - self._monotonic(), 0.0), _MAX_WAIT_S)
 
     def _next_plan_change(self, now: float) -> float:
         """When the device next goes offline or online, or installs the rotated keys."""
@@ -411,7 +411,7 @@ class Device:
             self._metrics.events("recorded", 1)
         else:
             self._metrics.events("not recorded", 1, failure=f"record {result.outcome.value}")
-        self._pacer.arrived(self._clock())
+        self._pacer.arrived(self._monotonic())
 
     def _send(self, now: float, *, drain: bool) -> float | None:
         """One turn of the sender, paced and cut as the SDK's worker does (its Pacer)."""
@@ -423,7 +423,7 @@ class Device:
             stats = self.uploader.pending()
             cut = self._pacer.looked(stats.events - stats.in_flight, now, at_once=at_once)
         delay = sender.step(lease_new=cut)
-        self._pacer.stepped(delay, self._clock())
+        self._pacer.stepped(delay, self._monotonic())
         return delay
 
     def _on_status(self, status: SendStatus) -> None:
@@ -451,12 +451,12 @@ class Device:
         ``results_dir`` it is also written there as ``<device_id>.json``.
         """
         self._link.offline = False
-        deadline = self._clock() + self.config.drain_s
-        while self.uploader.pending().events > 0 and self._clock() < deadline:
-            delay = self._send(self._clock(), drain=True)
+        deadline = self._monotonic() + self.config.drain_s
+        while self.uploader.pending().events > 0 and self._monotonic() < deadline:
+            delay = self._send(self._monotonic(), drain=True)
             if delay != 0.0:  # None: idle, only others' leases left; look again shortly
                 wait = _DRAIN_POLL_S if delay is None else delay
-                self._sleep(min(wait, max(deadline - self._clock(), 0.0)))
+                self._sleep(min(wait, max(deadline - self._monotonic(), 0.0)))
         self.uploader.close(timeout=0.0)
         pending = self.uploader.pending().events
         summary: dict[str, object] = {
