@@ -302,7 +302,8 @@ def test_auto_reset(
     api_level: int, days: float, exempt: bool, reset: bool, fake_clock: FakeClock
 ) -> None:
     provider = AndroidPermissionProvider(
-        api_level=api_level, user=ScriptedUser([GRANT]), clock=fake_clock, auto_reset_exempt=exempt
+        api_level=api_level, user=ScriptedUser([GRANT]), clock=fake_clock.clock,
+        auto_reset_exempt=exempt,
     )
     changes: list[PermissionChange] = []
     provider.subscribe(changes.append)
@@ -324,7 +325,7 @@ def test_auto_reset(
 
 def test_auto_reset_days_adjustable_and_app_use_restarts_clock(fake_clock: FakeClock) -> None:
     provider = AndroidPermissionProvider(
-        api_level=31, user=ScriptedUser([GRANT]), clock=fake_clock, auto_reset_days=30
+        api_level=31, user=ScriptedUser([GRANT]), clock=fake_clock.clock, auto_reset_days=30
     )
     assert provider.auto_reset_days == 30
     provider.request(READ)
@@ -340,7 +341,9 @@ def test_auto_reset_days_adjustable_and_app_use_restarts_clock(fake_clock: FakeC
 
 
 def test_exemption_switch_in_settings(fake_clock: FakeClock) -> None:
-    provider = AndroidPermissionProvider(api_level=30, user=ScriptedUser([GRANT]), clock=fake_clock)
+    provider = AndroidPermissionProvider(
+        api_level=30, user=ScriptedUser([GRANT]), clock=fake_clock.clock
+    )
     provider.request(READ)
     provider.settings_set_auto_reset_exempt(True)
     assert provider.auto_reset_exempt is True
@@ -353,7 +356,7 @@ def test_exemption_switch_in_settings(fake_clock: FakeClock) -> None:
 
 def test_auto_reset_leaves_blocked_alone(fake_clock: FakeClock) -> None:
     provider = AndroidPermissionProvider(
-        api_level=30, user=ScriptedUser([DENY, DENY]), clock=fake_clock
+        api_level=30, user=ScriptedUser([DENY, DENY]), clock=fake_clock.clock
     )
     provider.request(READ)
     provider.request(READ)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import ssl
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -85,7 +86,7 @@ def test_plain_http_to_loopback_only_in_test_mode(test_mode: bool, allowed: bool
 
 def test_every_request_is_audited_with_purpose_host_path_and_bytes() -> None:
     seen: list[httpx.Request] = []
-    egress = Egress(transport=_echo(seen), clock=lambda: 1234.5)
+    egress = Egress(transport=_echo(seen), clock=lambda: datetime.fromtimestamp(1234.5, UTC))
     client = egress.client(Purpose.N2NET_API)
     response = client.request("POST", "https://api.n2net.com/v1/events?x=1", content=b"12345")
     assert response.status == 200

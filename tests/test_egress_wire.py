@@ -28,7 +28,7 @@ from n2net_privacy.egress import Egress, EgressPolicy, PinSet, Purpose, spki_sha
 from n2net_privacy.errors import EgressPolicyError, NetworkError, PinMismatchError
 
 BOGUS = ("A" * 43 + "=", "B" * 43 + "=")  # well-formed pins no test key carries
-NOW = dt.datetime(2027, 1, 1, tzinfo=dt.UTC).timestamp()
+NOW = dt.datetime(2027, 1, 1, tzinfo=dt.UTC)
 FUTURE = dt.date(2030, 1, 1)
 PAST = dt.date(2026, 6, 1)
 _REPLY = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
@@ -403,9 +403,9 @@ def test_expired_pins_lapse_with_a_warning_and_never_brick(
     pki: Pki, tls_server: Recorder, caplog: pytest.LogCaptureFixture
 ) -> None:
     pin_set = PinSet(BOGUS, expires=PAST)
-    clock = FakeClock(dt.datetime(2026, 5, 31, 23, 0, tzinfo=dt.UTC).timestamp())
+    clock = FakeClock(wall=dt.datetime(2026, 5, 31, 23, 0, tzinfo=dt.UTC))
     egress = Egress(_policy(), verify=pki.client_ctx(), pins={Purpose.N2NET_API: pin_set},
-                    clock=clock.time)
+                    clock=clock.clock)
     with pytest.raises(PinMismatchError):  # an hour before expiry the pins hold
         _send(egress, tls_server.url(), content=b"before")
     clock.advance(2 * 3600)

@@ -14,7 +14,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 import respx
-from _support import FakeClock
+from _support import WALL, FakeClock
 
 from n2net_privacy.egress import USER_AGENT, Egress, EgressPolicy, OutgoingRequest, Purpose
 from n2net_privacy.errors import EgressPolicyError
@@ -35,7 +35,7 @@ from n2net_privacy.settings import Settings
 from n2net_privacy.testing import Fault, GravatarStandIn, make_png, png_for_hash
 
 R = NoAvatarReason
-NOW = 1_700_000_000.0
+NOW = WALL.timestamp()  # FakeClock(NOW): its clock() and time() agree
 PNG = make_png()
 LOOPBACK = EgressPolicy(
     allowed_hosts={Purpose.GRAVATAR: frozenset({"127.0.0.1"})}, test_mode=True
@@ -101,7 +101,7 @@ def make_fetcher(
     fake_time = fake_time or FakeClock(NOW)
     return GravatarFetcher(
         settings, egress, GravatarConfig(**config),  # type: ignore[arg-type]
-        cache=cache, clock=fake_time.time, sleep=fake_time.sleep,
+        cache=cache, clock=fake_time.clock, sleep=fake_time.sleep,
         async_sleep=fake_time.async_sleep, rng=random.Random(0),
     )
 

@@ -53,7 +53,7 @@ def steps(
     backoff = HostBackoff(config.backoff, random.Random(0))
     gate = iter(allowed) if allowed is not None else None
     generator = lookup_steps(
-        H, urls=config.url_builder(), config=config, backoff=backoff, clock=clock,
+        H, urls=config.url_builder(), config=config, backoff=backoff, now_s=clock,
         may_send=lambda: next(gate) if gate is not None else True,
     )
     return generator, backoff

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from n2net_privacy.permissions.status import (
     PermissionStatus,
     Platform,
 )
+from n2net_privacy.runtime import Clock, utc_now
 from n2net_privacy.simulation.prompt import Answer, SelectContacts
 from n2net_privacy.simulation.user import ScriptedUser
 
@@ -62,7 +62,7 @@ def test_resolve_status(
     assert resolve_status(live, learned, rationale) == expected
 
 
-def android(*answers: Answer, clock: Callable[[], float] = time.time) -> AndroidPermissionProvider:
+def android(*answers: Answer, clock: Clock = utc_now) -> AndroidPermissionProvider:
     return AndroidPermissionProvider(api_level=30, user=ScriptedUser(answers), clock=clock)
 
 
@@ -112,7 +112,7 @@ def test_follows_settings_changes() -> None:
 
 
 def test_follows_auto_reset(fake_clock: FakeClock) -> None:
-    provider = android(Answer.GRANT, clock=fake_clock)
+    provider = android(Answer.GRANT, clock=fake_clock.clock)
     service = PermissionService(provider)
     assert service.request(CONTACTS) == GRANTED
     fake_clock.advance(91 * DAY)

@@ -65,7 +65,7 @@ RESET_ROWS = [
 def test_auto_reset_reads_as_a_deny_without_rationale(row: ResetRow, fake_clock: FakeClock) -> None:
     user = ScriptedUser([GRANT])
     provider = AndroidPermissionProvider(
-        api_level=row.api_level, user=user, clock=fake_clock,
+        api_level=row.api_level, user=user, clock=fake_clock.clock,
         play_services_auto_reset=row.play_services,
     )
     changes: list[PermissionChange] = []
@@ -103,7 +103,8 @@ def test_a_settings_deny_differs_from_a_reset_only_in_the_rationale(api_level: i
 @pytest.mark.parametrize("api_level", [30, 34])
 def test_after_a_reset_the_sdk_says_ask_again(api_level: int, fake_clock: FakeClock) -> None:
     provider = AndroidPermissionProvider(
-        api_level=api_level, user=ScriptedUser([GRANT, DISMISS, GRANT]), clock=fake_clock
+        api_level=api_level, user=ScriptedUser([GRANT, DISMISS, GRANT]),
+        clock=fake_clock.clock,
     )
     service = PermissionService(provider)
     assert service.request(CONTACTS) is S.GRANTED

@@ -6,6 +6,7 @@ import json
 import re
 import shutil
 import subprocess
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -185,7 +186,7 @@ def test_paths_are_redacted_by_default_and_summary_counts() -> None:
 def test_report_for_an_audited_run() -> None:
     ann = Contact(id="a", display_name="Ann Lee", emails=("ann@example.com",))
     egress = Egress(transport=httpx.MockTransport(lambda r: httpx.Response(200)),
-                    clock=lambda: 5.0)
+                    clock=lambda: datetime.fromtimestamp(5.0, UTC))
     auditor = EgressAuditor([ann], mode="block")
     egress.add_inspector(auditor)
     client = egress.client(Purpose.N2NET_API)
@@ -214,7 +215,10 @@ def test_requests_have_ids_that_findings_point_to_and_failures_show() -> None:
         return answer
 
     ticks = iter(range(1_717_243_200, 1_717_243_300))
-    egress = Egress(transport=httpx.MockTransport(reply), clock=lambda: float(next(ticks)))
+    egress = Egress(
+        transport=httpx.MockTransport(reply),
+        clock=lambda: datetime.fromtimestamp(next(ticks), UTC),
+    )
     auditor = EgressAuditor([ann])
     egress.add_inspector(auditor)
     with egress.client(Purpose.N2NET_API) as client:
