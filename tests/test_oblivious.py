@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import random
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 
 import pytest
 
@@ -16,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import x25519
 from n2net_privacy import ohttp
 from n2net_privacy.egress import EgressResponse, PinSet
 from n2net_privacy.egress.policy import OutgoingRequest, RequestClient
-from n2net_privacy.errors import NetworkError
+from n2net_privacy.errors import InvalidArgumentError, InvalidArgumentTypeError, NetworkError
 from n2net_privacy.ohttp.client import KeyConfigSource, ObliviousConfig
 from n2net_privacy.ohttp.consistency import KeyVerdict
 
@@ -149,3 +150,18 @@ def test_config_checks_name_what_is_wrong() -> None:
     with pytest.raises(ConfigurationError, match="relay's origin"):
         ObliviousConfig(relay_url=RELAY, key_config_url="https://gateway.example/ohttp-keys",
                         key_pins=PINS)
+
+
+@pytest.mark.parametrize(
+    ("clock", "error"),
+    [(time.time, InvalidArgumentTypeError), (dt.datetime.now, InvalidArgumentError)],
+)
+def test_a_clock_of_epoch_seconds_or_naive_datetimes_is_refused_at_its_first_reading(
+    clock: Callable[[], object], error: type[Exception]
+) -> None:
+    config = ObliviousConfig(relay_url=RELAY, key_config_url=KEYS_URL, key_pins=PINS)
+    source = KeyConfigSource(
+        config, lambda: FakeRelay(b""), clock=clock, background=False  # type: ignore[arg-type]
+    )
+    with pytest.raises(error, match="clock must return an aware UTC datetime"):
+        source.current()  # the pins' expiry is read on the wall clock
