@@ -248,6 +248,28 @@ def test_stop_never_waits_past_its_timeout_and_keeps_events(
     assert not thread.running
 
 
+def test_a_worker_left_behind_releases_its_owners_file_when_its_request_ends(
+    queue: EventQueue, fake: FakeClock
+) -> None:
+    """A close that gave up on a stuck request hands the file's release to the worker:
+    the file closes when the request ends, not never (Python 3.13 reports a connection
+    that is collected open), and not while the worker still uses it."""
+    gate = threading.Event()
+    client = Client(gate=gate)
+    thread = started(worker(queue, client, fake), fake)
+    add(queue, thread, 2)
+    assert fake.drive(lambda: thread.stop(0.3), quiet=()) is False
+    released = threading.Event()
+    thread.after_exit(released.set)
+    assert not released.is_set() and not queue.closed  # the worker is still in its request
+    gate.set()
+    assert released.wait(HANG_GUARD_S)  # the worker ran it on its way out
+    assert not thread.running
+    done = threading.Event()
+    thread.after_exit(done.set)  # once it has exited: at once, on the caller's thread
+    assert done.is_set()
+
+
 def test_stop_cuts_a_backoff_wait_short(queue: EventQueue, fake: FakeClock) -> None:
     client = Client(503)  # Retry-After: 30
     thread = started(worker(queue, client, fake, linger_s=0), fake)

@@ -467,8 +467,9 @@ class Uploader(ClosingContextManager):
             _log.info(
                 "uploader closed with %d events queued for next time", self._final_stats.events
             )
-        if stopped:
-            self._queue.close()
+        if not stopped:
+            _log.info("uploader closed while a request is still in flight; it ends on its own")
+        self._worker.after_exit(self._queue.close)
         _LIVE.discard(self)
         return self._drained
 

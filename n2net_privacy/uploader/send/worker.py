@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Callable
 
 from n2net_privacy.errors import UploaderError
 from n2net_privacy.redact import get_logger
@@ -73,6 +74,7 @@ class SenderThread:
         self._alive = False
         self._progress = 0
         self._writes_seen = 0
+        self._at_exit: Callable[[], object] | None = None
 
     def start(self) -> None:
         """Start the worker (again after fork or stop). A no-op while it runs."""
@@ -127,6 +129,10 @@ class SenderThread:
                 self._alive = False
                 self._progress += 1
                 self._cond.notify_all()
+                at_exit, self._at_exit = self._at_exit, None
+            if at_exit is not None:  # left behind by stop(): the owner's close is ours to finish
+                self.sender.close()
+                at_exit()
 
     def _next_turn(self) -> bool:
         """Sleep until the pacer says act; False once stopping."""
@@ -232,3 +238,16 @@ class SenderThread:
             thread.join()  # it said it is leaving: only its return is left
         self.sender.close()
         return True
+
+    def after_exit(self, release: Callable[[], object]) -> None:
+        """Run ``release`` once the worker has exited: now if it has, else on its way out.
+
+        A worker that :meth:`stop` left behind (stuck in a request) still uses the
+        queue file; its owner's ``close`` hands the file's release to it here, so
+        the file is closed when the request ends instead of never.
+        """
+        with self._cond:
+            if self._alive:
+                self._at_exit = release
+                return
+        release()
