@@ -276,3 +276,39 @@ def test_no_module_but_the_egress_door_imports_httpx() -> None:
             if any(n.split(".")[0] in {"httpx", "httpcore"} for n in names):
                 offenders.append(path.relative_to(PACKAGE).as_posix())
     assert set(offenders) == {"egress/client.py", "egress/transport.py"}
+
+
+class _Cancelled(BaseException):
+    """Stands for what is not an ``Exception``: asyncio's CancelledError, GreenletExit."""
+
+
+def test_a_request_cut_short_by_a_base_exception_is_still_audited() -> None:
+    """A request interrupted mid-flight (a cancelled task, a killed greenlet) may have left
+    the device: the audit log records it with the interruption's type, never drops it."""
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise _Cancelled
+
+    egress = Egress(transport=httpx.MockTransport(handler))
+    with pytest.raises(_Cancelled):
+        egress.client(Purpose.N2NET_API).request("POST", "https://api.n2net.com/v1/events")
+    (entry,) = egress.audit.entries()
+    assert (entry.host, entry.error) == ("api.n2net.com", "_Cancelled")
+
+
+def test_a_cancelled_async_request_is_still_audited() -> None:
+    async def handler(request: httpx.Request) -> httpx.Response:
+        raise asyncio.CancelledError
+
+    egress = Egress(async_transport=httpx.MockTransport(handler))
+
+    async def go() -> None:
+        client = egress.async_client(Purpose.GRAVATAR)
+        try:
+            await client.request("GET", "https://gravatar.com/avatar/x")
+        finally:
+            await client.aclose()
+
+    with pytest.raises(asyncio.CancelledError):
+        asyncio.run(go())
+    (entry,) = egress.audit.entries()
+    assert (entry.host, entry.error) == ("gravatar.com", "CancelledError")

@@ -294,7 +294,7 @@ class AuditingTransport(httpx.BaseTransport):
         except PinMismatchError:
             self._gate.blocked(request)
             raise
-        except Exception as exc:
+        except BaseException as exc:  # a cancelled task's request may have left too
             self._gate.done(request, None, exc)
             raise
         self._gate.done(request, response.status_code)
@@ -319,7 +319,7 @@ class AsyncAuditingTransport(httpx.AsyncBaseTransport):
         except PinMismatchError:
             self._gate.blocked(request)
             raise
-        except Exception as exc:
+        except BaseException as exc:  # a cancelled task's request may have left too
             self._gate.done(request, None, exc)
             raise
         self._gate.done(request, response.status_code)
